@@ -1,0 +1,69 @@
+// What a client asks batchd to run: tasks, their policies and the batch's options, as plain
+// values with the daemon's defaults applied. Built by server/ from batchd.v1 messages.
+// Value types; no thread-safety concerns of their own.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace batchd::core {
+
+enum class RetryKind : uint8_t { kNone, kFixed, kLinear, kExponential };
+enum class Jitter : uint8_t { kNone, kFull, kEqual };
+enum class Aggregation : uint8_t { kOrdered, kUnordered, kStreaming, kPriority };
+enum class LoadBalancerKind : uint8_t { kRoundRobin, kLeastLoaded, kWeighted, kRandom };
+enum class DependencyFailure : uint8_t { kSkipDependents, kRunDependents, kCancelBatch };
+
+inline constexpr RetryKind kDefaultRetryKind = RetryKind::kExponential;
+inline constexpr Aggregation kDefaultAggregation = Aggregation::kUnordered;
+inline constexpr LoadBalancerKind kDefaultLoadBalancer = LoadBalancerKind::kLeastLoaded;
+inline constexpr DependencyFailure kDefaultDependencyFailure = DependencyFailure::kSkipDependents;
+inline constexpr uint32_t kDefaultMaxConcurrent = 10;
+inline constexpr uint32_t kDefaultTimeoutMs = 30000;
+inline constexpr const char* kDefaultExecutor = "echo";
+
+// Optional fields are those whose absence means "the default" (and whose explicit zero may be
+// meaningful or invalid); defaults are resolved by ResolveRetryPolicy and the scheduler.
+struct RetryPolicySpec {
+  RetryKind kind = kDefaultRetryKind;
+  std::optional<uint32_t> max_retries;
+  std::optional<uint32_t> initial_delay_ms;
+  std::optional<uint32_t> increment_ms;
+  std::optional<double> multiplier;
+  uint32_t max_delay_ms = 0;  // 0 = no cap
+  Jitter jitter = Jitter::kNone;
+  bool retry_on_timeout = false;
+};
+
+struct TaskSpec {
+  std::string id;
+  std::string executor = kDefaultExecutor;
+  boost::json::value input;
+  double priority = 0.0;
+  uint32_t timeout_ms = 0;  // 0 = the batch's timeout
+  std::vector<std::string> dependencies;
+  std::optional<RetryPolicySpec> retry_policy;  // overrides the batch's when set
+};
+
+struct BatchOptions {
+  std::optional<uint32_t> max_concurrent;  // unset = kDefaultMaxConcurrent; 0 is invalid
+  std::optional<uint32_t> timeout_ms;      // unset = kDefaultTimeoutMs
+  RetryPolicySpec retry_policy;
+  Aggregation aggregation = kDefaultAggregation;
+  LoadBalancerKind load_balancer = kDefaultLoadBalancer;
+  DependencyFailure on_dependency_failure = kDefaultDependencyFailure;
+};
+
+struct BatchSpec {
+  std::string request_id;
+  std::vector<TaskSpec> tasks;
+  BatchOptions options;
+  std::map<std::string, std::string> labels;
+};
+
+}  // namespace batchd::core

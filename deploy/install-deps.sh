@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything batchd needs to build, test and benchmark on Debian 12.
+# Idempotent: quiet and fast when everything is already present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libabsl-dev libspdlog-dev libfmt-dev libboost1.81-dev libboost-json1.81-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-grpcio python3-protobuf python3-pytest
+  procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+sudo_cmd=""
+[[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+export DEBIAN_FRONTEND=noninteractive
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node.js (for npm) may come from Debian or from NodeSource, whose nodejs bundles npm and
+# conflicts with Debian's npm package: install Debian's only when no npm is on PATH.
+if ! command -v npm >/dev/null; then
+  $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+# buf (grpcurl-compatible `buf curl`, and `buf lint`) from the npm registry, kept in the
+# repository's ignored tools folder so tests find it without touching the global npm prefix.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$repo_root/.tools"
+if [[ ! -x "$tools/node_modules/.bin/buf" ]]; then
+  echo "install-deps: installing @bufbuild/buf into .tools/"
+  mkdir -p "$tools"
+  npm install --silent --no-audit --no-fund --prefix "$tools" @bufbuild/buf@1 >/dev/null
+fi
