@@ -1,0 +1,141 @@
+#include "client/command_line.h"
+
+#include <algorithm>
+#include <array>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace batchd::client {
+namespace {
+
+struct FlagSpec {
+  absl::string_view name;
+  bool takes_value;
+  bool global;
+};
+
+constexpr std::array<FlagSpec, 6> kFlags = {{
+    {"addr", true, true},
+    {"timeout", true, true},
+    {"help", false, true},
+    {"watch", false, false},
+    {"follow", false, false},
+    {"reason", true, false},
+}};
+
+const FlagSpec* FindFlag(absl::string_view name) {
+  const auto* const it = std::find_if(kFlags.begin(), kFlags.end(),
+                                      [name](const FlagSpec& flag) { return flag.name == name; });
+  return it == kFlags.end() ? nullptr : &*it;
+}
+
+absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLine& out) {
+  if (flag.name == "addr") {
+    out.address = value;
+  } else if (flag.name == "timeout") {
+    absl::StatusOr<absl::Duration> timeout = ParseTimeout(value);
+    if (!timeout.ok()) return timeout.status();
+    out.timeout = *timeout;
+  } else if (flag.name == "help") {
+    out.help = true;
+  } else if (flag.name == "watch") {
+    out.watch = true;
+  } else if (flag.name == "follow") {
+    out.follow = true;
+  } else if (flag.name == "reason") {
+    out.reason = value;
+  }
+  if (!flag.global) out.command_flags.emplace(flag.name);
+  return absl::OkStatus();
+}
+
+void AddPositional(const std::string& arg, CommandLine& out) {
+  if (out.command.empty()) {
+    out.command = arg;
+  } else {
+    out.args.push_back(arg);
+  }
+}
+
+// Parses the flag at args[*index], consuming its value argument when it has one.
+absl::Status ParseFlag(const std::vector<std::string>& args, size_t* index, CommandLine& out) {
+  absl::string_view arg = args[*index];
+  if (arg == "-h") arg = "--help";
+  if (!absl::StartsWith(arg, "--"))
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
+  absl::string_view name = arg.substr(2);
+  std::optional<std::string> value;
+  if (const size_t eq = name.find('='); eq != absl::string_view::npos) {
+    value = std::string(name.substr(eq + 1));
+    name = name.substr(0, eq);
+  }
+  const FlagSpec* flag = FindFlag(name);
+  if (flag == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag '--", name, "'"));
+  if (!flag->takes_value && value.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("flag --", name, " takes no value"));
+  }
+  if (flag->takes_value && !value.has_value()) {
+    if (*index + 1 >= args.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+    }
+    value = args[++*index];
+  }
+  return ApplyFlag(*flag, value.value_or(""), out);
+}
+
+}  // namespace
+
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                             absl::string_view default_address) {
+  CommandLine out;
+  out.address = std::string(default_address);
+  bool flags_ended = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (flags_ended || arg == "-" || !absl::StartsWith(arg, "-")) {
+      AddPositional(arg, out);
+    } else if (arg == "--") {
+      flags_ended = true;
+    } else if (absl::Status status = ParseFlag(args, &i, out); !status.ok()) {
+      return status;
+    }
+  }
+  return out;
+}
+
+absl::Status CheckSyntax(const CommandLine& command_line, const CommandSyntax& syntax) {
+  if (command_line.args.size() != syntax.arg_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", syntax.name, "' takes ", syntax.arg_count,
+        syntax.arg_count == 1 ? " argument" : " arguments", "; usage: batchctl ", syntax.usage));
+  }
+  for (const std::string& flag : command_line.command_flags) {
+    if (std::find(syntax.flags.begin(), syntax.flags.end(), flag) == syntax.flags.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", flag, " does not apply to '",
+                                                     syntax.name, "'; usage: batchctl ",
+                                                     syntax.usage));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
+  absl::Duration timeout;
+  double seconds = 0;
+  if (!absl::ParseDuration(text, &timeout)) {
+    if (!absl::SimpleAtod(text, &seconds)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --timeout '", text, "' (e.g. 10s, 500ms, 2m)"));
+    }
+    timeout = absl::Seconds(seconds);
+  }
+  if (timeout <= absl::ZeroDuration() || timeout == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--timeout must be positive, got '", text, "'"));
+  }
+  return timeout;
+}
+
+}  // namespace batchd::client

@@ -1,0 +1,51 @@
+// batchctl's argv: global and command flags, accepted before or after the command
+// (`--name value` or `--name=value`; `--` ends flags; `-` is a positional meaning stdin).
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace batchd::client {
+
+struct CommandLine {
+  std::string command;                    // "" when none was given
+  std::vector<std::string> args;          // positionals after the command
+  std::string address;                    // --addr, else the default passed to the parser
+  std::optional<absl::Duration> timeout;  // --timeout
+  bool help = false;                      // --help / -h
+  bool watch = false;                     // --watch
+  bool follow = false;                    // --follow
+  std::string reason;                     // --reason
+  std::set<std::string> command_flags;    // command-specific flags given, without "--"
+};
+
+// What a command accepts, for CheckSyntax.
+struct CommandSyntax {
+  absl::string_view name;
+  absl::string_view usage;  // e.g. "cancel ID [--reason TEXT]"
+  size_t arg_count = 0;
+  std::vector<absl::string_view> flags;  // command-specific flags it accepts
+};
+
+// `args` excludes argv[0]. INVALID_ARGUMENT for unknown flags, missing or unexpected flag
+// values and unparsable --timeout values. Commands and their arguments are not checked.
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                             absl::string_view default_address);
+
+// INVALID_ARGUMENT (naming the usage) when the argument count or a command flag
+// does not fit `syntax`.
+absl::Status CheckSyntax(const CommandLine& command_line, const CommandSyntax& syntax);
+
+// "10s", "500ms", "1m30s", or a bare number of seconds; must be positive.
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text);
+
+}  // namespace batchd::client

@@ -1,0 +1,48 @@
+#include "client/listing_format.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/state_names.h"
+#include "client/text_table.h"
+#include "client/units_format.h"
+
+namespace batchd::client {
+
+namespace v1 = batchd::v1;
+
+std::string FormatExecutorTable(const v1::ListExecutorsResponse& response) {
+  using Align = TextTable::Align;
+  TextTable table({"NAME", "KIND", "WORKERS", "CAPACITY"},
+                  {Align::kLeft, Align::kLeft, Align::kRight, Align::kRight});
+  for (const v1::ExecutorInfo& executor : response.executors()) {
+    table.AddRow({executor.name(), executor.kind(), absl::StrCat(executor.workers()),
+                  executor.capacity() == 0 ? "-" : absl::StrCat(executor.capacity())});
+  }
+  return table.Render();
+}
+
+std::string FormatBatchList(const v1::ListBatchesResponse& response) {
+  using Align = TextTable::Align;
+  TextTable table({"ID", "STATE", "DONE", "CREATED"},
+                  {Align::kLeft, Align::kLeft, Align::kRight, Align::kLeft});
+  for (const v1::BatchProgress& batch : response.batches()) {
+    table.AddRow({batch.batch_id(), BatchStateName(batch.state()),
+                  absl::StrCat(batch.completed_tasks(), "/", batch.total_tasks()),
+                  FormatTimestamp(batch.created_at())});
+  }
+  return table.Render();
+}
+
+std::string FormatExecutionOrder(const v1::ResolveExecutionOrderResponse& response) {
+  std::string out;
+  for (int i = 0; i < response.layers_size(); ++i) {
+    absl::StrAppend(&out, "layer ", i, ": ", absl::StrJoin(response.layers(i).task_ids(), " "),
+                    "\n");
+  }
+  const std::string path =
+      response.critical_path().empty() ? "(none)" : absl::StrJoin(response.critical_path(), " -> ");
+  absl::StrAppend(&out, "critical path: ", path, "\n");
+  return out;
+}
+
+}  // namespace batchd::client

@@ -1,0 +1,20 @@
+// Text forms of the daemon's listings: executors, batches and a graph's execution order.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "batchd/v1/batch_service.pb.h"
+
+namespace batchd::client {
+
+// NAME, KIND, WORKERS, CAPACITY ("-" for unbounded). Ends with '\n'.
+std::string FormatExecutorTable(const batchd::v1::ListExecutorsResponse& response);
+
+// ID, STATE, DONE (completed/total), CREATED, in the daemon's (newest first) order.
+std::string FormatBatchList(const batchd::v1::ListBatchesResponse& response);
+
+// `layer 0: a` per layer, then `critical path: a -> b -> d`. Ends with '\n'.
+std::string FormatExecutionOrder(const batchd::v1::ResolveExecutionOrderResponse& response);
+
+}  // namespace batchd::client

@@ -1,0 +1,18 @@
+// Short display names for batchd.v1 task and batch states ("SUCCEEDED", not
+// "TASK_STATE_SUCCEEDED"). Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "batchd/v1/batch.pb.h"
+
+namespace batchd::client {
+
+// The enum name without its prefix; "UNKNOWN(<n>)" for values this build does not know.
+std::string TaskStateName(batchd::v1::TaskState state);
+std::string BatchStateName(batchd::v1::BatchState state);
+
+// SUCCEEDED, FAILED or CANCELLED: the batch will not change any more.
+bool IsFinal(batchd::v1::BatchState state);
+
+}  // namespace batchd::client

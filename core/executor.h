@@ -1,0 +1,82 @@
+// The asynchronous executor interface: the scheduler starts an attempt, the executor reports
+// its outcome exactly once (possibly synchronously inside Start), and the scheduler may cancel
+// an attempt it no longer wants. Start and Cancel run on the scheduler's strand and must never
+// block; CompletionSink::Complete may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "absl/hash/hash.h"
+#include "core/clock.h"
+
+namespace batchd::core {
+
+// Identifies one attempt of one task. Opaque to executors: they hand it back on completion
+// and use it as a key for cancellation.
+struct AttemptToken {
+  uint64_t batch_seq = 0;
+  uint32_t task = 0;
+  uint32_t generation = 0;
+
+  bool operator==(const AttemptToken&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const AttemptToken& t) {
+    return H::combine(std::move(h), t.batch_seq, t.task, t.generation);
+  }
+};
+
+// Valid only for the duration of Executor::Start; copy what you need later.
+struct ExecutionRequest {
+  AttemptToken token;
+  std::string_view batch_id;
+  std::string_view task_id;
+  const boost::json::value& input;
+  double priority = 0;
+  uint32_t attempt = 0;  // retries made so far (0 on the first try)
+  uint32_t timeout_ms = 0;
+  SteadyTime deadline;
+};
+
+struct ExecutionOutcome {
+  bool success = false;
+  boost::json::value output;
+  std::string error;
+  bool non_retryable = false;              // fail now whatever the retry policy says
+  std::optional<uint32_t> retry_after_ms;  // overrides the policy's next delay
+  std::string worker_id;
+
+  static ExecutionOutcome Success(boost::json::value output) {
+    ExecutionOutcome o;
+    o.success = true;
+    o.output = std::move(output);
+    return o;
+  }
+  static ExecutionOutcome Failure(std::string error, bool non_retryable = false) {
+    ExecutionOutcome o;
+    o.error = std::move(error);
+    o.non_retryable = non_retryable;
+    return o;
+  }
+};
+
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // Thread-safe. Reports for attempts that are no longer current are ignored.
+  virtual void Complete(const AttemptToken& token, ExecutionOutcome outcome) = 0;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Start(const ExecutionRequest& request, CompletionSink& sink) = 0;
+  // Stop the attempt's work; called only for attempts started and not yet reported.
+  virtual void Cancel(const AttemptToken& token) = 0;
+};
+
+}  // namespace batchd::core

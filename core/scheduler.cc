@@ -1,0 +1,484 @@
+#include "core/scheduler.h"
+
+#include <boost/asio/post.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "spdlog/spdlog.h"
+
+namespace batchd::core {
+namespace {
+
+absl::Status BatchNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("Batch '", id, "' not found"));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
+                     const ExecutorRegistry& registry, SchedulerOptions options)
+    : strand_(strand),
+      clock_(clock),
+      timers_(timers),
+      registry_(registry),
+      options_(options),
+      id_rng_(std::random_device{}()),
+      jitter_rng_(std::random_device{}()) {}
+
+Scheduler::~Scheduler() {
+  // Parked waiters hold their batch; drop them to break the cycle.
+  for (auto& [seq, batch] : batches_) batch->change_waiters().clear();
+}
+
+absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec) {
+  Batch::Identity identity;
+  {
+    absl::MutexLock lock(&id_mu_);
+    identity.seq = next_seq_++;
+    // Unique within the process (sequence), unlikely to repeat across restarts (random half).
+    identity.id = absl::StrFormat("%08x%08x", static_cast<uint32_t>(id_rng_()),
+                                  static_cast<uint32_t>(identity.seq));
+  }
+  identity.created_steady = clock_.SteadyNow();
+  identity.created_wall = clock_.WallNow();
+  absl::StatusOr<std::shared_ptr<Batch>> batch =
+      Batch::Create(std::move(spec), registry_, std::move(identity));
+  if (!batch.ok()) return batch.status();
+
+  SubmitResult result;
+  result.batch_id = (*batch)->id();
+  for (const std::vector<uint32_t>& layer : (*batch)->layers()) {
+    std::vector<std::string_view>& ids = result.layers.emplace_back();
+    ids.reserve(layer.size());
+    for (uint32_t t : layer) ids.push_back((*batch)->task_id(t));
+  }
+  result.keep_alive = *batch;
+  boost::asio::post(strand_, [this, b = *std::move(batch)]() mutable { AddBatch(std::move(b)); });
+  return result;
+}
+
+void Scheduler::AddBatch(BatchPtr batch) {
+  spdlog::info("batch {} submitted: {} tasks, max_concurrent {}", batch->id(), batch->size(),
+               batch->max_concurrent());
+  batches_.emplace(batch->seq(), batch);
+  seq_by_id_.emplace(batch->id(), batch->seq());
+  MarkChanged(batch);
+  MakeRunnable(batch);
+  MaybeFinishBatch(batch);  // an empty batch is done at once
+  Pump();
+}
+
+Scheduler::BatchPtr Scheduler::Find(const std::string& id) const {
+  auto it = seq_by_id_.find(id);
+  if (it == seq_by_id_.end()) return nullptr;
+  return batches_.at(it->second);
+}
+
+void Scheduler::Complete(const AttemptToken& token, ExecutionOutcome outcome) {
+  if (strand_.running_in_this_thread()) {
+    completions_.push_back({token, std::move(outcome)});
+    Pump();  // no-op when called from inside Pump (e.g. a synchronous executor)
+    return;
+  }
+  boost::asio::post(strand_, [this, token, o = std::move(outcome)]() mutable {
+    completions_.push_back({token, std::move(o)});
+    Pump();
+  });
+}
+
+void Scheduler::Pump() {
+  if (pumping_) return;
+  pumping_ = true;
+  uint32_t steps = 0;
+  std::vector<PendingCompletion> processing;
+  while (steps < options_.max_steps_per_turn) {
+    if (!completions_.empty()) {
+      processing.swap(completions_);
+      for (PendingCompletion& c : processing) HandleOutcome(c.token, std::move(c.outcome));
+      steps += static_cast<uint32_t>(processing.size());
+      processing.clear();
+      continue;
+    }
+    if (running_total_ < options_.max_running && StartNext()) {
+      ++steps;
+      continue;
+    }
+    break;
+  }
+  pumping_ = false;
+  NotifyChanged();
+  if (steps >= options_.max_steps_per_turn && !pump_posted_) {
+    // Yield so readers and RPCs queued on the strand are served during a huge batch.
+    pump_posted_ = true;
+    boost::asio::post(strand_, [this] {
+      pump_posted_ = false;
+      Pump();
+    });
+  }
+}
+
+void Scheduler::MakeRunnable(const BatchPtr& batch) {
+  if (batch->in_runnable_ring || !batch->CanStart()) return;
+  batch->in_runnable_ring = true;
+  runnable_.push_back(batch);
+}
+
+bool Scheduler::StartNext() {
+  while (!runnable_.empty()) {
+    BatchPtr batch = std::move(runnable_.front());
+    runnable_.pop_front();
+    batch->in_runnable_ring = false;
+    if (!batch->CanStart()) continue;
+    StartAttempt(batch, batch->PopReady());
+    // One task per batch per turn of the ring: fair share of max_running between batches.
+    MakeRunnable(batch);
+    return true;
+  }
+  return false;
+}
+
+void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
+  const SteadyTime now = clock_.SteadyNow();
+  batch->OnAttemptStarted(task, now);
+  ++running_total_;
+  MarkChanged(batch);
+  TaskSlot& slot = batch->slot(task);
+  const AttemptToken token{batch->seq(), task, slot.generation};
+  const uint32_t timeout_ms = batch->timeout_ms(task);
+  const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
+  const size_t before = completions_.size();
+  ExecutionRequest request{token,         batch->id(),     batch->task_id(task),
+                           batch->input(task), batch->priority(task), slot.retries,
+                           timeout_ms,    deadline};
+  batch->executor(task)->Start(request, *this);
+  const bool completed_inline = completions_.size() > before && completions_.back().token == token;
+  if (!completed_inline) {
+    slot.timer = timers_.ScheduleAt(deadline, [this, token] { OnTimeout(token); });
+  }
+}
+
+void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome) {
+  auto it = batches_.find(token.batch_seq);
+  if (it == batches_.end()) return;
+  BatchPtr batch = it->second;
+  if (token.task >= batch->size()) return;
+  TaskSlot& slot = batch->slot(token.task);
+  if (slot.state != TaskState::kRunning || slot.generation != token.generation) {
+    spdlog::debug("batch {} task '{}': ignoring outcome of a stale attempt", batch->id(),
+                  batch->task_id(token.task));
+    return;
+  }
+  if (slot.timer != kNoTimer) {
+    timers_.Cancel(slot.timer);
+    slot.timer = kNoTimer;
+  }
+  batch->OnAttemptEnded(token.task);
+  --running_total_;
+  if (outcome.success) {
+    FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
+               std::move(outcome.worker_id));
+  } else if (!outcome.non_retryable &&
+             slot.retries < batch->retry_policy(token.task).max_retries) {
+    ScheduleRetry(batch, token.task, outcome.retry_after_ms);
+  } else {
+    FinishTask(batch, token.task, TaskState::kFailed, std::move(outcome.output),
+               std::move(outcome.error), std::move(outcome.worker_id));
+  }
+  MakeRunnable(batch);
+}
+
+void Scheduler::OnTimeout(const AttemptToken& token) {
+  auto it = batches_.find(token.batch_seq);
+  if (it == batches_.end()) return;
+  BatchPtr batch = it->second;
+  TaskSlot& slot = batch->slot(token.task);
+  if (slot.state != TaskState::kRunning || slot.generation != token.generation) return;
+  slot.timer = kNoTimer;
+  batch->executor(token.task)->Cancel(token);
+  batch->OnAttemptEnded(token.task);
+  --running_total_;
+  const RetryPolicy& policy = batch->retry_policy(token.task);
+  if (policy.retry_on_timeout && slot.retries < policy.max_retries) {
+    ScheduleRetry(batch, token.task, std::nullopt);
+  } else {
+    FinishTask(batch, token.task, TaskState::kTimedOut, {},
+               absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms"));
+  }
+  MakeRunnable(batch);
+  Pump();
+}
+
+void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
+                              std::optional<uint32_t> retry_after_ms) {
+  TaskSlot& slot = batch->slot(task);
+  const RetryPolicy& policy = batch->retry_policy(task);
+  uint64_t delay_ms = 0;
+  if (retry_after_ms.has_value()) {
+    delay_ms = *retry_after_ms;
+  } else {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    delay_ms = ApplyJitter(policy.jitter, BaseRetryDelayMs(policy, slot.retries), unit(jitter_rng_));
+  }
+  ++slot.retries;
+  slot.state = TaskState::kRetryWait;
+  const uint64_t seq = batch->seq();
+  const uint32_t generation = slot.generation;
+  slot.timer = timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(delay_ms),
+                                  [this, seq, task, generation] {
+                                    auto it = batches_.find(seq);
+                                    if (it == batches_.end()) return;
+                                    const TaskSlot& s = it->second->slot(task);
+                                    if (s.state != TaskState::kRetryWait ||
+                                        s.generation != generation) {
+                                      return;
+                                    }
+                                    OnRetryDue(it->second, task);
+                                  });
+  batch->Touch();
+  MarkChanged(batch);
+}
+
+void Scheduler::OnRetryDue(const BatchPtr& batch, uint32_t task) {
+  TaskSlot& slot = batch->slot(task);
+  slot.timer = kNoTimer;
+  slot.state = TaskState::kPending;
+  batch->PushReady(task);
+  MakeRunnable(batch);
+  Pump();
+}
+
+void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
+                           boost::json::value output, std::string error, std::string worker_id) {
+  batch->Record(task, state, std::move(output), std::move(error), clock_.SteadyNow(),
+                std::move(worker_id));
+  MarkChanged(batch);
+  const bool failed = state == TaskState::kFailed || state == TaskState::kTimedOut;
+  const bool release_dependents =
+      state == TaskState::kSucceeded ||
+      (failed && batch->on_dependency_failure() == DependencyFailure::kRunDependents);
+  if (release_dependents) {
+    for (uint32_t d : batch->graph().Dependents(task)) {
+      TaskSlot& s = batch->slot(d);
+      if (--s.remaining_deps == 0 && s.state == TaskState::kPending &&
+          !batch->cancel_requested()) {
+        batch->PushReady(d);
+      }
+    }
+  } else if (failed) {
+    if (batch->on_dependency_failure() == DependencyFailure::kCancelBatch) {
+      CancelBatch(batch, absl::StrCat("task '", batch->task_id(task), "' failed"));
+    } else {
+      SkipDependents(batch, task);
+    }
+  }
+  MaybeFinishBatch(batch);
+}
+
+void Scheduler::SkipDependents(const BatchPtr& batch, uint32_t failed_task) {
+  const std::string error =
+      absl::StrCat("Skipped: dependency '", batch->task_id(failed_task), "' failed");
+  const SteadyTime now = clock_.SteadyNow();
+  std::vector<uint32_t> stack(batch->graph().Dependents(failed_task).begin(),
+                              batch->graph().Dependents(failed_task).end());
+  while (!stack.empty()) {
+    const uint32_t t = stack.back();
+    stack.pop_back();
+    if (batch->slot(t).state != TaskState::kPending) continue;
+    batch->Record(t, TaskState::kSkipped, {}, error, now);
+    for (uint32_t d : batch->graph().Dependents(t)) stack.push_back(d);
+  }
+}
+
+void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
+  if (batch->finished() || batch->cancel_requested()) return;
+  spdlog::info("batch {} cancelled: {}", batch->id(), reason);
+  const std::string error = absl::StrCat("Cancelled: ", reason);
+  batch->MarkCancelled(std::move(reason));
+  const SteadyTime now = clock_.SteadyNow();
+  for (uint32_t t = 0; t < batch->size(); ++t) {
+    TaskSlot& slot = batch->slot(t);
+    if (IsFinal(slot.state)) continue;
+    if (slot.timer != kNoTimer) {
+      timers_.Cancel(slot.timer);
+      slot.timer = kNoTimer;
+    }
+    if (slot.state == TaskState::kRunning) {
+      batch->executor(t)->Cancel(AttemptToken{batch->seq(), t, slot.generation});
+      batch->OnAttemptEnded(t);
+      --running_total_;
+    }
+    batch->Record(t, TaskState::kCancelled, {}, error, now);
+  }
+  MarkChanged(batch);
+  MaybeFinishBatch(batch);
+}
+
+void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
+  if (batch->finished() || !batch->AllFinal() || batch->running() > 0) return;
+  batch->Finish(clock_.SteadyNow());
+  MarkChanged(batch);
+  const BatchSummary s = batch->Summary();
+  spdlog::info("batch {} finished {}: {} tasks, {} succeeded, {} failed, {} retried, {:.1f} ms",
+               batch->id(), BatchStateName(s.state), s.total_tasks, s.successful_count,
+               s.failed_count, s.retried_count, s.total_duration_ms);
+  finished_order_.push_back(batch);
+  EvictExpired();
+}
+
+void Scheduler::EvictExpired() {
+  const SteadyTime now = clock_.SteadyNow();
+  while (!finished_order_.empty()) {
+    const BatchPtr& oldest = finished_order_.front();
+    const bool too_many = finished_order_.size() > options_.max_finished_batches;
+    const bool too_old = now - oldest->finished_steady() >= options_.retention;
+    if (!too_many && !too_old) break;
+    seq_by_id_.erase(oldest->id());
+    batches_.erase(oldest->seq());
+    finished_order_.pop_front();
+  }
+  if (eviction_timer_ != kNoTimer) {
+    timers_.Cancel(eviction_timer_);
+    eviction_timer_ = kNoTimer;
+  }
+  if (!finished_order_.empty()) {
+    eviction_timer_ =
+        timers_.ScheduleAt(finished_order_.front()->finished_steady() + options_.retention, [this] {
+          eviction_timer_ = kNoTimer;
+          EvictExpired();
+        });
+  }
+}
+
+void Scheduler::MarkChanged(const BatchPtr& batch) {
+  if (batch->MarkChanged()) changed_.push_back(batch);
+}
+
+void Scheduler::NotifyChanged() {
+  while (!changed_.empty()) {
+    std::vector<BatchPtr> changed;
+    changed.swap(changed_);
+    for (const BatchPtr& batch : changed) {
+      batch->ClearChanged();
+      std::vector<absl::AnyInvocable<void()>> waiters;
+      waiters.swap(batch->change_waiters());
+      for (auto& waiter : waiters) waiter();
+    }
+  }
+}
+
+void Scheduler::GetSummary(std::string batch_id, Callback<BatchSummary> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    done(batch->Summary());
+  });
+}
+
+void Scheduler::WaitForCompletion(std::string batch_id, Callback<BatchSummary> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    TryDeliverCompletion(std::move(batch), std::move(done));
+  });
+}
+
+void Scheduler::TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done) {
+  if (batch->finished()) return done(batch->Summary());
+  Batch& b = *batch;
+  b.change_waiters().push_back([this, batch = std::move(batch), done = std::move(done)]() mutable {
+    TryDeliverCompletion(std::move(batch), std::move(done));
+  });
+}
+
+void Scheduler::GetProgress(std::string batch_id, Callback<BatchProgress> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    done(batch->Progress(clock_.SteadyNow()));
+  });
+}
+
+void Scheduler::WatchProgress(std::string batch_id, uint64_t after_version, SteadyTime not_before,
+                              Callback<ProgressUpdate> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), after_version, not_before,
+                              done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
+  });
+}
+
+void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, SteadyTime not_before,
+                                   Callback<ProgressUpdate> done) {
+  const SteadyTime now = clock_.SteadyNow();
+  Batch& b = *batch;
+  if (after_version != 0 && b.version() <= after_version && !b.finished()) {
+    b.change_waiters().push_back(
+        [this, batch = std::move(batch), after_version, not_before, done = std::move(done)]() mutable {
+          TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
+        });
+    return;
+  }
+  if (now < not_before) {
+    timers_.ScheduleAt(not_before, [this, batch = std::move(batch), after_version, not_before,
+                                    done = std::move(done)]() mutable {
+      TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
+    });
+    return;
+  }
+  ProgressUpdate update;
+  update.progress = b.Progress(now);
+  update.version = b.version();
+  update.delivered_at = now;
+  update.final = b.finished();
+  done(std::move(update));
+}
+
+void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
+                            Callback<ResultChunk> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), after_sequence,
+                              done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    TryDeliverResults(std::move(batch), after_sequence, std::move(done));
+  });
+}
+
+void Scheduler::TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done) {
+  ResultChunk chunk = batch->ReadResults(after, options_.max_results_per_chunk);
+  if (!chunk.results.empty() || chunk.summary.has_value()) return done(std::move(chunk));
+  Batch& b = *batch;
+  b.change_waiters().push_back([this, batch = std::move(batch), after, done = std::move(done)]() mutable {
+    TryDeliverResults(std::move(batch), after, std::move(done));
+  });
+}
+
+void Scheduler::ListBatches(size_t limit,
+                            absl::AnyInvocable<void(std::vector<BatchProgress>)> done) {
+  boost::asio::post(strand_, [this, limit, done = std::move(done)]() mutable {
+    std::vector<BatchProgress> out;
+    const SteadyTime now = clock_.SteadyNow();
+    for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
+      if (limit != 0 && out.size() >= limit) break;
+      out.push_back(it->second->Progress(now));
+    }
+    done(std::move(out));
+  });
+}
+
+void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), reason = std::move(reason),
+                              done = std::move(done)]() mutable {
+    BatchPtr batch = Find(id);
+    if (batch == nullptr) return done(BatchNotFound(id));
+    if (batch->finished()) {
+      return done(absl::FailedPreconditionError(absl::StrCat(
+          "Batch '", id, "' already finished (", BatchStateName(batch->state()), ")")));
+    }
+    CancelBatch(batch, reason.empty() ? std::string("cancelled by client") : std::move(reason));
+    Pump();
+    done(batch->Progress(clock_.SteadyNow()));
+  });
+}
+
+}  // namespace batchd::core

@@ -1,0 +1,140 @@
+// The scheduler: owns every batch's run state on one strand, starts ready tasks (highest
+// priority first) within each batch's max_concurrent and the daemon-wide max_running shared
+// round-robin between batches, enforces timeouts, schedules retries with backoff, propagates
+// failures to dependents, and serves results and progress to any number of readers.
+// Submit is thread-safe and validates on the caller's thread; every other public method posts
+// onto the strand and calls its callback there (callbacks must not block).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/batch.h"
+#include "core/batch_spec.h"
+#include "core/clock.h"
+#include "core/executor.h"
+#include "core/executor_registry.h"
+#include "core/task_result.h"
+#include "core/timer_service.h"
+
+namespace batchd::core {
+
+struct SchedulerOptions {
+  uint32_t max_running = 1024;             // daemon-wide running attempts
+  Duration retention = std::chrono::hours(1);
+  size_t max_finished_batches = 10000;
+  size_t max_results_per_chunk = 1024;     // per ReadResults answer (1 for STREAMING)
+  uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
+};
+
+struct SubmitResult {
+  std::string batch_id;
+  std::vector<std::vector<std::string_view>> layers;  // task ids, valid while keep_alive lives
+  std::shared_ptr<const void> keep_alive;
+};
+
+class Scheduler final : private CompletionSink {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  template <typename T>
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+  Scheduler(Strand strand, const Clock& clock, TimerService& timers,
+            const ExecutorRegistry& registry, SchedulerOptions options);
+  ~Scheduler() override;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch.
+  absl::StatusOr<SubmitResult> Submit(BatchSpec spec);
+
+  // NOT_FOUND for unknown ids in every method below.
+  void GetSummary(std::string batch_id, Callback<BatchSummary> done);
+  void WaitForCompletion(std::string batch_id, Callback<BatchSummary> done);
+  void GetProgress(std::string batch_id, Callback<BatchProgress> done);
+  // Calls back once the batch's version exceeds `after_version` (or at once when
+  // after_version is 0), not before `not_before`; final == true once the batch finished.
+  void WatchProgress(std::string batch_id, uint64_t after_version, SteadyTime not_before,
+                     Callback<ProgressUpdate> done);
+  // Calls back once results after `after_sequence` exist (at most max_results_per_chunk), or
+  // with the summary when the reader is at the end of a finished batch.
+  void ReadResults(std::string batch_id, uint64_t after_sequence, Callback<ResultChunk> done);
+  // Newest first; limit 0 = all.
+  void ListBatches(size_t limit, absl::AnyInvocable<void(std::vector<BatchProgress>)> done);
+  // FAILED_PRECONDITION when the batch already finished.
+  void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
+
+  // For tests and benchmarks; call on the strand.
+  uint32_t running_total() const { return running_total_; }
+  size_t batch_count() const { return batches_.size(); }
+
+ private:
+  using BatchPtr = std::shared_ptr<Batch>;
+
+  void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
+
+  void AddBatch(BatchPtr batch);
+  BatchPtr Find(const std::string& id) const;
+  void Pump();
+  void MakeRunnable(const BatchPtr& batch);
+  bool StartNext();
+  void StartAttempt(const BatchPtr& batch, uint32_t task);
+  void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
+  void OnTimeout(const AttemptToken& token);
+  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
+  void OnRetryDue(const BatchPtr& batch, uint32_t task);
+  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
+                  boost::json::value output, std::string error, std::string worker_id = {});
+  void SkipDependents(const BatchPtr& batch, uint32_t failed_task);
+  void CancelBatch(const BatchPtr& batch, std::string reason);
+  void MaybeFinishBatch(const BatchPtr& batch);
+  void MarkChanged(const BatchPtr& batch);
+  void NotifyChanged();
+  void EvictExpired();
+
+  void TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done);
+  void TryDeliverProgress(BatchPtr batch, uint64_t after_version, SteadyTime not_before,
+                          Callback<ProgressUpdate> done);
+  void TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done);
+
+  Strand strand_;
+  const Clock& clock_;
+  TimerService& timers_;
+  const ExecutorRegistry& registry_;
+  const SchedulerOptions options_;
+
+  // Only touched in Submit, before posting.
+  absl::Mutex id_mu_;
+  uint64_t next_seq_ ABSL_GUARDED_BY(id_mu_) = 1;
+  std::mt19937_64 id_rng_ ABSL_GUARDED_BY(id_mu_);
+
+  // Strand-owned state.
+  std::map<uint64_t, BatchPtr> batches_;  // by seq: creation order
+  absl::flat_hash_map<std::string, uint64_t> seq_by_id_;
+  std::deque<BatchPtr> runnable_;
+  std::deque<BatchPtr> finished_order_;
+  std::vector<BatchPtr> changed_;
+  struct PendingCompletion {
+    AttemptToken token;
+    ExecutionOutcome outcome;
+  };
+  std::vector<PendingCompletion> completions_;
+  uint32_t running_total_ = 0;
+  bool pumping_ = false;
+  bool pump_posted_ = false;
+  TimerId eviction_timer_ = kNoTimer;
+  std::mt19937_64 jitter_rng_;
+};
+
+}  // namespace batchd::core
