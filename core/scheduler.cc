@@ -481,4 +481,15 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
   });
 }
 
+void Scheduler::CancelAll(std::string reason) {
+  boost::asio::post(strand_, [this, reason = std::move(reason)] {
+    std::vector<BatchPtr> unfinished;
+    for (auto& [seq, batch] : batches_) {
+      if (!batch->finished()) unfinished.push_back(batch);
+    }
+    for (const BatchPtr& batch : unfinished) CancelBatch(batch, reason);
+    Pump();
+  });
+}
+
 }  // namespace batchd::core

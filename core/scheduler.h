@@ -75,6 +75,9 @@ class Scheduler final : private CompletionSink {
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
 
+  // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
+  void CancelAll(std::string reason);
+
   // For tests and benchmarks; call on the strand.
   uint32_t running_total() const { return running_total_; }
   size_t batch_count() const { return batches_.size(); }

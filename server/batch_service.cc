@@ -1,0 +1,181 @@
+#include "server/batch_service.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/batch_spec.h"
+#include "core/task_assignment.h"
+#include "core/task_graph.h"
+#include "server/progress_stream.h"
+#include "server/result_convert.h"
+#include "server/result_stream.h"
+#include "server/proto_convert.h"
+#include "server/status_convert.h"
+
+namespace batchd::server {
+namespace {
+
+constexpr uint32_t kDefaultProgressIntervalMs = 100;
+
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+absl::Status ResolveOrder(const v1::ResolveExecutionOrderRequest& request,
+                          v1::ResolveExecutionOrderResponse* response) {
+  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
+  if (!tasks.ok()) return tasks.status();
+  absl::StatusOr<core::TaskGraph> graph = core::TaskGraph::Build(*tasks);
+  if (!graph.ok()) return graph.status();
+  LayersToProto(graph->Layers(), *tasks, response->mutable_layers());
+  TaskIdsToProto(graph->CriticalPath(), *tasks, response->mutable_critical_path());
+  return absl::OkStatus();
+}
+
+absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksResponse* response) {
+  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
+  if (!tasks.ok()) return tasks.status();
+  absl::StatusOr<core::LoadBalancerKind> strategy =
+      LoadBalancerFromProto(request.strategy(), "strategy");
+  if (!strategy.ok()) return strategy.status();
+  absl::StatusOr<std::vector<std::vector<uint32_t>>> assignments =
+      core::AssignTasks(*tasks, request.workers(), *strategy, request.seed());
+  if (!assignments.ok()) return assignments.status();
+  LayersToProto(*assignments, *tasks, response->mutable_assignments());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry)
+    : scheduler_(scheduler), registry_(registry) {}
+
+grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext* context,
+                                                    const v1::SubmitBatchRequest* request,
+                                                    v1::SubmitBatchResponse* response) {
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
+  if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
+  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec));
+  if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
+  response->set_batch_id(submitted->batch_id);
+  LayerIdsToProto(submitted->layers, response->mutable_layers());
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext* context,
+                                                     const v1::ProcessBatchRequest* request,
+                                                     v1::ProcessBatchResponse* response) {
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
+  if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
+  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec));
+  if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
+  response->set_batch_id(submitted->batch_id);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.WaitForCompletion(
+      submitted->batch_id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+        if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+        BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults(
+    grpc::CallbackServerContext* /*context*/, const v1::StreamResultsRequest* request) {
+  return ResultStream::Start(scheduler_, request->batch_id(), request->after_sequence());
+}
+
+grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext* context,
+                                                    const v1::GetProgressRequest* request,
+                                                    v1::GetProgressResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.GetProgress(request->batch_id(),
+                         [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                           if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
+                           BatchProgressToProto(*progress, response->mutable_progress());
+                           reactor->Finish(grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchProgressRequest* request) {
+  const core::Duration interval =
+      std::chrono::milliseconds(request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs
+                                                                : request->min_interval_ms());
+  return ProgressStream::Start(scheduler_, request->batch_id(), interval);
+}
+
+grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* context,
+                                                 const v1::GetBatchRequest* request,
+                                                 v1::GetBatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.GetSummary(request->batch_id(),
+                        [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+                          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+                          BatchSummaryToProto(*summary, /*include_results=*/true,
+                                              response->mutable_summary());
+                          reactor->Finish(grpc::Status::OK);
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext* context,
+                                                    const v1::ListBatchesRequest* request,
+                                                    v1::ListBatchesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.ListBatches(request->limit(),
+                         [reactor, response](std::vector<core::BatchProgress> batches) {
+                           response->mutable_batches()->Reserve(static_cast<int>(batches.size()));
+                           for (const core::BatchProgress& p : batches) {
+                             BatchProgressToProto(p, response->add_batches());
+                           }
+                           reactor->Finish(grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext* context,
+                                                    const v1::CancelBatchRequest* request,
+                                                    v1::CancelBatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.Cancel(request->batch_id(), request->reason(),
+                    [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                      if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
+                      BatchProgressToProto(*progress, response->mutable_progress());
+                      reactor->Finish(grpc::Status::OK);
+                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ResolveExecutionOrder(
+    grpc::CallbackServerContext* context, const v1::ResolveExecutionOrderRequest* request,
+    v1::ResolveExecutionOrderResponse* response) {
+  return FinishUnary(context, ToGrpcStatus(ResolveOrder(*request, response)));
+}
+
+grpc::ServerUnaryReactor* BatchService::AssignTasks(grpc::CallbackServerContext* context,
+                                                    const v1::AssignTasksRequest* request,
+                                                    v1::AssignTasksResponse* response) {
+  return FinishUnary(context, ToGrpcStatus(Assign(*request, response)));
+}
+
+grpc::ServerUnaryReactor* BatchService::ListExecutors(grpc::CallbackServerContext* context,
+                                                      const v1::ListExecutorsRequest* /*request*/,
+                                                      v1::ListExecutorsResponse* response) {
+  for (const core::ExecutorDescription& executor : registry_.List()) {
+    v1::ExecutorInfo* info = response->add_executors();
+    info->set_name(executor.name);
+    info->set_kind(executor.kind);
+    info->set_workers(executor.workers);
+    info->set_capacity(executor.capacity);
+  }
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+}  // namespace batchd::server

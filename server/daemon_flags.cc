@@ -1,0 +1,96 @@
+#include "server/daemon_flags.h"
+
+#include <array>
+#include <utility>
+
+#include "absl/base/config.h"
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+// Abseil names a flag after its C++ identifier, which cannot contain '-', and its parser does
+// not map '-' to '_'. The daemon's flags are spelled with dashes (--log-level), on the command
+// line and in flag files alike, so this is ABSL_FLAG_IMPL with the name given separately. It
+// relies on that macro's helpers, hence the version check.
+#if ABSL_LTS_RELEASE_VERSION != 20220623 || !defined(ABSL_FLAG_IMPL_DECLARE_DEF_VAL_WRAPPER)
+#error "BATCHD_DASHED_FLAG mirrors ABSL_FLAG_IMPL of Abseil 20220623; re-check it"
+#endif
+#define BATCHD_DASHED_FLAG(Type, name, flag_name, default_value, help)        \
+  extern ::absl::Flag<Type> FLAGS_##name;                                     \
+  ABSL_FLAG_IMPL_DECLARE_DEF_VAL_WRAPPER(name, Type, default_value)           \
+  ABSL_FLAG_IMPL_DECLARE_HELP_WRAPPER(name, help)                             \
+  ABSL_CONST_INIT absl::Flag<Type> FLAGS_##name{                              \
+      ABSL_FLAG_IMPL_FLAGNAME(flag_name), ABSL_FLAG_IMPL_FILENAME(),          \
+      ABSL_FLAG_IMPL_HELP_ARG(name), ABSL_FLAG_IMPL_DEFAULT_ARG(Type, name)}; \
+  extern absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name;             \
+  absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name =                   \
+      ABSL_FLAG_IMPL_REGISTRAR(Type, FLAGS_##name)
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
+BATCHD_DASHED_FLAG(std::string, log_level, "log-level", "info",
+                   "Log level: trace, debug, info, warn or error");
+BATCHD_DASHED_FLAG(absl::Duration, shutdown_grace, "shutdown-grace", absl::Seconds(5),
+                   "On SIGTERM/SIGINT, how long in-flight calls may run before they are "
+                   "cancelled");
+BATCHD_DASHED_FLAG(uint32_t, max_running, "max-running", 1024,
+                   "Daemon-wide limit of running task attempts, shared round-robin between "
+                   "batches with ready tasks");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(1),
+          "How long a finished batch stays queryable before it is freed");
+BATCHD_DASHED_FLAG(uint32_t, max_finished_batches, "max-finished-batches", 10000,
+                   "Finished batches kept at most; the oldest are freed first");
+BATCHD_DASHED_FLAG(uint32_t, scheduler_threads, "scheduler-threads", 1,
+                   "Threads running the scheduler's event loop (timers, executors' I/O); "
+                   "scheduler state itself lives on one strand");
+
+namespace batchd::server {
+
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(absl::string_view name) {
+  static constexpr std::array<std::pair<absl::string_view, spdlog::level::level_enum>, 5> kLevels =
+      {{{"trace", spdlog::level::trace},
+        {"debug", spdlog::level::debug},
+        {"info", spdlog::level::info},
+        {"warn", spdlog::level::warn},
+        {"error", spdlog::level::err}}};
+  for (const auto& [level_name, level] : kLevels) {
+    if (name == level_name) return level;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid --log-level '", name, "': expected one of trace, debug, info, warn, error"));
+}
+
+absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
+  DaemonOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  if (options.listen.empty()) return absl::InvalidArgumentError("--listen must not be empty");
+  absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) return level.status();
+  options.log_level = *level;
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (options.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --shutdown-grace ",
+                                                   absl::FormatDuration(options.shutdown_grace),
+                                                   ": must not be negative"));
+  }
+  options.max_running = absl::GetFlag(FLAGS_max_running);
+  if (options.max_running == 0) {
+    return absl::InvalidArgumentError("invalid --max-running 0: must be at least 1");
+  }
+  options.retention = absl::GetFlag(FLAGS_retention);
+  if (options.retention < absl::ZeroDuration() || options.retention == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --retention ", absl::FormatDuration(options.retention),
+                     ": must be a finite, non-negative duration"));
+  }
+  options.max_finished_batches = absl::GetFlag(FLAGS_max_finished_batches);
+  options.scheduler_threads = absl::GetFlag(FLAGS_scheduler_threads);
+  if (options.scheduler_threads == 0 || options.scheduler_threads > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --scheduler-threads ", options.scheduler_threads,
+                     ": must be between 1 and 64"));
+  }
+  return options;
+}
+
+}  // namespace batchd::server

@@ -1,0 +1,34 @@
+// The batchd daemon's command-line flags (--listen, --log-level, --shutdown-grace, scheduler
+// limits; --flagfile
+// comes with Abseil) read once, after absl::ParseCommandLine, into a validated value.
+// Call from main's thread only.
+#pragma once
+
+#include <spdlog/common.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace batchd::server {
+
+struct DaemonOptions {
+  std::string listen;  // host:port (port 0 = any free port) or unix:/path
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  absl::Duration shutdown_grace;
+  uint32_t max_running = 1024;
+  absl::Duration retention;
+  uint32_t max_finished_batches = 10000;
+  uint32_t scheduler_threads = 1;
+};
+
+// INVALID_ARGUMENT naming the flag when a value is unusable.
+absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags();
+
+// trace|debug|info|warn|error.
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(absl::string_view name);
+
+}  // namespace batchd::server

@@ -1,0 +1,157 @@
+// batchd: the gRPC batch-execution daemon. Parses flags, wires the services, serves until
+// SIGTERM/SIGINT, then drains in-flight calls for up to --shutdown-grace and exits 0.
+// Exit codes: 0 after a signal, 1 when the address cannot be bound, 2 for unusable flags.
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+#include <thread>
+
+#include "absl/flags/parse.h"
+#include "absl/synchronization/notification.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "batchd/v1/batch_service.grpc.pb.h"
+#include "batchd/v1/worker_service.grpc.pb.h"
+#include "core/asio_timer_service.h"
+#include "core/builtin_executors.h"
+#include "core/scheduler.h"
+#include "server/batch_service.h"
+#include "server/daemon_flags.h"
+#include "server/grpc_server.h"
+#include "server/health_service.h"
+#include "server/worker_service.h"
+
+namespace {
+
+using batchd::server::DaemonOptions;
+
+constexpr int kExitCannotListen = 1;
+constexpr int kExitBadFlags = 2;
+
+sigset_t ShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+// The scheduler and what it runs on: an io_context whose threads serve timers and executors'
+// I/O, with every batch's state on one strand.
+class SchedulerRuntime {
+ public:
+  explicit SchedulerRuntime(const DaemonOptions& options)
+      : strand_(boost::asio::make_strand(io_)),
+        work_(boost::asio::make_work_guard(io_)),
+        timers_(strand_, clock_) {
+    absl::Status builtins = batchd::core::RegisterBuiltinExecutors(registry_, clock_, timers_);
+    if (!builtins.ok()) spdlog::critical("{}", builtins.ToString());
+    batchd::core::SchedulerOptions scheduler_options;
+    scheduler_options.max_running = options.max_running;
+    scheduler_options.retention = absl::ToChronoNanoseconds(options.retention);
+    scheduler_options.max_finished_batches = options.max_finished_batches;
+    scheduler_ = std::make_unique<batchd::core::Scheduler>(strand_, clock_, timers_, registry_,
+                                                           scheduler_options);
+    for (uint32_t i = 0; i < options.scheduler_threads; ++i) {
+      threads_.emplace_back([this] { io_.run(); });
+    }
+  }
+  ~SchedulerRuntime() {
+    work_.reset();
+    io_.stop();
+    for (std::thread& t : threads_) t.join();
+    scheduler_.reset();
+  }
+
+  batchd::core::Scheduler& scheduler() { return *scheduler_; }
+  const batchd::core::ExecutorRegistry& registry() const { return registry_; }
+
+ private:
+  boost::asio::io_context io_;
+  batchd::core::AsioTimerService::Strand strand_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  batchd::core::SystemClock clock_;
+  batchd::core::AsioTimerService timers_;
+  batchd::core::ExecutorRegistry registry_;
+  std::unique_ptr<batchd::core::Scheduler> scheduler_;
+  std::vector<std::thread> threads_;
+};
+
+int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
+  spdlog::debug("options: --listen={} --shutdown-grace={}", options.listen,
+                absl::FormatDuration(options.shutdown_grace));
+  batchd::server::HealthService health({batchd::v1::BatchService::service_full_name(),
+                                        batchd::v1::WorkerService::service_full_name()});
+  SchedulerRuntime runtime(options);
+  batchd::server::BatchService batches(runtime.scheduler(), runtime.registry());
+  batchd::server::WorkerService workers;
+  grpc::Service* const services[] = {&health, &batches, &workers};
+
+  absl::StatusOr<batchd::server::RunningServer> running =
+      batchd::server::StartGrpcServer(options.listen, services);
+  if (!running.ok()) {
+    spdlog::error("{}", running.status().ToString());
+    std::cerr << "batchd: " << running.status().message() << std::endl;
+    return kExitCannotListen;
+  }
+  health.SetServing(true);
+  spdlog::info("batchd listening on {}", running->address);
+  // Tests and scripts read this line to learn the port; it is the only thing on stdout.
+  std::cout << "batchd listening on " << running->address << std::endl;
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  spdlog::info("received {}, shutting down (grace {})", strsignal(signal_number),
+               absl::FormatDuration(options.shutdown_grace));
+  health.Shutdown();
+  // In-flight calls get the grace period; after it, unfinished batches are cancelled so calls
+  // waiting on them (ProcessBatch, result and progress streams) complete and the drain ends.
+  const absl::Time deadline = absl::Now() + options.shutdown_grace;
+  absl::Notification drained;
+  std::thread canceller([&] {
+    if (!drained.WaitForNotificationWithDeadline(deadline)) {
+      runtime.scheduler().CancelAll("batchd is shutting down");
+    }
+  });
+  // Via absl::Time so an infinite grace saturates instead of overflowing the time_point.
+  running->server->Shutdown(absl::ToChronoTime(deadline));
+  running->server->Wait();
+  drained.Notify();
+  canceller.join();
+  spdlog::info("batchd stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "gRPC batch-execution daemon.\n"
+      "  batchd [--listen=host:port|unix:/path] [--log-level=info] [--shutdown-grace=5s]");
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<DaemonOptions> options = batchd::server::DaemonOptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << "batchd: " << options.status().message() << std::endl;
+    return kExitBadFlags;
+  }
+  // Logs go to stderr: stdout carries only the "listening" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("batchd"));
+  spdlog::set_level(options->log_level);
+
+  // Blocked before gRPC starts any thread, so every thread inherits the mask and the signals
+  // reach only sigwait: no work happens in a signal handler.
+  const sigset_t shutdown_signals = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  return Serve(*options, shutdown_signals);
+}
