@@ -100,7 +100,6 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
   if (!violations.empty()) return InvalidArgumentWithViolations(std::move(violations));
 
   b->graph_.emplace(*std::move(graph));
-  b->layers_ = b->graph_->Layers();
   b->slots_.resize(n);
   for (uint32_t t = 0; t < n; ++t) {
     b->slots_[t].remaining_deps = b->graph_->DependencyCount(t);

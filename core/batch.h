@@ -62,7 +62,6 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint32_t max_concurrent() const { return max_concurrent_; }
   DependencyFailure on_dependency_failure() const { return on_dependency_failure_; }
   Aggregation aggregation() const { return aggregation_; }
-  const std::vector<std::vector<uint32_t>>& layers() const { return layers_; }
 
   TaskSlot& slot(uint32_t t) { return slots_[t]; }
   const TaskSlot& slot(uint32_t t) const { return slots_[t]; }
@@ -128,7 +127,6 @@ class Batch : public std::enable_shared_from_this<Batch> {
   Identity identity_;
   std::map<std::string, std::string> labels_;
   std::optional<TaskGraph> graph_;
-  std::vector<std::vector<uint32_t>> layers_;
 
   // Compiled tasks, indexed by dense task index.
   std::vector<std::string> ids_;

@@ -47,7 +47,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec) {
 
   SubmitResult result;
   result.batch_id = (*batch)->id();
-  for (const std::vector<uint32_t>& layer : (*batch)->layers()) {
+  for (const std::vector<uint32_t>& layer : (*batch)->graph().Layers()) {
     std::vector<std::string_view>& ids = result.layers.emplace_back();
     ids.reserve(layer.size());
     for (uint32_t t : layer) ids.push_back((*batch)->task_id(t));
