@@ -19,7 +19,7 @@ class AsioTimerService final : public TimerService {
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
   AsioTimerService(Strand strand, const Clock& clock,
-                   Duration granularity = std::chrono::microseconds(250));
+                   Duration granularity = std::chrono::microseconds(100));
 
   TimerId ScheduleAt(SteadyTime at, absl::AnyInvocable<void()> handler) override;
   void Cancel(TimerId id) override;
