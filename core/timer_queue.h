@@ -25,6 +25,7 @@ class TimerQueue {
   std::optional<absl::AnyInvocable<void()>> PopDue(SteadyTime now);
 
   size_t size() const { return handlers_.size(); }
+  size_t heap_entries() const { return heap_.size(); }
 
  private:
   struct Entry {
@@ -34,6 +35,7 @@ class TimerQueue {
     bool operator>(const Entry& o) const { return at != o.at ? at > o.at : id > o.id; }
   };
   void DropCancelledTop();
+  void Compact();
 
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
   absl::flat_hash_map<TimerId, absl::AnyInvocable<void()>> handlers_;

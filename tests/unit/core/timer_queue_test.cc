@@ -26,5 +26,19 @@ TEST(TimerQueueTest, PopsDueTimersInDeadlineOrderAndSkipsCancelled) {
   EXPECT_FALSE(q.PopDue(t0 + milliseconds(29)).has_value());
 }
 
+TEST(TimerQueueTest, CancelledEntriesDoNotAccumulate) {
+  TimerQueue q;
+  SteadyTime t0{};
+  for (int i = 0; i < 100000; ++i) {
+    TimerId id = q.Add(t0 + std::chrono::seconds(30), [] {});
+    q.Cancel(id);
+  }
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_LE(q.heap_entries(), 1025u);
+  TimerId keep = q.Add(t0 + milliseconds(5), [] {});
+  (void)keep;
+  EXPECT_EQ(q.NextDeadline(), t0 + milliseconds(5));
+}
+
 }  // namespace
 }  // namespace batchd::core
