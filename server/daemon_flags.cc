@@ -43,6 +43,8 @@ BATCHD_DASHED_FLAG(uint32_t, max_finished_batches, "max-finished-batches", 10000
 BATCHD_DASHED_FLAG(uint32_t, scheduler_threads, "scheduler-threads", 1,
                    "Threads running the scheduler's event loop (timers, executors' I/O); "
                    "scheduler state itself lives on one strand");
+BATCHD_DASHED_FLAG(uint32_t, max_request_bytes, "max-request-bytes", 64u << 20,
+                   "Largest request message accepted, in bytes (a whole batch is one message)");
 
 namespace batchd::server {
 
@@ -90,6 +92,12 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
         absl::StrCat("invalid --scheduler-threads ", options.scheduler_threads,
                      ": must be between 1 and 64"));
   }
+  const uint32_t max_request = absl::GetFlag(FLAGS_max_request_bytes);
+  if (max_request < 1024 || max_request > (1u << 31) - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --max-request-bytes ", max_request, ": must be between 1024 and 2147483647"));
+  }
+  options.max_request_bytes = static_cast<int>(max_request);
   return options;
 }
 

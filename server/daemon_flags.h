@@ -23,6 +23,7 @@ struct DaemonOptions {
   absl::Duration retention;
   uint32_t max_finished_batches = 10000;
   uint32_t scheduler_threads = 1;
+  int max_request_bytes = 64 << 20;
 };
 
 // INVALID_ARGUMENT naming the flag when a value is unusable.

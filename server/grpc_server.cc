@@ -22,12 +22,14 @@ std::string BoundAddress(const std::string& listen, int selected_port) {
 }  // namespace
 
 absl::StatusOr<RunningServer> StartGrpcServer(const std::string& listen,
-                                              absl::Span<grpc::Service* const> services) {
+                                              absl::Span<grpc::Service* const> services,
+                                              int max_request_bytes) {
   // Registers a builder plugin; idempotent, must precede the builder.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Without this, Linux lets a second daemon bind the same port and share its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(max_request_bytes);
   int selected_port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
   for (grpc::Service* service : services) builder.RegisterService(service);

@@ -22,7 +22,9 @@ struct RunningServer {
 // UNAVAILABLE "cannot listen on <listen>: address already in use (or not permitted)" when the
 // address cannot be bound; the port is never shared (SO_REUSEPORT off). `services` must outlive
 // the server.
+// `max_request_bytes` bounds one received message (a whole batch travels in one).
 absl::StatusOr<RunningServer> StartGrpcServer(const std::string& listen,
-                                              absl::Span<grpc::Service* const> services);
+                                              absl::Span<grpc::Service* const> services,
+                                              int max_request_bytes = 64 << 20);
 
 }  // namespace batchd::server

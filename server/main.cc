@@ -117,7 +117,7 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
   grpc::Service* const services[] = {&health, &batches, &workers};
 
   absl::StatusOr<batchd::server::RunningServer> running =
-      batchd::server::StartGrpcServer(options.listen, services);
+      batchd::server::StartGrpcServer(options.listen, services, options.max_request_bytes);
   if (!running.ok()) {
     spdlog::error("{}", running.status().ToString());
     std::cerr << "batchd: " << running.status().message() << std::endl;
