@@ -31,6 +31,7 @@
 #include "server/daemon_flags.h"
 #include "server/grpc_server.h"
 #include "server/health_service.h"
+#include "server/plugin_flags.h"
 #include "server/worker_service.h"
 
 namespace {
@@ -53,6 +54,7 @@ absl::Status RegisterConfiguredExecutors(const DaemonOptions& options,
                                          batchd::core::ExecutorEnvironment& environment) {
   (void)options;
   (void)environment;
+  if (absl::Status s = batchd::server::RegisterPluginsFromFlags(environment); !s.ok()) return s;
   return absl::OkStatus();
 }
 

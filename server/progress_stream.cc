@@ -1,18 +1,8 @@
 #include "server/progress_stream.h"
 
 #include "server/result_convert.h"
-#include "server/status_convert.h"
 
 namespace batchd::server {
-
-grpc::ServerWriteReactor<v1::WatchProgressResponse>* ProgressStream::Start(
-    core::Scheduler& scheduler, std::string batch_id, core::Duration interval) {
-  std::shared_ptr<ProgressStream> stream(
-      new ProgressStream(scheduler, std::move(batch_id), interval));
-  stream->self_ = stream;
-  stream->RequestNext();
-  return stream.get();
-}
 
 void ProgressStream::RequestNext() {
   scheduler_.WatchProgress(batch_id_, version_, not_before_,
@@ -22,44 +12,14 @@ void ProgressStream::RequestNext() {
 }
 
 void ProgressStream::OnUpdate(absl::StatusOr<core::ProgressUpdate> update) {
-  absl::MutexLock lock(&mu_);
-  if (finished_) return;
-  if (!update.ok()) {
-    finished_ = true;
-    Finish(ToGrpcStatus(update.status()));
-    return;
-  }
+  if (!update.ok()) return Fail(update.status());
   version_ = update->version;
   not_before_ = update->delivered_at + interval_;
-  last_written_ = update->final;
-  response_.Clear();
-  BatchProgressToProto(update->progress, response_.mutable_progress());
-  writing_ = true;
-  StartWrite(&response_);
+  Deliver(
+      [&](v1::WatchProgressResponse* response) {
+        BatchProgressToProto(update->progress, response->mutable_progress());
+      },
+      update->final);
 }
-
-void ProgressStream::OnWriteDone(bool ok) {
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (finished_) return;
-    if (!ok || last_written_ || cancelled_) {
-      finished_ = true;
-      Finish(ok ? grpc::Status::OK : grpc::Status(grpc::StatusCode::CANCELLED, "Stream closed"));
-      return;
-    }
-  }
-  RequestNext();
-}
-
-void ProgressStream::OnCancel() {
-  absl::MutexLock lock(&mu_);
-  cancelled_ = true;
-  if (finished_ || writing_) return;
-  finished_ = true;
-  Finish(grpc::Status(grpc::StatusCode::CANCELLED, "Stream cancelled by the client"));
-}
-
-void ProgressStream::OnDone() { self_.reset(); }
 
 }  // namespace batchd::server

@@ -1,47 +1,31 @@
 // WatchProgress: sends a batch's progress when it changes, at most once per interval, and a
-// final update when the batch finishes. Same ownership scheme as ResultStream.
+// final update when the batch finishes. Thread-safe (see PullStream).
 #pragma once
 
-#include <memory>
 #include <string>
 
-#include <grpcpp/support/server_callback.h>
-
-#include "absl/synchronization/mutex.h"
 #include "batchd/v1/batch_service.pb.h"
 #include "core/scheduler.h"
+#include "server/pull_stream.h"
 
 namespace batchd::server {
 
-class ProgressStream final : public grpc::ServerWriteReactor<v1::WatchProgressResponse>,
-                             public std::enable_shared_from_this<ProgressStream> {
+class ProgressStream final : public PullStream<v1::WatchProgressResponse, ProgressStream> {
  public:
-  static grpc::ServerWriteReactor<v1::WatchProgressResponse>* Start(core::Scheduler& scheduler,
-                                                                    std::string batch_id,
-                                                                    core::Duration interval);
-
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
+  void RequestNext();
 
  private:
+  friend class PullStream<v1::WatchProgressResponse, ProgressStream>;
   ProgressStream(core::Scheduler& scheduler, std::string batch_id, core::Duration interval)
       : scheduler_(scheduler), batch_id_(std::move(batch_id)), interval_(interval) {}
-  void RequestNext();
+
   void OnUpdate(absl::StatusOr<core::ProgressUpdate> update);
 
   core::Scheduler& scheduler_;
   const std::string batch_id_;
   const core::Duration interval_;
-  uint64_t version_ = 0;
+  uint64_t version_ = 0;  // touched only by the one pull in flight
   core::SteadyTime not_before_{};
-  bool last_written_ = false;
-  v1::WatchProgressResponse response_;
-  absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  std::shared_ptr<ProgressStream> self_;
 };
 
 }  // namespace batchd::server
