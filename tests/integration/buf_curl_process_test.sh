@@ -12,37 +12,7 @@ if [[ ! -x $buf ]]; then
   exit 77
 fi
 
-work=$(mktemp -d)
-daemon_pid=
-cleanup() {
-  if [[ -n $daemon_pid ]]; then
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- batchd stderr:" >&2
-  cat "$work/stderr" >&2 || true
-  exit 1
-}
-
-"$batchd" --listen=127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-daemon_pid=$!
-
-# Wait (at most 20 s) for "batchd listening on 127.0.0.1:PORT".
-address=
-for _ in $(seq 200); do
-  if address=$(sed -n 's/^batchd listening on //p' "$work/stdout") && [[ -n $address ]]; then
-    break
-  fi
-  kill -0 "$daemon_pid" 2>/dev/null || fail "batchd exited before listening"
-  sleep 0.1
-done
-[[ -n $address ]] || fail "batchd did not print its address within 20 s"
+source "$(dirname "${BASH_SOURCE[0]}")/start_daemon.sh"
 url="http://$address"
 echo "batchd at $url"
 

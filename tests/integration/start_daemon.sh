@@ -1,0 +1,35 @@
+# Sourced by the buf curl tests: starts batchd (path in $batchd, extra flags in "$@") on a free
+# loopback port, sets $address, $work and $daemon_pid, kills the daemon on exit, and defines
+# fail(). Every wait is bounded.
+
+work=$(mktemp -d)
+daemon_pid=
+cleanup() {
+  if [[ -n $daemon_pid ]]; then
+    kill -KILL "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- batchd stderr:" >&2
+  cat "$work/stderr" >&2 || true
+  exit 1
+}
+
+"$batchd" --listen=127.0.0.1:0 "$@" >"$work/stdout" 2>"$work/stderr" &
+daemon_pid=$!
+
+# Wait (at most 20 s) for "batchd listening on 127.0.0.1:PORT".
+address=
+for _ in $(seq 200); do
+  if address=$(sed -n 's/^batchd listening on //p' "$work/stdout") && [[ -n $address ]]; then
+    break
+  fi
+  kill -0 "$daemon_pid" 2>/dev/null || fail "batchd exited before listening"
+  sleep 0.1
+done
+[[ -n $address ]] || fail "batchd did not print its address within 20 s"
