@@ -26,12 +26,14 @@
 #include "core/asio_timer_service.h"
 #include "core/builtin_executors.h"
 #include "core/executor_environment.h"
+#include "core/http_executor.h"
 #include "core/scheduler.h"
 #include "server/batch_service.h"
 #include "server/daemon_flags.h"
 #include "server/grpc_server.h"
 #include "server/health_service.h"
 #include "server/plugin_flags.h"
+#include "server/shell_flags.h"
 #include "server/worker_service.h"
 
 namespace {
@@ -55,6 +57,8 @@ absl::Status RegisterConfiguredExecutors(const DaemonOptions& options,
   (void)options;
   (void)environment;
   if (absl::Status s = batchd::server::RegisterPluginsFromFlags(environment); !s.ok()) return s;
+  if (absl::Status s = batchd::server::RegisterShellExecutorFromFlags(environment); !s.ok()) return s;
+  if (absl::Status s = batchd::core::RegisterHttpExecutor(environment); !s.ok()) return s;
   return absl::OkStatus();
 }
 

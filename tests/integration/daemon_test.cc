@@ -253,7 +253,8 @@ TEST_F(DaemonTest, ListExecutorsNamesTheBuiltins) {
     EXPECT_EQ(info.kind(), "builtin") << info.name();
     EXPECT_EQ(info.capacity(), 0u) << info.name();
   }
-  EXPECT_THAT(names, UnorderedElementsAre("echo", "sleep", "fail"));
+  // Sorted by name; shell is off by default.
+  EXPECT_THAT(names, ElementsAre("echo", "fail", "http", "sleep"));
 }
 
 TEST_F(DaemonTest, EmptyBatchSucceedsAndUnknownBatchStreamsNotFound) {

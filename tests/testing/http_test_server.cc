@@ -1,0 +1,171 @@
+#include "tests/testing/http_test_server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace batchd::testing {
+namespace {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+HttpTestServer::Request ToRequest(const http::request<http::string_body>& message) {
+  HttpTestServer::Request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  for (const auto& field : message) {
+    request.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
+                                 std::string(field.value()));
+  }
+  request.body = message.body();
+  request.received_at = absl::Now();
+  return request;
+}
+
+}  // namespace
+
+std::string HttpTestServer::Request::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<HttpTestServer>> HttpTestServer::Start(Handler handler) {
+  std::unique_ptr<HttpTestServer> server(new HttpTestServer(std::move(handler)));
+  boost::system::error_code ec;
+  const tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), 0);
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) server->acceptor_.bind(endpoint, ec);
+  if (!ec) server->acceptor_.listen(64, ec);
+  if (ec) return absl::InternalError(absl::StrCat("test HTTP server: ", ec.message()));
+  server->port_ = server->acceptor_.local_endpoint().port();
+  server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+  return server;
+}
+
+HttpTestServer::HttpTestServer(Handler handler) : handler_(std::move(handler)) {}
+
+HttpTestServer::~HttpTestServer() {
+  stopping_ = true;
+  if (accept_thread_.joinable()) {
+    // Wake the blocking accept with a connection of our own; the loop then sees stopping_.
+    boost::system::error_code ec;
+    tcp::socket wake(io_);
+    wake.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+    accept_thread_.join();
+  }
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    // shutdown(2), not close: the fds stay owned by their threads, whose blocking calls return.
+    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    threads.swap(connection_threads_);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+std::string HttpTestServer::Url(absl::string_view target) const {
+  return absl::StrCat("http://127.0.0.1:", port_, target);
+}
+
+std::vector<HttpTestServer::Request> HttpTestServer::requests() const {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+bool HttpTestServer::WaitForRequests(size_t n, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (requests_.size() < n) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) return requests_.size() >= n;
+  }
+  return true;
+}
+
+bool HttpTestServer::WaitForClientCloses(size_t n, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (client_closes_ < n) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) return client_closes_ >= n;
+  }
+  return true;
+}
+
+void HttpTestServer::AcceptLoop() {
+  while (true) {
+    boost::system::error_code ec;
+    tcp::socket socket(io_);
+    acceptor_.accept(socket, ec);
+    if (stopping_) return;
+    if (ec) continue;
+    absl::MutexLock lock(&mu_);
+    open_fds_.insert(socket.native_handle());
+    connection_threads_.emplace_back(
+        [this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
+  }
+}
+
+void HttpTestServer::Serve(tcp::socket socket) {
+  const int fd = socket.native_handle();
+  boost::system::error_code ec;
+  boost::beast::flat_buffer buffer;
+  http::request<http::string_body> message;
+  http::read(socket, buffer, message, ec);
+  if (!ec) {
+    const Request request = ToRequest(message);
+    {
+      absl::MutexLock lock(&mu_);
+      requests_.push_back(request);
+      changed_.SignalAll();
+    }
+    const Reply reply = handler_(request);
+    if (reply.hold > absl::ZeroDuration() && PeerClosedWithin(fd, reply.hold)) {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) ++client_closes_;
+      changed_.SignalAll();
+    } else {
+      http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
+      for (const auto& [name, value] : reply.headers) response.set(name, value);
+      response.body() = reply.body;
+      response.keep_alive(false);
+      response.prepare_payload();
+      http::write(socket, response, ec);
+      socket.shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  open_fds_.erase(fd);
+  socket.close(ec);
+}
+
+bool HttpTestServer::PeerClosedWithin(int fd, absl::Duration hold) {
+  const absl::Time deadline = absl::Now() + hold;
+  while (!stopping_) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (ready < 0 && errno != EINTR) return false;
+    if (ready > 0) {
+      char byte = 0;
+      const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        return true;
+      }
+      if (n > 0) return false;  // a pipelined byte, not a close: reply as usual
+    }
+  }
+  return true;
+}
+
+}  // namespace batchd::testing
