@@ -6,24 +6,11 @@
 #include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/json_number.h"
 
 namespace batchd::core {
 namespace {
 
-// Reads a JSON number as a non-negative integer, if it is one.
-std::optional<uint64_t> AsNonNegativeInteger(const boost::json::value& v) {
-  if (v.is_uint64()) return v.get_uint64();
-  if (v.is_int64()) {
-    if (v.get_int64() < 0) return std::nullopt;
-    return static_cast<uint64_t>(v.get_int64());
-  }
-  if (v.is_double()) {
-    double d = v.get_double();
-    if (!std::isfinite(d) || d < 0 || d > 9.0e15 || d != std::floor(d)) return std::nullopt;
-    return static_cast<uint64_t>(d);
-  }
-  return std::nullopt;
-}
 
 constexpr uint64_t kMaxSleepMs = 24ull * 3600 * 1000;
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/json_number.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 
@@ -51,19 +52,6 @@ bool IsVisibleAscii(absl::string_view s) {
   return true;
 }
 
-std::optional<uint64_t> AsNonNegativeInteger(const boost::json::value& v) {
-  if (v.is_uint64()) return v.get_uint64();
-  if (v.is_int64()) {
-    if (v.get_int64() < 0) return std::nullopt;
-    return static_cast<uint64_t>(v.get_int64());
-  }
-  if (v.is_double()) {
-    double d = v.get_double();
-    if (!std::isfinite(d) || d < 0 || d > 9.0e15 || d != std::floor(d)) return std::nullopt;
-    return static_cast<uint64_t>(d);
-  }
-  return std::nullopt;
-}
 
 // Splits "host[:port]" (host possibly a bracketed IPv6 literal) into the spec.
 absl::Status ParseAuthority(absl::string_view url, absl::string_view authority,

@@ -20,6 +20,8 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/notification.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
@@ -163,6 +165,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "gRPC batch-execution daemon.\n"
       "  batchd [--listen=host:port|unix:/path] [--log-level=info] [--shutdown-grace=5s]");
+  // --help lists the daemon's own flags (defined under server/), grouped by file.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "server/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<DaemonOptions> options = batchd::server::DaemonOptionsFromFlags();
   if (!options.ok()) {
