@@ -39,10 +39,19 @@ std::string FormatExecutionOrder(const v1::ResolveExecutionOrderResponse& respon
     absl::StrAppend(&out, "layer ", i, ": ", absl::StrJoin(response.layers(i).task_ids(), " "),
                     "\n");
   }
-  const std::string path =
-      response.critical_path().empty() ? "(none)" : absl::StrJoin(response.critical_path(), " -> ");
-  absl::StrAppend(&out, "critical path: ", path, "\n");
+  absl::StrAppend(&out, "critical path: ", FormatCriticalPath(response.critical_path()), "\n");
   return out;
+}
+
+std::string FormatCriticalPath(const google::protobuf::RepeatedPtrField<std::string>& path) {
+  constexpr int kHead = 20;
+  constexpr int kTail = 10;
+  if (path.empty()) return "(none)";
+  if (path.size() <= kHead + kTail + 1) return absl::StrJoin(path, " -> ");
+  // A chain of a million tasks would otherwise print one multi-megabyte line.
+  return absl::StrCat(absl::StrJoin(path.begin(), path.begin() + kHead, " -> "), " -> ... (",
+                      path.size() - kHead - kTail, " more) -> ",
+                      absl::StrJoin(path.end() - kTail, path.end(), " -> "));
 }
 
 }  // namespace batchd::client

@@ -16,5 +16,7 @@ std::string FormatBatchList(const batchd::v1::ListBatchesResponse& response);
 
 // `layer 0: a` per layer, then `critical path: a -> b -> d`. Ends with '\n'.
 std::string FormatExecutionOrder(const batchd::v1::ResolveExecutionOrderResponse& response);
+// "a -> b -> c"; paths longer than 31 tasks show the first 20, a count and the last 10.
+std::string FormatCriticalPath(const google::protobuf::RepeatedPtrField<std::string>& path);
 
 }  // namespace batchd::client

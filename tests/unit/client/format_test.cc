@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "client/batch_file.h"
 #include "client/channel.h"
 #include "client/error_format.h"
@@ -240,6 +242,15 @@ TEST(FormatExecutionOrderTest, PrintsLayersAndCriticalPath) {
   EXPECT_EQ(FormatExecutionOrder(response),
             "layer 0: a\nlayer 1: b c\nlayer 2: d\ncritical path: a -> b -> d\n");
   EXPECT_EQ(FormatExecutionOrder({}), "critical path: (none)\n");
+}
+
+TEST(FormatCriticalPathTest, AbbreviatesLongPaths) {
+  google::protobuf::RepeatedPtrField<std::string> path;
+  for (int i = 0; i < 100; ++i) *path.Add() = absl::StrCat("t", i);
+  const std::string text = FormatCriticalPath(path);
+  EXPECT_TRUE(absl::StartsWith(text, "t0 -> t1 -> ")) << text;
+  EXPECT_THAT(text, ::testing::HasSubstr("t19 -> ... (70 more) -> t90 -> "));
+  EXPECT_TRUE(absl::EndsWith(text, "t98 -> t99")) << text;
 }
 
 // --- text, units, states -----------------------------------------------------------------
