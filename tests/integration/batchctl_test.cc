@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/daemon_test_base.h"
 
 #ifndef BATCHCTL_BINARY
 #error "BATCHCTL_BINARY must name the batchctl binary (see tests/integration/CMakeLists.txt)"
@@ -81,18 +82,11 @@ int UnusedPort() {
   return port;
 }
 
-class BatchctlTest : public ::testing::Test {
+class BatchctlTest : public testing::DaemonTestBase {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    batches_ = daemon_->NewBatchStub();
-  }
-
   void TearDown() override {
     for (const std::string& path : temp_files_) std::remove(path.c_str());
-    if (HasFailure() && daemon_ != nullptr) std::cerr << "batchd stderr:\n" << daemon_->Stderr();
+    DaemonTestBase::TearDown();
   }
 
   // Runs `batchctl --addr <daemon> args...`; a failed run (timeout, spawn) fails the test.
@@ -134,8 +128,6 @@ class BatchctlTest : public ::testing::Test {
     return response.batch_id();
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<v1::BatchService::Stub> batches_;
   std::vector<std::string> temp_files_;
 };
 

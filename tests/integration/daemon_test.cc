@@ -18,6 +18,7 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/daemon_test_base.h"
 
 namespace batchd {
 namespace {
@@ -65,15 +66,8 @@ std::set<std::string> CycleTasks(const std::string& message) {
   return tasks;
 }
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public testing::DaemonTestBase {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    batches_ = daemon_->NewBatchStub();
-  }
-
   grpc::Status Resolve(const v1::ResolveExecutionOrderRequest& request,
                        v1::ResolveExecutionOrderResponse* response) {
     grpc::ClientContext context;
@@ -87,8 +81,6 @@ class DaemonTest : public ::testing::Test {
     return batches_->AssignTasks(&context, request, response);
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<v1::BatchService::Stub> batches_;
 };
 
 TEST_F(DaemonTest, HealthCheckIsServing) {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/daemon_test_base.h"
 #include "tests/testing/http_test_server.h"
 
 namespace batchd {
@@ -66,18 +67,8 @@ uint16_t ClosedPort() {
   return acceptor.local_endpoint().port();
 }
 
-class HttpTest : public ::testing::Test {
+class HttpTest : public testing::DaemonTestBase {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    batches_ = daemon_->NewBatchStub();
-  }
-  void TearDown() override {
-    if (HasFailure() && daemon_ != nullptr) std::cerr << "batchd stderr:\n" << daemon_->Stderr();
-  }
-
   void Serve(HttpTestServer::Handler handler) {
     absl::StatusOr<std::unique_ptr<HttpTestServer>> server =
         HttpTestServer::Start(std::move(handler));
@@ -97,8 +88,6 @@ class HttpTest : public ::testing::Test {
                                                   : v1::TaskResult();
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<v1::BatchService::Stub> batches_;
   std::unique_ptr<HttpTestServer> server_;
 };
 

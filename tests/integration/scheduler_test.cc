@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/daemon_test_base.h"
 
 namespace batchd {
 namespace {
@@ -122,19 +123,8 @@ struct StreamCapture {
   }
 };
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public testing::DaemonTestBase {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    batches_ = daemon_->NewBatchStub();
-  }
-
-  void TearDown() override {
-    if (HasFailure() && daemon_ != nullptr) std::cerr << "batchd stderr:\n" << daemon_->Stderr();
-  }
-
   grpc::Status Process(const v1::ProcessBatchRequest& request, v1::ProcessBatchResponse* response) {
     grpc::ClientContext context;
     SetDeadline(&context);
@@ -231,8 +221,6 @@ class SchedulerTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<v1::BatchService::Stub> batches_;
 };
 
 // Asserts a finished StreamResults capture: it ended OK and its last message carries the

@@ -99,6 +99,8 @@ TEST(ShellIntegrationTest, FailureCarriesTheExitAndOutputAndInvalidUtf8StaysSeri
   ASSERT_NE(daemon, nullptr);
   v1::ProcessBatchRequest request;
   AddShellTask(&request, "bad", {"/bin/sh", "-c", "printf '\\377ok'; echo oops >&2; exit 4"});
+  // Without retries: a non-zero exit is retried by the default policy (1 + 2 + 4 s).
+  request.mutable_options()->mutable_retry_policy()->set_kind(v1::RETRY_KIND_NONE);
 
   v1::ProcessBatchResponse response;
   const grpc::Status status = Process(*daemon, request, &response);
