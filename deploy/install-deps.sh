@@ -26,6 +26,11 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# BATCHD_SKIP_TOOLS=1 skips the npm-installed test tools (buf), e.g. in the Docker build.
+if [[ ${BATCHD_SKIP_TOOLS:-0} == 1 ]]; then
+  exit 0
+fi
+
 # Node.js (for npm) may come from Debian or from NodeSource, whose nodejs bundles npm and
 # conflicts with Debian's npm package: install Debian's only when no npm is on PATH.
 if ! command -v npm >/dev/null; then
