@@ -159,11 +159,6 @@ void Batch::OnAttemptStarted(uint32_t t, SteadyTime now) {
   ++version_;
 }
 
-void Batch::OnAttemptEnded(uint32_t t) {
-  (void)t;
-  --running_;
-}
-
 bool Batch::Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
                    SteadyTime now, std::string worker_id) {
   TaskSlot& s = slots_[t];
@@ -245,8 +240,7 @@ BatchSummary Batch::Summary() const {
   return s;
 }
 
-BatchProgress Batch::Progress(SteadyTime now) const {
-  (void)now;
+BatchProgress Batch::Progress() const {
   BatchProgress p;
   p.batch_id = identity_.id;
   p.state = state_;
@@ -293,15 +287,5 @@ ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {
   return chunk;
 }
 
-size_t Batch::StateBytes() const {
-  size_t bytes = sizeof(Batch);
-  bytes += ids_.capacity() * sizeof(std::string) + inputs_.capacity() * sizeof(boost::json::value);
-  bytes += priorities_.capacity() * sizeof(double) + timeouts_ms_.capacity() * sizeof(uint32_t);
-  bytes += executor_index_.capacity() * 2 + policy_index_.capacity() * 2;
-  bytes += slots_.capacity() * sizeof(TaskSlot) + ready_.capacity() * sizeof(uint32_t);
-  bytes += results_.size() * sizeof(TaskResult) + visible_.capacity() * sizeof(void*);
-  bytes += order_.capacity() * sizeof(uint32_t) + result_of_.capacity() * sizeof(void*);
-  return bytes;
-}
 
 }  // namespace batchd::core

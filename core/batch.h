@@ -75,14 +75,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Ready queue: highest priority first, ties in input order.
   bool CanStart() const { return !ready_.empty() && running_ < max_concurrent_ && !finished(); }
-  bool HasReady() const { return !ready_.empty(); }
   void PushReady(uint32_t t);
   uint32_t PopReady();
-  void ClearReady() { ready_.clear(); }
 
   // Attempt bookkeeping, called by the scheduler.
   void OnAttemptStarted(uint32_t t, SteadyTime now);
-  void OnAttemptEnded(uint32_t t);
+  void OnAttemptEnded() { --running_; }
 
   // Records the final result of task `t` (state must be final). Returns true when new results
   // became visible to readers (hold-back orders may delay them).
@@ -97,11 +95,10 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Snapshots.
   BatchSummary Summary() const;
-  BatchProgress Progress(SteadyTime now) const;
+  BatchProgress Progress() const;
   // Results with sequence > after_sequence (sequences start at 1), at most `max` (1 for
   // STREAMING); with none left and the batch finished, the summary instead.
   ResultChunk ReadResults(uint64_t after_sequence, size_t max) const;
-  uint64_t visible_results() const { return visible_.size(); }
 
   // One-shot callbacks run (on the strand) after the batch next changes; each re-checks
   // what it waits for and parks again if needed.
@@ -112,8 +109,6 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Membership of the scheduler's round-robin ring of batches with ready tasks.
   bool in_runnable_ring = false;
 
-  // Approximate bytes held by this batch's scheduler state (payloads excluded).
-  size_t StateBytes() const;
 
  private:
   Batch() = default;

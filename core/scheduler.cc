@@ -30,7 +30,7 @@ Scheduler::~Scheduler() {
   for (auto& [seq, batch] : batches_) batch->change_waiters().clear();
 }
 
-absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec) {
+absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers) {
   Batch::Identity identity;
   {
     absl::MutexLock lock(&id_mu_);
@@ -47,10 +47,12 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec) {
 
   SubmitResult result;
   result.batch_id = (*batch)->id();
-  for (const std::vector<uint32_t>& layer : (*batch)->graph().Layers()) {
-    std::vector<std::string_view>& ids = result.layers.emplace_back();
-    ids.reserve(layer.size());
-    for (uint32_t t : layer) ids.push_back((*batch)->task_id(t));
+  if (with_layers) {
+    for (const std::vector<uint32_t>& layer : (*batch)->graph().Layers()) {
+      std::vector<std::string_view>& ids = result.layers.emplace_back();
+      ids.reserve(layer.size());
+      for (uint32_t t : layer) ids.push_back((*batch)->task_id(t));
+    }
   }
   result.keep_alive = *batch;
   boost::asio::post(strand_, [this, b = *std::move(batch)]() mutable { AddBatch(std::move(b)); });
@@ -172,7 +174,7 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     timers_.Cancel(slot.timer);
     slot.timer = kNoTimer;
   }
-  batch->OnAttemptEnded(token.task);
+  batch->OnAttemptEnded();
   --running_total_;
   if (outcome.success) {
     FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
@@ -195,7 +197,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   if (slot.state != TaskState::kRunning || slot.generation != token.generation) return;
   slot.timer = kNoTimer;
   batch->executor(token.task)->Cancel(token);
-  batch->OnAttemptEnded(token.task);
+  batch->OnAttemptEnded();
   --running_total_;
   const RetryPolicy& policy = batch->retry_policy(token.task);
   if (policy.retry_on_timeout && slot.retries < policy.max_retries) {
@@ -304,7 +306,7 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
     }
     if (slot.state == TaskState::kRunning) {
       batch->executor(t)->Cancel(AttemptToken{batch->seq(), t, slot.generation});
-      batch->OnAttemptEnded(t);
+      batch->OnAttemptEnded();
       --running_total_;
     }
     batch->Record(t, TaskState::kCancelled, {}, error, now);
@@ -394,7 +396,7 @@ void Scheduler::GetProgress(std::string batch_id, Callback<BatchProgress> done) 
   boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
     if (batch == nullptr) return done(BatchNotFound(id));
-    done(batch->Progress(clock_.SteadyNow()));
+    done(batch->Progress());
   });
 }
 
@@ -427,7 +429,7 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
     return;
   }
   ProgressUpdate update;
-  update.progress = b.Progress(now);
+  update.progress = b.Progress();
   update.version = b.version();
   update.delivered_at = now;
   update.final = b.finished();
@@ -460,7 +462,7 @@ void Scheduler::ListBatches(size_t limit,
     const SteadyTime now = clock_.SteadyNow();
     for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
       if (limit != 0 && out.size() >= limit) break;
-      out.push_back(it->second->Progress(now));
+      out.push_back(it->second->Progress());
     }
     done(std::move(out));
   });
@@ -477,7 +479,7 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
     }
     CancelBatch(batch, reason.empty() ? std::string("cancelled by client") : std::move(reason));
     Pump();
-    done(batch->Progress(clock_.SteadyNow()));
+    done(batch->Progress());
   });
 }
 

@@ -40,7 +40,8 @@ struct SchedulerOptions {
 
 struct SubmitResult {
   std::string batch_id;
-  std::vector<std::vector<std::string_view>> layers;  // task ids, valid while keep_alive lives
+  // Task ids by execution layer when requested, valid while keep_alive lives.
+  std::vector<std::vector<std::string_view>> layers;
   std::shared_ptr<const void> keep_alive;
 };
 
@@ -56,8 +57,9 @@ class Scheduler final : private CompletionSink {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch.
-  absl::StatusOr<SubmitResult> Submit(BatchSpec spec);
+  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch. Layers are
+  // computed only `with_layers` (SubmitBatch answers them; ProcessBatch does not).
+  absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false);
 
   // NOT_FOUND for unknown ids in every method below.
   void GetSummary(std::string batch_id, Callback<BatchSummary> done);

@@ -60,7 +60,7 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
                                                     v1::SubmitBatchResponse* response) {
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
-  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec));
+  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec), /*with_layers=*/true);
   if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
   response->set_batch_id(submitted->batch_id);
   LayerIdsToProto(submitted->layers, response->mutable_layers());
