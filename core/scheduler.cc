@@ -459,7 +459,6 @@ void Scheduler::ListBatches(size_t limit,
                             absl::AnyInvocable<void(std::vector<BatchProgress>)> done) {
   boost::asio::post(strand_, [this, limit, done = std::move(done)]() mutable {
     std::vector<BatchProgress> out;
-    const SteadyTime now = clock_.SteadyNow();
     for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
       if (limit != 0 && out.size() >= limit) break;
       out.push_back(it->second->Progress());
