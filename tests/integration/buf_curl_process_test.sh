@@ -5,14 +5,7 @@
 # Usage: buf_curl_process_test.sh <batchd binary> <buf binary>. Exit 77 (skip) without buf.
 set -euo pipefail
 
-batchd=${1:?usage: buf_curl_process_test.sh <batchd> <buf>}
-buf=${2:?usage: buf_curl_process_test.sh <batchd> <buf>}
-if [[ ! -x $buf ]]; then
-  echo "SKIP: $buf not found (run deploy/install-deps.sh)"
-  exit 77
-fi
-
-source "$(dirname "${BASH_SOURCE[0]}")/start_daemon.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/start_daemon.sh" "$@"
 url="http://$address"
 echo "batchd at $url"
 

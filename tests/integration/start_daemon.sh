@@ -1,6 +1,13 @@
-# Sourced by the buf curl tests: starts batchd (path in $batchd, extra flags in "$@") on a free
-# loopback port, sets $address, $work and $daemon_pid, kills the daemon on exit, and defines
-# fail(). Every wait is bounded.
+# Sourced by the buf curl tests with their arguments (<batchd binary> <buf binary>): skips
+# (exit 77) without buf, starts batchd on a free loopback port, sets $batchd, $buf, $address,
+# $work and $daemon_pid, kills the daemon on exit, and defines fail(). Every wait is bounded.
+
+batchd=${1:?usage: $(basename "$0") <batchd> <buf>}
+buf=${2:?usage: $(basename "$0") <batchd> <buf>}
+if [[ ! -x $buf ]]; then
+  echo "SKIP: $buf not found (run deploy/install-deps.sh)"
+  exit 77
+fi
 
 work=$(mktemp -d)
 daemon_pid=
@@ -20,7 +27,7 @@ fail() {
   exit 1
 }
 
-"$batchd" --listen=127.0.0.1:0 "$@" >"$work/stdout" 2>"$work/stderr" &
+"$batchd" --listen=127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 daemon_pid=$!
 
 # Wait (at most 20 s) for "batchd listening on 127.0.0.1:PORT".
