@@ -25,7 +25,7 @@ absl::Status ValidateOptions(const BatchOptions& options) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
-                                                     const ExecutorRegistry& registry,
+                                                     ExecutorRegistry& registry,
                                                      Identity identity) {
   if (absl::Status s = ValidateOptions(spec.options); !s.ok()) return s;
   absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
@@ -37,6 +37,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
   b->max_concurrent_ = spec.options.max_concurrent.value_or(kDefaultMaxConcurrent);
   b->on_dependency_failure_ = spec.options.on_dependency_failure;
   b->aggregation_ = spec.options.aggregation;
+  b->load_balancer_ = spec.options.load_balancer;
   b->policies_.push_back(ResolveRetryPolicy(spec.options.retry_policy));
   const uint32_t batch_timeout = spec.options.timeout_ms.value_or(kDefaultTimeoutMs);
 
@@ -57,7 +58,8 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     if (it != executor_slots.end()) {
       exec_index = it->second;
     } else {
-      Executor* e = registry.Find(t.executor);
+      Executor* e = spec.options.wait_for_workers ? registry.FindOrCreate(t.executor).executor
+                                                  : registry.Find(t.executor);
       if (e == nullptr) {
         if (violations.size() < kMaxViolations) {
           violations.push_back(
@@ -122,8 +124,8 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
         return cb.ids_[x] < cb.ids_[y];
       });
     }
-    b->result_of_.assign(n, nullptr);
   }
+  b->result_of_.assign(n, nullptr);
   return b;
 }
 
@@ -184,11 +186,11 @@ bool Batch::Record(uint32_t t, TaskState state, boost::json::value output, std::
   if (state == TaskState::kSucceeded) ++successful_;
   if (s.retries > 0) ++retried_;
   ++version_;
+  result_of_[t] = &r;
   if (order_.empty()) {
     visible_.push_back(&r);
     return true;
   }
-  result_of_[t] = &r;
   return EmitVisible();
 }
 

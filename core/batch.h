@@ -30,7 +30,11 @@ struct TaskSlot {
   uint32_t retries = 0;     // retries made so far
   uint32_t generation = 0;  // attempt counter, for fencing stale completions
   TaskState state = TaskState::kPending;
-  TimerId timer = kNoTimer;  // timeout while running, retry delay while waiting
+  // PENDING but held back because its executor had no free capacity (no worker slot).
+  bool parked = false;
+  uint8_t workers_lost = 0;  // attempts lost with their worker (not counted as retries)
+  // Timeout while running, retry delay while waiting, no-worker deadline while parked.
+  TimerId timer = kNoTimer;
   SteadyTime attempt_started{};
 };
 
@@ -45,7 +49,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Validates the spec (graph, options, policies, executors) and compiles it.
   static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec,
-                                                       const ExecutorRegistry& registry,
+                                                       ExecutorRegistry& registry,
                                                        Identity identity);
 
   const std::string& id() const { return identity_.id; }
@@ -62,6 +66,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint32_t max_concurrent() const { return max_concurrent_; }
   DependencyFailure on_dependency_failure() const { return on_dependency_failure_; }
   Aggregation aggregation() const { return aggregation_; }
+  LoadBalancerKind load_balancer() const { return load_balancer_; }
+  // The final result of task `t`, or nullptr while it has none.
+  const TaskResult* result(uint32_t t) const { return result_of_[t]; }
 
   TaskSlot& slot(uint32_t t) { return slots_[t]; }
   const TaskSlot& slot(uint32_t t) const { return slots_[t]; }
@@ -137,6 +144,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint32_t max_concurrent_ = kDefaultMaxConcurrent;
   DependencyFailure on_dependency_failure_ = kDefaultDependencyFailure;
   Aggregation aggregation_ = kDefaultAggregation;
+  LoadBalancerKind load_balancer_ = kDefaultLoadBalancer;
 
   // Run state.
   std::vector<TaskSlot> slots_;
@@ -151,7 +159,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Results: recorded in completion order (stable addresses), made visible in aggregation
   // order. For ORDERED/PRIORITY, `order_` is the target order and `order_cursor_` the first
-  // entry not yet visible; `result_of_` maps task -> its result.
+  // entry not yet visible. `result_of_` maps task -> its result (dependency outputs read it).
   std::deque<TaskResult> results_;
   std::vector<const TaskResult*> visible_;
   std::vector<uint32_t> order_;

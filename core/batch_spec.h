@@ -57,6 +57,9 @@ struct BatchOptions {
   Aggregation aggregation = kDefaultAggregation;
   LoadBalancerKind load_balancer = kDefaultLoadBalancer;
   DependencyFailure on_dependency_failure = kDefaultDependencyFailure;
+  // Accept executor names nothing serves yet: callback workers for them will connect. Their
+  // tasks wait PENDING up to their timeout.
+  bool wait_for_workers = false;
 };
 
 struct BatchSpec {

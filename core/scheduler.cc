@@ -1,5 +1,7 @@
 #include "core/scheduler.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -13,10 +15,33 @@ absl::Status BatchNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("Batch '", id, "' not found"));
 }
 
+// The dependencies of one task and the outputs of those that succeeded, read from its batch.
+class BatchTaskDependencies final : public TaskDependencies {
+ public:
+  BatchTaskDependencies(const Batch& batch, uint32_t task)
+      : batch_(batch), dependencies_(batch.graph().Dependencies(task)) {}
+  size_t size() const override { return dependencies_.size(); }
+  std::string_view id(size_t i) const override { return batch_.task_id(dependencies_[i]); }
+  const boost::json::value* output(size_t i) const override {
+    const TaskResult* r = batch_.result(dependencies_[i]);
+    return r != nullptr && r->success() ? &r->output : nullptr;
+  }
+
+ private:
+  const Batch& batch_;
+  absl::Span<const uint32_t> dependencies_;
+};
+
+// Heap order for parked tasks: std heaps keep the greatest on top, so "less" means "later".
+bool ParkedAfter(const auto& a, const auto& b) {
+  if (a.priority != b.priority) return a.priority < b.priority;
+  return a.order > b.order;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
-                     const ExecutorRegistry& registry, SchedulerOptions options)
+                     ExecutorRegistry& registry, SchedulerOptions options)
     : strand_(strand),
       clock_(clock),
       timers_(timers),
@@ -79,7 +104,15 @@ Scheduler::BatchPtr Scheduler::Find(const std::string& id) const {
 void Scheduler::Complete(const AttemptToken& token, ExecutionOutcome outcome) {
   if (strand_.running_in_this_thread()) {
     completions_.push_back({token, std::move(outcome)});
-    Pump();  // no-op when called from inside Pump (e.g. a synchronous executor)
+    // Inside Pump (a synchronous executor) the loop picks it up. Otherwise pump soon rather
+    // than now, so a burst of completions (a worker's batched outcomes) is handled in one turn.
+    if (!pumping_ && !pump_posted_) {
+      pump_posted_ = true;
+      boost::asio::post(strand_, [this] {
+        pump_posted_ = false;
+        Pump();
+      });
+    }
     return;
   }
   boost::asio::post(strand_, [this, token, o = std::move(outcome)]() mutable {
@@ -131,7 +164,13 @@ bool Scheduler::StartNext() {
     runnable_.pop_front();
     batch->in_runnable_ring = false;
     if (!batch->CanStart()) continue;
-    StartAttempt(batch, batch->PopReady());
+    const uint32_t task = batch->PopReady();
+    const Executor& executor = *batch->executor(task);
+    if (executor.FreeCapacity() == 0) {
+      Park(batch, task, executor);
+    } else {
+      StartAttempt(batch, task);
+    }
     // One task per batch per turn of the ring: fair share of max_running between batches.
     MakeRunnable(batch);
     return true;
@@ -149,9 +188,18 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   const uint32_t timeout_ms = batch->timeout_ms(task);
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
   const size_t before = completions_.size();
-  ExecutionRequest request{token,         batch->id(),     batch->task_id(task),
-                           batch->input(task), batch->priority(task), slot.retries,
-                           timeout_ms,    deadline};
+  const BatchTaskDependencies dependencies(*batch, task);
+  ExecutionRequest request{token,
+                           batch->id(),
+                           batch->task_id(task),
+                           batch->input(task),
+                           batch->priority(task),
+                           slot.retries,
+                           timeout_ms,
+                           deadline,
+                           batch->executor_name(task),
+                           batch->load_balancer(),
+                           &dependencies};
   batch->executor(task)->Start(request, *this);
   const bool completed_inline = completions_.size() > before && completions_.back().token == token;
   if (!completed_inline) {
@@ -176,7 +224,9 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
   }
   batch->OnAttemptEnded();
   --running_total_;
-  if (outcome.success) {
+  if (outcome.worker_lost) {
+    HandleLostWorker(batch, token.task, std::move(outcome));
+  } else if (outcome.success) {
     FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
                std::move(outcome.worker_id));
   } else if (!outcome.non_retryable &&
@@ -189,6 +239,95 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
   MakeRunnable(batch);
 }
 
+void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome) {
+  TaskSlot& slot = batch->slot(task);
+  if (++slot.workers_lost >= kMaxWorkerLosses) {
+    FinishTask(batch, task, TaskState::kFailed, {},
+               absl::StrCat("Worker lost ", kMaxWorkerLosses, " times (last: ", outcome.error, ")"),
+               std::move(outcome.worker_id));
+    return;
+  }
+  spdlog::info("batch {} task '{}': {}; running it again", batch->id(), batch->task_id(task),
+               outcome.error);
+  slot.state = TaskState::kPending;
+  batch->PushReady(task);
+  batch->Touch();
+  MarkChanged(batch);
+}
+
+void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& executor) {
+  TaskSlot& slot = batch->slot(task);
+  slot.parked = true;
+  std::vector<ParkedTask>& heap = parked_[&executor];
+  heap.push_back({batch->priority(task), next_park_order_++, batch->seq(), task});
+  std::push_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+  if (slot.timer == kNoTimer && !executor.Unserved().empty()) ArmUnservedTimeout(batch, task);
+}
+
+void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
+  TaskSlot& slot = batch->slot(task);
+  const uint64_t seq = batch->seq();
+  const uint32_t generation = slot.generation;
+  slot.timer = timers_.ScheduleAt(
+      clock_.SteadyNow() + std::chrono::milliseconds(batch->timeout_ms(task)),
+      [this, seq, task, generation] { OnUnservedTimeout(seq, task, generation); });
+}
+
+void Scheduler::OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation) {
+  auto it = batches_.find(batch_seq);
+  if (it == batches_.end()) return;
+  const BatchPtr batch = it->second;
+  TaskSlot& slot = batch->slot(task);
+  if (!slot.parked || slot.state != TaskState::kPending || slot.generation != generation) return;
+  slot.timer = kNoTimer;
+  std::string error = batch->executor(task)->Unserved();
+  if (error.empty()) return;  // a worker serves it now: it waits for a free slot
+  slot.parked = false;
+  FinishTask(batch, task, TaskState::kFailed, {}, std::move(error));
+  MakeRunnable(batch);
+  Pump();
+}
+
+void Scheduler::OnCapacityChanged(Executor& executor) {
+  auto it = parked_.find(&executor);
+  if (it == parked_.end()) return Pump();
+  std::vector<ParkedTask>& heap = it->second;
+  const auto live = [this](const ParkedTask& p) -> Batch* {
+    auto b = batches_.find(p.batch_seq);
+    if (b == batches_.end()) return nullptr;
+    const TaskSlot& slot = b->second->slot(p.task);
+    return slot.parked && slot.state == TaskState::kPending ? b->second.get() : nullptr;
+  };
+  uint32_t free = executor.FreeCapacity();
+  while (free > 0 && !heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+    const ParkedTask p = heap.back();
+    heap.pop_back();
+    Batch* batch = live(p);
+    if (batch == nullptr) continue;
+    TaskSlot& slot = batch->slot(p.task);
+    slot.parked = false;
+    if (slot.timer != kNoTimer) {
+      timers_.Cancel(slot.timer);
+      slot.timer = kNoTimer;
+    }
+    batch->PushReady(p.task);
+    MakeRunnable(batches_.at(p.batch_seq));
+    --free;
+  }
+  if (!heap.empty() && !executor.Unserved().empty()) {
+    // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
+    std::erase_if(heap, [&live](const ParkedTask& p) { return live(p) == nullptr; });
+    std::make_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+    for (const ParkedTask& p : heap) {
+      const BatchPtr& batch = batches_.at(p.batch_seq);
+      if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
+    }
+  }
+  if (heap.empty()) parked_.erase(it);
+  Pump();
+}
+
 void Scheduler::OnTimeout(const AttemptToken& token) {
   auto it = batches_.find(token.batch_seq);
   if (it == batches_.end()) return;
@@ -196,7 +335,8 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   TaskSlot& slot = batch->slot(token.task);
   if (slot.state != TaskState::kRunning || slot.generation != token.generation) return;
   slot.timer = kNoTimer;
-  batch->executor(token.task)->Cancel(token);
+  batch->executor(token.task)->CancelBecause(
+      token, absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms"));
   batch->OnAttemptEnded();
   --running_total_;
   const RetryPolicy& policy = batch->retry_policy(token.task);
@@ -304,8 +444,9 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
       timers_.Cancel(slot.timer);
       slot.timer = kNoTimer;
     }
+    slot.parked = false;
     if (slot.state == TaskState::kRunning) {
-      batch->executor(t)->Cancel(AttemptToken{batch->seq(), t, slot.generation});
+      batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation}, error);
       batch->OnAttemptEnded();
       --running_total_;
     }

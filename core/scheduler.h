@@ -45,14 +45,17 @@ struct SubmitResult {
   std::shared_ptr<const void> keep_alive;
 };
 
-class Scheduler final : private CompletionSink {
+// A task lost with its worker this many times fails instead of running again.
+inline constexpr uint8_t kMaxWorkerLosses = 3;
+
+class Scheduler final : private CompletionSink, public CapacityListener {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
   template <typename T>
   using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
   Scheduler(Strand strand, const Clock& clock, TimerService& timers,
-            const ExecutorRegistry& registry, SchedulerOptions options);
+            ExecutorRegistry& registry, SchedulerOptions options);
   ~Scheduler() override;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -80,6 +83,10 @@ class Scheduler final : private CompletionSink {
   // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
   void CancelAll(std::string reason);
 
+  // Strand only: `executor` gained capacity (or lost its last worker); starts tasks kept
+  // PENDING for it, or arms their no-worker timeouts.
+  void OnCapacityChanged(Executor& executor) override;
+
   // For tests and benchmarks; call on the strand.
   uint32_t running_total() const { return running_total_; }
   size_t batch_count() const { return batches_.size(); }
@@ -95,6 +102,10 @@ class Scheduler final : private CompletionSink {
   void MakeRunnable(const BatchPtr& batch);
   bool StartNext();
   void StartAttempt(const BatchPtr& batch, uint32_t task);
+  void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
+  void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
+  void OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation);
+  void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
   void OnTimeout(const AttemptToken& token);
   void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
@@ -116,7 +127,7 @@ class Scheduler final : private CompletionSink {
   Strand strand_;
   const Clock& clock_;
   TimerService& timers_;
-  const ExecutorRegistry& registry_;
+  ExecutorRegistry& registry_;
   const SchedulerOptions options_;
 
   // Only touched in Submit, before posting.
@@ -135,6 +146,16 @@ class Scheduler final : private CompletionSink {
     ExecutionOutcome outcome;
   };
   std::vector<PendingCompletion> completions_;
+  // Tasks kept PENDING because their executor had no free capacity, per executor: a heap,
+  // highest priority first, then first parked. Entries of tasks that moved on are skipped.
+  struct ParkedTask {
+    double priority = 0;
+    uint64_t order = 0;
+    uint64_t batch_seq = 0;
+    uint32_t task = 0;
+  };
+  absl::flat_hash_map<const Executor*, std::vector<ParkedTask>> parked_;
+  uint64_t next_park_order_ = 0;
   uint32_t running_total_ = 0;
   bool pumping_ = false;
   bool pump_posted_ = false;

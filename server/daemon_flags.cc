@@ -30,7 +30,27 @@ BATCHD_DASHED_FLAG(uint32_t, scheduler_threads, "scheduler-threads", 1,
 BATCHD_DASHED_FLAG(uint32_t, max_request_bytes, "max-request-bytes", 64u << 20,
                    "Largest request message accepted, in bytes (a whole batch is one message)");
 
+BATCHD_DASHED_FLAG(absl::Duration, worker_heartbeat_interval, "worker-heartbeat-interval",
+                   absl::Seconds(5),
+                   "How often callback workers must send a heartbeat; a worker silent for 3 "
+                   "intervals is dropped and its running tasks are re-dispatched");
+BATCHD_DASHED_FLAG(absl::Duration, worker_cancel_grace, "worker-cancel-grace", absl::Seconds(5),
+                   "How long a worker slot stays held after a cancel the worker has not "
+                   "acknowledged");
+
 namespace batchd::server {
+namespace {
+
+absl::Status CheckWorkerDuration(absl::string_view flag, absl::Duration d) {
+  if (d < absl::Milliseconds(10) || d > absl::Hours(1)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --", flag, " ",
+                                                   absl::FormatDuration(d),
+                                                   ": must be between 10ms and 1h"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(absl::string_view name) {
   static constexpr std::array<std::pair<absl::string_view, spdlog::level::level_enum>, 5> kLevels =
@@ -82,6 +102,17 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
         "invalid --max-request-bytes ", max_request, ": must be between 1024 and 2147483647"));
   }
   options.max_request_bytes = static_cast<int>(max_request);
+  options.worker_heartbeat_interval = absl::GetFlag(FLAGS_worker_heartbeat_interval);
+  if (absl::Status s =
+          CheckWorkerDuration("worker-heartbeat-interval", options.worker_heartbeat_interval);
+      !s.ok()) {
+    return s;
+  }
+  options.worker_cancel_grace = absl::GetFlag(FLAGS_worker_cancel_grace);
+  if (absl::Status s = CheckWorkerDuration("worker-cancel-grace", options.worker_cancel_grace);
+      !s.ok()) {
+    return s;
+  }
   return options;
 }
 

@@ -24,6 +24,8 @@ struct DaemonOptions {
   uint32_t max_finished_batches = 10000;
   uint32_t scheduler_threads = 1;
   int max_request_bytes = 64 << 20;
+  absl::Duration worker_heartbeat_interval = absl::Seconds(5);
+  absl::Duration worker_cancel_grace = absl::Seconds(5);
 };
 
 // INVALID_ARGUMENT naming the flag when a value is unusable.

@@ -30,6 +30,7 @@
 #include "core/executor_environment.h"
 #include "core/http_executor.h"
 #include "core/scheduler.h"
+#include "core/worker_hub.h"
 #include "server/batch_service.h"
 #include "server/daemon_flags.h"
 #include "server/grpc_server.h"
@@ -64,6 +65,13 @@ absl::Status RegisterConfiguredExecutors(const DaemonOptions& options,
   return absl::OkStatus();
 }
 
+batchd::core::WorkerHubOptions WorkerHubOptionsFrom(const DaemonOptions& options) {
+  batchd::core::WorkerHubOptions hub;
+  hub.heartbeat_interval = absl::ToChronoNanoseconds(options.worker_heartbeat_interval);
+  hub.cancel_grace = absl::ToChronoNanoseconds(options.worker_cancel_grace);
+  return hub;
+}
+
 // The scheduler and what it runs on: an io_context whose threads serve timers and executors'
 // I/O, with every batch's state on one strand.
 class SchedulerRuntime {
@@ -71,7 +79,8 @@ class SchedulerRuntime {
   explicit SchedulerRuntime(const DaemonOptions& options)
       : strand_(boost::asio::make_strand(io_)),
         work_(boost::asio::make_work_guard(io_)),
-        timers_(strand_, clock_) {
+        timers_(strand_, clock_),
+        worker_hub_(strand_, clock_, timers_, registry_, WorkerHubOptionsFrom(options)) {
     absl::Status builtins = batchd::core::RegisterBuiltinExecutors(registry_, clock_, timers_);
     if (!builtins.ok()) spdlog::critical("{}", builtins.ToString());
     batchd::core::ExecutorEnvironment environment{io_, strand_, clock_, timers_, registry_};
@@ -82,6 +91,7 @@ class SchedulerRuntime {
     scheduler_options.max_finished_batches = options.max_finished_batches;
     scheduler_ = std::make_unique<batchd::core::Scheduler>(strand_, clock_, timers_, registry_,
                                                            scheduler_options);
+    worker_hub_.SetCapacityListener(scheduler_.get());
     for (uint32_t i = 0; i < options.scheduler_threads; ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
@@ -97,6 +107,7 @@ class SchedulerRuntime {
   const absl::Status& executors_status() const { return executors_status_; }
   batchd::core::Scheduler& scheduler() { return *scheduler_; }
   const batchd::core::ExecutorRegistry& registry() const { return registry_; }
+  batchd::core::WorkerHub& worker_hub() { return worker_hub_; }
 
  private:
   boost::asio::io_context io_;
@@ -105,6 +116,7 @@ class SchedulerRuntime {
   batchd::core::SystemClock clock_;
   batchd::core::AsioTimerService timers_;
   batchd::core::ExecutorRegistry registry_;
+  batchd::core::WorkerHub worker_hub_;
   std::unique_ptr<batchd::core::Scheduler> scheduler_;
   std::vector<std::thread> threads_;
   absl::Status executors_status_;
@@ -121,7 +133,7 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
     return kExitBadFlags;
   }
   batchd::server::BatchService batches(runtime.scheduler(), runtime.registry());
-  batchd::server::WorkerService workers;
+  batchd::server::WorkerService workers(runtime.worker_hub());
   grpc::Service* const services[] = {&health, &batches, &workers};
 
   absl::StatusOr<batchd::server::RunningServer> running =

@@ -176,6 +176,7 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
   core::BatchOptions spec;
   if (options.has_max_concurrent()) spec.max_concurrent = options.max_concurrent();
   if (options.has_timeout_ms()) spec.timeout_ms = options.timeout_ms();
+  spec.wait_for_workers = options.wait_for_workers();
   spec.retry_policy = RetryPolicyFromProto(
       options.retry_policy(), [] { return std::string("options.retry_policy"); }, violations);
   spec.aggregation = Checked(

@@ -5,16 +5,12 @@
 #include "server/proto_convert.h"
 
 namespace batchd::server {
-namespace {
-
 void WallToProto(core::WallTime t, google::protobuf::Timestamp* out) {
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   out->set_seconds(ns / 1000000000);
   out->set_nanos(static_cast<int32_t>(ns % 1000000000));
 }
-
-}  // namespace
 
 v1::TaskState TaskStateToProto(core::TaskState state) {
   switch (state) {

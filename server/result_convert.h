@@ -10,6 +10,7 @@
 
 namespace batchd::server {
 
+void WallToProto(core::WallTime t, google::protobuf::Timestamp* out);
 v1::TaskState TaskStateToProto(core::TaskState state);
 v1::BatchState BatchStateToProto(core::BatchState state);
 void TaskResultToProto(const core::TaskResult& result, v1::TaskResult* out);

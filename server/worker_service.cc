@@ -1,13 +1,12 @@
 #include "server/worker_service.h"
 
-#include "server/finished_reactor.h"
+#include "server/worker_stream.h"
 
 namespace batchd::server {
 
 grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* WorkerService::Connect(
     grpc::CallbackServerContext* /*context*/) {
-  return FinishedBidi<v1::ConnectRequest, v1::ConnectResponse>(
-      grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "WorkerService.Connect is not available yet"));
+  return new WorkerStream(hub_);
 }
 
 }  // namespace batchd::server
