@@ -623,6 +623,12 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
   });
 }
 
+void Scheduler::CountUnfinished(absl::AnyInvocable<void(size_t)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
+    done(batches_.size() - finished_order_.size());
+  });
+}
+
 void Scheduler::CancelAll(std::string reason) {
   boost::asio::post(strand_, [this, reason = std::move(reason)] {
     std::vector<BatchPtr> unfinished;

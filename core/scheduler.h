@@ -80,6 +80,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
 
+  // Calls back with the number of batches not finished yet (shutdown drains until 0).
+  void CountUnfinished(absl::AnyInvocable<void(size_t)> done);
   // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
   void CancelAll(std::string reason);
 

@@ -79,6 +79,12 @@ void WorkerHub::Disconnect(WorkerConnection* connection, std::string reason) {
   });
 }
 
+void WorkerHub::CloseAll(absl::Status status) {
+  boost::asio::post(strand_, [this, status = std::move(status)] {
+    for (const auto& [connection, worker] : workers_) worker->connection->Close(status);
+  });
+}
+
 absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
                                  std::vector<WorkerExecutor*>& executors) {
   if (spec.name.size() > kMaxNameBytes) {

@@ -71,6 +71,9 @@ class WorkerHub {
   // Thread-safe. The stream ended: the worker is removed and its running tasks re-dispatched.
   void Disconnect(WorkerConnection* connection, std::string reason);
 
+  // Thread-safe. Ends every worker's stream with `status` (daemon shutdown).
+  void CloseAll(absl::Status status);
+
   // Strand only, for WorkerExecutor: sends the attempt to `worker`, holding one of its slots.
   void Dispatch(ConnectedWorker& worker, const ExecutionRequest& request, CompletionSink& sink);
   // Strand only: sends a cancel; the slot stays held until the worker acks or the grace passes.

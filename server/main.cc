@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -108,6 +109,12 @@ class SchedulerRuntime {
   batchd::core::Scheduler& scheduler() { return *scheduler_; }
   const batchd::core::ExecutorRegistry& registry() const { return registry_; }
   batchd::core::WorkerHub& worker_hub() { return worker_hub_; }
+  // Blocks until the strand answers.
+  size_t UnfinishedBatches() {
+    std::promise<size_t> count;
+    scheduler_->CountUnfinished([&count](size_t n) { count.set_value(n); });
+    return count.get_future().get();
+  }
 
  private:
   boost::asio::io_context io_;
@@ -155,12 +162,19 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
   health.Shutdown();
   // In-flight calls get the grace period; after it, unfinished batches are cancelled so calls
   // waiting on them (ProcessBatch, result and progress streams) complete and the drain ends.
+  // Worker streams stay open while batches may still need them, and are closed once none is
+  // unfinished (or after the cancel), so they do not hold the shutdown for the whole grace.
   const absl::Time deadline = absl::Now() + options.shutdown_grace;
   absl::Notification drained;
   std::thread canceller([&] {
-    if (!drained.WaitForNotificationWithDeadline(deadline)) {
-      runtime.scheduler().CancelAll("batchd is shutting down");
+    while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+      if (absl::Now() >= deadline) {
+        runtime.scheduler().CancelAll("batchd is shutting down");
+        break;
+      }
+      if (runtime.UnfinishedBatches() == 0) break;
     }
+    runtime.worker_hub().CloseAll(absl::UnavailableError("batchd is shutting down"));
   });
   // Via absl::Time so an infinite grace saturates instead of overflowing the time_point.
   running->server->Shutdown(absl::ToChronoTime(deadline));

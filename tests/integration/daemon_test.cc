@@ -273,16 +273,34 @@ TEST_F(DaemonTest, EmptyBatchSucceedsAndUnknownBatchStreamsNotFound) {
   EXPECT_EQ(status.error_message(), "Batch 'nope' not found");
 }
 
-TEST_F(DaemonTest, WorkerConnectIsUnimplemented) {
-  std::unique_ptr<v1::WorkerService::Stub> workers = daemon_->NewWorkerStub();
+TEST_F(DaemonTest, SigtermClosesIdleWorkerStreamsWellWithinTheGrace) {
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+      DaemonProcess::Start({"--shutdown-grace=120s"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  std::unique_ptr<v1::WorkerService::Stub> workers = (*daemon)->NewWorkerStub();
   grpc::ClientContext context;
   SetDeadline(&context);
   auto stream = workers->Connect(&context);
+  v1::ConnectRequest registration;
+  registration.mutable_registration()->set_name("idle");
+  registration.mutable_registration()->add_executors("tool");
+  ASSERT_TRUE(stream->Write(registration));
   v1::ConnectResponse response;
-  EXPECT_FALSE(stream->Read(&response));
-  grpc::Status status = stream->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(status.error_message(), "WorkerService.Connect is not available yet");
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_FALSE(response.registered().worker_id().empty());
+
+  const absl::Time signalled = absl::Now();
+  ASSERT_TRUE((*daemon)->SendSignal(SIGTERM).ok());
+  // No batch needs the worker: its stream is ended at once instead of holding the shutdown.
+  while (stream->Read(&response)) {
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "batchd is shutting down");
+  absl::StatusOr<int> exit_code = (*daemon)->WaitForExit(absl::Seconds(60));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(60));
 }
 
 TEST_F(DaemonTest, SigtermEndsHealthWatchAndExitsZeroWellWithinTheGrace) {
