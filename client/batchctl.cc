@@ -14,6 +14,7 @@
 #include "client/channel.h"
 #include "client/command_line.h"
 #include "client/daemon_commands.h"
+#include "client/worker_command.h"
 
 namespace batchd::client {
 namespace {
@@ -33,6 +34,8 @@ Commands:
   layers FILE                show a batch's execution layers and critical path (dry run)
   executors                  list the daemon's executors
   health                     check the daemon; exit 0 only when SERVING
+  worker --executor NAME [--slots N] [--name S] [--weight W] -- CMD [ARGS]
+                             serve NAME: run CMD per task (task JSON on stdin, stdout = output)
   help                       show this text
 
 FILE is a SubmitBatchRequest in proto JSON form; "-" reads it from stdin.
@@ -63,6 +66,7 @@ std::vector<Command> Commands() {
       {{"layers", "layers FILE", 1, {}}, LayersCommand},
       {{"executors", "executors", 0, {}}, ExecutorsCommand},
       {{"health", "health", 0, {}}, HealthCommand},
+      {{"worker", kWorkerUsage, 0, {"executor", "slots", "name", "weight"}, true}, WorkerCommand},
   };
 }
 

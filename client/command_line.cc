@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -16,19 +17,48 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 6> kFlags = {{
+constexpr std::array<FlagSpec, 10> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"help", false, true},
     {"watch", false, false},
     {"follow", false, false},
     {"reason", true, false},
+    {"executor", true, false},
+    {"slots", true, false},
+    {"name", true, false},
+    {"weight", true, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
   const auto* const it = std::find_if(kFlags.begin(), kFlags.end(),
                                       [name](const FlagSpec& flag) { return flag.name == name; });
   return it == kFlags.end() ? nullptr : &*it;
+}
+
+// --executor, --slots, --name, --weight.
+absl::Status ApplyWorkerFlag(absl::string_view name, const std::string& value, CommandLine& out) {
+  if (name == "executor") {
+    if (value.empty()) return absl::InvalidArgumentError("--executor must not be empty");
+    out.executors.push_back(value);
+  } else if (name == "slots") {
+    uint32_t slots = 0;
+    if (!absl::SimpleAtoi(value, &slots) || slots == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --slots '", value, "' (a positive integer)"));
+    }
+    out.slots = slots;
+  } else if (name == "name") {
+    out.name = value;
+  } else if (name == "weight") {
+    double weight = 0;
+    if (!absl::SimpleAtod(value, &weight) || !std::isfinite(weight) || weight <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --weight '", value, "' (a positive number)"));
+    }
+    out.weight = weight;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLine& out) {
@@ -46,6 +76,8 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.follow = true;
   } else if (flag.name == "reason") {
     out.reason = value;
+  } else if (absl::Status status = ApplyWorkerFlag(flag.name, value, out); !status.ok()) {
+    return status;
   }
   if (!flag.global) out.command_flags.emplace(flag.name);
   return absl::OkStatus();
@@ -99,6 +131,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       AddPositional(arg, out);
     } else if (arg == "--") {
       flags_ended = true;
+      out.args_before_double_dash = out.args.size();
     } else if (absl::Status status = ParseFlag(args, &i, out); !status.ok()) {
       return status;
     }
@@ -106,8 +139,21 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   return out;
 }
 
+std::vector<std::string> ArgsAfterDoubleDash(const CommandLine& command_line) {
+  if (!command_line.args_before_double_dash.has_value()) return {};
+  return {command_line.args.begin() +
+              static_cast<std::ptrdiff_t>(*command_line.args_before_double_dash),
+          command_line.args.end()};
+}
+
 absl::Status CheckSyntax(const CommandLine& command_line, const CommandSyntax& syntax) {
-  if (command_line.args.size() != syntax.arg_count) {
+  if (syntax.trailing_command && ArgsAfterDoubleDash(command_line).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", syntax.name, "' needs a command after '--'; usage: batchctl ", syntax.usage));
+  }
+  const size_t arg_count =
+      syntax.trailing_command ? *command_line.args_before_double_dash : command_line.args.size();
+  if (arg_count != syntax.arg_count) {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", syntax.name, "' takes ", syntax.arg_count,
         syntax.arg_count == 1 ? " argument" : " arguments", "; usage: batchctl ", syntax.usage));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,6 +27,13 @@ struct CommandLine {
   bool follow = false;                    // --follow
   std::string reason;                     // --reason
   std::set<std::string> command_flags;    // command-specific flags given, without "--"
+  // `batchctl worker`'s flags.
+  std::vector<std::string> executors;  // --executor, repeatable
+  std::optional<uint32_t> slots;       // --slots, positive
+  std::string name;                    // --name
+  std::optional<double> weight;        // --weight, positive
+  // How many of `args` came before "--", when it was given.
+  std::optional<size_t> args_before_double_dash;
 };
 
 // What a command accepts, for CheckSyntax.
@@ -34,6 +42,8 @@ struct CommandSyntax {
   absl::string_view usage;  // e.g. "cancel ID [--reason TEXT]"
   size_t arg_count = 0;
   std::vector<absl::string_view> flags;  // command-specific flags it accepts
+  // `arg_count` arguments, then "--" and a command line of at least one word.
+  bool trailing_command = false;
 };
 
 // `args` excludes argv[0]. INVALID_ARGUMENT for unknown flags, missing or unexpected flag
@@ -44,6 +54,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
 // INVALID_ARGUMENT (naming the usage) when the argument count or a command flag
 // does not fit `syntax`.
 absl::Status CheckSyntax(const CommandLine& command_line, const CommandSyntax& syntax);
+
+// The arguments after "--" (e.g. the command `batchctl worker` runs); empty without "--".
+std::vector<std::string> ArgsAfterDoubleDash(const CommandLine& command_line);
 
 // "10s", "500ms", "1m30s", or a bare number of seconds; must be positive.
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text);

@@ -1,6 +1,7 @@
 #include "core/scheduler.h"
 
 #include <algorithm>
+#include <bit>
 
 #include <boost/asio/post.hpp>
 
@@ -261,6 +262,9 @@ void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& execu
   std::vector<ParkedTask>& heap = parked_[&executor];
   heap.push_back({batch->priority(task), next_park_order_++, batch->seq(), task});
   std::push_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+  // Entries of tasks that timed out or were cancelled while parked stay until popped; drop them
+  // whenever the heap doubles so an executor that never gets a worker does not grow forever.
+  if (heap.size() >= 1024 && std::has_single_bit(heap.size())) CompactParked(heap);
   if (slot.timer == kNoTimer && !executor.Unserved().empty()) ArmUnservedTimeout(batch, task);
 }
 
@@ -288,37 +292,53 @@ void Scheduler::OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t ge
   Pump();
 }
 
+Batch* Scheduler::StillParked(const ParkedTask& p) const {
+  auto b = batches_.find(p.batch_seq);
+  if (b == batches_.end()) return nullptr;
+  const TaskSlot& slot = b->second->slot(p.task);
+  return slot.parked && slot.state == TaskState::kPending ? b->second.get() : nullptr;
+}
+
+void Scheduler::CompactParked(std::vector<ParkedTask>& heap) const {
+  std::erase_if(heap, [this](const ParkedTask& p) { return StillParked(p) == nullptr; });
+  std::make_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+}
+
 void Scheduler::OnCapacityChanged(Executor& executor) {
+  // A woken task may not start at once (its batch is at max_concurrent, or runs another task
+  // first) and may never start (its batch is cancelled): while a slot stays free, pump and wake
+  // more, so no slot idles next to a parked task. Pump may park again: find the heap anew.
+  for (bool woke = true; woke;) {
+    woke = false;
+    auto it = parked_.find(&executor);
+    if (it == parked_.end()) break;
+    std::vector<ParkedTask>& heap = it->second;
+    uint32_t free = executor.FreeCapacity();
+    while (free > 0 && !heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+      const ParkedTask p = heap.back();
+      heap.pop_back();
+      Batch* batch = StillParked(p);
+      if (batch == nullptr) continue;
+      TaskSlot& slot = batch->slot(p.task);
+      slot.parked = false;
+      if (slot.timer != kNoTimer) {
+        timers_.Cancel(slot.timer);
+        slot.timer = kNoTimer;
+      }
+      batch->PushReady(p.task);
+      MakeRunnable(batches_.at(p.batch_seq));
+      --free;
+      woke = true;
+    }
+    if (woke) Pump();
+  }
   auto it = parked_.find(&executor);
   if (it == parked_.end()) return Pump();
   std::vector<ParkedTask>& heap = it->second;
-  const auto live = [this](const ParkedTask& p) -> Batch* {
-    auto b = batches_.find(p.batch_seq);
-    if (b == batches_.end()) return nullptr;
-    const TaskSlot& slot = b->second->slot(p.task);
-    return slot.parked && slot.state == TaskState::kPending ? b->second.get() : nullptr;
-  };
-  uint32_t free = executor.FreeCapacity();
-  while (free > 0 && !heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-    const ParkedTask p = heap.back();
-    heap.pop_back();
-    Batch* batch = live(p);
-    if (batch == nullptr) continue;
-    TaskSlot& slot = batch->slot(p.task);
-    slot.parked = false;
-    if (slot.timer != kNoTimer) {
-      timers_.Cancel(slot.timer);
-      slot.timer = kNoTimer;
-    }
-    batch->PushReady(p.task);
-    MakeRunnable(batches_.at(p.batch_seq));
-    --free;
-  }
   if (!heap.empty() && !executor.Unserved().empty()) {
     // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
-    std::erase_if(heap, [&live](const ParkedTask& p) { return live(p) == nullptr; });
-    std::make_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
+    CompactParked(heap);
     for (const ParkedTask& p : heap) {
       const BatchPtr& batch = batches_.at(p.batch_seq);
       if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);

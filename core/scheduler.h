@@ -108,6 +108,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
   void OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation);
   void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
+  struct ParkedTask;
+  // The batch of a parked entry whose task still waits parked, else nullptr (a stale entry).
+  Batch* StillParked(const ParkedTask& p) const;
+  void CompactParked(std::vector<ParkedTask>& heap) const;
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
   void OnTimeout(const AttemptToken& token);
   void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);

@@ -295,6 +295,12 @@ void WorkerHub::CheckHeartbeats() {
   for (const auto& [connection, worker] : workers_) {
     if (now - worker->last_seen >= limit) silent.push_back(connection);
   }
+  // Detach them all before any of their tasks is re-dispatched: a task lost with one must not
+  // go to another dropped in this same sweep (each loss counts towards kMaxWorkerLosses).
+  for (WorkerConnection* connection : silent) {
+    ConnectedWorker* gone = workers_[connection].get();
+    for (WorkerExecutor* e : gone->executors) e->RemoveWorker(gone);
+  }
   for (WorkerConnection* connection : silent) {
     const std::string reason =
         absl::StrCat("no heartbeat for ", ToMillis32(now - workers_[connection]->last_seen), " ms");

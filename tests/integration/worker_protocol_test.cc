@@ -300,6 +300,12 @@ TEST_F(WorkerProtocolTest, LateOutcomeAfterTimeoutIsIgnored) {
   ASSERT_EQ(summary.results_size(), 1);
   EXPECT_EQ(summary.results(0).state(), v1::TASK_STATE_TIMED_OUT);
   EXPECT_EQ(summary.results(0).error(), "Timeout after 300 ms");
+  // The batch ends at the timeout; the daemon reads the late outcome a moment later.
+  const absl::Time deadline = absl::Now() + kPollTimeout;
+  while (absl::Now() < deadline && daemon_->Stderr().find("ignoring outcome of cancelled "
+                                                          "assignment") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_THAT(daemon_->Stderr(), HasSubstr("ignoring outcome of cancelled assignment"));
 }
 

@@ -58,6 +58,35 @@ TEST(ParseCommandLineTest, RejectsBadFlags) {
   EXPECT_THAT(message({"--timeout", "soon", "health"}), HasSubstr("invalid --timeout 'soon'"));
 }
 
+TEST(ParseCommandLineTest, WorkerFlagsAndTrailingCommand) {
+  const CommandLine command_line =
+      Parse({"worker", "--executor", "a", "--executor=b", "--slots", "4", "--name", "w1",
+             "--weight=2.5", "--", "python3", "-u", "task.py"});
+  EXPECT_EQ(command_line.command, "worker");
+  EXPECT_THAT(command_line.executors, ElementsAre("a", "b"));
+  EXPECT_EQ(command_line.slots, 4u);
+  EXPECT_EQ(command_line.name, "w1");
+  EXPECT_EQ(command_line.weight, 2.5);
+  EXPECT_THAT(command_line.command_flags, ElementsAre("executor", "name", "slots", "weight"));
+  EXPECT_THAT(ArgsAfterDoubleDash(command_line), ElementsAre("python3", "-u", "task.py"));
+  EXPECT_THAT(ArgsAfterDoubleDash(Parse({"cancel", "b1"})), ElementsAre());
+  EXPECT_THAT(ArgsAfterDoubleDash(Parse({"cancel", "x", "--", "--odd-id"})),
+              ElementsAre("--odd-id"));
+}
+
+TEST(ParseCommandLineTest, RejectsBadWorkerFlags) {
+  const auto message = [](const std::vector<std::string>& args) {
+    absl::StatusOr<CommandLine> command_line = ParseCommandLine(args, kDefault);
+    EXPECT_EQ(command_line.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(command_line.status().message());
+  };
+  EXPECT_EQ(message({"worker", "--slots", "0"}), "invalid --slots '0' (a positive integer)");
+  EXPECT_EQ(message({"worker", "--slots=-1"}), "invalid --slots '-1' (a positive integer)");
+  EXPECT_EQ(message({"worker", "--weight", "nan"}), "invalid --weight 'nan' (a positive number)");
+  EXPECT_EQ(message({"worker", "--weight", "0"}), "invalid --weight '0' (a positive number)");
+  EXPECT_EQ(message({"worker", "--executor="}), "--executor must not be empty");
+}
+
 TEST(ParseTimeoutTest, AcceptsDurationsAndSeconds) {
   EXPECT_EQ(ParseTimeout("500ms").value(), absl::Milliseconds(500));
   EXPECT_EQ(ParseTimeout("1m30s").value(), absl::Seconds(90));
@@ -78,6 +107,21 @@ TEST(CheckSyntaxTest, ChecksArgumentCountAndCommandFlags) {
   EXPECT_EQ(CheckSyntax(Parse({"list", "x", "--addr", "h:1"}), list).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(CheckSyntax(Parse({"list", "--addr", "h:1"}), list).ok());
+}
+
+TEST(CheckSyntaxTest, TrailingCommandFollowsTheArguments) {
+  const CommandSyntax worker{"worker", "worker --executor NAME -- CMD", 0, {"executor"}, true};
+  EXPECT_TRUE(CheckSyntax(Parse({"worker", "--executor", "e", "--", "cat"}), worker).ok());
+  EXPECT_TRUE(CheckSyntax(Parse({"worker", "--", "sh", "-c", "cat", "--executor=e"}), worker).ok());
+  EXPECT_EQ(CheckSyntax(Parse({"worker", "--executor", "e"}), worker).message(),
+            "'worker' needs a command after '--'; usage: batchctl worker --executor NAME -- CMD");
+  EXPECT_EQ(CheckSyntax(Parse({"worker", "--"}), worker).message(),
+            "'worker' needs a command after '--'; usage: batchctl worker --executor NAME -- CMD");
+  EXPECT_EQ(CheckSyntax(Parse({"worker", "extra", "--", "cat"}), worker).message(),
+            "'worker' takes 0 arguments; usage: batchctl worker --executor NAME -- CMD");
+  const CommandSyntax status{"status", "status ID", 1, {}};
+  EXPECT_EQ(CheckSyntax(Parse({"status", "b1", "--slots", "2"}), status).message(),
+            "flag --slots does not apply to 'status'; usage: batchctl status ID");
 }
 
 }  // namespace
