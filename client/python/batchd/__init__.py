@@ -1,0 +1,71 @@
+"""batchd: the Python client of the batchd batch-execution daemon.
+
+The design's API, backed by batchd::
+
+    from batchd import BatchProcessor, BatchTask
+
+    processor = BatchProcessor(max_concurrent=10, retry_policy="exponential")
+    summary = processor.process_batch(tasks, my_executor)
+
+Executors are Python callables run in this process (they never leave it); batchd does the
+scheduling, retries, timeouts and aggregation. Lower level: ``Client`` (submit, stream,
+progress, watch, cancel, get, list) and ``Worker`` (serve named executors to batches submitted
+from any language). See client/python/README.md and ``python3 -m batchd --help``.
+"""
+
+import pkgutil
+
+# The generated stubs (batchd.v1.*_pb2) live in the build tree, in a `batchd` directory of
+# their own on sys.path: let this package span both.
+__path__ = pkgutil.extend_path(__path__, __name__)
+
+from batchd.batching import (calculate_optimal_batch_size, create_task_batches,  # noqa: E402
+                             estimate_batch_duration, merge_batch_summaries)
+from batchd.calls import cancelled  # noqa: E402
+from batchd.client import Client, ResultStream  # noqa: E402
+from batchd.errors import (BatchdError, CancelledError, DeadlineExceededError,  # noqa: E402
+                           InvalidArgumentError, NonRetryableError, NotFoundError,
+                           ResourceExhaustedError, TaskFailure, UnavailableError)
+from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult,  # noqa: E402
+                           BatchTask, ExecutionPlan, ExecutorInfo)
+from batchd.processor import BatchProcessor  # noqa: E402
+from batchd.worker import Worker  # noqa: E402
+
+# The design's module-level names.
+create_task_batches_py = create_task_batches
+merge_batch_summaries_py = merge_batch_summaries
+calculate_optimal_batch_size_py = calculate_optimal_batch_size
+estimate_batch_duration_py = estimate_batch_duration
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchProcessor",
+    "BatchTask",
+    "BatchResult",
+    "BatchProcessSummary",
+    "BatchProgress",
+    "Client",
+    "ResultStream",
+    "Worker",
+    "ExecutorInfo",
+    "ExecutionPlan",
+    "cancelled",
+    "create_task_batches",
+    "merge_batch_summaries",
+    "calculate_optimal_batch_size",
+    "estimate_batch_duration",
+    "create_task_batches_py",
+    "merge_batch_summaries_py",
+    "calculate_optimal_batch_size_py",
+    "estimate_batch_duration_py",
+    "BatchdError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "UnavailableError",
+    "DeadlineExceededError",
+    "ResourceExhaustedError",
+    "CancelledError",
+    "TaskFailure",
+    "NonRetryableError",
+]

@@ -1,0 +1,211 @@
+"""Executor calls in this process: the thread pool they run on, the task dict they receive,
+and how a return value or an exception becomes the outcome the daemon gets.
+
+A Python call cannot be interrupted. When the daemon cancels an assignment (its timeout
+passed, the batch was cancelled) the call is abandoned: the daemon is answered at once, the
+call's eventual result is discarded, and its thread stops counting against the pool's size so
+new work does not queue behind it. Executors can poll ``batchd.cancelled()`` to stop early.
+Thread-safe.
+"""
+
+import collections
+import logging
+import threading
+from typing import Any, Callable, Deque, Dict, Mapping, Optional
+
+from batchd._proto import struct_pb2, worker_service_pb2
+from batchd.errors import TaskFailure
+
+_log = logging.getLogger("batchd")
+
+Reply = Callable[[worker_service_pb2.TaskOutcome], None]
+# Renders an executor's return value for the daemon (may raise TypeError).
+Render = Callable[[Any], struct_pb2.Value]
+
+_current = threading.local()
+
+
+def cancelled() -> bool:
+    """True inside an executor call whose assignment the daemon has cancelled (a timeout, the
+    batch cancelled, the connection lost): its result will be discarded, so it may stop early.
+    False outside executor calls."""
+    call = getattr(_current, "call", None)
+    return call is not None and call.cancelled.is_set()
+
+
+def describe_exception(error: BaseException) -> str:
+    """"ExcType: message" ("ExcType" alone when the message is empty)."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def failure_outcome(error: BaseException) -> worker_service_pb2.TaskOutcome:
+    outcome = worker_service_pb2.TaskOutcome(success=False, error=describe_exception(error))
+    if isinstance(error, TaskFailure):
+        outcome.non_retryable = not error.retryable
+        if error.retry_after_ms:
+            outcome.retry_after_ms = int(error.retry_after_ms)
+    return outcome
+
+
+def task_dict(assignment: worker_service_pb2.TaskAssignment, task_data: Any,
+              dependency_results: Mapping[str, Any]) -> Dict[str, Any]:
+    """The design's task dict, as executors receive it. ``timeout_ms`` is the attempt's
+    effective timeout; ``retry_count`` the retries made so far (0 on the first attempt)."""
+    return {
+        "task_id": assignment.task_id,
+        "task_data": task_data,
+        "priority": assignment.priority,
+        "timeout_ms": assignment.timeout_ms,
+        "retry_count": assignment.attempt,
+        "dependencies": list(assignment.dependencies),
+        "dependency_results": dict(dependency_results),
+    }
+
+
+class CallPool:
+    """Threads for executor calls. A job gets an idle thread, else a new one: the daemon never
+    has more than `size` assignments outstanding, so beyond `size` threads exist only while
+    abandoned calls still run; those extra threads exit after `idle_timeout` seconds idle."""
+
+    def __init__(self, size: int, name: str, idle_timeout: float = 30.0) -> None:
+        self._size = max(1, size)
+        self._name = name
+        self._idle_timeout = idle_timeout
+        self._cond = threading.Condition()
+        self._jobs: Deque[Callable[[], None]] = collections.deque()
+        self._threads = 0
+        self._idle = 0
+        self._shutdown = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._cond:
+            if self._shutdown:
+                raise RuntimeError("CallPool is shut down")
+            self._jobs.append(job)
+            if self._idle >= len(self._jobs):
+                self._cond.notify()
+                return
+            self._threads += 1
+            number = self._threads
+        thread = threading.Thread(target=self._loop, daemon=True,
+                                  name=f"batchd-call-{self._name}-{number}")
+        thread.start()
+
+    def shutdown(self) -> None:
+        """Idle threads exit; running calls finish on their own (they cannot be stopped)."""
+        with self._cond:
+            self._shutdown = True
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        with self._cond:
+            while True:
+                self._idle += 1
+                while not self._jobs and not self._shutdown:
+                    signalled = self._cond.wait(self._idle_timeout)
+                    if not signalled and not self._jobs and self._threads > self._size:
+                        break
+                self._idle -= 1
+                if not self._jobs:
+                    self._threads -= 1
+                    return
+                job = self._jobs.popleft()
+                self._cond.release()
+                try:
+                    job()
+                except BaseException:  # noqa: BLE001 - jobs report their own errors
+                    _log.exception("batchd: executor job failed")
+                finally:
+                    self._cond.acquire()
+
+
+class _Call:
+    __slots__ = ("assignment_id", "reply", "cancelled")
+
+    def __init__(self, assignment_id: str, reply: Reply) -> None:
+        self.assignment_id = assignment_id
+        self.reply = reply
+        self.cancelled = threading.Event()
+
+
+class CallRunner:
+    """Runs one executor call per assignment on a CallPool and replies its outcome; cancel()
+    abandons a running call."""
+
+    def __init__(self, pool: CallPool) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._running: Dict[str, _Call] = {}
+
+    def run(
+        self,
+        assignment_id: str,
+        function: Callable[[Dict[str, Any]], Any],
+        task: Dict[str, Any],
+        reply: Reply,
+        render: Render,
+        on_success: Optional[Callable[[Any], None]] = None,
+    ) -> None:
+        """Calls ``function(task)`` on the pool. Its return value, rendered by `render`, is the
+        success outcome (after ``on_success(value)``); an exception, or a value `render`
+        refuses, is the failure outcome."""
+        call = _Call(assignment_id, reply)
+        with self._lock:
+            self._running[assignment_id] = call
+
+        def job() -> None:
+            _current.call = call
+            try:
+                outcome = self._call(function, task, render, on_success, call)
+            finally:
+                _current.call = None
+            self._finish(call, outcome)
+
+        try:
+            self._pool.submit(job)
+        except RuntimeError as error:
+            self._finish(call, failure_outcome(error))
+
+    def cancel(self, assignment_id: str) -> None:
+        with self._lock:
+            call = self._running.pop(assignment_id, None)
+        if call is None:
+            return
+        call.cancelled.set()
+        # The daemon ignores this outcome; it is what makes the session ack the cancel.
+        call.reply(worker_service_pb2.TaskOutcome(success=False, error="Cancelled"))
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    @staticmethod
+    def _call(function: Callable[[Dict[str, Any]], Any], task: Dict[str, Any], render: Render,
+              on_success: Optional[Callable[[Any], None]],
+              call: _Call) -> worker_service_pb2.TaskOutcome:
+        try:
+            value = function(task)
+        except BaseException as error:  # noqa: BLE001 - SystemExit in a task fails the task
+            _log.debug("task %s raised", task.get("task_id"), exc_info=True)
+            return failure_outcome(error)
+        try:
+            output = render(value)
+        except (TypeError, ValueError) as error:
+            outcome = failure_outcome(error)
+            outcome.non_retryable = True  # the same code returns the same kind of value
+            return outcome
+        if on_success is not None and not call.cancelled.is_set():
+            on_success(value)
+        return worker_service_pb2.TaskOutcome(success=True, output=output)
+
+    def _finish(self, call: _Call, outcome: worker_service_pb2.TaskOutcome) -> None:
+        with self._lock:
+            if self._running.get(call.assignment_id) is not call:
+                return  # cancelled: already answered
+            del self._running[call.assignment_id]
+        call.reply(outcome)

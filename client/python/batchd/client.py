@@ -1,0 +1,267 @@
+"""Client: the BatchService RPCs (submit, follow, inspect and cancel batches) in Python terms.
+
+Tasks run in the daemon's executors (echo, sleep, http, shell, plugins) or in callback workers
+of any language (``batchd.Worker`` in Python). Thread-safe: gRPC channels and stubs may be used
+from several threads.
+"""
+
+import os
+import random
+import threading
+from typing import Any, Iterator, List, Mapping, Optional, Sequence
+
+import grpc
+
+from batchd._proto import batch_pb2, batch_service_pb2, batch_service_pb2_grpc
+from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
+                            summary_from_proto)
+from batchd.errors import from_rpc_error
+from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
+                           ExecutionPlan, ExecutorInfo)
+from batchd.options import (LOAD_BALANCERS, batch_options, canonical_name, check_tasks,
+                            graph_messages, labels_map, task_message)
+from batchd.values import to_value
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+# As batchctl: results of a large batch come in large messages.
+MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def resolve_target(target: Optional[str] = None) -> str:
+    """`target`, else $BATCHD_ADDR, else 127.0.0.1:50051 (host:port or unix:/path)."""
+    return target or os.environ.get("BATCHD_ADDR") or DEFAULT_TARGET
+
+
+def channel_options(**extra: Any) -> List[tuple]:
+    options = [
+        ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_RECEIVE_MESSAGE_BYTES),
+    ]
+    options.extend(extra.items())
+    return options
+
+
+class ResultStream:
+    """The results of a batch as they become final, in its aggregation order.
+
+    Iterate it for BatchResult objects; once exhausted, ``summary`` holds the batch's
+    BatchProcessSummary (with the results iterated) and ``sequence`` the last result's
+    sequence number (resume with ``Client.stream_results(batch_id, after_sequence=...)``).
+    ``cancel()`` ends the stream early (from any thread).
+    """
+
+    def __init__(self, call: Any, local_results: Optional[LocalResults] = None) -> None:
+        self._call = call
+        self._local_results = local_results
+        self._results: List[BatchResult] = []
+        self.summary: Optional[BatchProcessSummary] = None
+        self.sequence = 0
+
+    def __iter__(self) -> Iterator[BatchResult]:
+        try:
+            for message in self._call:
+                for proto in message.results:
+                    result = result_from_proto(proto, self._local_results)
+                    self._results.append(result)
+                    yield result
+                if message.results:
+                    self.sequence = message.sequence
+                if message.HasField("summary"):
+                    self.summary = summary_from_proto(message.summary, self._results)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class Client:
+    """A connection to batchd's BatchService.
+
+    Args:
+        target: "host:port" or "unix:/path"; default $BATCHD_ADDR, else 127.0.0.1:50051.
+        timeout: Deadline in seconds of the short calls (submit, get, progress, cancel, list,
+            layers, executors); streams and ``process`` have none.
+
+    Errors raise BatchdError subclasses that are also built-in exceptions: ValueError for an
+    invalid batch (its message is the daemon's, e.g. "Circular dependency: a -> b -> a"),
+    LookupError for an unknown batch id, ConnectionError when the daemon is unreachable.
+    """
+
+    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = 60.0) -> None:
+        self.target = resolve_target(target)
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(self.target, options=channel_options())
+        self._stub = batch_service_pb2_grpc.BatchServiceStub(self._channel)
+        self._closed = threading.Event()
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        tasks: Sequence[BatchTask],
+        *,
+        executor: Optional[str] = None,
+        max_concurrent: Optional[int] = None,
+        timeout_ms: Optional[int] = None,
+        retry_policy: Optional[str] = None,
+        aggregation_strategy: Optional[str] = None,
+        load_balancer: Optional[str] = None,
+        on_dependency_failure: Optional[str] = None,
+        wait_for_workers: bool = False,
+        max_retries: Optional[int] = None,
+        retry_delay_ms: Optional[int] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        request_id: str = "",
+    ) -> str:
+        """Validates and enqueues a batch; returns its id at once.
+
+        Each task runs in ``task.executor``, else `executor`, else "echo"; its ``task_data``
+        (JSON-representable) is the executor's input. Options left None keep the daemon's
+        defaults. With ``wait_for_workers`` the batch may name executors no worker serves yet.
+        """
+        request = batch_service_pb2.SubmitBatchRequest(
+            request_id=request_id,
+            tasks=self._task_messages(tasks, executor),
+            options=batch_options(
+                max_concurrent=max_concurrent, timeout_ms=timeout_ms, retry_policy=retry_policy,
+                aggregation_strategy=aggregation_strategy, load_balancer=load_balancer,
+                on_dependency_failure=on_dependency_failure, wait_for_workers=wait_for_workers,
+                max_retries=max_retries, retry_delay_ms=retry_delay_ms),
+            labels=labels_map(labels),
+        )
+        return self.submit_request(request)
+
+    def submit_request(self, request: batch_service_pb2.SubmitBatchRequest) -> str:
+        """SubmitBatch with a prepared request; the batch id."""
+        return self._unary(self._stub.SubmitBatch, request).batch_id
+
+    def process(self, tasks: Sequence[BatchTask], *, executor: Optional[str] = None,
+                **options: Any) -> BatchProcessSummary:
+        """Submits a batch and waits for its summary (ProcessBatch). Same arguments as submit."""
+        labels = options.pop("labels", None)
+        request_id = options.pop("request_id", "")
+        request = batch_service_pb2.ProcessBatchRequest(
+            request_id=request_id,
+            tasks=self._task_messages(tasks, executor),
+            options=batch_options(**options),
+            labels=labels_map(labels),
+        )
+        response = self._unary(self._stub.ProcessBatch, request, timeout=None)
+        return summary_from_proto(response.summary)
+
+    # -- following ----------------------------------------------------------------------------
+
+    def stream_results(self, batch_id: str, after_sequence: int = 0, *,
+                       local_results: Optional[LocalResults] = None) -> ResultStream:
+        """The batch's results as they become final, then its summary (see ResultStream)."""
+        request = batch_service_pb2.StreamResultsRequest(
+            batch_id=batch_id, after_sequence=after_sequence)
+        return ResultStream(self._stub.StreamResults(request), local_results)
+
+    def watch(self, batch_id: str, min_interval_ms: int = 0) -> Iterator[BatchProgress]:
+        """Progress on change (at most every `min_interval_ms`, default 100), ending with the
+        final progress."""
+        request = batch_service_pb2.WatchProgressRequest(
+            batch_id=batch_id, min_interval_ms=min_interval_ms)
+        try:
+            for message in self._stub.WatchProgress(request):
+                yield progress_from_proto(message.progress)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def progress(self, batch_id: str) -> BatchProgress:
+        request = batch_service_pb2.GetProgressRequest(batch_id=batch_id)
+        return progress_from_proto(self._unary(self._stub.GetProgress, request).progress)
+
+    def get(self, batch_id: str) -> BatchProcessSummary:
+        """The batch's summary so far, with the results that are final."""
+        request = batch_service_pb2.GetBatchRequest(batch_id=batch_id)
+        return summary_from_proto(self._unary(self._stub.GetBatch, request).summary)
+
+    def list(self, limit: int = 0) -> List[BatchProgress]:
+        """Batches the daemon knows, newest first (at most `limit`; 0 = all)."""
+        request = batch_service_pb2.ListBatchesRequest(limit=limit)
+        return [progress_from_proto(p) for p in self._unary(self._stub.ListBatches, request).batches]
+
+    def cancel(self, batch_id: str, reason: str = "", *,
+               timeout: Optional[float] = None) -> BatchProgress:
+        """Cancels the batch's unfinished tasks; its progress afterwards. `timeout` (seconds)
+        overrides the client's."""
+        request = batch_service_pb2.CancelBatchRequest(batch_id=batch_id, reason=reason)
+        response = self._unary(self._stub.CancelBatch, request,
+                               timeout=self.timeout if timeout is None else timeout)
+        return progress_from_proto(response.progress)
+
+    # -- dry runs and the daemon --------------------------------------------------------------
+
+    def resolve(self, tasks: Sequence[BatchTask]) -> ExecutionPlan:
+        """Validates the graph (ValueError on a cycle or unknown dependency); its execution
+        layers and critical path."""
+        request = batch_service_pb2.ResolveExecutionOrderRequest(
+            tasks=graph_messages(check_tasks(tasks)))
+        response = self._unary(self._stub.ResolveExecutionOrder, request)
+        return ExecutionPlan(layers=[list(layer.task_ids) for layer in response.layers],
+                             critical_path=list(response.critical_path))
+
+    def resolve_execution_order(self, tasks: Sequence[BatchTask]) -> List[List[str]]:
+        return self.resolve(tasks).layers
+
+    def assign_tasks(self, tasks: Sequence[BatchTask], workers: int,
+                     strategy: str = "least_loaded", seed: Optional[int] = None) -> List[List[str]]:
+        """How the load balancer `strategy` spreads the tasks over `workers` equal workers:
+        one list of task ids per worker. "random" is reproducible with `seed`."""
+        if workers <= 0:
+            raise ValueError("Number of workers must be greater than 0")
+        name = canonical_name("load balancer", strategy, LOAD_BALANCERS)
+        request = batch_service_pb2.AssignTasksRequest(
+            tasks=graph_messages(check_tasks(tasks)),
+            workers=workers,
+            strategy=LOAD_BALANCERS[name],
+            seed=random.getrandbits(64) if seed is None else seed,
+        )
+        response = self._unary(self._stub.AssignTasks, request)
+        return [list(worker.task_ids) for worker in response.assignments]
+
+    def executors(self) -> List[ExecutorInfo]:
+        response = self._unary(self._stub.ListExecutors, batch_service_pb2.ListExecutorsRequest())
+        return [ExecutorInfo(e.name, e.kind, e.workers, e.capacity) for e in response.executors]
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(target={self.target!r})"
+
+    # -- internals ----------------------------------------------------------------------------
+
+    _DEFAULT = object()
+
+    def _unary(self, method: Any, request: Any, timeout: Any = _DEFAULT) -> Any:
+        try:
+            return method(request, timeout=self.timeout if timeout is Client._DEFAULT else timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    @staticmethod
+    def _task_messages(tasks: Sequence[BatchTask],
+                       executor: Optional[str]) -> List[batch_pb2.Task]:
+        out = []
+        for task in check_tasks(tasks):
+            try:
+                value = to_value(task.task_data)
+            except TypeError as error:
+                raise TypeError(f"task {task.task_id!r}: task_data must be JSON-representable "
+                                f"to be a daemon executor's input ({error})") from None
+            out.append(task_message(task, task.executor or executor or "", value))
+        return out

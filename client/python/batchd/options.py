@@ -1,0 +1,167 @@
+"""The design's strategy and policy names, and the batch options and task messages built from
+them. Pure functions.
+
+Names are the design's ("exponential", "round_robin", ...); case, '-' for '_' and the design's
+CamelCase spellings ("RoundRobin") are accepted. An unknown name raises ValueError listing the
+valid ones.
+"""
+
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from batchd._proto import batch_pb2, struct_pb2
+from batchd.models import BatchTask
+
+RETRY_POLICIES: Dict[str, int] = {
+    "none": batch_pb2.RETRY_KIND_NONE,
+    "fixed": batch_pb2.RETRY_KIND_FIXED,
+    "linear": batch_pb2.RETRY_KIND_LINEAR,
+    "exponential": batch_pb2.RETRY_KIND_EXPONENTIAL,
+}
+AGGREGATION_STRATEGIES: Dict[str, int] = {
+    "ordered": batch_pb2.AGGREGATION_ORDERED,
+    "unordered": batch_pb2.AGGREGATION_UNORDERED,
+    "streaming": batch_pb2.AGGREGATION_STREAMING,
+    "priority": batch_pb2.AGGREGATION_PRIORITY,
+}
+LOAD_BALANCERS: Dict[str, int] = {
+    "round_robin": batch_pb2.LOAD_BALANCER_ROUND_ROBIN,
+    "least_loaded": batch_pb2.LOAD_BALANCER_LEAST_LOADED,
+    "weighted": batch_pb2.LOAD_BALANCER_WEIGHTED,
+    "random": batch_pb2.LOAD_BALANCER_RANDOM,
+}
+DEPENDENCY_FAILURE: Dict[str, int] = {
+    "skip_dependents": batch_pb2.DEPENDENCY_FAILURE_SKIP_DEPENDENTS,
+    "run_dependents": batch_pb2.DEPENDENCY_FAILURE_RUN_DEPENDENTS,
+    "cancel_batch": batch_pb2.DEPENDENCY_FAILURE_CANCEL_BATCH,
+}
+
+TASK_STATES: Dict[int, str] = {
+    batch_pb2.TASK_STATE_PENDING: "pending",
+    batch_pb2.TASK_STATE_RUNNING: "running",
+    batch_pb2.TASK_STATE_RETRY_WAIT: "retry_wait",
+    batch_pb2.TASK_STATE_SUCCEEDED: "succeeded",
+    batch_pb2.TASK_STATE_FAILED: "failed",
+    batch_pb2.TASK_STATE_TIMED_OUT: "timed_out",
+    batch_pb2.TASK_STATE_SKIPPED: "skipped",
+    batch_pb2.TASK_STATE_CANCELLED: "cancelled",
+}
+BATCH_STATES: Dict[int, str] = {
+    batch_pb2.BATCH_STATE_PENDING: "pending",
+    batch_pb2.BATCH_STATE_RUNNING: "running",
+    batch_pb2.BATCH_STATE_SUCCEEDED: "succeeded",
+    batch_pb2.BATCH_STATE_FAILED: "failed",
+    batch_pb2.BATCH_STATE_CANCELLED: "cancelled",
+}
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def canonical_name(what: str, name: Any, valid: Iterable[str]) -> str:
+    """`name` in its canonical spelling, or ValueError naming `what` and the valid names."""
+    choices = sorted(valid)
+    if isinstance(name, str):
+        key = _CAMEL_BOUNDARY.sub("_", name.strip()).lower().replace("-", "_")
+        if key in choices:
+            return key
+    raise ValueError(f"Unknown {what} {name!r} (valid: {', '.join(choices)})")
+
+
+def retry_policy_message(
+    policy: str,
+    max_retries: Optional[int] = None,
+    retry_delay_ms: Optional[int] = None,
+) -> batch_pb2.RetryPolicy:
+    """The RetryPolicy for a design policy name. Unset numbers keep the daemon's defaults,
+    which are the design's: 3 retries, 1000 ms initial delay, +500 ms (linear), x2
+    (exponential)."""
+    message = batch_pb2.RetryPolicy(kind=RETRY_POLICIES[policy])
+    if max_retries is not None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0 (got {max_retries})")
+        message.max_retries = max_retries
+    if retry_delay_ms is not None:
+        if retry_delay_ms < 0:
+            raise ValueError(f"retry_delay_ms must be >= 0 (got {retry_delay_ms})")
+        message.initial_delay_ms = retry_delay_ms
+    return message
+
+
+def batch_options(
+    *,
+    max_concurrent: Optional[int] = None,
+    timeout_ms: Optional[int] = None,
+    retry_policy: Optional[str] = None,
+    aggregation_strategy: Optional[str] = None,
+    load_balancer: Optional[str] = None,
+    on_dependency_failure: Optional[str] = None,
+    wait_for_workers: bool = False,
+    max_retries: Optional[int] = None,
+    retry_delay_ms: Optional[int] = None,
+) -> batch_pb2.BatchOptions:
+    """BatchOptions from design names; None leaves the daemon's default."""
+    options = batch_pb2.BatchOptions(wait_for_workers=wait_for_workers)
+    if max_concurrent is not None:
+        options.max_concurrent = max_concurrent
+    if timeout_ms is not None:
+        options.timeout_ms = timeout_ms
+    if retry_policy is not None or max_retries is not None or retry_delay_ms is not None:
+        policy = canonical_name("retry policy", retry_policy or "exponential", RETRY_POLICIES)
+        options.retry_policy.CopyFrom(retry_policy_message(policy, max_retries, retry_delay_ms))
+    if aggregation_strategy is not None:
+        name = canonical_name("aggregation strategy", aggregation_strategy,
+                              AGGREGATION_STRATEGIES)
+        options.aggregation = AGGREGATION_STRATEGIES[name]
+    if load_balancer is not None:
+        name = canonical_name("load balancer", load_balancer, LOAD_BALANCERS)
+        options.load_balancer = LOAD_BALANCERS[name]
+    if on_dependency_failure is not None:
+        name = canonical_name("dependency failure mode", on_dependency_failure,
+                              DEPENDENCY_FAILURE)
+        options.on_dependency_failure = DEPENDENCY_FAILURE[name]
+    return options
+
+
+def check_tasks(tasks: Any) -> List[BatchTask]:
+    """`tasks` as a list, or TypeError when an element is not a BatchTask."""
+    out = list(tasks)
+    for index, task in enumerate(out):
+        if not isinstance(task, BatchTask):
+            raise TypeError(f"tasks[{index}] is a {type(task).__name__}, not a BatchTask")
+    return out
+
+
+def task_message(
+    task: BatchTask,
+    executor: str,
+    input_value: Optional[struct_pb2.Value] = None,
+) -> batch_pb2.Task:
+    """The proto Task for `task`, run by `executor` with `input_value` (none: no input)."""
+    message = batch_pb2.Task(
+        id=task.task_id,
+        executor=executor,
+        priority=float(task.priority),
+        timeout_ms=_timeout(task),
+        dependencies=task.dependencies or [],
+    )
+    if input_value is not None:
+        message.input.CopyFrom(input_value)
+    return message
+
+
+def graph_messages(tasks: Sequence[BatchTask]) -> List[batch_pb2.Task]:
+    """Tasks for the dry-run RPCs (layers, assignment): ids, priorities and edges only."""
+    return [task_message(task, "") for task in tasks]
+
+
+def labels_map(labels: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    return {str(k): str(v) for k, v in (labels or {}).items()}
+
+
+def _timeout(task: BatchTask) -> int:
+    if task.timeout_ms is None:
+        return 0
+    if task.timeout_ms <= 0:
+        raise ValueError(f"task {task.task_id!r}: timeout_ms must be positive "
+                         f"(got {task.timeout_ms})")
+    return int(task.timeout_ms)
