@@ -1,6 +1,10 @@
-# batchd daemon image. Built with the same installer and CMake preset the test suite uses.
+# batchd daemon image. Built with the same installer (deploy/install-deps.sh) and CMake preset
+# (release) the test suite uses, so a green suite exercises these build steps.
 #   docker build -t batchd .
-#   docker run --rm -p 50051:50051 batchd
+#   docker run --rm -p 50051:50051 -v "$PWD/token:/run/secrets/batchd_token:ro" batchd
+# It listens on 0.0.0.0:50051 and requires the bearer token in /run/secrets/batchd_token (a
+# Docker/compose secret or a read-only bind mount); without that file it refuses to start.
+# Local use, e.g. as a sidecar on a shared unix socket: see deploy/docker-compose.yml.
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
@@ -11,20 +15,34 @@ RUN cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER= -DCMAKE_C_COMPILER_LAU
         -DBATCHD_BUILD_BENCH=OFF >/dev/null \
     && cmake --build --preset release --target batchd batchctl \
     && install -D -m 0755 build/release/server/batchd /out/usr/local/bin/batchd \
-    && install -D -m 0755 build/release/client/batchctl /out/usr/local/bin/batchctl
+    && install -D -m 0755 build/release/client/batchctl /out/usr/local/bin/batchctl \
+    && install -D -m 0644 -t /out/usr/local/share/batchd/examples client/examples/*.json
 
 FROM debian:bookworm-slim
-# Only the shared libraries batchd and batchctl link.
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-        libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 \
-        libabsl20220623 \
+# The shared libraries batchd and batchctl link, by package (their own dependencies, e.g.
+# libgrpc29, libssl3, libre2-9, come with them). tests/lint/dockerfile_runtime_libs.sh checks
+# this list against `ldd` of the binaries the tests built.
+ARG RUNTIME_PACKAGES="libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 libabsl20220623"
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends ${RUNTIME_PACKAGES} >/dev/null \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/batchd --create-home batchd
+    && groupadd --system --gid 10001 batchd \
+    && useradd --system --uid 10001 --gid batchd --home-dir /var/lib/batchd --create-home \
+        --shell /usr/sbin/nologin batchd \
+    && install -d -o batchd -g batchd -m 0750 /run/batchd
 COPY --from=build /out/ /
 USER batchd
+WORKDIR /var/lib/batchd
+# Configuration by BATCHD_* variables (each daemon flag --some-name is BATCHD_SOME_NAME; flags
+# on the command line win). An empty BATCHD_AUTH_TOKEN_FILE turns the token off, which the
+# daemon accepts only on loopback or a unix socket. BATCHD_ADDR is batchctl's (HEALTHCHECK):
+# set it to unix:/run/batchd/batchd.sock too when listening there.
+ENV BATCHD_LISTEN=0.0.0.0:50051 \
+    BATCHD_AUTH_TOKEN_FILE=/run/secrets/batchd_token \
+    BATCHD_ADDR=127.0.0.1:50051
 EXPOSE 50051
 STOPSIGNAL SIGTERM
+# Health needs no token, so the check works whatever token the daemon requires.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
-    CMD ["batchctl", "--addr=127.0.0.1:50051", "health"]
+    CMD ["batchctl", "health"]
 ENTRYPOINT ["batchd"]
-CMD ["--listen=0.0.0.0:50051"]

@@ -44,6 +44,11 @@ Flags (before or after the command):
   --addr ADDR     host:port or unix:/path (default: $BATCHD_ADDR, else 127.0.0.1:50051)
   --timeout DUR   deadline for each call, e.g. 10s, 500ms (default: 10s; health 3s;
                   run and streams wait without one unless given)
+  --token-file F  send the bearer token in F (default: $BATCHD_TOKEN_FILE)
+  --tls-ca F      use TLS; trust the server certificates signed by the PEM CAs in F
+                  (any --tls-* turns TLS on; without --tls-ca the system's roots)
+  --tls-cert F --tls-key F   client certificate and key (PEM) for mTLS
+  --tls-server-name NAME     name the server certificate must carry (default: the host)
 
 Exit status: 0 success, 1 error or failed tasks, 2 usage error.
 )";
@@ -107,14 +112,31 @@ int TerminalColumns() {
   return size.ws_col;
 }
 
+absl::StatusOr<ChannelSecurity> SecurityFor(const CommandLine& command_line) {
+  ChannelSecurityFiles files{.token_file = command_line.token_file,
+                             .tls_ca_file = command_line.tls_ca,
+                             .tls_cert_file = command_line.tls_cert,
+                             .tls_key_file = command_line.tls_key,
+                             .tls_server_name = command_line.tls_server_name};
+  if (files.token_file.empty()) {
+    const char* env = std::getenv("BATCHD_TOKEN_FILE");
+    if (env != nullptr) files.token_file = env;
+  }
+  return LoadChannelSecurity(files);
+}
+
 int Connect(const CommandLine& command_line, const Command& command) {
   ChannelOptions options;
   options.address = command_line.address;
+  absl::StatusOr<ChannelSecurity> security = SecurityFor(command_line);
+  if (!security.ok()) return UsageError(security.status().message());
+  options.security = *std::move(security);
   auto channel = CreateChannel(options);
   if (!channel.ok()) return UsageError(channel.status().message());
   const BatchClient client(*channel, TimeoutsFor(command_line));
   const CommandContext context{.command_line = command_line,
                                .client = client,
+                               .channel = options,
                                .in = std::cin,
                                .out = std::cout,
                                .err = std::cerr,

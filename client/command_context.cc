@@ -8,6 +8,8 @@ int ReportRpcError(const CommandContext& context, const grpc::Status& status) {
   context.err << FormatRpcError(status);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     context.err << "  (is batchd running at " << context.command_line.address << "?)\n";
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    context.err << "  (batchd wants a bearer token: --token-file or $BATCHD_TOKEN_FILE)\n";
   }
   return kExitFailure;
 }

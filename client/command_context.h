@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "client/batch_client.h"
+#include "client/channel.h"
 #include "client/command_line.h"
 
 namespace batchd::client {
@@ -20,6 +21,8 @@ inline constexpr int kExitUsage = 2;
 struct CommandContext {
   const CommandLine& command_line;
   const BatchClient& client;
+  // What `client`'s channel was made from, for commands that open channels of their own.
+  const ChannelOptions& channel;
   std::istream& in;
   std::ostream& out;
   std::ostream& err;

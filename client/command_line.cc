@@ -17,9 +17,14 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 10> kFlags = {{
+constexpr std::array<FlagSpec, 15> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
+    {"token-file", true, true},
+    {"tls-ca", true, true},
+    {"tls-cert", true, true},
+    {"tls-key", true, true},
+    {"tls-server-name", true, true},
     {"help", false, true},
     {"watch", false, false},
     {"follow", false, false},
@@ -61,8 +66,23 @@ absl::Status ApplyWorkerFlag(absl::string_view name, const std::string& value, C
   return absl::OkStatus();
 }
 
+// --token-file, --tls-*: values are paths (or a name) and must not be empty.
+std::string* SecurityFlagField(absl::string_view name, CommandLine& out) {
+  if (name == "token-file") return &out.token_file;
+  if (name == "tls-ca") return &out.tls_ca;
+  if (name == "tls-cert") return &out.tls_cert;
+  if (name == "tls-key") return &out.tls_key;
+  if (name == "tls-server-name") return &out.tls_server_name;
+  return nullptr;
+}
+
 absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLine& out) {
-  if (flag.name == "addr") {
+  if (std::string* field = SecurityFlagField(flag.name, out); field != nullptr) {
+    if (value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag.name, " must not be empty"));
+    }
+    *field = value;
+  } else if (flag.name == "addr") {
     out.address = value;
   } else if (flag.name == "timeout") {
     absl::StatusOr<absl::Duration> timeout = ParseTimeout(value);

@@ -59,6 +59,7 @@ int WorkerCommand(const CommandContext& context) {
   context.err << "batchctl worker '" << options->name << "': serving "
               << absl::StrJoin(options->executors, ", ") << " with " << options->slots
               << (options->slots == 1 ? " slot" : " slots") << " via " << options->address << "\n";
+  options->security = context.channel.security;
   ProcessTaskHandler handler(
       {.argv = ArgsAfterDoubleDash(context.command_line), .env = OwnEnvironment()});
   WorkerSession session(*std::move(options), handler);

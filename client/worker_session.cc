@@ -38,11 +38,12 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
 // A channel of its own for every connection attempt (and no subchannel shared with other
 // channels): a channel that failed before would fail RPCs fast during gRPC's own reconnect
 // backoff, adding to the session's and keeping a restarted daemon waiting for its workers.
-std::shared_ptr<grpc::Channel> CreateAttemptChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> CreateAttemptChannel(const std::string& target,
+                                                    const ChannelSecurity& security) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(ChannelOptions{}.max_receive_message_bytes);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return CreateSecureChannel(target, security, std::move(args));
 }
 
 bool HasContent(const v1::ConnectRequest& request) {
@@ -60,7 +61,7 @@ absl::Status WorkerSession::Run() {
   absl::Duration backoff = options_.initial_backoff;
   for (;;) {
     const std::unique_ptr<v1::WorkerService::Stub> stub =
-        v1::WorkerService::NewStub(CreateAttemptChannel(*target));
+        v1::WorkerService::NewStub(CreateAttemptChannel(*target, options_.security));
     const ConnectionEnd end = Serve(*stub);
     {
       absl::MutexLock lock(&mu_);

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
+#include "client/channel.h"
 #include "client/worker_outbox.h"
 
 namespace batchd::client {
@@ -38,6 +39,7 @@ class TaskHandler {
 
 struct WorkerSessionOptions {
   std::string address;  // as batchctl's --addr: host:port or unix:/path
+  ChannelSecurity security;  // token and TLS, as for batchctl's other commands
   std::string name;
   std::vector<std::string> executors;
   uint32_t slots = 1;

@@ -36,6 +36,7 @@ struct TaskSlot {
   // Timeout while running, retry delay while waiting, no-worker deadline while parked.
   TimerId timer = kNoTimer;
   SteadyTime attempt_started{};
+  SteadyTime ready_at{};  // when its dependencies were done (zero: at the batch's creation)
 };
 
 class Batch : public std::enable_shared_from_this<Batch> {
@@ -54,6 +55,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   const std::string& id() const { return identity_.id; }
   uint64_t seq() const { return identity_.seq; }
+  SteadyTime created_steady() const { return identity_.created_steady; }
+  size_t ready_count() const { return ready_.size(); }
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   const TaskGraph& graph() const { return *graph_; }
   const std::string& task_id(uint32_t t) const { return ids_[t]; }

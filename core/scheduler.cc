@@ -48,6 +48,7 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       timers_(timers),
       registry_(registry),
       options_(options),
+      observer_(options.observer != nullptr ? *options.observer : no_observer_),
       id_rng_(std::random_device{}()),
       jitter_rng_(std::random_device{}()) {}
 
@@ -57,6 +58,18 @@ Scheduler::~Scheduler() {
 }
 
 absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers) {
+  if (active_batches_.fetch_add(1) >= options_.max_active_batches) {
+    active_batches_.fetch_sub(1);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Too many active batches: the limit is ", options_.max_active_batches,
+                     " unfinished batches (--max-active-batches)"));
+  }
+  absl::StatusOr<SubmitResult> result = Admit(std::move(spec), with_layers);
+  if (!result.ok()) active_batches_.fetch_sub(1);
+  return result;
+}
+
+absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers) {
   Batch::Identity identity;
   {
     absl::MutexLock lock(&id_mu_);
@@ -90,6 +103,7 @@ void Scheduler::AddBatch(BatchPtr batch) {
                batch->max_concurrent());
   batches_.emplace(batch->seq(), batch);
   seq_by_id_.emplace(batch->id(), batch->seq());
+  observer_.OnBatchSubmitted();
   MarkChanged(batch);
   MakeRunnable(batch);
   MaybeFinishBatch(batch);  // an empty batch is done at once
@@ -181,6 +195,11 @@ bool Scheduler::StartNext() {
 
 void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   const SteadyTime now = clock_.SteadyNow();
+  {
+    const SteadyTime ready_at = batch->slot(task).ready_at;
+    observer_.OnTaskStarted(batch->executor_name(task),
+                            now - (ready_at == SteadyTime{} ? batch->created_steady() : ready_at));
+  }
   batch->OnAttemptStarted(task, now);
   ++running_total_;
   MarkChanged(batch);
@@ -251,6 +270,7 @@ void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, Execution
   spdlog::info("batch {} task '{}': {}; running it again", batch->id(), batch->task_id(task),
                outcome.error);
   slot.state = TaskState::kPending;
+  slot.ready_at = clock_.SteadyNow();
   batch->PushReady(task);
   batch->Touch();
   MarkChanged(batch);
@@ -359,6 +379,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
       token, absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms"));
   batch->OnAttemptEnded();
   --running_total_;
+  observer_.OnTimeout(batch->executor_name(token.task));
   const RetryPolicy& policy = batch->retry_policy(token.task);
   if (policy.retry_on_timeout && slot.retries < policy.max_retries) {
     ScheduleRetry(batch, token.task, std::nullopt);
@@ -383,6 +404,7 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
   }
   ++slot.retries;
   slot.state = TaskState::kRetryWait;
+  observer_.OnRetryScheduled(batch->executor_name(task));
   const uint64_t seq = batch->seq();
   const uint32_t generation = slot.generation;
   slot.timer = timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(delay_ms),
@@ -404,6 +426,7 @@ void Scheduler::OnRetryDue(const BatchPtr& batch, uint32_t task) {
   TaskSlot& slot = batch->slot(task);
   slot.timer = kNoTimer;
   slot.state = TaskState::kPending;
+  slot.ready_at = clock_.SteadyNow();
   batch->PushReady(task);
   MakeRunnable(batch);
   Pump();
@@ -411,8 +434,9 @@ void Scheduler::OnRetryDue(const BatchPtr& batch, uint32_t task) {
 
 void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
                            boost::json::value output, std::string error, std::string worker_id) {
-  batch->Record(task, state, std::move(output), std::move(error), clock_.SteadyNow(),
-                std::move(worker_id));
+  const SteadyTime now = clock_.SteadyNow();
+  batch->Record(task, state, std::move(output), std::move(error), now, std::move(worker_id));
+  ReportFinished(*batch, task);
   MarkChanged(batch);
   const bool failed = state == TaskState::kFailed || state == TaskState::kTimedOut;
   const bool release_dependents =
@@ -423,6 +447,7 @@ void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state
       TaskSlot& s = batch->slot(d);
       if (--s.remaining_deps == 0 && s.state == TaskState::kPending &&
           !batch->cancel_requested()) {
+        s.ready_at = now;
         batch->PushReady(d);
       }
     }
@@ -447,6 +472,7 @@ void Scheduler::SkipDependents(const BatchPtr& batch, uint32_t failed_task) {
     stack.pop_back();
     if (batch->slot(t).state != TaskState::kPending) continue;
     batch->Record(t, TaskState::kSkipped, {}, error, now);
+    ReportFinished(*batch, t);
     for (uint32_t d : batch->graph().Dependents(t)) stack.push_back(d);
   }
 }
@@ -471,6 +497,7 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
       --running_total_;
     }
     batch->Record(t, TaskState::kCancelled, {}, error, now);
+    ReportFinished(*batch, t);
   }
   MarkChanged(batch);
   MaybeFinishBatch(batch);
@@ -479,6 +506,8 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
 void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
   if (batch->finished() || !batch->AllFinal() || batch->running() > 0) return;
   batch->Finish(clock_.SteadyNow());
+  active_batches_.fetch_sub(1);
+  observer_.OnBatchFinished(batch->state());
   MarkChanged(batch);
   const BatchSummary s = batch->Summary();
   spdlog::info("batch {} finished {}: {} tasks, {} succeeded, {} failed, {} retried, {:.1f} ms",
@@ -640,6 +669,26 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
     CancelBatch(batch, reason.empty() ? std::string("cancelled by client") : std::move(reason));
     Pump();
     done(batch->Progress());
+  });
+}
+
+void Scheduler::ReportFinished(const Batch& batch, uint32_t task) {
+  const TaskResult* r = batch.result(task);
+  observer_.OnTaskFinished(batch.executor_name(task), r->state,
+                           std::chrono::duration_cast<Duration>(
+                               std::chrono::duration<double, std::milli>(r->duration_ms)));
+}
+
+void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
+    SchedulerGauges g;
+    g.active_batches = batches_.size() - finished_order_.size();
+    g.running_tasks = running_total_;
+    for (const auto& [seq, batch] : batches_) g.ready_tasks += batch->ready_count();
+    for (const auto& [executor, heap] : parked_) {
+      for (const ParkedTask& p : heap) g.waiting_for_worker_tasks += StillParked(p) != nullptr;
+    }
+    done(g);
   });
 }
 

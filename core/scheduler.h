@@ -6,6 +6,7 @@
 // onto the strand and calls its callback there (callbacks must not block).
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "core/clock.h"
 #include "core/executor.h"
 #include "core/executor_registry.h"
+#include "core/scheduler_observer.h"
 #include "core/task_result.h"
 #include "core/timer_service.h"
 
@@ -36,6 +38,8 @@ struct SchedulerOptions {
   size_t max_finished_batches = 10000;
   size_t max_results_per_chunk = 1024;     // per ReadResults answer (1 for STREAMING)
   uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
+  size_t max_active_batches = 10000;       // unfinished batches; more are refused
+  SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler
 };
 
 struct SubmitResult {
@@ -60,7 +64,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch. Layers are
+  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch,
+  // RESOURCE_EXHAUSTED when max_active_batches are unfinished. Layers are
   // computed only `with_layers` (SubmitBatch answers them; ProcessBatch does not).
   absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false);
 
@@ -80,6 +85,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
 
+  // Calls back with the scheduler's gauges (for metrics).
+  void Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done);
   // Calls back with the number of batches not finished yet (shutdown drains until 0).
   void CountUnfinished(absl::AnyInvocable<void(size_t)> done);
   // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
@@ -98,6 +105,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
 
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
 
+  absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers);
+  void ReportFinished(const Batch& batch, uint32_t task);
   void AddBatch(BatchPtr batch);
   BatchPtr Find(const std::string& id) const;
   void Pump();
@@ -135,6 +144,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   TimerService& timers_;
   ExecutorRegistry& registry_;
   const SchedulerOptions options_;
+
+  std::atomic<size_t> active_batches_{0};  // admitted by Submit and not finished
+  SchedulerObserver no_observer_;
+  SchedulerObserver& observer_;
 
   // Only touched in Submit, before posting.
   absl::Mutex id_mu_;

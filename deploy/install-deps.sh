@@ -10,6 +10,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest
   procps
+  openssl  # tests/integration/security_test.cc makes its TLS certificates with it
+  # bench/run.sh: the peers (Celery 5 + Redis, Dask distributed), the shell tools compared with
+  # the shell executor, plots; perf for profiling the hot paths the benchmarks point at.
+  python3-celery python3-redis redis-server python3-distributed python3-matplotlib
+  parallel make bc linux-perf
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include "core/batch_spec.h"
 #include "core/task_assignment.h"
 #include "core/task_graph.h"
+#include "server/finished_reactor.h"
 #include "server/progress_stream.h"
 #include "server/result_convert.h"
 #include "server/result_stream.h"
@@ -52,12 +53,18 @@ absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksRespon
 
 }  // namespace
 
-BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry)
-    : scheduler_(scheduler), registry_(registry) {}
+BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
+                           StreamLimiter& streams, const AuthCheck& auth,
+                           RequestLimits limits)
+    : scheduler_(scheduler), registry_(registry), streams_(streams), auth_(auth), limits_(limits) {}
 
 grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext* context,
                                                     const v1::SubmitBatchRequest* request,
                                                     v1::SubmitBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckRequestLimits(request->tasks(), limits_); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
   absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec), /*with_layers=*/true);
@@ -70,6 +77,10 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext* context,
                                                      const v1::ProcessBatchRequest* request,
                                                      v1::ProcessBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckRequestLimits(request->tasks(), limits_); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
   absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec));
@@ -86,13 +97,20 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
 }
 
 grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults(
-    grpc::CallbackServerContext* /*context*/, const v1::StreamResultsRequest* request) {
-  return ResultStream::Start(scheduler_, request->batch_id(), request->after_sequence());
+    grpc::CallbackServerContext* context, const v1::StreamResultsRequest* request) {
+  if (auto* rejected = auth_.RejectWriter<v1::StreamResultsResponse>(context)) return rejected;
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(lease.status()));
+  }
+  return ResultStream::Start(*std::move(lease), scheduler_, request->batch_id(),
+                             request->after_sequence());
 }
 
 grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext* context,
                                                     const v1::GetProgressRequest* request,
                                                     v1::GetProgressResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetProgress(request->batch_id(),
                          [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
@@ -104,16 +122,22 @@ grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext*
 }
 
 grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress(
-    grpc::CallbackServerContext* /*context*/, const v1::WatchProgressRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchProgressRequest* request) {
+  if (auto* rejected = auth_.RejectWriter<v1::WatchProgressResponse>(context)) return rejected;
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(lease.status()));
+  }
   const core::Duration interval =
       std::chrono::milliseconds(request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs
                                                                 : request->min_interval_ms());
-  return ProgressStream::Start(scheduler_, request->batch_id(), interval);
+  return ProgressStream::Start(*std::move(lease), scheduler_, request->batch_id(), interval);
 }
 
 grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* context,
                                                  const v1::GetBatchRequest* request,
                                                  v1::GetBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetSummary(request->batch_id(),
                         [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
@@ -128,6 +152,7 @@ grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext* context,
                                                     const v1::ListBatchesRequest* request,
                                                     v1::ListBatchesResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.ListBatches(request->limit(),
                          [reactor, response](std::vector<core::BatchProgress> batches) {
@@ -143,6 +168,7 @@ grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext* context,
                                                     const v1::CancelBatchRequest* request,
                                                     v1::CancelBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.Cancel(request->batch_id(), request->reason(),
                     [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
@@ -156,18 +182,21 @@ grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* BatchService::ResolveExecutionOrder(
     grpc::CallbackServerContext* context, const v1::ResolveExecutionOrderRequest* request,
     v1::ResolveExecutionOrderResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   return FinishUnary(context, ToGrpcStatus(ResolveOrder(*request, response)));
 }
 
 grpc::ServerUnaryReactor* BatchService::AssignTasks(grpc::CallbackServerContext* context,
                                                     const v1::AssignTasksRequest* request,
                                                     v1::AssignTasksResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   return FinishUnary(context, ToGrpcStatus(Assign(*request, response)));
 }
 
 grpc::ServerUnaryReactor* BatchService::ListExecutors(grpc::CallbackServerContext* context,
                                                       const v1::ListExecutorsRequest* /*request*/,
                                                       v1::ListExecutorsResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   for (const core::ExecutorDescription& executor : registry_.List()) {
     v1::ExecutorInfo* info = response->add_executors();
     info->set_name(executor.name);

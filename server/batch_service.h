@@ -9,12 +9,17 @@
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "core/executor_registry.h"
 #include "core/scheduler.h"
+#include "server/auth_check.h"
+#include "server/request_limits.h"
+#include "server/stream_limiter.h"
 
 namespace batchd::server {
 
 class BatchService final : public v1::BatchService::CallbackService {
  public:
-  BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry);
+  // `auth` is checked first by every handler; it and `streams` must outlive the service.
+  BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
+               StreamLimiter& streams, const AuthCheck& auth, RequestLimits limits = {});
 
   grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* context,
                                         const v1::SubmitBatchRequest* request,
@@ -51,6 +56,9 @@ class BatchService final : public v1::BatchService::CallbackService {
  private:
   core::Scheduler& scheduler_;
   const core::ExecutorRegistry& registry_;
+  StreamLimiter& streams_;
+  const AuthCheck& auth_;
+  const RequestLimits limits_;
 };
 
 }  // namespace batchd::server

@@ -14,6 +14,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
 BATCHD_DASHED_FLAG(std::string, log_level, "log-level", "info",
                    "Log level: trace, debug, info, warn or error");
+BATCHD_DASHED_FLAG(std::string, log_format, "log-format", "text",
+                   "Log lines on stderr: text, or json (one object per line)");
 BATCHD_DASHED_FLAG(absl::Duration, shutdown_grace, "shutdown-grace", absl::Seconds(5),
                    "On SIGTERM/SIGINT, how long in-flight calls may run before they are "
                    "cancelled");
@@ -30,6 +32,23 @@ BATCHD_DASHED_FLAG(uint32_t, scheduler_threads, "scheduler-threads", 1,
 BATCHD_DASHED_FLAG(uint32_t, max_request_bytes, "max-request-bytes", 64u << 20,
                    "Largest request message accepted, in bytes (a whole batch is one message)");
 
+BATCHD_DASHED_FLAG(std::string, metrics_listen, "metrics-listen", "",
+                   "host:port serving Prometheus metrics at GET /metrics (e.g. 127.0.0.1:9464); "
+                   "empty = off");
+BATCHD_DASHED_FLAG(uint32_t, max_batch_tasks, "max-batch-tasks", 1000000,
+                   "Most tasks one batch may have");
+BATCHD_DASHED_FLAG(uint32_t, max_task_input_bytes, "max-task-input-bytes", 1u << 20,
+                   "Largest input of one task, in bytes of its protobuf encoding");
+BATCHD_DASHED_FLAG(uint32_t, max_active_batches, "max-active-batches", 10000,
+                   "Most unfinished batches at once; more submissions get RESOURCE_EXHAUSTED");
+BATCHD_DASHED_FLAG(uint32_t, max_streams_per_client, "max-streams-per-client", 256,
+                   "Most open streams (StreamResults, WatchProgress, worker Connect) from one "
+                   "client host");
+BATCHD_DASHED_FLAG(uint32_t, max_streams, "max-streams", 4096,
+                   "Most open streams in total");
+BATCHD_DASHED_FLAG(absl::Duration, keepalive_time, "keepalive-time", absl::Seconds(60),
+                   "Idle time after which the server pings a connection to keep long streams "
+                   "alive through NATs and proxies (clients may ping every 10s or more)");
 BATCHD_DASHED_FLAG(absl::Duration, worker_heartbeat_interval, "worker-heartbeat-interval",
                    absl::Seconds(5),
                    "How often callback workers must send a heartbeat; a worker silent for 3 "
@@ -73,6 +92,9 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) return level.status();
   options.log_level = *level;
+  absl::StatusOr<LogFormat> format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) return format.status();
+  options.log_format = *format;
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid --shutdown-grace ",
@@ -102,6 +124,28 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
         "invalid --max-request-bytes ", max_request, ": must be between 1024 and 2147483647"));
   }
   options.max_request_bytes = static_cast<int>(max_request);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.max_batch_tasks = absl::GetFlag(FLAGS_max_batch_tasks);
+  options.max_task_input_bytes = absl::GetFlag(FLAGS_max_task_input_bytes);
+  options.max_active_batches = absl::GetFlag(FLAGS_max_active_batches);
+  options.max_streams_per_client = absl::GetFlag(FLAGS_max_streams_per_client);
+  options.max_streams = absl::GetFlag(FLAGS_max_streams);
+  for (const auto& [flag, value] :
+       {std::pair<absl::string_view, uint32_t>{"max-batch-tasks", options.max_batch_tasks},
+        {"max-task-input-bytes", options.max_task_input_bytes},
+        {"max-active-batches", options.max_active_batches},
+        {"max-streams-per-client", options.max_streams_per_client},
+        {"max-streams", options.max_streams}}) {
+    if (value == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid --", flag, " 0: must be at least 1"));
+    }
+  }
+  options.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  if (options.keepalive_time < absl::Seconds(1) || options.keepalive_time > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --keepalive-time ",
+                                                   absl::FormatDuration(options.keepalive_time),
+                                                   ": must be between 1s and 24h"));
+  }
   options.worker_heartbeat_interval = absl::GetFlag(FLAGS_worker_heartbeat_interval);
   if (absl::Status s =
           CheckWorkerDuration("worker-heartbeat-interval", options.worker_heartbeat_interval);

@@ -3,6 +3,7 @@
 // Exit codes: 0 after a signal, 1 when the address cannot be bound, 2 for unusable flags.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>  // environ
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -33,16 +34,24 @@
 #include "core/scheduler.h"
 #include "core/worker_hub.h"
 #include "server/batch_service.h"
+#include "server/auth_check.h"
 #include "server/daemon_flags.h"
+#include "server/flag_environment.h"
 #include "server/grpc_server.h"
 #include "server/health_service.h"
+#include "server/log_setup.h"
+#include "server/metrics_http_server.h"
+#include "server/prometheus_metrics.h"
+#include "server/rpc_metrics_interceptor.h"
 #include "server/plugin_flags.h"
+#include "server/security_flags.h"
 #include "server/shell_flags.h"
 #include "server/worker_service.h"
 
 namespace {
 
 using batchd::server::DaemonOptions;
+using batchd::server::SecurityOptions;
 
 constexpr int kExitCannotListen = 1;
 constexpr int kExitBadFlags = 2;
@@ -90,6 +99,8 @@ class SchedulerRuntime {
     scheduler_options.max_running = options.max_running;
     scheduler_options.retention = absl::ToChronoNanoseconds(options.retention);
     scheduler_options.max_finished_batches = options.max_finished_batches;
+    scheduler_options.max_active_batches = options.max_active_batches;
+    if (!options.metrics_listen.empty()) scheduler_options.observer = &metrics_;
     scheduler_ = std::make_unique<batchd::core::Scheduler>(strand_, clock_, timers_, registry_,
                                                            scheduler_options);
     worker_hub_.SetCapacityListener(scheduler_.get());
@@ -109,6 +120,16 @@ class SchedulerRuntime {
   batchd::core::Scheduler& scheduler() { return *scheduler_; }
   const batchd::core::ExecutorRegistry& registry() const { return registry_; }
   batchd::core::WorkerHub& worker_hub() { return worker_hub_; }
+  batchd::server::PrometheusMetrics& metrics() { return metrics_; }
+  // The metrics text with gauges sampled now (waits for the strand, at most 5 s).
+  std::string RenderMetrics() {
+    auto gauges = std::make_shared<std::promise<batchd::core::SchedulerGauges>>();
+    std::future<batchd::core::SchedulerGauges> sampled = gauges->get_future();
+    scheduler_->Snapshot([gauges](batchd::core::SchedulerGauges g) { gauges->set_value(g); });
+    batchd::core::SchedulerGauges g;
+    if (sampled.wait_for(std::chrono::seconds(5)) == std::future_status::ready) g = sampled.get();
+    return metrics_.Render(g, registry_.List());
+  }
   // Blocks until the strand answers.
   size_t UnfinishedBatches() {
     std::promise<size_t> count;
@@ -123,13 +144,15 @@ class SchedulerRuntime {
   batchd::core::SystemClock clock_;
   batchd::core::AsioTimerService timers_;
   batchd::core::ExecutorRegistry registry_;
+  batchd::server::PrometheusMetrics metrics_;
   batchd::core::WorkerHub worker_hub_;
   std::unique_ptr<batchd::core::Scheduler> scheduler_;
   std::vector<std::thread> threads_;
   absl::Status executors_status_;
 };
 
-int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
+int Serve(const DaemonOptions& options, const SecurityOptions& security,
+          const sigset_t& shutdown_signals) {
   spdlog::debug("options: --listen={} --shutdown-grace={}", options.listen,
                 absl::FormatDuration(options.shutdown_grace));
   batchd::server::HealthService health({batchd::v1::BatchService::service_full_name(),
@@ -139,12 +162,33 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
     std::cerr << "batchd: " << runtime.executors_status().message() << std::endl;
     return kExitBadFlags;
   }
-  batchd::server::BatchService batches(runtime.scheduler(), runtime.registry());
-  batchd::server::WorkerService workers(runtime.worker_hub());
+  const batchd::server::AuthCheck auth(security.bearer_token);
+  batchd::server::StreamLimiter streams(options.max_streams_per_client, options.max_streams);
+  batchd::server::BatchService batches(
+      runtime.scheduler(), runtime.registry(), streams, auth,
+      batchd::server::RequestLimits{options.max_batch_tasks, options.max_task_input_bytes});
+  batchd::server::WorkerService workers(runtime.worker_hub(), streams, auth);
   grpc::Service* const services[] = {&health, &batches, &workers};
 
+  batchd::server::ServerTuning tuning;
+  tuning.max_request_bytes = options.max_request_bytes;
+  tuning.keepalive_time = options.keepalive_time;
+  std::unique_ptr<batchd::server::MetricsHttpServer> metrics_server;
+  if (!options.metrics_listen.empty()) {
+    tuning.interceptors.push_back(
+        std::make_unique<batchd::server::RpcMetricsInterceptorFactory>(runtime.metrics()));
+    absl::StatusOr<std::unique_ptr<batchd::server::MetricsHttpServer>> started =
+        batchd::server::MetricsHttpServer::Start(options.metrics_listen,
+                                                 [&runtime] { return runtime.RenderMetrics(); });
+    if (!started.ok()) {
+      std::cerr << "batchd: " << started.status().message() << std::endl;
+      return kExitCannotListen;
+    }
+    metrics_server = *std::move(started);
+    spdlog::info("metrics on http://{}/metrics", metrics_server->address());
+  }
   absl::StatusOr<batchd::server::RunningServer> running =
-      batchd::server::StartGrpcServer(options.listen, services, options.max_request_bytes);
+      batchd::server::StartGrpcServer(options.listen, services, std::move(tuning), security);
   if (!running.ok()) {
     spdlog::error("{}", running.status().ToString());
     std::cerr << "batchd: " << running.status().message() << std::endl;
@@ -190,7 +234,9 @@ int Serve(const DaemonOptions& options, const sigset_t& shutdown_signals) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "gRPC batch-execution daemon.\n"
-      "  batchd [--listen=host:port|unix:/path] [--log-level=info] [--shutdown-grace=5s]");
+      "  batchd [--listen=host:port|unix:/path] [--log-level=info] [--shutdown-grace=5s]\n"
+      "Every flag can also come from a --flagfile=FILE (one --flag=value per line) or from the\n"
+      "environment as BATCHD_<NAME> (--log-level: BATCHD_LOG_LEVEL); the command line wins.");
   // --help lists the daemon's own flags (defined under server/), grouped by file.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
@@ -198,19 +244,40 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
+  // BATCHD_LOG_LEVEL=debug sets --log-level=debug; the command line, parsed after, wins.
+  absl::StatusOr<std::vector<std::string>> unknown_variables =
+      batchd::server::ApplyFlagsFromEnvironment(
+          environ, [](const absl::CommandLineFlag& flag) {
+            return absl::StrContains(flag.Filename(), "server/");
+          });
+  if (!unknown_variables.ok()) {
+    std::cerr << "batchd: " << unknown_variables.status().message() << std::endl;
+    return kExitBadFlags;
+  }
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<DaemonOptions> options = batchd::server::DaemonOptionsFromFlags();
   if (!options.ok()) {
     std::cerr << "batchd: " << options.status().message() << std::endl;
     return kExitBadFlags;
   }
+  absl::StatusOr<SecurityOptions> security = batchd::server::SecurityOptionsFromFlags();
+  absl::StatusOr<std::vector<std::string>> security_warnings =
+      security.ok() ? batchd::server::CheckListenSecurity(options->listen, *security)
+                    : security.status();
+  if (!security_warnings.ok()) {
+    std::cerr << "batchd: " << security_warnings.status().message() << std::endl;
+    return kExitBadFlags;
+  }
   // Logs go to stderr: stdout carries only the "listening" line.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("batchd"));
-  spdlog::set_level(options->log_level);
+  batchd::server::ConfigureLogging(options->log_format, options->log_level);
+  for (const std::string& variable : *unknown_variables) {
+    spdlog::warn("ignoring {}: no daemon flag has that name", variable);
+  }
+  for (const std::string& warning : *security_warnings) spdlog::warn("{}", warning);
 
   // Blocked before gRPC starts any thread, so every thread inherits the mask and the signals
   // reach only sigwait: no work happens in a signal handler.
   const sigset_t shutdown_signals = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
-  return Serve(*options, shutdown_signals);
+  return Serve(*options, *security, shutdown_signals);
 }

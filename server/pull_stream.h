@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "server/status_convert.h"
+#include "server/stream_limiter.h"
 
 namespace batchd::server {
 
@@ -21,10 +22,12 @@ template <typename Response, typename Derived>
 class PullStream : public grpc::ServerWriteReactor<Response>,
                    public std::enable_shared_from_this<Derived> {
  public:
-  // Creates the stream, starts pulling and returns gRPC's pointer to it.
+  // Creates the stream holding `lease` (its place under the stream limits), starts pulling
+  // and returns gRPC's pointer to it.
   template <typename... Args>
-  static grpc::ServerWriteReactor<Response>* Start(Args&&... args) {
+  static grpc::ServerWriteReactor<Response>* Start(StreamLimiter::Lease lease, Args&&... args) {
     std::shared_ptr<Derived> stream(new Derived(std::forward<Args>(args)...));
+    stream->lease_ = std::move(lease);
     stream->self_ = stream;
     stream->RequestNext();
     return stream.get();
@@ -85,6 +88,7 @@ class PullStream : public grpc::ServerWriteReactor<Response>,
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool last_written_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<Derived> self_;
+  StreamLimiter::Lease lease_;
 };
 
 }  // namespace batchd::server

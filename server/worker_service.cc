@@ -1,12 +1,21 @@
 #include "server/worker_service.h"
 
+#include "server/finished_reactor.h"
+#include "server/status_convert.h"
 #include "server/worker_stream.h"
 
 namespace batchd::server {
 
 grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* WorkerService::Connect(
-    grpc::CallbackServerContext* /*context*/) {
-  return new WorkerStream(hub_);
+    grpc::CallbackServerContext* context) {
+  if (auto* rejected = auth_.RejectBidi<v1::ConnectRequest, v1::ConnectResponse>(context)) {
+    return rejected;
+  }
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedBidi<v1::ConnectRequest, v1::ConnectResponse>(ToGrpcStatus(lease.status()));
+  }
+  return new WorkerStream(hub_, *std::move(lease));
 }
 
 }  // namespace batchd::server

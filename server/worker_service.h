@@ -6,18 +6,24 @@
 
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/worker_hub.h"
+#include "server/auth_check.h"
+#include "server/stream_limiter.h"
 
 namespace batchd::server {
 
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  explicit WorkerService(core::WorkerHub& hub) : hub_(hub) {}
+  // `auth` is checked first on every Connect; it and `streams` must outlive the service.
+  WorkerService(core::WorkerHub& hub, StreamLimiter& streams, const AuthCheck& auth)
+      : hub_(hub), streams_(streams), auth_(auth) {}
 
   grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* Connect(
       grpc::CallbackServerContext* context) override;
 
  private:
   core::WorkerHub& hub_;
+  StreamLimiter& streams_;
+  const AuthCheck& auth_;
 };
 
 }  // namespace batchd::server

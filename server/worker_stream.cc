@@ -94,8 +94,8 @@ class WorkerStream::Connection final : public core::WorkerConnection {
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 
-WorkerStream::WorkerStream(core::WorkerHub& hub)
-    : hub_(hub), connection_(std::make_shared<Connection>(this)) {
+WorkerStream::WorkerStream(core::WorkerHub& hub, StreamLimiter::Lease lease)
+    : hub_(hub), connection_(std::make_shared<Connection>(this)), lease_(std::move(lease)) {
   StartRead(&request_);
 }
 

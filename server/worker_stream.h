@@ -15,12 +15,13 @@
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/worker_connection.h"
 #include "core/worker_hub.h"
+#include "server/stream_limiter.h"
 
 namespace batchd::server {
 
 class WorkerStream final : public grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse> {
  public:
-  explicit WorkerStream(core::WorkerHub& hub);
+  WorkerStream(core::WorkerHub& hub, StreamLimiter::Lease lease);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -36,6 +37,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<v1::ConnectRequest, v1
   std::shared_ptr<Connection> connection_;
   v1::ConnectRequest request_;
   bool registered_ = false;  // touched only by the read chain
+  StreamLimiter::Lease lease_;
 };
 
 }  // namespace batchd::server

@@ -1,6 +1,7 @@
-# Sourced by the buf curl tests with their arguments (<batchd binary> <buf binary>): skips
-# (exit 77) without buf, starts batchd on a free loopback port, sets $batchd, $buf, $address,
-# $work and $daemon_pid, kills the daemon on exit, and defines fail(). Every wait is bounded.
+# Sourced by the buf curl tests with their arguments (<batchd binary> <buf binary> [daemon
+# flags...]): skips (exit 77) without buf, starts batchd on a free loopback port with the extra
+# flags, sets $batchd, $buf, $address, $work and $daemon_pid, kills the daemon on exit, and
+# defines fail(). Every wait is bounded.
 
 batchd=${1:?usage: $(basename "$0") <batchd> <buf>}
 buf=${2:?usage: $(basename "$0") <batchd> <buf>}
@@ -27,7 +28,8 @@ fail() {
   exit 1
 }
 
-"$batchd" --listen=127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+# Arguments after the first two are extra daemon flags.
+"$batchd" --listen=127.0.0.1:0 "${@:3}" >"$work/stdout" 2>"$work/stderr" &
 daemon_pid=$!
 
 # Wait (at most 20 s) for "batchd listening on 127.0.0.1:PORT".

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -88,10 +89,33 @@ class FileActions {
   posix_spawn_file_actions_t actions_;
 };
 
+// environ with `extra` added; an inherited variable that `extra` sets is left out.
+std::vector<std::string> EnvironmentWith(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const absl::string_view inherited = *entry;
+    const absl::string_view name = inherited.substr(0, inherited.find('='));
+    const bool overridden = std::any_of(extra.begin(), extra.end(), [name](const std::string& e) {
+      return absl::StartsWith(e, absl::StrCat(name, "="));
+    });
+    if (!overridden) env.emplace_back(inherited);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
-    const std::vector<std::string>& argv) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   absl::StatusOr<std::array<int, 2>> out = MakePipe();
   if (!out.ok()) return out.status();
@@ -100,17 +124,16 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   absl::StatusOr<std::array<int, 2>> wake = MakePipe();
   if (!wake.ok()) return wake.status();
 
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
+  std::vector<char*> args = CStrings(argv);
+  const std::vector<std::string> env_strings = EnvironmentWith(extra_env);
+  std::vector<char*> env = CStrings(env_strings);
 
   pid_t pid = 0;
   int rc = 0;
   {
     FileActions actions((*out)[1], (*err)[1]);
     SpawnAttributes attributes;
-    rc = posix_spawnp(&pid, args[0], actions.get(), attributes.get(), args.data(), environ);
+    rc = posix_spawnp(&pid, args[0], actions.get(), attributes.get(), args.data(), env.data());
   }
   close((*out)[1]);
   close((*err)[1]);
@@ -244,8 +267,9 @@ std::string ChildProcess::Stderr() const {
 }
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         absl::Duration timeout) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
+                                         absl::Duration timeout,
+                                         const std::vector<std::string>& extra_env) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv, extra_env);
   if (!child.ok()) return child.status();
   absl::StatusOr<int> exit_code = (*child)->WaitForExit(timeout);
   if (!exit_code.ok()) {

@@ -26,8 +26,10 @@ namespace batchd::testing {
 // A child process (stdin /dev/null) whose stdout and stderr a background thread collects.
 class ChildProcess {
  public:
-  // argv[0] is looked up in PATH when it has no '/'.
-  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(const std::vector<std::string>& argv);
+  // argv[0] is looked up in PATH when it has no '/'. The child gets this process's environment
+  // plus `extra_env` ("NAME=value" entries, which win over inherited ones).
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
+      const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   // Kills the process group if still running, reaps the child, stops the reader.
@@ -74,8 +76,10 @@ struct CommandResult {
 
 // Runs `argv` to completion. DEADLINE_EXCEEDED (with the output so far) when it takes longer
 // than `timeout`; the command is then killed.
+// `extra_env` as for ChildProcess::Spawn.
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         absl::Duration timeout);
+                                         absl::Duration timeout,
+                                         const std::vector<std::string>& extra_env = {});
 
 // The real batchd binary, started on --listen=127.0.0.1:0 (unless `flags` choose another
 // address) and ready once it has printed "batchd listening on <address>".

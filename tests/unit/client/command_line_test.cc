@@ -124,5 +124,19 @@ TEST(CheckSyntaxTest, TrailingCommandFollowsTheArguments) {
             "flag --slots does not apply to 'status'; usage: batchctl status ID");
 }
 
+TEST(ParseCommandLineTest, SecurityFlagsAreGlobal) {
+  const CommandLine command_line =
+      Parse({"--token-file", "/t", "health", "--tls-ca=/ca", "--tls-cert", "/c", "--tls-key",
+             "/k", "--tls-server-name", "batchd.internal"});
+  EXPECT_EQ(command_line.token_file, "/t");
+  EXPECT_EQ(command_line.tls_ca, "/ca");
+  EXPECT_EQ(command_line.tls_cert, "/c");
+  EXPECT_EQ(command_line.tls_key, "/k");
+  EXPECT_EQ(command_line.tls_server_name, "batchd.internal");
+  EXPECT_TRUE(command_line.command_flags.empty());
+  EXPECT_EQ(ParseCommandLine({"--token-file="}, "h:1").status().message(),
+            "--token-file must not be empty");
+}
+
 }  // namespace
 }  // namespace batchd::client

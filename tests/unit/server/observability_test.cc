@@ -1,0 +1,103 @@
+// The pieces behind metrics, JSON logs and stream limits, without a daemon.
+#include <spdlog/details/log_msg.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/log_setup.h"
+#include "server/prometheus_metrics.h"
+#include "server/stream_limiter.h"
+
+namespace batchd::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AppendJsonStringTest, EscapesQuotesBackslashesAndControlCharacters) {
+  std::string out;
+  AppendJsonString("say \"hi\"\\\n\t\x01 ok", out);
+  EXPECT_EQ(out, R"("say \"hi\"\\\n\t\u0001 ok")");
+}
+
+TEST(AppendJsonStringTest, KeepsValidUtf8AndReplacesInvalidBytes) {
+  std::string out;
+  AppendJsonString("caf\xC3\xA9 \xFF!", out);
+  EXPECT_EQ(out, "\"caf\xC3\xA9 \xEF\xBF\xBD!\"");
+}
+
+TEST(JsonLogFormatterTest, FormatsOneObjectPerLine) {
+  JsonLogFormatter formatter;
+  spdlog::details::log_msg msg("batchd", spdlog::level::warn, "a \"b\"\nc");
+  spdlog::memory_buf_t buffer;
+  formatter.format(msg, buffer);
+  const std::string line(buffer.data(), buffer.size());
+  EXPECT_THAT(line, HasSubstr(R"("level":"warning","logger":"batchd")"));
+  EXPECT_THAT(line, HasSubstr(R"("msg":"a \"b\"\nc"})"));
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+}
+
+TEST(ParseLogFormatTest, NamesTheFlagOnBadValues) {
+  EXPECT_EQ(*ParseLogFormat("json"), LogFormat::kJson);
+  EXPECT_EQ(ParseLogFormat("xml").status().message(),
+            "invalid --log-format 'xml': expected text or json");
+}
+
+TEST(PrometheusMetricsTest, RendersCountersHistogramsAndGauges) {
+  PrometheusMetrics metrics;
+  metrics.OnBatchSubmitted();
+  metrics.OnTaskStarted("echo", std::chrono::milliseconds(2));
+  metrics.OnTaskFinished("echo", core::TaskState::kSucceeded, std::chrono::milliseconds(3));
+  metrics.OnTaskFinished("echo", core::TaskState::kFailed, std::chrono::seconds(2));
+  metrics.OnRetryScheduled("echo");
+  metrics.OnBatchFinished(core::BatchState::kFailed);
+  metrics.OnRpcFinished("/batchd.v1.BatchService/SubmitBatch", "OK");
+  core::SchedulerGauges gauges;
+  gauges.running_tasks = 4;
+  core::ExecutorDescription worker{"tool", "worker", 2, 8};
+  const std::string text = metrics.Render(gauges, {worker});
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_batches_submitted_total counter\n"
+                              "batchd_batches_submitted_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_batches_finished_total{state=\"failed\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("batchd_tasks_finished_total{executor=\"echo\",state=\"succeeded\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_task_retries_total{executor=\"echo\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"0.005\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_count{executor=\"echo\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_running_tasks 4\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_connected_workers{executor=\"tool\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_worker_slots{executor=\"tool\"} 8\n"));
+  EXPECT_THAT(text, HasSubstr(
+      "batchd_rpcs_total{method=\"/batchd.v1.BatchService/SubmitBatch\",code=\"OK\"} 1\n"));
+}
+
+TEST(StreamLimiterTest, ClientIsThePeerAddressWithoutItsPort) {
+  EXPECT_EQ(StreamLimiter::ClientOf("ipv4:127.0.0.1:5000"), "127.0.0.1");
+  EXPECT_EQ(StreamLimiter::ClientOf("ipv6:[::1]:5000"), "::1");
+  EXPECT_EQ(StreamLimiter::ClientOf("unix:/run/batchd.sock"), "unix");
+}
+
+TEST(StreamLimiterTest, CapsPerClientAndInTotalAndReleasesOnDestruction) {
+  StreamLimiter limiter(2, 3);
+  auto a1 = limiter.Acquire("ipv4:10.0.0.1:1");
+  auto a2 = limiter.Acquire("ipv4:10.0.0.1:2");
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  auto a3 = limiter.Acquire("ipv4:10.0.0.1:3");
+  EXPECT_EQ(a3.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(a3.status().message(), "Too many open streams from 10.0.0.1: the limit is 2 per "
+                                   "client (--max-streams-per-client)");
+  auto b1 = limiter.Acquire("ipv4:10.0.0.2:1");
+  ASSERT_TRUE(b1.ok());
+  auto b2 = limiter.Acquire("ipv4:10.0.0.2:2");
+  EXPECT_EQ(b2.status().message(), "Too many open streams: the limit is 3 in total (--max-streams)");
+  EXPECT_EQ(limiter.open_streams(), 3u);
+  { StreamLimiter::Lease gone = *std::move(a1); }
+  EXPECT_EQ(limiter.open_streams(), 2u);
+  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.1:4").ok());  // acquired and released at once
+  EXPECT_EQ(limiter.open_streams(), 2u);
+}
+
+}  // namespace
+}  // namespace batchd::server
