@@ -1,6 +1,8 @@
 // In-process scheduler benchmarks (no gRPC): CPU per task, memory per task and per edge,
 // sleep-bound efficiency and DAG makespan against the critical path.
-//   build/release/bench/scheduler_bench --benchmark_counters_tabular=true
+//   build/release/bench/scheduler_bench --benchmark_counters_tabular=true [--tasks=N]
+// --tasks=N sizes the CPU and memory benchmarks (default: CPU at 100,000 and 1,000,000 tasks,
+// memory at 1,000,000); bench/run_all.py --quick passes a small N.
 #include <malloc.h>
 #include <sys/resource.h>
 
@@ -11,6 +13,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "core/asio_timer_service.h"
@@ -131,12 +134,11 @@ void BM_EchoCpuPerTask(benchmark::State& state) {
   state.counters["cpu_us_per_task"] = cpu / static_cast<double>(state.iterations()) / n * 1e6;
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_EchoCpuPerTask)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Heap bytes held by the scheduler for a 1,000,000-task batch, before any task finishes
-// (parked) and for a chain (one edge per task). Payloads are null.
+// Heap bytes held by the scheduler for an N-task batch, before any task finishes (parked),
+// independent (arg 0) or a chain (arg 1: one edge per task). Payloads are null.
 void BM_StateBytesPerTask(benchmark::State& state) {
-  const int n = 1000000;
+  const int n = static_cast<int>(state.range(1));
   const bool chain = state.range(0) == 1;
   for (auto _ : state) {
     InProcessScheduler s;
@@ -151,11 +153,10 @@ void BM_StateBytesPerTask(benchmark::State& state) {
     state.counters["bytes_per_task"] = static_cast<double>(after - before) / n;
   }
 }
-BENCHMARK(BM_StateBytesPerTask)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // Heap bytes per task once every echo task has finished (results included).
 void BM_FinishedBytesPerTask(benchmark::State& state) {
-  const int n = 1000000;
+  const int n = static_cast<int>(state.range(0));
   for (auto _ : state) {
     InProcessScheduler s;
     malloc_trim(0);
@@ -165,7 +166,6 @@ void BM_FinishedBytesPerTask(benchmark::State& state) {
     state.counters["bytes_per_task"] = static_cast<double>(after - before) / n;
   }
 }
-BENCHMARK(BM_FinishedBytesPerTask)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // N x sleep 10 ms at max_concurrent C: efficiency = ideal / actual wall time.
 void BM_SleepEfficiency(benchmark::State& state) {
@@ -248,11 +248,50 @@ void BM_DagMakespan(benchmark::State& state) {
 }
 BENCHMARK(BM_DagMakespan)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 
+// Registers the size-dependent benchmarks: at `tasks` when given (> 0), else at the defaults.
+void RegisterSized(int tasks) {
+  const std::vector<int64_t> cpu_sizes =
+      tasks > 0 ? std::vector<int64_t>{tasks} : std::vector<int64_t>{100000, 1000000};
+  const int64_t bytes_size = tasks > 0 ? tasks : 1000000;
+  for (int64_t n : cpu_sizes) {
+    benchmark::RegisterBenchmark("BM_EchoCpuPerTask", BM_EchoCpuPerTask)
+        ->Arg(n)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  benchmark::RegisterBenchmark("BM_StateBytesPerTask", BM_StateBytesPerTask)
+      ->Args({0, bytes_size})
+      ->Args({1, bytes_size})
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_FinishedBytesPerTask", BM_FinishedBytesPerTask)
+      ->Arg(bytes_size)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+}
+
+// Removes --tasks=N from argv (Google Benchmark rejects flags it does not know); 0 if absent.
+int TakeTasksFlag(int* argc, char** argv) {
+  int tasks = 0;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--tasks=", 0) == 0) {
+      tasks = std::stoi(arg.substr(8));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  *argc = kept;
+  return tasks;
+}
+
 }  // namespace
 }  // namespace batchd::bench
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
+  batchd::bench::RegisterSized(batchd::bench::TakeTasksFlag(&argc, argv));
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -2,10 +2,14 @@
 // tasks for a worker-served executor with ProcessBatch (submit, run, wait, all results back)
 // and reports tasks per second from the call's start to its answer, best of --runs.
 //   worker_bench --addr ADDR [--executor noop] [--tasks 100000] [--max-concurrent 4096] [--runs 3]
-// Run bench/worker_throughput.sh, which starts batchd and bench/noop_worker first.
+//                [--warmup 0] [--json 1 --daemon-pid PID --worker-pid PID]
+// Run bench/worker_throughput.sh, which starts batchd and bench/noop_worker first. With --json 1
+// (bench/run_all.py) each run is one JSON line with the CPU seconds the daemon and the worker
+// process used during it (from /proc/PID/stat).
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+
 
 #include <algorithm>
 #include <chrono>
@@ -18,10 +22,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
+#include "bench/proc_stat.h"
 
 namespace {
 
 namespace v1 = batchd::v1;
+using batchd::bench::ProcessCpuSeconds;
+using batchd::bench::SelfCpuSeconds;
 
 struct Options {
   std::string address = "127.0.0.1:50051";
@@ -29,6 +36,10 @@ struct Options {
   uint32_t tasks = 100000;
   uint32_t max_concurrent = 4096;
   int runs = 3;
+  int warmup = 0;
+  bool json = false;
+  int daemon_pid = 0;
+  int worker_pid = 0;
 };
 
 bool Parse(int argc, char** argv, Options* o) {
@@ -42,6 +53,11 @@ bool Parse(int argc, char** argv, Options* o) {
     } else if (flag == "--tasks" && absl::SimpleAtoi(value, &o->tasks)) {
     } else if (flag == "--max-concurrent" && absl::SimpleAtoi(value, &o->max_concurrent)) {
     } else if (flag == "--runs" && absl::SimpleAtoi(value, &o->runs)) {
+    } else if (flag == "--warmup" && absl::SimpleAtoi(value, &o->warmup)) {
+    } else if (flag == "--daemon-pid" && absl::SimpleAtoi(value, &o->daemon_pid)) {
+    } else if (flag == "--worker-pid" && absl::SimpleAtoi(value, &o->worker_pid)) {
+    } else if (flag == "--json") {
+      o->json = value == "1";
     } else {
       std::fprintf(stderr, "worker_bench: bad flag %s %s\n", flag.c_str(), value.c_str());
       return false;
@@ -89,13 +105,19 @@ int main(int argc, char** argv) {
     t->set_executor(options.executor);
   }
   std::vector<double> rates;
-  for (int run = 0; run < options.runs; ++run) {
+  for (int run = -options.warmup; run < options.runs; ++run) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
     v1::ProcessBatchResponse response;
+    const double daemon_cpu = ProcessCpuSeconds(options.daemon_pid);
+    const double worker_cpu = ProcessCpuSeconds(options.worker_pid);
+    const double client_cpu = SelfCpuSeconds();
     const absl::Time start = absl::Now();
     const grpc::Status status = stub->ProcessBatch(&context, request, &response);
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    const double daemon_cpu_s = ProcessCpuSeconds(options.daemon_pid) - daemon_cpu;
+    const double worker_cpu_s = ProcessCpuSeconds(options.worker_pid) - worker_cpu;
+    const double client_cpu_s = SelfCpuSeconds() - client_cpu;
     if (!status.ok()) {
       std::fprintf(stderr, "worker_bench: %s\n", status.error_message().c_str());
       return 1;
@@ -107,11 +129,23 @@ int main(int argc, char** argv) {
       return 1;
     }
     const double rate = options.tasks / seconds;
+    if (run < 0) continue;
     rates.push_back(rate);
+    if (options.json) {
+      std::printf(
+          "{\"run\": %d, \"tasks\": %u, \"wall_s\": %.6f, \"batch_ms\": %.3f, "
+          "\"daemon_cpu_s\": %.6f, \"worker_cpu_s\": %.6f, \"client_cpu_s\": %.6f}\n",
+          run, options.tasks, seconds, s.total_duration_ms(), daemon_cpu_s, worker_cpu_s,
+          client_cpu_s);
+      std::fflush(stdout);
+      continue;
+    }
     std::printf("run %d: %u tasks in %.1f ms end to end (%.0f tasks/s); in daemon %.1f ms\n", run + 1,
                 options.tasks, seconds * 1000, rate, s.total_duration_ms());
   }
-  std::printf("best: %.0f tasks/s through one worker connection\n",
-              *std::max_element(rates.begin(), rates.end()));
+  if (!options.json && !rates.empty()) {
+    std::printf("best: %.0f tasks/s through one worker connection\n",
+                *std::max_element(rates.begin(), rates.end()));
+  }
   return 0;
 }

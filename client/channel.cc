@@ -5,6 +5,7 @@
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/interceptor.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -129,16 +130,21 @@ absl::StatusOr<ChannelSecurity> LoadChannelSecurity(const ChannelSecurityFiles& 
   security.tls =
       !files.tls_ca_file.empty() || !files.tls_cert_file.empty() || !files.tls_server_name.empty();
   security.tls_server_name = files.tls_server_name;
-  const std::pair<const std::string*, std::string*> pem_files[] = {
-      {&files.tls_ca_file, &security.tls_root_certs_pem},
-      {&files.tls_cert_file, &security.tls_cert_chain_pem},
-      {&files.tls_key_file, &security.tls_private_key_pem}};
-  const absl::string_view flags[] = {"tls-ca", "tls-cert", "tls-key"};
-  for (size_t i = 0; i < std::size(pem_files); ++i) {
-    if (pem_files[i].first->empty()) continue;
-    absl::StatusOr<std::string> pem = ReadFlagFile(flags[i], *pem_files[i].first);
+  struct PemFile {
+    absl::string_view flag;
+    const std::string& path;
+    std::string& contents;
+  };
+  const std::array<PemFile, 3> pem_files = {{
+      {"tls-ca", files.tls_ca_file, security.tls_root_certs_pem},
+      {"tls-cert", files.tls_cert_file, security.tls_cert_chain_pem},
+      {"tls-key", files.tls_key_file, security.tls_private_key_pem},
+  }};
+  for (const PemFile& file : pem_files) {
+    if (file.path.empty()) continue;
+    absl::StatusOr<std::string> pem = ReadFlagFile(file.flag, file.path);
     if (!pem.ok()) return pem.status();
-    *pem_files[i].second = *std::move(pem);
+    file.contents = *std::move(pem);
   }
   return security;
 }
@@ -163,7 +169,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ChannelOption
   if (!target.ok()) return target.status();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  return CreateSecureChannel(*target, options.security, std::move(args));
+  return CreateSecureChannel(*target, options.security, args);
 }
 
 std::shared_ptr<grpc::Channel> CreateSecureChannel(const std::string& target,

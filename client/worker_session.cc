@@ -43,7 +43,7 @@ std::shared_ptr<grpc::Channel> CreateAttemptChannel(const std::string& target,
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(ChannelOptions{}.max_receive_message_bytes);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return CreateSecureChannel(target, security, std::move(args));
+  return CreateSecureChannel(target, security, args);
 }
 
 bool HasContent(const v1::ConnectRequest& request) {

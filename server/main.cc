@@ -237,19 +237,20 @@ int main(int argc, char** argv) {
       "  batchd [--listen=host:port|unix:/path] [--log-level=info] [--shutdown-grace=5s]\n"
       "Every flag can also come from a --flagfile=FILE (one --flag=value per line) or from the\n"
       "environment as BATCHD_<NAME> (--log-level: BATCHD_LOG_LEVEL); the command line wins.");
-  // --help lists the daemon's own flags (defined under server/), grouped by file.
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
+  // The daemon's own flags are those defined under server/: --help lists them grouped by file,
+  // and each can be set from the environment.
+  const auto is_daemon_file = [](absl::string_view file) {
     return absl::StrContains(file, "server/");
   };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = is_daemon_file;
+  usage.contains_helpshort_flags = is_daemon_file;
   absl::SetFlagsUsageConfig(usage);
   // BATCHD_LOG_LEVEL=debug sets --log-level=debug; the command line, parsed after, wins.
   absl::StatusOr<std::vector<std::string>> unknown_variables =
-      batchd::server::ApplyFlagsFromEnvironment(
-          environ, [](const absl::CommandLineFlag& flag) {
-            return absl::StrContains(flag.Filename(), "server/");
-          });
+      batchd::server::ApplyFlagsFromEnvironment(environ, [&](const absl::CommandLineFlag& flag) {
+        return is_daemon_file(flag.Filename());
+      });
   if (!unknown_variables.ok()) {
     std::cerr << "batchd: " << unknown_variables.status().message() << std::endl;
     return kExitBadFlags;
