@@ -3,20 +3,24 @@
 // stdout (wall time, client CPU, and the daemon's CPU and RSS when --daemon-pid is given).
 //   batch_load --addr ADDR --workload echo|sleep|shell|fanout|uneven [--tasks N]
 //              [--max-concurrent C] [--sleep-ms MS] [--runs R] [--warmup W]
-//              [--daemon-pid PID] [--barrier 0|1]
+//              [--daemon-pid PID] [--barrier 0|1] [--results-after 0|1]
 // Workloads: echo (no-op), sleep (N x sleep MS), shell (N x `true`), fanout (root -> N leaves
 // of 10..100 ms -> sink) and uneven (root -> 8 uneven chains -> sink, critical path 180 ms).
 // --barrier 1 runs a DAG layer by layer instead: one batch per layer, each after the last.
+// --results-after 1 (a diagnostic) polls GetProgress every millisecond and reads the results
+// only once the batch finished, so no result is streamed while the batch runs.
 // Single-threaded; exits 1 on any failed call or task.
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -40,6 +44,7 @@ struct Options {
   int warmup = 1;
   int daemon_pid = 0;
   bool barrier = false;
+  bool results_after = false;
 };
 
 bool Parse(int argc, char** argv, Options* o) {
@@ -65,6 +70,8 @@ bool Parse(int argc, char** argv, Options* o) {
       ok = absl::SimpleAtoi(value, &o->daemon_pid);
     } else if (flag == "--barrier") {
       o->barrier = value == "1";
+    } else if (flag == "--results-after") {
+      o->results_after = value == "1";
     } else {
       ok = false;
     }
@@ -106,7 +113,8 @@ Workload FanOutFanIn(uint32_t leaves) {
     w.tasks.push_back(Sleep(ids.back(), 10 + 10 * (i % 10), {"root"}));
   }
   w.tasks.push_back(Sleep("sink", 10, ids));
-  w.critical_path_ms = 10 + (leaves >= 10 ? 100 : 10 + 10 * (leaves - 1)) + 10;
+  const uint32_t longest_leaf = leaves == 0 ? 0 : 10 + 10 * (std::min(leaves, 10u) - 1);
+  w.critical_path_ms = 10 + longest_leaf + 10;
   return w;
 }
 
@@ -171,10 +179,9 @@ void FillRequest(const std::vector<TaskDef>& tasks, uint32_t max_concurrent,
       (*t->mutable_input()->mutable_struct_value()->mutable_fields())["ms"].set_number_value(
           d.sleep_ms);
     } else if (d.executor == "shell") {
-      google::protobuf::ListValue* argv = (*t->mutable_input()
-                                                 ->mutable_struct_value()
-                                                 ->mutable_fields())["argv"]
-                                              .mutable_list_value();
+      google::protobuf::ListValue* argv =
+          (*t->mutable_input()->mutable_struct_value()->mutable_fields())["argv"]
+              .mutable_list_value();
       argv->add_values()->set_string_value("true");
     }
     for (const std::string& dep : d.dependencies) t->add_dependencies(dep);
@@ -188,8 +195,28 @@ struct BatchOutcome {
   double batch_ms = 0;  // the daemon's own submit-to-finish time
 };
 
+// Polls the batch's progress until it finished; false on a failed call.
+bool WaitUntilFinished(v1::BatchService::Stub& stub, const std::string& batch_id) {
+  v1::GetProgressRequest request;
+  request.set_batch_id(batch_id);
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::GetProgressResponse response;
+    const grpc::Status status = stub.GetProgress(&context, request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "batch_load: GetProgress: %s\n", status.error_message().c_str());
+      return false;
+    }
+    const v1::BatchState state = response.progress().state();
+    if (state != v1::BATCH_STATE_PENDING && state != v1::BATCH_STATE_RUNNING) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // Submits one batch and reads its results to the end.
-BatchOutcome RunBatch(v1::BatchService::Stub& stub, const v1::SubmitBatchRequest& request) {
+BatchOutcome RunBatch(v1::BatchService::Stub& stub, const v1::SubmitBatchRequest& request,
+                      bool results_after) {
   BatchOutcome outcome;
   v1::SubmitBatchResponse submitted;
   {
@@ -201,6 +228,7 @@ BatchOutcome RunBatch(v1::BatchService::Stub& stub, const v1::SubmitBatchRequest
       return outcome;
     }
   }
+  if (results_after && !WaitUntilFinished(stub, submitted.batch_id())) return outcome;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::StreamResultsRequest stream_request;
@@ -274,7 +302,7 @@ int Main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     double batch_ms = 0;
     for (const v1::SubmitBatchRequest& request : requests) {
-      const BatchOutcome outcome = RunBatch(*stub, request);
+      const BatchOutcome outcome = RunBatch(*stub, request, o.results_after);
       if (!outcome.ok) return 1;
       batch_ms += outcome.batch_ms;
     }

@@ -41,7 +41,8 @@ if ((build)); then
   [[ -f $build_dir/CMakeCache.txt ]] ||
     cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   # The Python SDK's generated stubs, for the Python worker of workload 6, where it exists.
-  if cmake --build "$build_dir" --target help | grep -q '^batchd_python_stubs:'; then
+  build_targets=$(cmake --build "$build_dir" --target help 2>/dev/null || true)
+  if grep -q '^batchd_python_stubs:' <<<"$build_targets"; then
     targets+=(batchd_python_stubs)
   fi
   echo "[bench] building ${targets[*]} in $build_dir"

@@ -741,8 +741,8 @@ def _meets(figure, ok):
 def markdown(report):
     mach = report["machine"]
     lines = [f"Run of {report['date']} ({'quick' if report['quick'] else 'full'}, "
-             f"median of {report['runs']} run(s), (min–max) in brackets), commit "
-             f"{mach['commit']}.",
+             f"median of {report['runs']} run(s), (min–max) in parentheses), commit "
+             f"{mach['commit']}.", "",
              f"Machine: {mach['nproc']} × {mach['cpu_model']}, {mach['mem_gib']} GiB, "
              f"{mach['os']}, kernel {mach['kernel']}. Load average at start "
              f"{report['load_start']}, at end {report['load_end']}; took "

@@ -76,9 +76,8 @@ class InProcessScheduler {
       std::abort();
     }
     std::promise<core::BatchSummary> done;
-    scheduler_->WaitForCompletion(r->batch_id, [&](absl::StatusOr<core::BatchSummary> s) {
-      done.set_value(*std::move(s));
-    });
+    scheduler_->WaitForCompletion(
+        r->batch_id, [&](absl::StatusOr<core::BatchSummary> s) { done.set_value(*std::move(s)); });
     return done.get_future().get();
   }
   std::string SubmitOnly(BatchSpec spec) {

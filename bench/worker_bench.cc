@@ -10,7 +10,6 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -91,7 +90,8 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetMaxSendMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::BatchService::NewStub(channel);
   if (!WaitForWorker(*stub, options.executor)) {
     std::fprintf(stderr, "worker_bench: no worker serves '%s'\n", options.executor.c_str());
@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       continue;
     }
-    std::printf("run %d: %u tasks in %.1f ms end to end (%.0f tasks/s); in daemon %.1f ms\n", run + 1,
-                options.tasks, seconds * 1000, rate, s.total_duration_ms());
+    std::printf("run %d: %u tasks in %.1f ms end to end (%.0f tasks/s); in daemon %.1f ms\n",
+                run + 1, options.tasks, seconds * 1000, rate, s.total_duration_ms());
   }
   if (!options.json && !rates.empty()) {
     std::printf("best: %.0f tasks/s through one worker connection\n",
