@@ -103,6 +103,16 @@ v1::ProcessBatchRequest EchoBatch(int n) {
   return request;
 }
 
+// One task sleeping a minute: a batch that stays unfinished until cancelled.
+v1::SubmitBatchRequest SlowBatch() {
+  v1::SubmitBatchRequest request;
+  v1::Task* t = request.add_tasks();
+  t->set_id("slow");
+  t->set_executor("sleep");
+  t->mutable_input()->set_number_value(60000);
+  return request;
+}
+
 grpc::Status Process(v1::BatchService::Stub& stub, const v1::ProcessBatchRequest& request,
                      v1::ProcessBatchResponse* response) {
   grpc::ClientContext context;
@@ -148,11 +158,7 @@ TEST(OperationsTest, JsonLogLinesParseAndEscapeMessages) {
   std::unique_ptr<DaemonProcess> daemon = StartDaemon({"--log-format=json"});
   ASSERT_NE(daemon, nullptr);
   auto stub = daemon->NewBatchStub();
-  v1::SubmitBatchRequest request;
-  v1::Task* t = request.add_tasks();
-  t->set_id("slow");
-  t->set_executor("sleep");
-  t->mutable_input()->set_number_value(60000);
+  const v1::SubmitBatchRequest request = SlowBatch();
   grpc::ClientContext submit_context;
   v1::SubmitBatchResponse submitted;
   ASSERT_TRUE(stub->SubmitBatch(&submit_context, request, &submitted).ok());
@@ -210,11 +216,7 @@ TEST(OperationsTest, TooManyActiveBatchesIsResourceExhausted) {
   std::unique_ptr<DaemonProcess> daemon = StartDaemon({"--max-active-batches=1"});
   ASSERT_NE(daemon, nullptr);
   auto stub = daemon->NewBatchStub();
-  v1::SubmitBatchRequest slow;
-  v1::Task* t = slow.add_tasks();
-  t->set_id("slow");
-  t->set_executor("sleep");
-  t->mutable_input()->set_number_value(60000);
+  const v1::SubmitBatchRequest slow = SlowBatch();
   grpc::ClientContext c1;
   v1::SubmitBatchResponse first;
   ASSERT_TRUE(stub->SubmitBatch(&c1, slow, &first).ok());
@@ -244,11 +246,7 @@ TEST(OperationsTest, StreamsPerClientAndInTotalAreCapped) {
       StartDaemon({"--max-streams-per-client=2", "--max-streams=3"});
   ASSERT_NE(daemon, nullptr);
   auto stub = daemon->NewBatchStub();
-  v1::SubmitBatchRequest slow;
-  v1::Task* t = slow.add_tasks();
-  t->set_id("slow");
-  t->set_executor("sleep");
-  t->mutable_input()->set_number_value(60000);
+  const v1::SubmitBatchRequest slow = SlowBatch();
   grpc::ClientContext submit_context;
   v1::SubmitBatchResponse submitted;
   ASSERT_TRUE(stub->SubmitBatch(&submit_context, slow, &submitted).ok());

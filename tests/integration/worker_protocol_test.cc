@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/batch_waits.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/daemon_test_base.h"
 
@@ -185,19 +186,7 @@ class WorkerProtocolTest : public testing::DaemonTestBase {
 
   // Polls GetBatch until the batch finished (bounded); its summary.
   v1::BatchSummary WaitFinished(const std::string& batch_id) {
-    const absl::Time deadline = absl::Now() + kPollTimeout;
-    v1::GetBatchResponse response;
-    while (absl::Now() < deadline) {
-      grpc::ClientContext context;
-      v1::GetBatchRequest request;
-      request.set_batch_id(batch_id);
-      if (!batches_->GetBatch(&context, request, &response).ok()) break;
-      const v1::BatchState s = response.summary().state();
-      if (s != v1::BATCH_STATE_PENDING && s != v1::BATCH_STATE_RUNNING) return response.summary();
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    ADD_FAILURE() << "batch " << batch_id << " did not finish";
-    return response.summary();
+    return testing::WaitForBatchEnd(*batches_, batch_id, kPollTimeout);
   }
 
   std::unique_ptr<v1::WorkerService::Stub> workers_;
