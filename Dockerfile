@@ -22,14 +22,15 @@ FROM debian:bookworm-slim
 # The shared libraries batchd and batchctl link, by package (their own dependencies, e.g.
 # libgrpc29, libssl3, libre2-9, come with them). tests/lint/dockerfile_runtime_libs.sh checks
 # this list against `ldd` of the binaries the tests built.
-ARG RUNTIME_PACKAGES="libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 libabsl20220623"
+ARG RUNTIME_PACKAGES="libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 libabsl20220623 libsqlite3-0"
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends ${RUNTIME_PACKAGES} >/dev/null \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 batchd \
     && useradd --system --uid 10001 --gid batchd --home-dir /var/lib/batchd --create-home \
         --shell /usr/sbin/nologin batchd \
-    && install -d -o batchd -g batchd -m 0750 /run/batchd
+    && install -d -o batchd -g batchd -m 0750 /run/batchd \
+    && install -d -o batchd -g batchd -m 0700 /var/lib/batchd/data
 COPY --from=build /out/ /
 USER batchd
 WORKDIR /var/lib/batchd
@@ -37,9 +38,12 @@ WORKDIR /var/lib/batchd
 # on the command line win). An empty BATCHD_AUTH_TOKEN_FILE turns the token off, which the
 # daemon accepts only on loopback or a unix socket. BATCHD_ADDR is batchctl's (HEALTHCHECK):
 # set it to unix:/run/batchd/batchd.sock too when listening there.
+# The journal (accepted batches survive restarts) lives in BATCHD_DATA_DIR: mount a volume there.
 ENV BATCHD_LISTEN=0.0.0.0:50051 \
+    BATCHD_DATA_DIR=/var/lib/batchd/data \
     BATCHD_AUTH_TOKEN_FILE=/run/secrets/batchd_token \
     BATCHD_ADDR=127.0.0.1:50051
+VOLUME /var/lib/batchd/data
 EXPOSE 50051
 STOPSIGNAL SIGTERM
 # Health needs no token, so the check works whatever token the daemon requires.

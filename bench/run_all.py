@@ -216,6 +216,8 @@ class Bench:
     def start_batchd(self, *flags):
         name = f"batchd-{len(os.listdir(self.work))}"
         batchd = self.args.batchd or self.binary("server/batchd")
+        if not any(f.startswith(("--data-dir", "--durability")) for f in flags):
+            flags = (f"--data-dir={os.path.join(self.work, name + '-data')}", *flags)
         proc = self.servers.start(name, [batchd, "--listen=127.0.0.1:0",
                                          "--log-level=warn", *flags])
         address = wait_for(lambda: _listening_address(self.servers.log(proc, "out")),

@@ -41,7 +41,7 @@ trap cleanup EXIT
   printf ']}\n'
 } >"$tmp/batch.json"
 
-"$batchd" --listen=127.0.0.1:0 --enable-shell --log-level=warn >"$tmp/daemon.out" \
+"$batchd" --listen=127.0.0.1:0 --data-dir="$tmp/data" --enable-shell --log-level=warn >"$tmp/daemon.out" \
   2>"$tmp/daemon.err" &
 daemon_pid=$!
 address=

@@ -8,8 +8,10 @@ build=${1:-build/release}
 tasks=${2:-100000}
 slots=${3:-4096}
 log=$(mktemp)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$log"' EXIT
-"$build/server/batchd" --listen=127.0.0.1:0 --log-level=warn --max-running=$slots >"$log" 2>&1 &
+data=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$log" "$data"' EXIT
+"$build/server/batchd" --listen=127.0.0.1:0 --data-dir="$data" --log-level=warn \
+  --max-running=$slots ${BATCHD_FLAGS:-} >"$log" 2>&1 &
 for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
 addr=$(sed -n 's/^batchd listening on //p' "$log" | head -1)
 [[ -n "$addr" ]] || { echo "batchd did not start"; cat "$log"; exit 1; }

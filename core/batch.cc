@@ -33,6 +33,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
 
   std::shared_ptr<Batch> b(new Batch());
   b->identity_ = std::move(identity);
+  b->request_id_ = std::move(spec.request_id);
   b->labels_ = std::move(spec.labels);
   b->max_concurrent_ = spec.options.max_concurrent.value_or(kDefaultMaxConcurrent);
   b->on_dependency_failure_ = spec.options.on_dependency_failure;
@@ -204,6 +205,57 @@ bool Batch::EmitVisible() {
   return any;
 }
 
+void Batch::MarkDurable(uint64_t visible_results, bool finished) {
+  durable_visible_ = std::max(durable_visible_, visible_results);
+  durable_finished_ = durable_finished_ || finished;
+}
+
+void Batch::RestoreResult(const JournalEvent& e) {
+  TaskSlot& s = slots_[e.task];
+  s.state = e.state;
+  TaskResult& r = results_.emplace_back();
+  r.task = e.task;
+  r.task_id = &ids_[e.task];
+  r.state = e.state;
+  r.retry_count = e.retries;
+  r.priority = priorities_[e.task];
+  r.output = e.output;
+  r.error = e.error;
+  r.worker_id = e.worker_id;
+  r.executor = &executor_names_[executor_index_[e.task]];
+  r.started_at = e.started_at;
+  r.finished_at = e.at;
+  r.duration_ms = e.duration_ms;
+  if (r.started_at != WallTime{}) ++executed_;
+  duration_sum_ms_ += r.duration_ms;
+  if (e.state == TaskState::kSucceeded) ++successful_;
+  if (e.retries > 0) ++retried_;
+  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+  ++version_;
+  result_of_[e.task] = &r;
+  if (order_.empty()) {
+    visible_.push_back(&r);
+  } else {
+    EmitVisible();
+  }
+}
+
+void Batch::RestoreStarted(uint32_t t, uint32_t generation) {
+  slots_[t].generation = generation;
+  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+}
+
+void Batch::RebuildReady() {
+  ready_.clear();
+  if (cancel_requested_) return;
+  for (uint32_t t = 0; t < slots_.size(); ++t) {
+    const TaskSlot& s = slots_[t];
+    if (s.state == TaskState::kPending && !s.parked && s.remaining_deps == 0) ready_.push_back(t);
+  }
+  std::make_heap(ready_.begin(), ready_.end(),
+                 [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
+}
+
 void Batch::MarkCancelled(std::string reason) {
   cancel_requested_ = true;
   cancel_reason_ = std::move(reason);
@@ -273,7 +325,8 @@ ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {
   chunk.keep_alive = shared_from_this();
   if (aggregation_ == Aggregation::kStreaming) max = 1;
   max = std::max<size_t>(max, 1);
-  const uint64_t available = visible_.size();
+  const uint64_t available =
+      journaled_ ? std::min<uint64_t>(durable_visible_, visible_.size()) : visible_.size();
   if (after_sequence < available) {
     const uint64_t end = std::min<uint64_t>(available, after_sequence + max);
     chunk.results.assign(visible_.begin() + static_cast<std::ptrdiff_t>(after_sequence),
@@ -282,7 +335,7 @@ ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {
     return chunk;
   }
   chunk.last_sequence = after_sequence;
-  if (finished()) {
+  if (finished_durably() && available == visible_.size()) {
     chunk.summary = Summary();
     chunk.summary->results.clear();
   }

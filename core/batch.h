@@ -17,6 +17,7 @@
 #include "core/batch_spec.h"
 #include "core/executor.h"
 #include "core/executor_registry.h"
+#include "core/journal_events.h"
 #include "core/retry_backoff.h"
 #include "core/task_graph.h"
 #include "core/task_result.h"
@@ -54,6 +55,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
                                                        Identity identity);
 
   const std::string& id() const { return identity_.id; }
+  const std::string& request_id() const { return request_id_; }
+  WallTime created_wall() const { return identity_.created_wall; }
   uint64_t seq() const { return identity_.seq; }
   SteadyTime created_steady() const { return identity_.created_steady; }
   size_t ready_count() const { return ready_.size(); }
@@ -100,8 +103,30 @@ class Batch : public std::enable_shared_from_this<Batch> {
   void Finish(SteadyTime now);
   void MarkCancelled(std::string reason);
   bool cancel_requested() const { return cancel_requested_; }
+  const std::string& cancel_reason() const { return cancel_reason_; }
   bool AllFinal() const { return results_.size() == ids_.size(); }
   void Touch() { ++version_; }
+
+  // Durability: a journaled batch shows readers only results (and its end) the journal has
+  // made durable; without a journal everything recorded is readable at once.
+  void SetJournaled() { journaled_ = true; }
+  bool journaled() const { return journaled_; }
+  uint64_t visible_count() const { return visible_.size(); }
+  void MarkDurable(uint64_t visible_results, bool finished);
+  bool finished_durably() const { return finished() && (!journaled_ || durable_finished_); }
+  // Events recorded since the last flush to the journal.
+  std::string& journal_events() { return journal_events_; }
+  // Membership of the scheduler's list of batches with events to flush.
+  bool in_journal_list = false;
+
+  // Recovery from the journal: replays a stored final result, an attempt that had started,
+  // and the end of the batch; RebuildReady then queues every pending task whose
+  // dependencies are done.
+  void RestoreResult(const JournalEvent& e);
+  void RestoreStarted(uint32_t t, uint32_t generation);
+  void RestoreFinished(SteadyTime finished) { Finish(finished); }
+  void RebuildReady();
+  WallTime WallAt(SteadyTime t) const { return ToWall(t); }
 
   // Snapshots.
   BatchSummary Summary() const;
@@ -130,6 +155,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   }
 
   Identity identity_;
+  std::string request_id_;
   std::map<std::string, std::string> labels_;
   std::optional<TaskGraph> graph_;
 
@@ -175,6 +201,11 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   std::vector<absl::AnyInvocable<void()>> change_waiters_;
   bool changed_ = false;
+
+  bool journaled_ = false;
+  uint64_t durable_visible_ = 0;
+  bool durable_finished_ = false;
+  std::string journal_events_;
 };
 
 }  // namespace batchd::core

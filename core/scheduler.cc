@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "spdlog/spdlog.h"
@@ -14,6 +15,11 @@ namespace {
 
 absl::Status BatchNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("Batch '", id, "' not found"));
+}
+
+SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
+  return clock.SteadyNow() +
+         std::chrono::duration_cast<Duration>(wall - clock.WallNow());
 }
 
 // The dependencies of one task and the outputs of those that succeeded, read from its batch.
@@ -50,26 +56,72 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       id_rng_(std::random_device{}()),
-      jitter_rng_(std::random_device{}()) {}
+      jitter_rng_(std::random_device{}()) {
+  if (options_.journal != nullptr) {
+    options_.journal->SetDurableListener([this](std::vector<DurableMark> marks) {
+      boost::asio::post(strand_, [this, marks = std::move(marks)]() mutable {
+        OnDurable(std::move(marks));
+      });
+    });
+  }
+}
 
 Scheduler::~Scheduler() {
   // Parked waiters hold their batch; drop them to break the cycle.
   for (auto& [seq, batch] : batches_) batch->change_waiters().clear();
 }
 
-absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers) {
+absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers,
+                                               std::string content) {
+  if (!spec.request_id.empty()) {
+    // A retried submission must find its batch even when the daemon is at its limit.
+    absl::MutexLock lock(&requests_mu_);
+    auto it = requests_.find(spec.request_id);
+    if (it != requests_.end()) {
+      if (it->second.content_hash != absl::HashOf(content)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id '", spec.request_id, "' was already used for batch ",
+            it->second.batch->id(), " with different content; use a new request_id"));
+      }
+      SubmitResult result = Describe(it->second.batch, with_layers);
+      result.durable_ticket = it->second.ticket;
+      result.duplicate = true;
+      return result;
+    }
+  }
   if (active_batches_.fetch_add(1) >= options_.max_active_batches) {
     active_batches_.fetch_sub(1);
     return absl::ResourceExhaustedError(
         absl::StrCat("Too many active batches: the limit is ", options_.max_active_batches,
                      " unfinished batches (--max-active-batches)"));
   }
-  absl::StatusOr<SubmitResult> result = Admit(std::move(spec), with_layers);
-  if (!result.ok()) active_batches_.fetch_sub(1);
+  absl::StatusOr<SubmitResult> result = Admit(std::move(spec), with_layers, std::move(content));
+  if (!result.ok() || result->duplicate) active_batches_.fetch_sub(1);
   return result;
 }
 
-absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers) {
+SubmitResult Scheduler::Describe(const BatchPtr& batch, bool with_layers) {
+  SubmitResult result;
+  result.batch_id = batch->id();
+  if (with_layers) {
+    for (const std::vector<uint32_t>& layer : batch->graph().Layers()) {
+      std::vector<std::string_view>& ids = result.layers.emplace_back();
+      ids.reserve(layer.size());
+      for (uint32_t t : layer) ids.push_back(batch->task_id(t));
+    }
+  }
+  result.keep_alive = batch;
+  return result;
+}
+
+void Scheduler::WhenDurable(const SubmitResult& submitted,
+                            absl::AnyInvocable<void(absl::Status)> done) {
+  if (options_.journal == nullptr) return done(absl::OkStatus());
+  options_.journal->WhenDurable(submitted.durable_ticket, std::move(done));
+}
+
+absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
+                                              std::string content) {
   Batch::Identity identity;
   {
     absl::MutexLock lock(&id_mu_);
@@ -80,21 +132,39 @@ absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers) 
   }
   identity.created_steady = clock_.SteadyNow();
   identity.created_wall = clock_.WallNow();
-  absl::StatusOr<std::shared_ptr<Batch>> batch =
+  absl::StatusOr<std::shared_ptr<Batch>> created =
       Batch::Create(std::move(spec), registry_, std::move(identity));
-  if (!batch.ok()) return batch.status();
-
-  SubmitResult result;
-  result.batch_id = (*batch)->id();
-  if (with_layers) {
-    for (const std::vector<uint32_t>& layer : (*batch)->graph().Layers()) {
-      std::vector<std::string_view>& ids = result.layers.emplace_back();
-      ids.reserve(layer.size());
-      for (uint32_t t : layer) ids.push_back((*batch)->task_id(t));
+  if (!created.ok()) return created.status();
+  BatchPtr batch = *std::move(created);
+  Journal* const journal = options_.journal;
+  if (journal != nullptr) batch->SetJournaled();
+  auto record = [&]() -> BatchRecord {
+    return BatchRecord{batch->seq(), batch->id(), batch->request_id(), batch->created_wall(),
+                       std::move(content)};
+  };
+  SubmitResult result = Describe(batch, with_layers);
+  if (batch->request_id().empty()) {
+    if (journal != nullptr) result.durable_ticket = journal->AppendBatch(record());
+  } else {
+    // Under the lock, so a concurrent twin either finds this batch or is found by it.
+    absl::MutexLock lock(&requests_mu_);
+    const size_t hash = absl::HashOf(content);
+    auto [it, inserted] = requests_.try_emplace(batch->request_id());
+    if (!inserted) {
+      if (it->second.content_hash != hash) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id '", batch->request_id(), "' was already used for batch ",
+            it->second.batch->id(), " with different content; use a new request_id"));
+      }
+      result = Describe(it->second.batch, with_layers);
+      result.durable_ticket = it->second.ticket;
+      result.duplicate = true;
+      return result;
     }
+    if (journal != nullptr) result.durable_ticket = journal->AppendBatch(record());
+    it->second = AdmittedRequest{hash, batch, result.durable_ticket};
   }
-  result.keep_alive = *batch;
-  boost::asio::post(strand_, [this, b = *std::move(batch)]() mutable { AddBatch(std::move(b)); });
+  boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
   return result;
 }
 
@@ -137,7 +207,7 @@ void Scheduler::Complete(const AttemptToken& token, ExecutionOutcome outcome) {
 }
 
 void Scheduler::Pump() {
-  if (pumping_) return;
+  if (pumping_ || suspended_) return;
   pumping_ = true;
   uint32_t steps = 0;
   std::vector<PendingCompletion> processing;
@@ -156,6 +226,7 @@ void Scheduler::Pump() {
     break;
   }
   pumping_ = false;
+  FlushJournal();
   NotifyChanged();
   if (steps >= options_.max_steps_per_turn && !pump_posted_) {
     // Yield so readers and RPCs queued on the strand are served during a huge batch.
@@ -204,6 +275,7 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   ++running_total_;
   MarkChanged(batch);
   TaskSlot& slot = batch->slot(task);
+  if (std::string* events = JournalEvents(batch)) EncodeStarted(*events, task, slot.retries);
   const AttemptToken token{batch->seq(), task, slot.generation};
   const uint32_t timeout_ms = batch->timeout_ms(task);
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
@@ -271,6 +343,7 @@ void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, Execution
                outcome.error);
   slot.state = TaskState::kPending;
   slot.ready_at = clock_.SteadyNow();
+  if (std::string* events = JournalEvents(batch)) EncodeRequeued(*events, task);
   batch->PushReady(task);
   batch->Touch();
   MarkChanged(batch);
@@ -298,6 +371,7 @@ void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
 }
 
 void Scheduler::OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation) {
+  if (suspended_) return;
   auto it = batches_.find(batch_seq);
   if (it == batches_.end()) return;
   const BatchPtr batch = it->second;
@@ -369,6 +443,7 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
 }
 
 void Scheduler::OnTimeout(const AttemptToken& token) {
+  if (suspended_) return;
   auto it = batches_.find(token.batch_seq);
   if (it == batches_.end()) return;
   BatchPtr batch = it->second;
@@ -405,10 +480,20 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
   ++slot.retries;
   slot.state = TaskState::kRetryWait;
   observer_.OnRetryScheduled(batch->executor_name(task));
+  const auto delay = std::chrono::milliseconds(delay_ms);
+  if (std::string* events = JournalEvents(batch)) {
+    EncodeRetryWait(*events, task, slot.retries, clock_.WallNow() + delay);
+  }
+  ArmRetryTimer(batch, task, clock_.SteadyNow() + delay);
+  batch->Touch();
+  MarkChanged(batch);
+}
+
+void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at) {
+  TaskSlot& slot = batch->slot(task);
   const uint64_t seq = batch->seq();
   const uint32_t generation = slot.generation;
-  slot.timer = timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(delay_ms),
-                                  [this, seq, task, generation] {
+  slot.timer = timers_.ScheduleAt(at, [this, seq, task, generation] {
                                     auto it = batches_.find(seq);
                                     if (it == batches_.end()) return;
                                     const TaskSlot& s = it->second->slot(task);
@@ -418,8 +503,6 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
                                     }
                                     OnRetryDue(it->second, task);
                                   });
-  batch->Touch();
-  MarkChanged(batch);
 }
 
 void Scheduler::OnRetryDue(const BatchPtr& batch, uint32_t task) {
@@ -436,7 +519,7 @@ void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state
                            boost::json::value output, std::string error, std::string worker_id) {
   const SteadyTime now = clock_.SteadyNow();
   batch->Record(task, state, std::move(output), std::move(error), now, std::move(worker_id));
-  ReportFinished(*batch, task);
+  ReportFinished(batch, task);
   MarkChanged(batch);
   const bool failed = state == TaskState::kFailed || state == TaskState::kTimedOut;
   const bool release_dependents =
@@ -472,7 +555,7 @@ void Scheduler::SkipDependents(const BatchPtr& batch, uint32_t failed_task) {
     stack.pop_back();
     if (batch->slot(t).state != TaskState::kPending) continue;
     batch->Record(t, TaskState::kSkipped, {}, error, now);
-    ReportFinished(*batch, t);
+    ReportFinished(batch, t);
     for (uint32_t d : batch->graph().Dependents(t)) stack.push_back(d);
   }
 }
@@ -481,7 +564,14 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
   if (batch->finished() || batch->cancel_requested()) return;
   spdlog::info("batch {} cancelled: {}", batch->id(), reason);
   const std::string error = absl::StrCat("Cancelled: ", reason);
+  if (std::string* events = JournalEvents(batch)) EncodeCancelled(*events, reason);
   batch->MarkCancelled(std::move(reason));
+  CancelRemaining(batch, error);
+  MarkChanged(batch);
+  MaybeFinishBatch(batch);
+}
+
+void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error) {
   const SteadyTime now = clock_.SteadyNow();
   for (uint32_t t = 0; t < batch->size(); ++t) {
     TaskSlot& slot = batch->slot(t);
@@ -497,15 +587,14 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
       --running_total_;
     }
     batch->Record(t, TaskState::kCancelled, {}, error, now);
-    ReportFinished(*batch, t);
+    ReportFinished(batch, t);
   }
-  MarkChanged(batch);
-  MaybeFinishBatch(batch);
 }
 
 void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
   if (batch->finished() || !batch->AllFinal() || batch->running() > 0) return;
   batch->Finish(clock_.SteadyNow());
+  if (std::string* events = JournalEvents(batch)) EncodeFinished(*events, clock_.WallNow());
   active_batches_.fetch_sub(1);
   observer_.OnBatchFinished(batch->state());
   MarkChanged(batch);
@@ -525,6 +614,8 @@ void Scheduler::EvictExpired() {
     const bool too_old = now - oldest->finished_steady() >= options_.retention;
     if (!too_many && !too_old) break;
     seq_by_id_.erase(oldest->id());
+    if (options_.journal != nullptr) options_.journal->Forget(oldest->seq());
+    ForgetRequest(*oldest);
     batches_.erase(oldest->seq());
     finished_order_.pop_front();
   }
@@ -575,7 +666,8 @@ void Scheduler::WaitForCompletion(std::string batch_id, Callback<BatchSummary> d
 }
 
 void Scheduler::TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done) {
-  if (batch->finished()) return done(batch->Summary());
+  if (batch->finished_durably()) return done(batch->Summary());
+  if (suspended_) return done(Suspended(*batch));
   Batch& b = *batch;
   b.change_waiters().push_back([this, batch = std::move(batch), done = std::move(done)]() mutable {
     TryDeliverCompletion(std::move(batch), std::move(done));
@@ -605,16 +697,21 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
   const SteadyTime now = clock_.SteadyNow();
   Batch& b = *batch;
   if (after_version != 0 && b.version() <= after_version && !b.finished()) {
+    if (suspended_) return done(Suspended(b));
     b.change_waiters().push_back(
         [this, batch = std::move(batch), after_version, not_before, done = std::move(done)]() mutable {
           TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
         });
     return;
   }
-  if (now < not_before) {
-    timers_.ScheduleAt(not_before, [this, batch = std::move(batch), after_version, not_before,
+  if (now < not_before && !b.finished()) {
+    // Holds the batch's seq, not the batch: a reader waiting out a long interval must not keep
+    // the batch past its retention.
+    timers_.ScheduleAt(not_before, [this, seq = b.seq(), id = b.id(), after_version, not_before,
                                     done = std::move(done)]() mutable {
-      TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
+      auto it = batches_.find(seq);
+      if (it == batches_.end()) return done(BatchNotFound(id));
+      TryDeliverProgress(it->second, after_version, not_before, std::move(done));
     });
     return;
   }
@@ -639,6 +736,7 @@ void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
 void Scheduler::TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done) {
   ResultChunk chunk = batch->ReadResults(after, options_.max_results_per_chunk);
   if (!chunk.results.empty() || chunk.summary.has_value()) return done(std::move(chunk));
+  if (suspended_) return done(Suspended(*batch));
   Batch& b = *batch;
   b.change_waiters().push_back([this, batch = std::move(batch), after, done = std::move(done)]() mutable {
     TryDeliverResults(std::move(batch), after, std::move(done));
@@ -662,6 +760,7 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
                               done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
     if (batch == nullptr) return done(BatchNotFound(id));
+    if (suspended_) return done(Suspended(*batch));
     if (batch->finished()) {
       return done(absl::FailedPreconditionError(absl::StrCat(
           "Batch '", id, "' already finished (", BatchStateName(batch->state()), ")")));
@@ -672,11 +771,12 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
   });
 }
 
-void Scheduler::ReportFinished(const Batch& batch, uint32_t task) {
-  const TaskResult* r = batch.result(task);
-  observer_.OnTaskFinished(batch.executor_name(task), r->state,
+void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
+  const TaskResult* r = batch->result(task);
+  observer_.OnTaskFinished(batch->executor_name(task), r->state,
                            std::chrono::duration_cast<Duration>(
                                std::chrono::duration<double, std::milli>(r->duration_ms)));
+  if (std::string* events = JournalEvents(batch)) EncodeResult(*events, *r);
 }
 
 void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
@@ -707,6 +807,205 @@ void Scheduler::CancelAll(std::string reason) {
     for (const BatchPtr& batch : unfinished) CancelBatch(batch, reason);
     Pump();
   });
+}
+
+std::string* Scheduler::JournalEvents(const BatchPtr& batch) {
+  if (options_.journal == nullptr || suspended_) return nullptr;
+  if (!batch->in_journal_list) {
+    batch->in_journal_list = true;
+    journal_dirty_.push_back(batch);
+  }
+  return &batch->journal_events();
+}
+
+void Scheduler::FlushJournal() {
+  if (journal_dirty_.empty()) return;
+  std::vector<EventChunk> chunks;
+  chunks.reserve(journal_dirty_.size());
+  for (const BatchPtr& batch : journal_dirty_) {
+    batch->in_journal_list = false;
+    chunks.push_back(EventChunk{batch->seq(), std::exchange(batch->journal_events(), {}),
+                                batch->visible_count(), batch->finished()});
+  }
+  journal_dirty_.clear();
+  options_.journal->AppendEvents(std::move(chunks));
+}
+
+void Scheduler::OnDurable(std::vector<DurableMark> marks) {
+  for (const DurableMark& m : marks) {
+    auto it = batches_.find(m.batch_seq);
+    if (it == batches_.end()) continue;
+    it->second->MarkDurable(m.visible_results, m.finished);
+    MarkChanged(it->second);
+  }
+  NotifyChanged();
+}
+
+void Scheduler::ForgetRequest(const Batch& batch) {
+  if (batch.request_id().empty()) return;
+  absl::MutexLock lock(&requests_mu_);
+  auto it = requests_.find(batch.request_id());
+  if (it != requests_.end() && it->second.batch.get() == &batch) requests_.erase(it);
+}
+
+absl::Status Scheduler::Suspended(const Batch& batch) const {
+  return absl::UnavailableError(absl::StrCat(
+      "batchd is shutting down; batch ", batch.id(), " resumes when the daemon restarts"));
+}
+
+void Scheduler::Suspend(std::string reason) {
+  boost::asio::post(strand_, [this, reason = std::move(reason)] {
+    FlushJournal();
+    suspended_ = true;
+    for (auto& [seq, batch] : batches_) {
+      if (batch->finished()) continue;
+      for (uint32_t t = 0; t < batch->size(); ++t) {
+        TaskSlot& slot = batch->slot(t);
+        if (slot.timer != kNoTimer) {
+          timers_.Cancel(slot.timer);
+          slot.timer = kNoTimer;
+        }
+        if (slot.state == TaskState::kRunning) {
+          batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation},
+                                            reason);
+        }
+      }
+      MarkChanged(batch);
+    }
+    NotifyChanged();
+  });
+}
+
+absl::Status Scheduler::Restore(RecoveredBatch recovered) {
+  Batch::Identity identity;
+  identity.id = recovered.record.id;
+  identity.seq = recovered.record.seq;
+  identity.created_wall = recovered.record.created_at;
+  identity.created_steady = SteadyEquivalent(clock_, recovered.record.created_at);
+  recovered.spec.request_id = recovered.record.request_id;
+  absl::StatusOr<std::shared_ptr<Batch>> created =
+      Batch::Create(std::move(recovered.spec), registry_, std::move(identity));
+  if (!created.ok()) return created.status();
+  BatchPtr batch = *std::move(created);
+  if (options_.journal != nullptr) batch->SetJournaled();
+  {
+    absl::MutexLock lock(&id_mu_);
+    next_seq_ = std::max(next_seq_, batch->seq() + 1);
+  }
+  if (!batch->request_id().empty()) {
+    absl::MutexLock lock(&requests_mu_);
+    requests_[batch->request_id()] =
+        AdmittedRequest{absl::HashOf(recovered.record.content), batch, 0};
+  }
+  boost::asio::post(strand_, [this, batch, events = std::move(recovered.events)]() mutable {
+    Replay(batch, std::move(events));
+  });
+  return absl::OkStatus();
+}
+
+void Scheduler::Replay(const BatchPtr& batch, std::vector<JournalEvent> events) {
+  batches_.emplace(batch->seq(), batch);
+  seq_by_id_.emplace(batch->id(), batch->seq());
+  std::vector<WallTime> retry_due(batch->size());
+  std::optional<WallTime> finished_at;
+  for (JournalEvent& e : events) {
+    if (e.kind != JournalEventKind::kCancelled && e.kind != JournalEventKind::kFinished &&
+        e.task >= batch->size()) {
+      continue;  // not this batch's task: ignore rather than corrupt memory
+    }
+    TaskSlot& slot = batch->slot(e.task);
+    switch (e.kind) {
+      case JournalEventKind::kStarted:
+        if (IsFinal(slot.state)) break;
+        slot.state = TaskState::kRunning;
+        slot.retries = e.retries;
+        batch->RestoreStarted(e.task, slot.generation + 1);
+        break;
+      case JournalEventKind::kRequeued:
+        if (!IsFinal(slot.state)) slot.state = TaskState::kPending;
+        break;
+      case JournalEventKind::kRetryWait:
+        if (IsFinal(slot.state)) break;
+        slot.state = TaskState::kRetryWait;
+        slot.retries = e.retries;
+        retry_due[e.task] = e.at;
+        break;
+      case JournalEventKind::kResult: {
+        if (IsFinal(slot.state)) break;  // a duplicate: the first result stands
+        batch->RestoreResult(e);
+        const bool failed = e.state == TaskState::kFailed || e.state == TaskState::kTimedOut;
+        if (e.state == TaskState::kSucceeded ||
+            (failed && batch->on_dependency_failure() == DependencyFailure::kRunDependents)) {
+          for (uint32_t d : batch->graph().Dependents(e.task)) {
+            TaskSlot& s = batch->slot(d);
+            if (s.remaining_deps > 0) --s.remaining_deps;
+          }
+        }
+        break;
+      }
+      case JournalEventKind::kCancelled:
+        if (!batch->cancel_requested()) batch->MarkCancelled(e.reason);
+        break;
+      case JournalEventKind::kFinished:
+        finished_at = e.at;
+        break;
+    }
+  }
+  batch->MarkDurable(batch->visible_count(), false);
+  if (finished_at.has_value() && batch->AllFinal()) {
+    batch->RestoreFinished(SteadyEquivalent(clock_, *finished_at));
+    batch->MarkDurable(batch->visible_count(), true);
+    // Keep finished_order_ sorted by finish time (recovered batches come in admission order).
+    auto pos = finished_order_.end();
+    while (pos != finished_order_.begin() &&
+           (*std::prev(pos))->finished_steady() > batch->finished_steady()) {
+      --pos;
+    }
+    finished_order_.insert(pos, batch);
+    EvictExpired();
+    return;
+  }
+  active_batches_.fetch_add(1);
+  ResumeRecovered(batch, retry_due);
+}
+
+void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTime>& retry_due) {
+  const SteadyTime now = clock_.SteadyNow();
+  const WallTime wall_now = clock_.WallNow();
+  uint32_t rerun = 0;
+  for (uint32_t t = 0; t < batch->size(); ++t) {
+    TaskSlot& slot = batch->slot(t);
+    if (slot.state == TaskState::kRunning) {
+      // It was running when the daemon stopped: run it again, the lost attempt counted.
+      slot.state = TaskState::kPending;
+      ++slot.retries;
+      ++rerun;
+    } else if (slot.state == TaskState::kRetryWait) {
+      const auto remaining = std::max<Duration>(
+          Duration::zero(), std::chrono::duration_cast<Duration>(retry_due[t] - wall_now));
+      ArmRetryTimer(batch, t, now + remaining);
+    }
+  }
+  spdlog::info("batch {} recovered: {} of {} tasks final, {} interrupted attempts run again",
+               batch->id(), batch->completed(), batch->size(), rerun);
+  // Consequences of failures that the crash may have cut short.
+  for (uint32_t t = 0; t < batch->size() && !batch->cancel_requested(); ++t) {
+    const TaskState state = batch->slot(t).state;
+    if (state != TaskState::kFailed && state != TaskState::kTimedOut) continue;
+    if (batch->on_dependency_failure() == DependencyFailure::kCancelBatch) {
+      CancelBatch(batch, absl::StrCat("task '", batch->task_id(t), "' failed"));
+    } else if (batch->on_dependency_failure() == DependencyFailure::kSkipDependents) {
+      SkipDependents(batch, t);
+    }
+  }
+  if (batch->cancel_requested()) {
+    CancelRemaining(batch, absl::StrCat("Cancelled: ", batch->cancel_reason()));
+  }
+  batch->RebuildReady();
+  MarkChanged(batch);
+  MakeRunnable(batch);
+  MaybeFinishBatch(batch);
+  Pump();
 }
 
 }  // namespace batchd::core

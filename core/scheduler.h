@@ -26,6 +26,8 @@
 #include "core/clock.h"
 #include "core/executor.h"
 #include "core/executor_registry.h"
+#include "core/journal.h"
+#include "core/journal_events.h"
 #include "core/scheduler_observer.h"
 #include "core/task_result.h"
 #include "core/timer_service.h"
@@ -40,6 +42,9 @@ struct SchedulerOptions {
   uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
   size_t max_active_batches = 10000;       // unfinished batches; more are refused
   SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler
+  // Optional; when set, admitted batches and their progress are recorded in it and readers see
+  // only what is durable. Must outlive the scheduler's strand work.
+  Journal* journal = nullptr;
 };
 
 struct SubmitResult {
@@ -47,6 +52,17 @@ struct SubmitResult {
   // Task ids by execution layer when requested, valid while keep_alive lives.
   std::vector<std::vector<std::string_view>> layers;
   std::shared_ptr<const void> keep_alive;
+  // Durable once the journal reports this ticket (0: nothing to wait for).
+  Journal::Ticket durable_ticket = 0;
+  // True when request_id named a batch admitted before: nothing new was admitted.
+  bool duplicate = false;
+};
+
+// A batch read back from the journal at start-up, its request decoded by the server.
+struct RecoveredBatch {
+  BatchSpec spec;
+  BatchRecord record;
+  std::vector<JournalEvent> events;
 };
 
 // A task lost with its worker this many times fails instead of running again.
@@ -67,7 +83,19 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch,
   // RESOURCE_EXHAUSTED when max_active_batches are unfinished. Layers are
   // computed only `with_layers` (SubmitBatch answers them; ProcessBatch does not).
-  absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false);
+  // `content` is the request's durable form: what the journal stores and what makes two
+  // submissions with the same request_id "the same" (ALREADY_EXISTS when it differs).
+  absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false,
+                                      std::string content = {});
+  // Calls `done` once the submitted batch is durable (at once without a journal), from any
+  // thread; UNAVAILABLE when the journal cannot store it.
+  void WhenDurable(const SubmitResult& submitted, absl::AnyInvocable<void(absl::Status)> done);
+  bool journaled() const { return options_.journal != nullptr; }
+
+  // Start-up only, before serving: rebuilds a batch read from the journal; an unfinished one
+  // resumes (tasks that were running run again, counted as a retry; retry delays resume).
+  // Not OK when the batch no longer validates (e.g. its executor is gone).
+  absl::Status Restore(RecoveredBatch recovered);
 
   // NOT_FOUND for unknown ids in every method below.
   void GetSummary(std::string batch_id, Callback<BatchSummary> done);
@@ -91,6 +119,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void CountUnfinished(absl::AnyInvocable<void(size_t)> done);
   // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
   void CancelAll(std::string reason);
+  // Daemon shutdown with a journal: stops starting and finishing tasks without recording
+  // anything (running attempts are cancelled and run again after the restart); readers waiting
+  // for more get UNAVAILABLE.
+  void Suspend(std::string reason);
 
   // Strand only: `executor` gained capacity (or lost its last worker); starts tasks kept
   // PENDING for it, or arms their no-worker timeouts.
@@ -105,8 +137,18 @@ class Scheduler final : private CompletionSink, public CapacityListener {
 
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
 
-  absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers);
-  void ReportFinished(const Batch& batch, uint32_t task);
+  absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers, std::string content);
+  static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
+  void ReportFinished(const BatchPtr& batch, uint32_t task);
+  // Journal: events of this turn are buffered per batch and flushed at the end of Pump.
+  std::string* JournalEvents(const BatchPtr& batch);
+  void FlushJournal();
+  void OnDurable(std::vector<DurableMark> marks);
+  void Replay(const BatchPtr& batch, std::vector<JournalEvent> events);
+  void ResumeRecovered(const BatchPtr& batch, const std::vector<WallTime>& retry_due);
+  void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
+  void ForgetRequest(const Batch& batch);
+  absl::Status Suspended(const Batch& batch) const;
   void AddBatch(BatchPtr batch);
   BatchPtr Find(const std::string& id) const;
   void Pump();
@@ -129,6 +171,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
                   boost::json::value output, std::string error, std::string worker_id = {});
   void SkipDependents(const BatchPtr& batch, uint32_t failed_task);
   void CancelBatch(const BatchPtr& batch, std::string reason);
+  void CancelRemaining(const BatchPtr& batch, const std::string& error);
   void MaybeFinishBatch(const BatchPtr& batch);
   void MarkChanged(const BatchPtr& batch);
   void NotifyChanged();
@@ -154,12 +197,23 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   uint64_t next_seq_ ABSL_GUARDED_BY(id_mu_) = 1;
   std::mt19937_64 id_rng_ ABSL_GUARDED_BY(id_mu_);
 
+  // Idempotent submission: request_id -> the batch it admitted, while that batch is retained.
+  struct AdmittedRequest {
+    size_t content_hash = 0;
+    BatchPtr batch;
+    Journal::Ticket ticket = 0;
+  };
+  absl::Mutex requests_mu_;
+  absl::flat_hash_map<std::string, AdmittedRequest> requests_ ABSL_GUARDED_BY(requests_mu_);
+
   // Strand-owned state.
   std::map<uint64_t, BatchPtr> batches_;  // by seq: creation order
   absl::flat_hash_map<std::string, uint64_t> seq_by_id_;
   std::deque<BatchPtr> runnable_;
   std::deque<BatchPtr> finished_order_;
   std::vector<BatchPtr> changed_;
+  std::vector<BatchPtr> journal_dirty_;  // batches with events not yet flushed
+  bool suspended_ = false;
   struct PendingCompletion {
     AttemptToken token;
     ExecutionOutcome outcome;

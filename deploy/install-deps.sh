@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libfmt-dev libboost1.81-dev libboost-json1.81-dev
+  libsqlite3-dev  # the journal (core/journal_store.cc)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest
   procps
@@ -15,6 +16,9 @@ packages=(
   # the shell executor, plots; perf for profiling the hot paths the benchmarks point at.
   python3-celery python3-redis redis-server python3-distributed python3-matplotlib
   parallel make bc linux-perf
+  # tests/fuzz: clang and libFuzzer for the fuzz preset; libclang-rt-14-dev holds the sanitizer
+  # and fuzzer runtimes and FuzzedDataProvider.h, which the gcc build's corpus replays include.
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 
 missing=()

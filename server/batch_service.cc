@@ -9,6 +9,7 @@
 #include "core/batch_spec.h"
 #include "core/task_assignment.h"
 #include "core/task_graph.h"
+#include "server/batch_record_codec.h"
 #include "server/finished_reactor.h"
 #include "server/progress_stream.h"
 #include "server/result_convert.h"
@@ -51,6 +52,13 @@ absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksRespon
   return absl::OkStatus();
 }
 
+// What the journal keeps and idempotent submission compares; skipped when neither needs it.
+template <typename Request>
+std::string ContentFor(const core::Scheduler& scheduler, const Request& request) {
+  if (!scheduler.journaled() && request.request_id().empty()) return {};
+  return EncodeBatchContent(request);
+}
+
 }  // namespace
 
 BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
@@ -67,11 +75,17 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
   }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
-  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec), /*with_layers=*/true);
+  absl::StatusOr<core::SubmitResult> submitted =
+      scheduler_.Submit(*std::move(spec), /*with_layers=*/true, ContentFor(scheduler_, *request));
   if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
   response->set_batch_id(submitted->batch_id);
   LayerIdsToProto(submitted->layers, response->mutable_layers());
-  return FinishUnary(context, grpc::Status::OK);
+  // Answer only once the batch is durably recorded.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.WhenDurable(*submitted, [reactor](absl::Status durable) {
+    reactor->Finish(ToGrpcStatus(durable));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext* context,
@@ -83,7 +97,8 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
   }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
-  absl::StatusOr<core::SubmitResult> submitted = scheduler_.Submit(*std::move(spec));
+  absl::StatusOr<core::SubmitResult> submitted =
+      scheduler_.Submit(*std::move(spec), /*with_layers=*/false, ContentFor(scheduler_, *request));
   if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
   response->set_batch_id(submitted->batch_id);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

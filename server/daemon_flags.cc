@@ -2,6 +2,7 @@
 #include "server/dashed_flag.h"
 
 #include <array>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/base/config.h"
@@ -56,6 +57,13 @@ BATCHD_DASHED_FLAG(absl::Duration, worker_heartbeat_interval, "worker-heartbeat-
 BATCHD_DASHED_FLAG(absl::Duration, worker_cancel_grace, "worker-cancel-grace", absl::Seconds(5),
                    "How long a worker slot stays held after a cancel the worker has not "
                    "acknowledged");
+BATCHD_DASHED_FLAG(std::string, data_dir, "data-dir", "",
+                   "Directory of the journal that lets batches survive restarts and crashes; "
+                   "empty = $STATE_DIRECTORY (systemd), else ./batchd-data");
+ABSL_FLAG(std::string, durability, "normal",
+          "none: no journal (batches are lost with the process); normal: accepted batches and "
+          "their results survive a crash of batchd; full: they also survive power loss "
+          "(fsync per commit)");
 
 namespace batchd::server {
 namespace {
@@ -151,6 +159,19 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
           CheckWorkerDuration("worker-heartbeat-interval", options.worker_heartbeat_interval);
       !s.ok()) {
     return s;
+  }
+  absl::StatusOr<core::Durability> durability =
+      core::ParseDurability(absl::GetFlag(FLAGS_durability));
+  if (!durability.ok()) return durability.status();
+  options.durability = *durability;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.data_dir.empty()) {
+    // systemd's StateDirectory= may list several directories separated by ':'; use the first.
+    const char* state = std::getenv("STATE_DIRECTORY");
+    options.data_dir = state != nullptr && *state != '\0'
+                           ? std::string(absl::string_view(state).substr(
+                                 0, absl::string_view(state).find(':')))
+                           : std::string("batchd-data");
   }
   options.worker_cancel_grace = absl::GetFlag(FLAGS_worker_cancel_grace);
   if (absl::Status s = CheckWorkerDuration("worker-cancel-grace", options.worker_cancel_grace);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/journal_store.h"
 #include "server/log_setup.h"
 
 namespace batchd::server {
@@ -36,6 +37,9 @@ struct DaemonOptions {
   absl::Duration keepalive_time = absl::Seconds(60);
   absl::Duration worker_heartbeat_interval = absl::Seconds(5);
   absl::Duration worker_cancel_grace = absl::Seconds(5);
+  // The journal: where it lives and how hard it tries to keep every record.
+  std::string data_dir;  // resolved: --data-dir, else $STATE_DIRECTORY, else ./batchd-data
+  core::Durability durability = core::Durability::kNormal;
 };
 
 // INVALID_ARGUMENT naming the flag when a value is unusable.

@@ -1,6 +1,8 @@
 // batchd: the gRPC batch-execution daemon. Parses flags, wires the services, serves until
 // SIGTERM/SIGINT, then drains in-flight calls for up to --shutdown-grace and exits 0.
-// Exit codes: 0 after a signal, 1 when the address cannot be bound, 2 for unusable flags.
+// Batches are journaled in --data-dir (unless --durability=none) and resume after a restart.
+// Exit codes: 0 after a signal, 1 when the address or the data directory cannot be used,
+// 2 for unusable flags.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>  // environ
@@ -30,6 +32,8 @@
 #include "core/asio_timer_service.h"
 #include "core/builtin_executors.h"
 #include "core/executor_environment.h"
+#include "core/group_commit_journal.h"
+#include "core/journal_store.h"
 #include "core/http_executor.h"
 #include "core/scheduler.h"
 #include "core/worker_hub.h"
@@ -39,7 +43,9 @@
 #include "server/flag_environment.h"
 #include "server/grpc_server.h"
 #include "server/health_service.h"
+#include "server/journal_recovery.h"
 #include "server/log_setup.h"
+#include "server/malloc_trimmer.h"
 #include "server/metrics_http_server.h"
 #include "server/prometheus_metrics.h"
 #include "server/rpc_metrics_interceptor.h"
@@ -83,11 +89,13 @@ batchd::core::WorkerHubOptions WorkerHubOptionsFrom(const DaemonOptions& options
 }
 
 // The scheduler and what it runs on: an io_context whose threads serve timers and executors'
-// I/O, with every batch's state on one strand.
+// I/O, with every batch's state on one strand; and the journal it records into, if any.
 class SchedulerRuntime {
  public:
-  explicit SchedulerRuntime(const DaemonOptions& options)
-      : strand_(boost::asio::make_strand(io_)),
+  SchedulerRuntime(const DaemonOptions& options,
+                   std::unique_ptr<batchd::core::GroupCommitJournal> journal)
+      : journal_(std::move(journal)),
+        strand_(boost::asio::make_strand(io_)),
         work_(boost::asio::make_work_guard(io_)),
         timers_(strand_, clock_),
         worker_hub_(strand_, clock_, timers_, registry_, WorkerHubOptionsFrom(options)) {
@@ -101,6 +109,7 @@ class SchedulerRuntime {
     scheduler_options.max_finished_batches = options.max_finished_batches;
     scheduler_options.max_active_batches = options.max_active_batches;
     if (!options.metrics_listen.empty()) scheduler_options.observer = &metrics_;
+    scheduler_options.journal = journal_.get();
     scheduler_ = std::make_unique<batchd::core::Scheduler>(strand_, clock_, timers_, registry_,
                                                            scheduler_options);
     worker_hub_.SetCapacityListener(scheduler_.get());
@@ -109,6 +118,7 @@ class SchedulerRuntime {
     }
   }
   ~SchedulerRuntime() {
+    StopJournal();
     work_.reset();
     io_.stop();
     for (std::thread& t : threads_) t.join();
@@ -130,6 +140,14 @@ class SchedulerRuntime {
     if (sampled.wait_for(std::chrono::seconds(5)) == std::future_status::ready) g = sampled.get();
     return metrics_.Render(g, registry_.List());
   }
+  // With a journal: suspends the scheduler (nothing more is recorded; unfinished batches resume
+  // at the next start), then stores what is queued and closes the journal.
+  void StopJournal() {
+    if (journal_ == nullptr) return;
+    scheduler_->Suspend("batchd is shutting down");
+    UnfinishedBatches();  // the strand has run the suspension
+    journal_->Close();
+  }
   // Blocks until the strand answers.
   size_t UnfinishedBatches() {
     std::promise<size_t> count;
@@ -138,6 +156,7 @@ class SchedulerRuntime {
   }
 
  private:
+  std::unique_ptr<batchd::core::GroupCommitJournal> journal_;  // outlives the scheduler
   boost::asio::io_context io_;
   batchd::core::AsioTimerService::Strand strand_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -157,10 +176,32 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
                 absl::FormatDuration(options.shutdown_grace));
   batchd::server::HealthService health({batchd::v1::BatchService::service_full_name(),
                                         batchd::v1::WorkerService::service_full_name()});
-  SchedulerRuntime runtime(options);
+  std::unique_ptr<batchd::core::GroupCommitJournal> journal;
+  std::vector<batchd::core::StoredBatch> stored;
+  if (options.durability != batchd::core::Durability::kNone) {
+    absl::StatusOr<std::unique_ptr<batchd::core::JournalStore>> store =
+        batchd::core::JournalStore::Open(options.data_dir, options.durability);
+    absl::StatusOr<std::vector<batchd::core::StoredBatch>> loaded =
+        store.ok() ? (*store)->LoadAll() : store.status();
+    if (!loaded.ok()) {
+      std::cerr << "batchd: " << loaded.status().message() << std::endl;
+      return kExitCannotListen;
+    }
+    stored = *std::move(loaded);
+    spdlog::info("journal {} (durability {}): {} batches stored", (*store)->path(),
+                 batchd::core::DurabilityName(options.durability), stored.size());
+    journal = std::make_unique<batchd::core::GroupCommitJournal>(*std::move(store));
+  }
+  SchedulerRuntime runtime(options, std::move(journal));
   if (!runtime.executors_status().ok()) {
     std::cerr << "batchd: " << runtime.executors_status().message() << std::endl;
     return kExitBadFlags;
+  }
+  if (!stored.empty()) {
+    const batchd::server::RecoveryCounts recovered =
+        batchd::server::RecoverBatches(std::move(stored), runtime.scheduler());
+    spdlog::info("journal: {} batches recovered, {} not recoverable", recovered.restored,
+                 recovered.failed);
   }
   const batchd::server::AuthCheck auth(security.bearer_token);
   batchd::server::StreamLimiter streams(options.max_streams_per_client, options.max_streams);
@@ -213,7 +254,12 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   std::thread canceller([&] {
     while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
       if (absl::Now() >= deadline) {
-        runtime.scheduler().CancelAll("batchd is shutting down");
+        // With a journal, unfinished batches resume at the next start instead.
+        if (runtime.scheduler().journaled()) {
+          runtime.StopJournal();
+        } else {
+          runtime.scheduler().CancelAll("batchd is shutting down");
+        }
         break;
       }
       if (runtime.UnfinishedBatches() == 0) break;
@@ -225,6 +271,7 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   running->server->Wait();
   drained.Notify();
   canceller.join();
+  runtime.StopJournal();
   spdlog::info("batchd stopped");
   return 0;
 }
@@ -261,6 +308,11 @@ int main(int argc, char** argv) {
     std::cerr << "batchd: " << options.status().message() << std::endl;
     return kExitBadFlags;
   }
+  const absl::StatusOr<absl::Duration> trim_interval = batchd::server::MallocTrimIntervalFromFlags();
+  if (!trim_interval.ok()) {
+    std::cerr << "batchd: " << trim_interval.status().message() << std::endl;
+    return kExitBadFlags;
+  }
   absl::StatusOr<SecurityOptions> security = batchd::server::SecurityOptionsFromFlags();
   absl::StatusOr<std::vector<std::string>> security_warnings =
       security.ok() ? batchd::server::CheckListenSecurity(options->listen, *security)
@@ -280,5 +332,7 @@ int main(int argc, char** argv) {
   // reach only sigwait: no work happens in a signal handler.
   const sigset_t shutdown_signals = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // After the mask: its thread must not take the shutdown signals either.
+  const batchd::server::MallocTrimmer trimmer(*trim_interval);
   return Serve(*options, *security, shutdown_signals);
 }

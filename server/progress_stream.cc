@@ -6,8 +6,8 @@ namespace batchd::server {
 
 void ProgressStream::RequestNext() {
   scheduler_.WatchProgress(batch_id_, version_, not_before_,
-                           [self = shared_from_this()](absl::StatusOr<core::ProgressUpdate> u) {
-                             self->OnUpdate(std::move(u));
+                           [weak = weak_from_this()](absl::StatusOr<core::ProgressUpdate> u) {
+                             if (auto self = weak.lock()) self->OnUpdate(std::move(u));
                            });
 }
 

@@ -1,8 +1,10 @@
 // The lifecycle shared by server-streaming calls that pull from the scheduler: ask for the next
 // item, write it, ask again once the write completed, finish after the last item or when the
 // client goes away. A subclass implements RequestNext() and calls Deliver() from the scheduler's
-// callback. Shared ownership (gRPC's reference is dropped in OnDone; pending scheduler callbacks
-// hold their own) makes a callback that arrives after the call ended harmless. Thread-safe.
+// callback. gRPC's reference is dropped in OnDone, and the stream's place under the stream
+// limits is given back then too; pending scheduler callbacks hold only weak references (a
+// stream abandoned while its batch idles must not stay alive, and counted, until the batch
+// changes), so a callback that arrives after the call ended finds nothing. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -54,7 +56,10 @@ class PullStream : public grpc::ServerWriteReactor<Response>,
     FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "Stream cancelled by the client"));
   }
 
-  void OnDone() override { self_.reset(); }
+  void OnDone() override {
+    lease_ = StreamLimiter::Lease();
+    self_.reset();
+  }
 
  protected:
   PullStream() = default;

@@ -6,8 +6,8 @@ namespace batchd::server {
 
 void ResultStream::RequestNext() {
   scheduler_.ReadResults(batch_id_, cursor_,
-                         [self = shared_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
-                           self->OnChunk(std::move(chunk));
+                         [weak = weak_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
+                           if (auto self = weak.lock()) self->OnChunk(std::move(chunk));
                          });
 }
 

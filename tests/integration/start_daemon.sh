@@ -29,7 +29,7 @@ fail() {
 }
 
 # Arguments after the first two are extra daemon flags.
-"$batchd" --listen=127.0.0.1:0 "${@:3}" >"$work/stdout" 2>"$work/stderr" &
+"$batchd" --listen=127.0.0.1:0 --data-dir="$work/data" "${@:3}" >"$work/stdout" 2>"$work/stderr" &
 daemon_pid=$!
 
 # Wait (at most 20 s) for "batchd listening on 127.0.0.1:PORT".

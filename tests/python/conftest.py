@@ -24,6 +24,9 @@ class Daemon:
     def __init__(self, binary: str, flags: List[str], log_path: str) -> None:
         self._log_path = log_path
         self._log = open(log_path, "wb")
+        if not any(f.startswith(("--data-dir", "--durability")) for f in flags):
+            # Each daemon journals into its own directory next to its log.
+            flags = [f"--data-dir={os.path.splitext(log_path)[0]}-data", *flags]
         self.process = subprocess.Popen(
             [binary, "--listen=127.0.0.1:0", *flags],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <utility>
 
@@ -283,16 +285,51 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::vector<std::string>& flags, absl::Duration ready_timeout) {
   std::vector<std::string> argv = {BinaryPath(), "--listen=127.0.0.1:0"};
+  std::string owned_data_dir;
+  const bool chooses_journal = std::any_of(flags.begin(), flags.end(), [](const std::string& f) {
+    return absl::StartsWith(f, "--data-dir") || absl::StartsWith(f, "--durability");
+  });
+  if (!chooses_journal) {
+    absl::StatusOr<std::string> dir = MakeTempDir("batchd-data");
+    if (!dir.ok()) return dir.status();
+    owned_data_dir = *dir;
+    argv.push_back("--data-dir=" + owned_data_dir);
+  }
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
-  if (!child.ok()) return child.status();
+  if (!child.ok()) {
+    RemoveTree(owned_data_dir);
+    return child.status();
+  }
   absl::StatusOr<std::string> line = (*child)->WaitForStdoutLine(kListeningPrefix, ready_timeout);
   if (!line.ok()) {
     return absl::Status(line.status().code(),
                         absl::StrCat("batchd did not start: ", line.status().message()));
   }
   std::string address = line->substr(std::strlen(kListeningPrefix));
-  return std::unique_ptr<DaemonProcess>(new DaemonProcess(*std::move(child), std::move(address)));
+  return std::unique_ptr<DaemonProcess>(
+      new DaemonProcess(*std::move(child), std::move(address), std::move(owned_data_dir)));
+}
+
+DaemonProcess::~DaemonProcess() {
+  process_.reset();  // the daemon is gone before its files are
+  RemoveTree(owned_data_dir_);
+}
+
+absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/",
+                                     std::string(prefix), "-XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp ", pattern, ": ", std::strerror(errno)));
+  }
+  return pattern;
+}
+
+void RemoveTree(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
 }
 
 std::string DaemonProcess::BinaryPath() { return BATCHD_BINARY; }

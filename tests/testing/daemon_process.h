@@ -81,8 +81,14 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          absl::Duration timeout,
                                          const std::vector<std::string>& extra_env = {});
 
+// A new empty directory under $TMPDIR (else /tmp) named <prefix>-XXXXXX.
+absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
+// Removes `path` and everything under it; no effect when empty or missing.
+void RemoveTree(const std::string& path);
+
 // The real batchd binary, started on --listen=127.0.0.1:0 (unless `flags` choose another
-// address) and ready once it has printed "batchd listening on <address>".
+// address) and ready once it has printed "batchd listening on <address>". Unless `flags` set
+// --data-dir or --durability, it journals into a fresh temporary directory removed with it.
 class DaemonProcess {
  public:
   static constexpr absl::Duration kDefaultReadyTimeout = absl::Seconds(20);
@@ -95,6 +101,7 @@ class DaemonProcess {
 
   // What the daemon printed: host:port with the port it bound, or unix:/path.
   const std::string& address() const { return address_; }
+  pid_t pid() const { return process_->pid(); }
   std::shared_ptr<grpc::Channel> NewChannel() const;
   std::unique_ptr<v1::BatchService::Stub> NewBatchStub() const;
   std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub() const;
@@ -105,11 +112,21 @@ class DaemonProcess {
   std::string Stderr() const { return process_->Stderr(); }
 
  private:
-  DaemonProcess(std::unique_ptr<ChildProcess> process, std::string address)
-      : process_(std::move(process)), address_(std::move(address)) {}
+  DaemonProcess(std::unique_ptr<ChildProcess> process, std::string address,
+                std::string owned_data_dir)
+      : process_(std::move(process)),
+        address_(std::move(address)),
+        owned_data_dir_(std::move(owned_data_dir)) {}
 
+ public:
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+ private:
   std::unique_ptr<ChildProcess> process_;  // killed on destruction
   std::string address_;
+  std::string owned_data_dir_;  // removed on destruction; empty when the test chose one
 };
 
 }  // namespace batchd::testing

@@ -1,0 +1,35 @@
+#include "server/journal_recovery.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "core/journal_events.h"
+#include "server/batch_record_codec.h"
+
+namespace batchd::server {
+
+RecoveryCounts RecoverBatches(std::vector<core::StoredBatch> stored, core::Scheduler& scheduler) {
+  RecoveryCounts counts;
+  for (core::StoredBatch& batch : stored) {
+    const std::string id = batch.record.id;
+    absl::StatusOr<core::BatchSpec> spec = DecodeBatchContent(batch.record.content);
+    absl::StatusOr<std::vector<core::JournalEvent>> events =
+        core::DecodeJournalEvents(batch.events);
+    absl::Status status = !spec.ok() ? spec.status() : events.status();
+    if (status.ok()) {
+      status = scheduler.Restore(core::RecoveredBatch{*std::move(spec), std::move(batch.record),
+                                                      *std::move(events)});
+    }
+    if (status.ok()) {
+      ++counts.restored;
+    } else {
+      ++counts.failed;
+      spdlog::error("journal: batch {} not recovered (kept for a later start): {}",
+                    id, status.ToString());
+    }
+  }
+  return counts;
+}
+
+}  // namespace batchd::server
