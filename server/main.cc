@@ -250,10 +250,14 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   // Worker streams stay open while batches may still need them, and are closed once none is
   // unfinished (or after the cancel), so they do not hold the shutdown for the whole grace.
   const absl::Time deadline = absl::Now() + options.shutdown_grace;
+  // Batches are cancelled (or suspended) a little before gRPC cancels the calls still open, so
+  // those calls end with the batch's own answer rather than a bare CANCELLED.
+  const absl::Time stop_batches_at =
+      deadline - std::min(options.shutdown_grace / 4, absl::Milliseconds(250));
   absl::Notification drained;
   std::thread canceller([&] {
     while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
-      if (absl::Now() >= deadline) {
+      if (absl::Now() >= stop_batches_at) {
         // With a journal, unfinished batches resume at the next start instead.
         if (runtime.scheduler().journaled()) {
           runtime.StopJournal();
