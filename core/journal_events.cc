@@ -1,5 +1,6 @@
 #include "core/journal_events.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -39,7 +40,11 @@ int64_t Micros(WallTime t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
+// Stored times are clamped to 1970..2099 so that a corrupt journal cannot overflow the
+// arithmetic that turns them back into deadlines.
 WallTime FromMicros(int64_t us) {
+  constexpr int64_t kMaxMicros = 4'102'444'800'000'000;  // 2100-01-01
+  us = std::clamp<int64_t>(us, 0, kMaxMicros);
   return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(us)));
 }
 

@@ -981,8 +981,10 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
       ++slot.retries;
       ++rerun;
     } else if (slot.state == TaskState::kRetryWait) {
-      const auto remaining = std::max<Duration>(
-          Duration::zero(), std::chrono::duration_cast<Duration>(retry_due[t] - wall_now));
+      // A retry delay is at most 2^32 ms (~50 days): more means a clock jump or corruption.
+      const auto remaining = std::clamp<Duration>(
+          std::chrono::duration_cast<Duration>(retry_due[t] - wall_now), Duration::zero(),
+          std::chrono::milliseconds(UINT32_MAX));
       ArmRetryTimer(batch, t, now + remaining);
     }
   }

@@ -21,7 +21,7 @@ TEST(JournalEventsTest, EveryEventRoundTrips) {
   r.error = "Timeout after 5 ms";
   r.duration_ms = 5.25;
   r.started_at = At(10);
-  r.finished_at = At(-20);
+  r.finished_at = At(20);
   r.worker_id = "w#1";
   EncodeResult(data, r);
   EncodeCancelled(data, "enough");
@@ -48,12 +48,22 @@ TEST(JournalEventsTest, EveryEventRoundTrips) {
   EXPECT_EQ(e[3].error, "Timeout after 5 ms");
   EXPECT_EQ(e[3].duration_ms, 5.25);
   EXPECT_EQ(e[3].started_at, At(10));
-  EXPECT_EQ(e[3].at, At(-20));
+  EXPECT_EQ(e[3].at, At(20));
   EXPECT_EQ(e[3].worker_id, "w#1");
   EXPECT_EQ(e[4].kind, JournalEventKind::kCancelled);
   EXPECT_EQ(e[4].reason, "enough");
   EXPECT_EQ(e[5].kind, JournalEventKind::kFinished);
   EXPECT_EQ(e[5].at, At(99));
+}
+
+TEST(JournalEventsTest, TimesOutsideTheCenturyAreClamped) {
+  std::string data;
+  EncodeFinished(data, At(-5));
+  EncodeRetryWait(data, 0, 0, WallTime(std::chrono::hours(24 * 365 * 200)));
+  absl::StatusOr<std::vector<JournalEvent>> events = DecodeJournalEvents(data);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].at, At(0));
+  EXPECT_EQ((*events)[1].at, At(4'102'444'800'000'000));
 }
 
 TEST(JournalEventsTest, NullOutputStaysNull) {
