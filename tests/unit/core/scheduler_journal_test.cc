@@ -7,6 +7,7 @@
 
 #include "core/builtin_executors.h"
 #include "core/scheduler.h"
+#include "core/worker_hub.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spdlog/spdlog.h"
@@ -34,7 +35,9 @@ TaskSpec Task(std::string id, std::string executor, std::vector<std::string> dep
 // journal, so a test can drop it (a crash) and start another from what was stored.
 struct Process {
   Process(testing::FakeClock& clock, Journal& journal)
-      : strand(boost::asio::make_strand(io)), timers(clock, io, strand) {
+      : strand(boost::asio::make_strand(io)),
+        timers(clock, io, strand),
+        hub(strand, clock, timers, registry, WorkerHubOptions{}) {
     EXPECT_TRUE(RegisterBuiltinExecutors(registry, clock, timers).ok());
     auto executor = std::make_unique<testing::ManualExecutor>(clock);
     manual = executor.get();
@@ -42,12 +45,14 @@ struct Process {
     SchedulerOptions options;
     options.journal = &journal;
     scheduler = std::make_unique<Scheduler>(strand, clock, timers, registry, options);
+    hub.SetCapacityListener(scheduler.get());
   }
 
   boost::asio::io_context io;
   testing::FakeTimerService::Strand strand;
   testing::FakeTimerService timers;
   ExecutorRegistry registry;
+  WorkerHub hub;  // makes executors for callback workers on demand
   testing::ManualExecutor* manual = nullptr;
   std::unique_ptr<Scheduler> scheduler;
 };
@@ -286,6 +291,23 @@ TEST_F(SchedulerJournalTest, SameRequestIdAndContentGiveTheSameBatchAcrossACrash
   scheduler().WhenDurable(*after, [&](absl::Status s) { durable = s.ok(); });
   EXPECT_TRUE(durable);
   EXPECT_EQ(SubmitAs(spec, "content-2").status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SchedulerJournalTest, BatchOnACallbackWorkerExecutorIsRecoveredBeforeWorkersReturn) {
+  // Before the crash "gpu" was served (registered on demand when a worker connected).
+  ASSERT_NE(process_->registry.FindOrCreate("gpu").executor, nullptr);
+  BatchSpec spec;
+  spec.tasks = {Task("a", "gpu")};
+  spec.tasks[0].timeout_ms = 500;
+  const std::string id = Submit(std::move(spec));
+  Commit();
+  Crash();  // the new process has no "gpu" executor until a worker connects
+  Advance(500);
+  Commit();
+  const BatchSummary s = Summary(id);
+  EXPECT_EQ(s.state, BatchState::kFailed);
+  ASSERT_EQ(s.results.size(), 1u);
+  EXPECT_EQ(s.results[0]->error, "No worker serves executor 'gpu'");
 }
 
 TEST_F(SchedulerJournalTest, NewBatchesAfterACrashGetNewIds) {
