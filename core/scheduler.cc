@@ -696,7 +696,9 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
                                    Callback<ProgressUpdate> done) {
   const SteadyTime now = clock_.SteadyNow();
   Batch& b = *batch;
-  if (after_version != 0 && b.version() <= after_version && !b.finished()) {
+  // The last update (final) waits until the batch's end is durable, like its results.
+  const bool final = b.finished_durably();
+  if (after_version != 0 && b.version() <= after_version && !final) {
     if (suspended_) return done(Suspended(b));
     b.change_waiters().push_back(
         [this, batch = std::move(batch), after_version, not_before, done = std::move(done)]() mutable {
@@ -704,7 +706,7 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
         });
     return;
   }
-  if (now < not_before && !b.finished()) {
+  if (now < not_before && !final) {
     // Holds the batch's seq, not the batch: a reader waiting out a long interval must not keep
     // the batch past its retention.
     timers_.ScheduleAt(not_before, [this, seq = b.seq(), id = b.id(), after_version, not_before,
@@ -719,7 +721,7 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
   update.progress = b.Progress();
   update.version = b.version();
   update.delivered_at = now;
-  update.final = b.finished();
+  update.final = final;
   done(std::move(update));
 }
 

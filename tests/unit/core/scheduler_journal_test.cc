@@ -161,6 +161,26 @@ TEST_F(SchedulerJournalTest, ResultsAndTheEndAreReadableOnlyOnceDurable) {
   EXPECT_EQ((*completion)->successful_count, 2u);
 }
 
+TEST_F(SchedulerJournalTest, FinalProgressWaitsUntilTheEndIsDurable) {
+  BatchSpec spec;
+  spec.tasks = {Task("a", "echo")};
+  const std::string id = Submit(std::move(spec));
+  std::optional<absl::StatusOr<ProgressUpdate>> first;
+  scheduler().WatchProgress(id, 0, SteadyTime{}, [&](absl::StatusOr<ProgressUpdate> u) { first = u; });
+  Poll();
+  ASSERT_TRUE(first.has_value() && first->ok());
+  EXPECT_EQ((*first)->progress.state, BatchState::kSucceeded);
+  EXPECT_FALSE((*first)->final);
+  std::optional<absl::StatusOr<ProgressUpdate>> last;
+  scheduler().WatchProgress(id, (*first)->version, SteadyTime{},
+                            [&](absl::StatusOr<ProgressUpdate> u) { last = u; });
+  Poll();
+  EXPECT_FALSE(last.has_value());
+  Commit();
+  ASSERT_TRUE(last.has_value() && last->ok());
+  EXPECT_TRUE((*last)->final);
+}
+
 TEST_F(SchedulerJournalTest, SubmitIsDurableOnlyAfterTheJournalCommits) {
   BatchSpec spec;
   spec.tasks = {Task("a", "manual")};
