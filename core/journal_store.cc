@@ -198,7 +198,7 @@ absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
                                  const std::vector<EventChunk>& chunks,
                                  const std::vector<uint64_t>& forgotten) {
   if (absl::Status s = Exec("BEGIN"); !s.ok()) return s;
-  auto step = [this](sqlite3_stmt* stmt) {
+  auto step = [](sqlite3_stmt* stmt) {
     StatementReset reset{stmt};
     return sqlite3_step(stmt) == SQLITE_DONE;
   };

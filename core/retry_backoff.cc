@@ -41,6 +41,8 @@ uint64_t BaseRetryDelayMs(const RetryPolicy& policy, uint32_t retry) {
               static_cast<double>(policy.increment_ms) * retry;
       break;
     case RetryKind::kExponential:
+      // 0 * pow(...) would be NaN once pow overflows, and NaN saturates to the cap below.
+      if (policy.initial_delay_ms == 0) return 0;
       delay = policy.initial_delay_ms * std::pow(policy.multiplier, static_cast<double>(retry));
       break;
   }
@@ -52,7 +54,8 @@ uint64_t BaseRetryDelayMs(const RetryPolicy& policy, uint32_t retry) {
 }
 
 uint64_t ApplyJitter(Jitter jitter, uint64_t delay_ms, double unit) {
-  unit = std::clamp(unit, 0.0, 1.0);
+  // std::clamp passes NaN through (it compares false), and llround(NaN) is LLONG_MIN.
+  unit = std::isnan(unit) ? 0.0 : std::clamp(unit, 0.0, 1.0);
   switch (jitter) {
     case Jitter::kNone:
       return delay_ms;

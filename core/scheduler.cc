@@ -938,9 +938,8 @@ void Scheduler::Replay(const BatchPtr& batch, std::vector<JournalEvent> events) 
       case JournalEventKind::kResult: {
         if (IsFinal(slot.state)) break;  // a duplicate: the first result stands
         batch->RestoreResult(e);
-        const bool failed = e.state == TaskState::kFailed || e.state == TaskState::kTimedOut;
         if (e.state == TaskState::kSucceeded ||
-            (failed && batch->on_dependency_failure() == DependencyFailure::kRunDependents)) {
+            batch->on_dependency_failure() == DependencyFailure::kRunDependents) {
           for (uint32_t d : batch->graph().Dependents(e.task)) {
             TaskSlot& s = batch->slot(d);
             if (s.remaining_deps > 0) --s.remaining_deps;
@@ -996,9 +995,11 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
   spdlog::info("batch {} recovered: {} of {} tasks final, {} interrupted attempts run again",
                batch->id(), batch->completed(), batch->size(), rerun);
   // Consequences of failures that the crash may have cut short.
+  // (Any final task that did not succeed counts: a journal from an older or damaged file may
+  // hold a skipped or cancelled task whose dependents are still pending.)
   for (uint32_t t = 0; t < batch->size() && !batch->cancel_requested(); ++t) {
     const TaskState state = batch->slot(t).state;
-    if (state != TaskState::kFailed && state != TaskState::kTimedOut) continue;
+    if (!IsFinal(state) || state == TaskState::kSucceeded) continue;
     if (batch->on_dependency_failure() == DependencyFailure::kCancelBatch) {
       CancelBatch(batch, absl::StrCat("task '", batch->task_id(t), "' failed"));
     } else if (batch->on_dependency_failure() == DependencyFailure::kSkipDependents) {

@@ -367,22 +367,26 @@ TEST_F(WorkerSessionTest, StopWhileRegisteringEndsRun) {
 TEST_F(WorkerSessionTest, SendsHeartbeatsAtTheDaemonsInterval) {
   RecordingHandler handler(/*hold_replies=*/false);
   options_.send_heartbeats = true;
-  std::optional<v1::ConnectRequest> heartbeat;
+  absl::Mutex mu;
+  std::optional<v1::ConnectRequest> heartbeat;  // guarded by mu: the server thread writes it
   const absl::Time before = absl::Now();
   service_.SetScript([&](int /*connection*/, ServerStream& stream) {
     v1::ConnectRequest request;
     if (!stream.Read(&request)) return grpc::Status::CANCELLED;
     stream.Write(Registered("worker-1", /*heartbeat_ms=*/1));
     while (stream.Read(&request)) {
-      if (request.has_heartbeat() && !heartbeat.has_value()) {
+      if (request.has_heartbeat()) {
+        absl::MutexLock lock(&mu);
         heartbeat = request;
         session_->Stop();
+        break;  // the handler must not touch the test's locals after the test body ends
       }
     }
     return grpc::Status::OK;
   });
   StartSession(handler);
   EXPECT_TRUE(Join().ok());
+  absl::MutexLock lock(&mu);
   ASSERT_TRUE(heartbeat.has_value());
   EXPECT_GE(heartbeat->heartbeat().sent_at().seconds(), absl::ToUnixSeconds(before));
 }

@@ -56,6 +56,27 @@ TEST(RetryBackoffTest, Jitter) {
   EXPECT_EQ(ApplyJitter(Jitter::kEqual, 1000, 0.5), 750u);
 }
 
+// Found by tests/fuzz/retry_backoff_fuzzer.cc: a NaN unit made the delay 2^63 ms.
+TEST(RetryBackoffTest, JitterKeepsTheDelayInRangeForAnyUnit) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ApplyJitter(Jitter::kFull, 1000, nan), 0u);
+  EXPECT_EQ(ApplyJitter(Jitter::kEqual, 1000, nan), 500u);
+  EXPECT_EQ(ApplyJitter(Jitter::kFull, 1000, inf), 1000u);
+  EXPECT_EQ(ApplyJitter(Jitter::kEqual, 1000, -inf), 500u);
+  EXPECT_EQ(ApplyJitter(Jitter::kFull, 1000, -0.5), 0u);
+}
+
+// Found by tests/fuzz/retry_backoff_fuzzer.cc: 0 * 2^2000 is NaN, which saturated to 30 days.
+TEST(RetryBackoffTest, ExponentialFromZeroStaysZero) {
+  RetryPolicy p = Resolve(RetryKind::kExponential);
+  p.initial_delay_ms = 0;
+  EXPECT_EQ(BaseRetryDelayMs(p, 0), 0u);
+  EXPECT_EQ(BaseRetryDelayMs(p, 2000), 0u);
+  p.multiplier = 1e300;
+  EXPECT_EQ(BaseRetryDelayMs(p, 0xffffffffu), 0u);
+}
+
 TEST(RetryBackoffTest, InvalidMultiplierNamesTheField) {
   RetryPolicySpec spec;
   spec.multiplier = std::nan("");
