@@ -10,7 +10,8 @@
 #          --no-build       use the binaries already in the build dir (ctest does this)
 #          --out DIR        write the results there instead
 #          --runs N         runs per figure (default 5, quick 1)
-#          --only w1,w7     run only these workloads (w1 no-op ... w7 peers; README unchanged)
+#          --only w1,w8     run only these workloads (w1 no-op ... w7 peers, w8 durability;
+#                           README unchanged)
 #          --batchd PATH    benchmark this daemon binary instead of BUILD_DIR/server/batchd
 # Servers (batchd, redis-server, Dask) listen on loopback only and are stopped on exit.
 set -euo pipefail
@@ -25,7 +26,7 @@ while (($#)); do
     --no-build) build=0; shift ;;
     --quick) pass+=("$1"); shift ;;
     --out | --runs | --only | --batchd) pass+=("$1" "$2"); shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -43,6 +43,7 @@ FULL = dict(noop_tasks=100000, sched_tasks=0, sleep_tasks=2000, fanout_leaves=20
 QUICK = dict(noop_tasks=2000, sched_tasks=10000, sleep_tasks=20, fanout_leaves=20,
              shell_tasks=20, callback_tasks=2000, peer_tasks=200)
 SLEEP_CONCURRENCY = [1, 10, 100, 1000]
+DURABILITY_MODES = ["none", "normal", "full"]  # batchd --durability; "none" first (the base)
 PLOTS = ["peers.png", "sleep_scaling.png", "dag.png", "shell.png"]
 
 
@@ -591,6 +592,78 @@ class Bench:
                            "nproc, Client.map + gather", "tpe": "default max_workers"},
                 "metrics": m, "table": table, "raw": raw}
 
+    def w8_durability(self):
+        """Workload 1's no-op batch and workload 3's sleep batch per --durability mode.
+
+        Rounds alternate between the modes (a fresh daemon and data dir each) so that load
+        changes hit every mode alike; the journal's size is read while the daemon still runs.
+        """
+        n, n_sleep, c_sleep = self.sizes["noop_tasks"], self.sizes["sleep_tasks"], 1000
+        rows = {mode: [] for mode in DURABILITY_MODES}
+        sleep_rows = {mode: [] for mode in DURABILITY_MODES}
+        journal = {mode: [] for mode in DURABILITY_MODES}
+        for rnd in range(self.runs):
+            for mode in DURABILITY_MODES:
+                data_dir = os.path.join(self.work, f"durability-{mode}-{rnd}")
+                daemon, address = self.start_batchd(f"--durability={mode}",
+                                                    f"--data-dir={data_dir}",
+                                                    "--max-running=1024")
+                try:
+                    rows[mode] += self.run_json_lines(
+                        [self.binary("bench/batch_load"), "--addr", address, "--workload",
+                         "echo", "--tasks", str(n), "--max-concurrent", "1024", "--runs", "1",
+                         "--warmup", "1", "--daemon-pid", str(daemon.pid)])
+                    journal[mode].append(_dir_bytes(data_dir))
+                    sleep_rows[mode] += self.run_json_lines(
+                        [self.binary("bench/batch_load"), "--addr", address, "--workload",
+                         "sleep", "--tasks", str(n_sleep), "--sleep-ms", "10",
+                         "--max-concurrent", str(c_sleep), "--runs", "1", "--warmup", "1",
+                         "--daemon-pid", str(daemon.pid)])
+                finally:
+                    self.servers.stop(daemon)
+        ideal = 0.010 * math.ceil(n_sleep / c_sleep)
+        m = {}
+        for mode in DURABILITY_MODES:
+            r, sr = rows[mode], sleep_rows[mode]
+            m[mode] = {
+                "tasks_per_s": per_run(r, lambda x: n / x["wall_s"]),
+                "in_daemon_tasks_per_s": per_run(r, lambda x: n / (x["batch_ms"] / 1000)),
+                "daemon_cpu_us_per_task": per_run(r, lambda x: x["daemon_cpu_s"] / n * 1e6),
+                # Two batches of n tasks (warm-up and measured) are in the journal.
+                "journal_bytes": summarize(journal[mode]),
+                "journal_bytes_per_task": summarize([b / (2 * n) for b in journal[mode]]),
+                "sleep_efficiency": per_run(sr, lambda x: ideal / x["wall_s"]),
+                "sleep_in_daemon_efficiency": per_run(
+                    sr, lambda x: ideal / (x["batch_ms"] / 1000)),
+            }
+        base = m["none"]
+        ratios = {}
+        for mode in DURABILITY_MODES[1:]:
+            # Medians of rounds: each round ran every mode back to back.
+            ratios[f"{mode}_over_none"] = {
+                key: _ratios(m[mode][key]["runs"], base[key]["runs"])
+                for key in ("tasks_per_s", "daemon_cpu_us_per_task")}
+        m["ratios"] = ratios
+        table = [["--durability", "tasks/s end to end", "tasks/s in daemon",
+                  "daemon CPU µs/task", "journal MB (2 batches)", "journal B/task",
+                  "tasks/s vs none", "CPU vs none", f"sleep efficiency @ {c_sleep}",
+                  "(in daemon)"]]
+        for mode in DURABILITY_MODES:
+            d = m[mode]
+            ratio = ratios.get(f"{mode}_over_none")
+            table.append([mode, fmt(d["tasks_per_s"]), fmt(d["in_daemon_tasks_per_s"]),
+                          fmt(d["daemon_cpu_us_per_task"]), fmt(d["journal_bytes"], 1e-6),
+                          fmt(d["journal_bytes_per_task"]),
+                          fmt(ratio["tasks_per_s"]) if ratio else "1",
+                          fmt(ratio["daemon_cpu_us_per_task"]) if ratio else "1",
+                          fmt(d["sleep_efficiency"]), fmt(d["sleep_in_daemon_efficiency"])])
+        return {"title": f"8. Durability: workload 1 ({n:,} no-op tasks) and {n_sleep:,} × sleep "
+                         f"10 ms @ {c_sleep} per --durability (rounds alternate the modes)",
+                "params": {"tasks": n, "sleep_tasks": n_sleep, "sleep_max_concurrent": c_sleep,
+                           "modes": DURABILITY_MODES},
+                "metrics": m, "table": table,
+                "raw": {"noop": rows, "sleep": sleep_rows, "journal_bytes": journal}}
+
     def _celery(self, n):
         redis, port = self.start_redis()
         env = self.peer_env(BENCH_REDIS_URL=f"redis://127.0.0.1:{port}/0")
@@ -634,13 +707,32 @@ class Bench:
             self.servers.stop(scheduler, grace_s=10)
 
 
+def _ratios(values, bases):
+    """summarize() of values[i] / bases[i], skipping zero bases (CPU below one tick); or None."""
+    r = [v / b for v, b in zip(values, bases) if b]
+    return summarize(r) if r else None
+
+
+def _dir_bytes(path):
+    """Bytes of every file under path (the journal and its WAL); 0 when there is none."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
 def _listening_address(stdout_text):
     match = re.search(r"^batchd listening on (\S+)", stdout_text, re.M)
     return match.group(1) if match else None
 
 
 WORKLOADS = [("w1", "w1_noop"), ("w2", "w2_scheduler"), ("w3", "w3_sleep"), ("w4", "w4_dag"),
-             ("w5", "w5_shell"), ("w6", "w6_callback"), ("w7", "w7_peers")]
+             ("w5", "w5_shell"), ("w6", "w6_callback"), ("w7", "w7_peers"),
+             ("w8", "w8_durability")]
 
 
 # --------------------------------------------------------------------------- report
@@ -753,6 +845,13 @@ def markdown(report):
     for target, figure, ok in report["targets"]:
         lines.append(f"| {target} | {figure} | {'✔' if ok else ('✘' if ok is False else '–')} |")
     lines.append("")
+    ratios = report["workloads"].get("w8", {}).get("metrics", {}).get("ratios")
+    if ratios:
+        lines += ["Cost of the journal (workload 8, median of per-round ratios against "
+                  "`--durability=none`): " + "; ".join(
+                      f"{mode.split('_')[0]}: tasks/s × {fmt(r['tasks_per_s'])}, daemon CPU "
+                      f"per task × {fmt(r['daemon_cpu_us_per_task'])}"
+                      for mode, r in ratios.items()) + ".", ""]
     for key, _ in WORKLOADS:
         w = report["workloads"].get(key)
         if w is None:

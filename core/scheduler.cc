@@ -696,9 +696,11 @@ void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, Stead
                                    Callback<ProgressUpdate> done) {
   const SteadyTime now = clock_.SteadyNow();
   Batch& b = *batch;
-  // The last update (final) waits until the batch's end is durable, like its results.
+  // A finished batch's update is the last one, sent once its end is durable (like its
+  // results): until then the reader waits, and never sees an end that a crash could undo.
   const bool final = b.finished_durably();
-  if (after_version != 0 && b.version() <= after_version && !final) {
+  const bool wait = b.finished() ? !final : after_version != 0 && b.version() <= after_version;
+  if (wait) {
     if (suspended_) return done(Suspended(b));
     b.change_waiters().push_back(
         [this, batch = std::move(batch), after_version, not_before, done = std::move(done)]() mutable {
@@ -826,8 +828,14 @@ void Scheduler::FlushJournal() {
   chunks.reserve(journal_dirty_.size());
   for (const BatchPtr& batch : journal_dirty_) {
     batch->in_journal_list = false;
-    chunks.push_back(EventChunk{batch->seq(), std::exchange(batch->journal_events(), {}),
-                                batch->visible_count(), batch->finished()});
+    std::string events = std::exchange(batch->journal_events(), {});
+    // The next turn's chunk is about as big: reserving (up to 64 KiB) saves regrowing the
+    // string from empty (~2 % of the daemon's samples in the no-op benchmark).
+    if (!batch->finished()) {
+      batch->journal_events().reserve(std::min<size_t>(events.size(), 64 << 10));
+    }
+    chunks.push_back(EventChunk{batch->seq(), std::move(events), batch->visible_count(),
+                                batch->finished()});
   }
   journal_dirty_.clear();
   options_.journal->AppendEvents(std::move(chunks));

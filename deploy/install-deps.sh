@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libfmt-dev libboost1.81-dev libboost-json1.81-dev
   libsqlite3-dev  # the journal (core/journal_store.cc)
+  libgoogle-perftools-dev  # tcmalloc_minimal, linked into batchd (server/CMakeLists.txt)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest
   procps

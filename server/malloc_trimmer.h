@@ -1,7 +1,7 @@
-// Hands memory glibc malloc keeps after frees back to the system: a thread calling
-// malloc_trim(0) every --malloc-trim-interval, so that an idle daemon's RSS returns to its
-// baseline once retention has freed finished batches (glibc only trims the top of the main
-// heap by itself). Construct and destroy on one thread; the trimming runs on its own.
+// Hands memory malloc keeps after frees back to the system: a thread calling malloc_trim(0)
+// (with tcmalloc in the process: its ReleaseFreeMemory, and its thread caches bounded) every
+// --malloc-trim-interval, so an idle daemon's RSS returns to its baseline once retention has
+// freed finished batches. Construct and destroy on one thread; the trimming runs on its own.
 #pragma once
 
 #include <thread>
@@ -26,8 +26,10 @@ class MallocTrimmer {
 
  private:
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  static void BoundTcmallocThreadCaches();
 
   const absl::Duration interval_;
+  void (*const release_tcmalloc_)();  // MallocExtension_ReleaseFreeMemory; null without tcmalloc
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
