@@ -22,7 +22,7 @@ FROM debian:bookworm-slim
 # The shared libraries batchd and batchctl link, by package (their own dependencies, e.g.
 # libgrpc29, libssl3, libre2-9, come with them). tests/lint/dockerfile_runtime_libs.sh checks
 # this list against `ldd` of the binaries the tests built.
-ARG RUNTIME_PACKAGES="libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 libabsl20220623 libsqlite3-0 libtcmalloc-minimal4"
+ARG RUNTIME_PACKAGES="libgrpc++1.51 libprotobuf32 libspdlog1.10 libfmt9 libboost-json1.81.0 libabsl20220623 libsqlite3-0"
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends ${RUNTIME_PACKAGES} >/dev/null \
     && rm -rf /var/lib/apt/lists/* \
