@@ -78,15 +78,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers,
     absl::MutexLock lock(&requests_mu_);
     auto it = requests_.find(spec.request_id);
     if (it != requests_.end()) {
-      if (it->second.content_hash != absl::HashOf(content)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "request_id '", spec.request_id, "' was already used for batch ",
-            it->second.batch->id(), " with different content; use a new request_id"));
-      }
-      SubmitResult result = Describe(it->second.batch, with_layers);
-      result.durable_ticket = it->second.ticket;
-      result.duplicate = true;
-      return result;
+      return AnswerTwin(spec.request_id, it->second, absl::HashOf(content), with_layers);
     }
   }
   if (active_batches_.fetch_add(1) >= options_.max_active_batches) {
@@ -111,6 +103,20 @@ SubmitResult Scheduler::Describe(const BatchPtr& batch, bool with_layers) {
     }
   }
   result.keep_alive = batch;
+  return result;
+}
+
+absl::StatusOr<SubmitResult> Scheduler::AnswerTwin(const std::string& request_id,
+                                                   const AdmittedRequest& admitted,
+                                                   size_t content_hash, bool with_layers) {
+  if (admitted.content_hash != content_hash) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id '", request_id, "' was already used for batch ", admitted.batch->id(),
+        " with different content; use a new request_id"));
+  }
+  SubmitResult result = Describe(admitted.batch, with_layers);
+  result.durable_ticket = admitted.ticket;
+  result.duplicate = true;
   return result;
 }
 
@@ -150,17 +156,7 @@ absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
     absl::MutexLock lock(&requests_mu_);
     const size_t hash = absl::HashOf(content);
     auto [it, inserted] = requests_.try_emplace(batch->request_id());
-    if (!inserted) {
-      if (it->second.content_hash != hash) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "request_id '", batch->request_id(), "' was already used for batch ",
-            it->second.batch->id(), " with different content; use a new request_id"));
-      }
-      result = Describe(it->second.batch, with_layers);
-      result.durable_ticket = it->second.ticket;
-      result.duplicate = true;
-      return result;
-    }
+    if (!inserted) return AnswerTwin(batch->request_id(), it->second, hash, with_layers);
     if (journal != nullptr) result.durable_ticket = journal->AppendBatch(record());
     it->second = AdmittedRequest{hash, batch, result.durable_ticket};
   }

@@ -203,6 +203,11 @@ class Scheduler final : private CompletionSink, public CapacityListener {
     BatchPtr batch;
     Journal::Ticket ticket = 0;
   };
+  // A submission whose request_id names `admitted`: its batch again, or ALREADY_EXISTS when the
+  // content differs.
+  static absl::StatusOr<SubmitResult> AnswerTwin(const std::string& request_id,
+                                                 const AdmittedRequest& admitted,
+                                                 size_t content_hash, bool with_layers);
   absl::Mutex requests_mu_;
   absl::flat_hash_map<std::string, AdmittedRequest> requests_ ABSL_GUARDED_BY(requests_mu_);
 
