@@ -36,18 +36,6 @@ void PutDouble(std::string& out, double d) {
   out.append(bytes, 8);
 }
 
-int64_t Micros(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
-// Stored times are clamped to 1970..2099 so that a corrupt journal cannot overflow the
-// arithmetic that turns them back into deadlines.
-WallTime FromMicros(int64_t us) {
-  constexpr int64_t kMaxMicros = 4'102'444'800'000'000;  // 2100-01-01
-  us = std::clamp<int64_t>(us, 0, kMaxMicros);
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(us)));
-}
-
 void PutHeader(std::string& out, JournalEventKind kind) {
   out.push_back(static_cast<char>(kind));
 }
@@ -123,8 +111,8 @@ bool DecodeResult(Reader& r, JournalEvent& e) {
   e.state = static_cast<TaskState>(state);
   e.retries = r.U32();
   e.duration_ms = r.Double();
-  e.started_at = FromMicros(r.Signed());
-  e.at = FromMicros(r.Signed());
+  e.started_at = JournalTimeFromMicros(r.Signed());
+  e.at = JournalTimeFromMicros(r.Signed());
   const std::string_view output = r.String();
   e.error = std::string(r.String());
   e.worker_id = std::string(r.String());
@@ -154,7 +142,7 @@ void EncodeRetryWait(std::string& out, uint32_t task, uint32_t retries, WallTime
   PutHeader(out, JournalEventKind::kRetryWait);
   PutVarint(out, task);
   PutVarint(out, retries);
-  PutSigned(out, Micros(due));
+  PutSigned(out, JournalMicros(due));
 }
 
 void EncodeResult(std::string& out, const TaskResult& result) {
@@ -163,8 +151,8 @@ void EncodeResult(std::string& out, const TaskResult& result) {
   out.push_back(static_cast<char>(result.state));
   PutVarint(out, result.retry_count);
   PutDouble(out, result.duration_ms);
-  PutSigned(out, Micros(result.started_at));
-  PutSigned(out, Micros(result.finished_at));
+  PutSigned(out, JournalMicros(result.started_at));
+  PutSigned(out, JournalMicros(result.finished_at));
   PutString(out, result.output.is_null() ? std::string() : boost::json::serialize(result.output));
   PutString(out, result.error);
   PutString(out, result.worker_id);
@@ -177,7 +165,7 @@ void EncodeCancelled(std::string& out, std::string_view reason) {
 
 void EncodeFinished(std::string& out, WallTime at) {
   PutHeader(out, JournalEventKind::kFinished);
-  PutSigned(out, Micros(at));
+  PutSigned(out, JournalMicros(at));
 }
 
 absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view data) {
@@ -199,7 +187,7 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
       case JournalEventKind::kRetryWait:
         e.task = r.U32();
         e.retries = r.U32();
-        e.at = FromMicros(r.Signed());
+        e.at = JournalTimeFromMicros(r.Signed());
         break;
       case JournalEventKind::kResult:
         valid = DecodeResult(r, e);
@@ -208,7 +196,7 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
         e.reason = std::string(r.String());
         break;
       case JournalEventKind::kFinished:
-        e.at = FromMicros(r.Signed());
+        e.at = JournalTimeFromMicros(r.Signed());
         break;
       default:
         valid = false;
@@ -220,6 +208,16 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
     }
   }
   return events;
+}
+
+int64_t JournalMicros(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+WallTime JournalTimeFromMicros(int64_t us) {
+  constexpr int64_t kMaxMicros = 4'102'444'800'000'000;  // 2100-01-01
+  us = std::clamp<int64_t>(us, 0, kMaxMicros);
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(us)));
 }
 
 }  // namespace batchd::core

@@ -48,6 +48,12 @@ void EncodeResult(std::string& out, const TaskResult& result);
 void EncodeCancelled(std::string& out, std::string_view reason);
 void EncodeFinished(std::string& out, WallTime at);
 
+// Wall times as the journal stores them: microseconds since the epoch. Read back, they are
+// clamped to 1970..2099 so that a corrupt journal cannot overflow the arithmetic that turns
+// them into deadlines.
+int64_t JournalMicros(WallTime t);
+WallTime JournalTimeFromMicros(int64_t us);
+
 // DATA_LOSS naming the offset when `data` is not a sequence of whole, valid events.
 absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view data);
 

@@ -12,17 +12,10 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/journal_events.h"
 
 namespace batchd::core {
 namespace {
-
-int64_t Micros(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
-WallTime FromMicros(int64_t us) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(us)));
-}
 
 std::string_view Column(sqlite3_stmt* stmt, int i) {
   const void* data = sqlite3_column_blob(stmt, i);
@@ -174,7 +167,7 @@ absl::StatusOr<std::vector<StoredBatch>> JournalStore::LoadAll() {
     b.record.seq = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
     b.record.id = std::string(Column(stmt, 1));
     b.record.request_id = std::string(Column(stmt, 2));
-    b.record.created_at = FromMicros(sqlite3_column_int64(stmt, 3));
+    b.record.created_at = JournalTimeFromMicros(sqlite3_column_int64(stmt, 3));
     b.record.content = std::string(Column(stmt, 4));
     index[b.record.seq] = batches.size() - 1;
   }
@@ -209,7 +202,7 @@ absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
     sqlite3_bind_text(insert_batch_, 2, b.id.data(), static_cast<int>(b.id.size()), SQLITE_STATIC);
     sqlite3_bind_text(insert_batch_, 3, b.request_id.data(), static_cast<int>(b.request_id.size()),
                       SQLITE_STATIC);
-    sqlite3_bind_int64(insert_batch_, 4, Micros(b.created_at));
+    sqlite3_bind_int64(insert_batch_, 4, JournalMicros(b.created_at));
     sqlite3_bind_blob64(insert_batch_, 5, b.content.data(), b.content.size(), SQLITE_STATIC);
     ok = step(insert_batch_);
   }

@@ -17,8 +17,9 @@ packages=(
   # the shell executor, plots; perf for profiling the hot paths the benchmarks point at.
   python3-celery python3-redis redis-server python3-distributed python3-matplotlib
   parallel make bc linux-perf
-  # tests/fuzz: clang and libFuzzer for the fuzz preset; libclang-rt-14-dev holds the sanitizer
-  # and fuzzer runtimes and FuzzedDataProvider.h, which the gcc build's corpus replays include.
+  # deploy/sanitize.sh and tests/fuzz: clang and libFuzzer for the asan preset; libclang-rt-14-dev
+  # holds the sanitizer and fuzzer runtimes and FuzzedDataProvider.h, which the gcc build's
+  # corpus replays include.
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 

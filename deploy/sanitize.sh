@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds batchd with sanitizers and runs its tests under them (CI runs it from deploy/test.sh):
-#   asan  AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer): every unit and
-#         integration test (not the Python, lint, bench or reliability tests)
+#   asan  clang AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer): every unit and
+#         integration test (not the Python, lint, bench or reliability tests). The same build
+#         holds the libFuzzer targets (tests/fuzz/run_fuzzers.sh build/asan SECONDS).
 #   tsan  ThreadSanitizer: the scheduler and worker tests
 #   all   both (the default)
 # Usage: deploy/sanitize.sh [asan|tsan|all] [extra ctest args]
@@ -79,8 +80,8 @@ run_mode() {  # mode [extra ctest args]
   local select=(-L '^(unit|integration)$' -E '^python_')
   [[ $mode == tsan ]] && select=(-R "$tsan_tests")
   echo "sanitize: $mode: running tests"
-  (cd "$dir" && ctest --output-on-failure --timeout 600 -j "$jobs" "${select[@]}" "$@") \
-    || status=1
+  (cd "$dir" && ctest --output-on-failure --timeout 600 -j "$jobs" "${select[@]}" "$@" 2>&1 \
+    | tee ctest.log; exit "${PIPESTATUS[0]}") || status=1
   check_reports "$reports" || status=1
   test_end=$(date +%s)
   echo "sanitize: $mode: build $((build_end - start)) s, tests $((test_end - build_end)) s," \

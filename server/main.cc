@@ -251,9 +251,11 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   // unfinished (or after the cancel), so they do not hold the shutdown for the whole grace.
   const absl::Time deadline = absl::Now() + options.shutdown_grace;
   // Batches are cancelled (or suspended) a little before gRPC cancels the calls still open, so
-  // those calls end with the batch's own answer rather than a bare CANCELLED.
+  // those calls end with the batch's own answer rather than a bare CANCELLED. The last quarter
+  // of the grace, up to 1 s: a busy machine (or a sanitizer build) needs that long to deliver
+  // the answers.
   const absl::Time stop_batches_at =
-      deadline - std::min(options.shutdown_grace / 4, absl::Milliseconds(250));
+      deadline - std::min(options.shutdown_grace / 4, absl::Seconds(1));
   absl::Notification drained;
   std::thread canceller([&] {
     while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {

@@ -4,8 +4,8 @@
 # target's executions and a total line; exits non-zero if any target crashed (or is missing),
 # printing the path of the saved crash input.
 #
-# Usage: tests/fuzz/run_fuzzers.sh BUILD_DIR SECONDS_EACH      (e.g. build/fuzz 60)
-#   after: cmake --preset fuzz && cmake --build --preset fuzz
+# Usage: tests/fuzz/run_fuzzers.sh BUILD_DIR SECONDS_EACH      (e.g. build/asan 60)
+#   after: cmake --preset asan && cmake --build --preset asan
 # A crash input reproduces with: BUILD_DIR/tests/fuzz/<target>_fuzzer <crash file>; add it to
 # tests/fuzz/corpus/<target>/ with the fix, so the normal build replays it from then on.
 set -euo pipefail

@@ -208,14 +208,16 @@ TEST_F(WorkerProcessTest, WeightedSplitsThreeToOne) {
 }
 
 TEST_F(WorkerProcessTest, LeastLoadedGivesMostTasksToTheFastWorker) {
-  StartTestWorker("fast", "ll", {"--slots", "2", "--delay-ms", "10"});
-  StartTestWorker("slow", "ll", {"--slots", "2", "--delay-ms", "50"});
+  // Delays well above a worker's own per-task cost, which is tens of milliseconds in a
+  // sanitizer build.
+  StartTestWorker("fast", "ll", {"--slots", "2", "--delay-ms", "20"});
+  StartTestWorker("slow", "ll", {"--slots", "2", "--delay-ms", "200"});
   ASSERT_TRUE(WaitForWorkers("ll", 2));
   const v1::ProcessBatchResponse response =
       Process(Batch("ll", 60, v1::LOAD_BALANCER_LEAST_LOADED, 4));
   EXPECT_EQ(response.summary().successful_count(), 60u);
   std::map<std::string, int> counts = CountByWorker(response.summary());
-  // 5x faster: ideally 50 and 10. Anything clearly favouring the fast worker passes.
+  // 10x faster: ideally 55 and 5. Anything clearly favouring the fast worker passes.
   EXPECT_GE(counts.at("fast"), 38);
   EXPECT_GT(counts.at("fast"), 2 * counts["slow"]);
 }
