@@ -52,6 +52,19 @@ absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksRespon
   return absl::OkStatus();
 }
 
+// Whether SubmitBatch's answer lists the layers: only while the task ids fit in
+// kMaxLayersAnswerBytes (each id costs its bytes and about 3 bytes of framing).
+constexpr size_t kMaxLayersAnswerBytes = size_t{1} << 20;
+
+bool LayersFitInAnswer(const google::protobuf::RepeatedPtrField<v1::Task>& tasks) {
+  size_t bytes = 0;
+  for (const v1::Task& task : tasks) {
+    bytes += task.id().size() + 3;
+    if (bytes > kMaxLayersAnswerBytes) return false;
+  }
+  return true;
+}
+
 // What the journal keeps and idempotent submission compares; skipped when neither needs it.
 template <typename Request>
 std::string ContentFor(const core::Scheduler& scheduler, const Request& request) {
@@ -70,16 +83,21 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
                                                     const v1::SubmitBatchRequest* request,
                                                     v1::SubmitBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
-  if (absl::Status s = CheckRequestLimits(request->tasks(), limits_); !s.ok()) {
+  if (absl::Status s = CheckRequestLimits(request->tasks(), request->labels(), limits_); !s.ok()) {
     return FinishUnary(context, ToGrpcStatus(s));
   }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
+  const bool with_layers = LayersFitInAnswer(request->tasks());
   absl::StatusOr<core::SubmitResult> submitted =
-      scheduler_.Submit(*std::move(spec), /*with_layers=*/true, ContentFor(scheduler_, *request));
+      scheduler_.Submit(*std::move(spec), with_layers, ContentFor(scheduler_, *request));
   if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
   response->set_batch_id(submitted->batch_id);
-  LayerIdsToProto(submitted->layers, response->mutable_layers());
+  if (with_layers) {
+    LayerIdsToProto(submitted->layers, response->mutable_layers());
+  } else {
+    response->set_layers_omitted(true);
+  }
   // Answer only once the batch is durably recorded.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.WhenDurable(*submitted, [reactor](absl::Status durable) {
@@ -92,7 +110,7 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
                                                      const v1::ProcessBatchRequest* request,
                                                      v1::ProcessBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
-  if (absl::Status s = CheckRequestLimits(request->tasks(), limits_); !s.ok()) {
+  if (absl::Status s = CheckRequestLimits(request->tasks(), request->labels(), limits_); !s.ok()) {
     return FinishUnary(context, ToGrpcStatus(s));
   }
   absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);

@@ -8,6 +8,7 @@
 namespace batchd::server {
 
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits) {
   if (static_cast<uint64_t>(tasks.size()) > limits.max_batch_tasks) {
     return core::InvalidField("tasks", absl::StrCat("Batch has ", tasks.size(),
@@ -24,6 +25,21 @@ absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Tas
                             absl::StrCat("Input of task '", task.id(), "' is ", bytes,
                                          " bytes; the limit is ", limits.max_task_input_bytes,
                                          " (--max-task-input-bytes)")});
+    }
+  }
+  if (labels.size() > kMaxLabels) {
+    violations.push_back({"labels", absl::StrCat("Batch has ", labels.size(),
+                                                 " labels; the limit is ", kMaxLabels)});
+  }
+  for (const auto& [key, value] : labels) {
+    if (violations.size() >= 100) break;
+    if (key.size() > kMaxLabelKeyBytes) {
+      violations.push_back({"labels", absl::StrCat("Label key of ", key.size(),
+                                                   " bytes; the limit is ", kMaxLabelKeyBytes)});
+    } else if (value.size() > kMaxLabelValueBytes) {
+      violations.push_back({absl::StrCat("labels[", key, "]"),
+                            absl::StrCat("Label '", key, "' has a value of ", value.size(),
+                                         " bytes; the limit is ", kMaxLabelValueBytes)});
     }
   }
   if (!violations.empty()) return core::InvalidArgumentWithViolations(std::move(violations));

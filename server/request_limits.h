@@ -1,5 +1,6 @@
-// Per-request limits checked before a batch is converted: the number of tasks and each task's
-// input size. Over a limit is INVALID_ARGUMENT naming the limit and its flag (the request can
+// Per-request limits checked before a batch is converted: the number of tasks, each task's
+// input size, and the labels (count and sizes, fixed: labels are kept with every retained batch
+// and repeated in every listing and progress update). Over a limit is INVALID_ARGUMENT naming the limit and its flag (the request can
 // never succeed as sent). Free functions; thread-safe.
 #pragma once
 
@@ -7,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "batchd/v1/batch.pb.h"
+#include "google/protobuf/map.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 namespace batchd::server {
@@ -16,7 +18,12 @@ struct RequestLimits {
   uint32_t max_task_input_bytes = 1 << 20;
 };
 
+inline constexpr size_t kMaxLabels = 64;
+inline constexpr size_t kMaxLabelKeyBytes = 256;
+inline constexpr size_t kMaxLabelValueBytes = 4096;
+
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits);
 
 }  // namespace batchd::server

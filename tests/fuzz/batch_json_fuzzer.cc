@@ -119,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckPrintParses(*request);
   for (const v1::Task& task : request->tasks()) CheckValueRoundTrip(task.input());
 
-  if (absl::Status s = server::CheckRequestLimits(request->tasks(), server::RequestLimits{});
+  if (absl::Status s = server::CheckRequestLimits(request->tasks(), request->labels(),
+                                                  server::RequestLimits{});
       !s.ok()) {
     FUZZ_CHECK(IsInvalidArgumentWithMessage(s));
     return 0;

@@ -45,14 +45,28 @@ class ScriptedWorkerService final : public v1::WorkerService::Service {
     {
       absl::MutexLock lock(&mu_);
       connection = connections_++;
+      ++running_;
     }
-    return script_(connection, *stream);
+    grpc::Status status = script_(connection, *stream);
+    absl::MutexLock lock(&mu_);
+    --running_;
+    return status;
+  }
+
+  // Waits until no script runs. What scripts wrote is then safe to read: the wait orders it
+  // (through mu_) before the reads, which gRPC's own hand-offs do not do visibly to TSan.
+  bool WaitUntilIdle(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* running) { return *running == 0; }, &running_),
+                                timeout);
   }
 
  private:
   Script script_;
   absl::Mutex mu_;
   int connections_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Records what the session hands it; replies at once unless told to hold replies.
@@ -179,8 +193,10 @@ class WorkerSessionTest : public ::testing::Test {
     session_ = std::make_unique<WorkerSession>(options_, handler);
     runner_ = std::thread([this] { run_status_ = session_->Run(); });
   }
+  // Also waits for the server's scripts, which end once the session has closed its stream.
   absl::Status Join() {
     runner_.join();
+    EXPECT_TRUE(service_.WaitUntilIdle(kWait)) << "a script still runs after the session ended";
     return run_status_;
   }
 
