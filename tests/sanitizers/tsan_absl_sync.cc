@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "absl/base/options.h"
@@ -129,13 +130,25 @@ void* NotifiedFlag(const absl::Notification* n) {
   return const_cast<char*>(reinterpret_cast<const char*>(n) + sizeof(absl::Mutex));
 }
 
+// Whether `return_address` is inside gRPC's own libraries.
+bool InGrpc(void* return_address) {
+  Dl_info info;
+  return dladdr(return_address, &info) != 0 && info.dli_fname != nullptr &&
+         (std::strstr(info.dli_fname, "/libgrpc") != nullptr ||
+          std::strstr(info.dli_fname, "/libgpr") != nullptr);
+}
+
 }  // namespace
 
 namespace absl {
 
 Mutex::~Mutex() {
   BATCHD_REAL(void (*)(Mutex*), "_ZN4absl@5MutexD1Ev");
-  __tsan_mutex_destroy(this, 0);  // also when nested (~Notification): the memory goes away
+  // Also when nested (~Notification): the memory goes away. Not for gRPC's own mutexes: gRPC
+  // destroys them on whichever thread drops the last reference to their object, ordered by
+  // refcounts TSan cannot see, so the destruction would look like a race with the last lock
+  // (e.g. ClientChannel and TCP endpoint mutexes).
+  if (!InGrpc(__builtin_return_address(0))) __tsan_mutex_destroy(this, 0);
   Inner([&] { return (real(this), 0); });
 }
 
