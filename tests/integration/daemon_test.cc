@@ -338,7 +338,9 @@ TEST_F(DaemonTest, SigintExitsZero) {
 TEST_F(DaemonTest, TakenPortIsRefusedWithExitCodeOne) {
   const std::string listen = daemon_->address();  // 127.0.0.1:<port in use>
   absl::StatusOr<CommandResult> second =
-      RunCommand({DaemonProcess::BinaryPath(), absl::StrCat("--listen=", listen)}, kExitTimeout);
+      RunCommand({DaemonProcess::BinaryPath(), absl::StrCat("--listen=", listen),
+                  "--durability=none"},  // no ./batchd-data shared with other tests
+                 kExitTimeout);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->exit_code, 1);
   EXPECT_THAT(second->stderr_text,

@@ -129,7 +129,9 @@ struct Refusal {
   std::string stderr_text;
 };
 Refusal StartRefused(const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0"};
+  // No journal: refused daemons must not share (and lock) a default ./batchd-data.
+  std::vector<std::string> argv = {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0",
+                                   "--durability=none"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
   EXPECT_TRUE(child.ok()) << child.status();

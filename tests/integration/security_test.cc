@@ -562,7 +562,8 @@ TEST_F(SecurityTest, EnvironmentVariablesSetFlags) {
       {DaemonProcess::BinaryPath()},
       {absl::StrCat("BATCHD_LISTEN=unix:", socket), "BATCHD_LOG_LEVEL=debug",
        absl::StrCat("BATCHD_AUTH_TOKEN_FILE=", token_file_), "BATCHD_UNIX_SOCKET_MODE=0640",
-       "BATCHD_NO_SUCH_FLAG=1", "BATCHD_ADDR=unix:/ignored"});
+       "BATCHD_NO_SUCH_FLAG=1", "BATCHD_ADDR=unix:/ignored",
+       absl::StrCat("BATCHD_DATA_DIR=", dir_.File("data"))});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   absl::StatusOr<std::string> line =
       (*daemon)->WaitForStdoutLine("batchd listening on ", DaemonProcess::kDefaultReadyTimeout);
@@ -587,7 +588,9 @@ TEST_F(SecurityTest, CommandLineWinsOverEnvironment) {
   EXPECT_THAT(refused.stderr_text, HasSubstr("invalid --log-level 'loud'"));
 
   absl::StatusOr<std::unique_ptr<ChildProcess>> daemon = ChildProcess::Spawn(
-      {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--log-level=info"}, env);
+      {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--log-level=info",
+       "--data-dir=" + dir_.File("data")},
+      env);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   absl::StatusOr<std::string> line =
       (*daemon)->WaitForStdoutLine("batchd listening on ", DaemonProcess::kDefaultReadyTimeout);
