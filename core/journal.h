@@ -43,26 +43,32 @@ struct DurableMark {
 struct StoredBatch {
   BatchRecord record;
   std::string events;  // concatenated chunks
+  // DATA_LOSS when a stored record of this batch fails its checksum: it must not be replayed.
+  absl::Status damage;
 };
 
 class Journal {
  public:
-  using Ticket = uint64_t;
   using DurableListener = absl::AnyInvocable<void(std::vector<DurableMark>)>;
+  // OK when records can be stored, else why not (the disk is full, the database is gone).
+  using WritableListener = absl::AnyInvocable<void(absl::Status)>;
 
   virtual ~Journal() = default;
 
-  // Appends the batch's record; the returned ticket becomes durable in append order.
-  virtual Ticket AppendBatch(BatchRecord record) = 0;
-  // Appends event chunks; their DurableMarks reach the listener once durable.
+  // Appends the batch's record and calls `stored` once, from any thread (possibly at once):
+  // OK when the record is durable, UNAVAILABLE when it could not be stored — the batch is then
+  // not accepted and nothing of it may run.
+  virtual void AppendBatch(BatchRecord record, absl::AnyInvocable<void(absl::Status)> stored) = 0;
+  // Appends event chunks; their DurableMarks reach the listener once durable. Chunks that
+  // cannot be stored yet are kept and stored later, in order.
   virtual void AppendEvents(std::vector<EventChunk> chunks) = 0;
   // Drops a batch and its events (retention expired).
   virtual void Forget(uint64_t batch_seq) = 0;
-  // Calls `done` (from any thread, possibly at once) when `ticket` is durable, or with the
-  // error that keeps it from becoming durable.
-  virtual void WhenDurable(Ticket ticket, absl::AnyInvocable<void(absl::Status)> done) = 0;
   // Where DurableMarks go; set once, before the first AppendEvents.
   virtual void SetDurableListener(DurableListener listener) = 0;
+  // Told each time the journal starts or stops being able to store records; set once, before
+  // the first append.
+  virtual void SetWritableListener(WritableListener listener) = 0;
 };
 
 }  // namespace batchd::core

@@ -115,15 +115,15 @@ absl::StatusOr<SubmitResult> Scheduler::AnswerTwin(const std::string& request_id
         " with different content; use a new request_id"));
   }
   SubmitResult result = Describe(admitted.batch, with_layers);
-  result.durable_ticket = admitted.ticket;
+  result.admission = admitted.admission;
   result.duplicate = true;
   return result;
 }
 
 void Scheduler::WhenDurable(const SubmitResult& submitted,
                             absl::AnyInvocable<void(absl::Status)> done) {
-  if (options_.journal == nullptr) return done(absl::OkStatus());
-  options_.journal->WhenDurable(submitted.durable_ticket, std::move(done));
+  if (submitted.admission == nullptr) return done(absl::OkStatus());
+  submitted.admission->WhenResolved(std::move(done));
 }
 
 absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
@@ -143,25 +143,45 @@ absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
   if (!created.ok()) return created.status();
   BatchPtr batch = *std::move(created);
   Journal* const journal = options_.journal;
-  if (journal != nullptr) batch->SetJournaled();
-  auto record = [&]() -> BatchRecord {
-    return BatchRecord{batch->seq(), batch->id(), batch->request_id(), batch->created_wall(),
-                       std::move(content)};
-  };
   SubmitResult result = Describe(batch, with_layers);
-  if (batch->request_id().empty()) {
-    if (journal != nullptr) result.durable_ticket = journal->AppendBatch(record());
-  } else {
+  if (journal != nullptr) {
+    batch->SetJournaled();
+    result.admission = std::make_shared<Admission>();
+  }
+  if (!batch->request_id().empty()) {
     // Under the lock, so a concurrent twin either finds this batch or is found by it.
     absl::MutexLock lock(&requests_mu_);
     const size_t hash = absl::HashOf(content);
     auto [it, inserted] = requests_.try_emplace(batch->request_id());
     if (!inserted) return AnswerTwin(batch->request_id(), it->second, hash, with_layers);
-    if (journal != nullptr) result.durable_ticket = journal->AppendBatch(record());
-    it->second = AdmittedRequest{hash, batch, result.durable_ticket};
+    it->second = AdmittedRequest{hash, batch, result.admission};
   }
-  boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
+  if (journal == nullptr) {
+    boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
+    return result;
+  }
+  // Outside requests_mu_: a refusal may come at once and frees the request_id.
+  BatchRecord record{batch->seq(), batch->id(), batch->request_id(), batch->created_wall(),
+                     std::move(content)};
+  journal->AppendBatch(std::move(record),
+                       [this, batch, admission = result.admission](absl::Status stored) {
+                         OnRecordStored(batch, admission, std::move(stored));
+                       });
   return result;
+}
+
+void Scheduler::OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
+                               absl::Status stored) {
+  if (stored.ok()) {
+    // Posted before the submitter is answered, so whatever it asks next finds the batch.
+    boost::asio::post(strand_, [this, batch]() mutable { AddBatch(batch); });
+  } else {
+    // Refused: it never runs, is never listed, and its request_id may be used again.
+    spdlog::debug("batch {} refused: {}", batch->id(), std::string(stored.message()));
+    ForgetRequest(*batch);
+    active_batches_.fetch_sub(1);
+  }
+  admission->Resolve(std::move(stored));
 }
 
 void Scheduler::AddBatch(BatchPtr batch) {
@@ -903,8 +923,8 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
   }
   if (!batch->request_id().empty()) {
     absl::MutexLock lock(&requests_mu_);
-    requests_[batch->request_id()] =
-        AdmittedRequest{absl::HashOf(recovered.record.content), batch, 0};
+    requests_[batch->request_id()] = AdmittedRequest{absl::HashOf(recovered.record.content), batch,
+                                                     Admission::Decided(absl::OkStatus())};
   }
   boost::asio::post(strand_, [this, batch, events = std::move(recovered.events)]() mutable {
     Replay(batch, std::move(events));

@@ -21,6 +21,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/admission.h"
 #include "core/batch.h"
 #include "core/batch_spec.h"
 #include "core/clock.h"
@@ -42,8 +43,8 @@ struct SchedulerOptions {
   uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
   size_t max_active_batches = 10000;       // unfinished batches; more are refused
   SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler
-  // Optional; when set, admitted batches and their progress are recorded in it and readers see
-  // only what is durable. Must outlive the scheduler's strand work.
+  // Optional; when set, a batch runs only once its record is durable, its progress is recorded
+  // and readers see only what is durable. Must outlive the scheduler's strand work.
   Journal* journal = nullptr;
 };
 
@@ -52,8 +53,8 @@ struct SubmitResult {
   // Task ids by execution layer when requested, valid while keep_alive lives.
   std::vector<std::vector<std::string_view>> layers;
   std::shared_ptr<const void> keep_alive;
-  // Durable once the journal reports this ticket (0: nothing to wait for).
-  Journal::Ticket durable_ticket = 0;
+  // Resolved once the batch is accepted (its record durable) or refused (it never runs).
+  std::shared_ptr<Admission> admission;
   // True when request_id named a batch admitted before: nothing new was admitted.
   bool duplicate = false;
 };
@@ -81,14 +82,16 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch,
-  // RESOURCE_EXHAUSTED when max_active_batches are unfinished. Layers are
+  // RESOURCE_EXHAUSTED when max_active_batches are unfinished. With a journal the batch is
+  // admitted (runs, is listed) only once its record is durable: see WhenDurable. Layers are
   // computed only `with_layers` (SubmitBatch answers them; ProcessBatch does not).
   // `content` is the request's durable form: what the journal stores and what makes two
   // submissions with the same request_id "the same" (ALREADY_EXISTS when it differs).
   absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false,
                                       std::string content = {});
-  // Calls `done` once the submitted batch is durable (at once without a journal), from any
-  // thread; UNAVAILABLE when the journal cannot store it.
+  // Calls `done` once the submitted batch is durable and admitted (at once without a
+  // journal), from any thread; UNAVAILABLE when the journal cannot store it — then nothing of
+  // it runs, it is not listed and its request_id is free again.
   void WhenDurable(const SubmitResult& submitted, absl::AnyInvocable<void(absl::Status)> done);
   bool journaled() const { return options_.journal != nullptr; }
 
@@ -138,6 +141,9 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
 
   absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers, std::string content);
+  // From the journal's thread: the batch's record is durable (it starts) or refused.
+  void OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
+                      absl::Status stored);
   static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
   void ReportFinished(const BatchPtr& batch, uint32_t task);
   // Journal: events of this turn are buffered per batch and flushed at the end of Pump.
@@ -201,7 +207,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   struct AdmittedRequest {
     size_t content_hash = 0;
     BatchPtr batch;
-    Journal::Ticket ticket = 0;
+    std::shared_ptr<Admission> admission;
   };
   // A submission whose request_id names `admitted`: its batch again, or ALREADY_EXISTS when the
   // content differs.

@@ -120,12 +120,17 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
   if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
   response->set_batch_id(submitted->batch_id);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.WaitForCompletion(
-      submitted->batch_id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
-        if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
-        BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
-        reactor->Finish(grpc::Status::OK);
-      });
+  // The batch exists in the scheduler only once it is durable (or never, when refused).
+  scheduler_.WhenDurable(*submitted, [this, reactor, response,
+                                      id = submitted->batch_id](absl::Status durable) {
+    if (!durable.ok()) return reactor->Finish(ToGrpcStatus(durable));
+    scheduler_.WaitForCompletion(
+        id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+          BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
+          reactor->Finish(grpc::Status::OK);
+        });
+  });
   return reactor;
 }
 

@@ -64,6 +64,13 @@ ABSL_FLAG(std::string, durability, "normal",
           "none: no journal (batches are lost with the process); normal: accepted batches and "
           "their results survive a crash of batchd; full: they also survive power loss "
           "(fsync per commit)");
+BATCHD_DASHED_FLAG(bool, check_journal, "check-journal", false,
+                   "Verify the journal in --data-dir (SQLite quick_check, every record's "
+                   "checksum, every batch decodes) and exit: 0 when intact, 1 when damaged or "
+                   "unreadable; the directory must not be in use by a running batchd");
+BATCHD_DASHED_FLAG(std::string, test_journal_page_limit_file, "test-journal-page-limit-file", "",
+                   "Tests only: a file holding a page count, applied as the journal's SQLite "
+                   "max_page_count before each write (to fill the journal and grow it again)");
 
 namespace batchd::server {
 namespace {
@@ -164,6 +171,8 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
       core::ParseDurability(absl::GetFlag(FLAGS_durability));
   if (!durability.ok()) return durability.status();
   options.durability = *durability;
+  options.journal_page_limit_file = absl::GetFlag(FLAGS_test_journal_page_limit_file);
+  options.check_journal = absl::GetFlag(FLAGS_check_journal);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.data_dir.empty()) {
     // systemd's StateDirectory= may list several directories separated by ':'; use the first.

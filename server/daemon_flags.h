@@ -40,6 +40,10 @@ struct DaemonOptions {
   // The journal: where it lives and how hard it tries to keep every record.
   std::string data_dir;  // resolved: --data-dir, else $STATE_DIRECTORY, else ./batchd-data
   core::Durability durability = core::Durability::kNormal;
+  // Tests only: SQLite's max_page_count read from this file before each journal write.
+  std::string journal_page_limit_file;
+  // --check-journal: verify the data directory's journal and exit instead of serving.
+  bool check_journal = false;
 };
 
 // INVALID_ARGUMENT naming the flag when a value is unusable.

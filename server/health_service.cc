@@ -89,17 +89,27 @@ void HealthService::SetServing(bool serving) {
   absl::MutexLock lock(&mu_);
   if (shut_down_ || serving_ == serving) return;
   serving_ = serving;
-  for (WatchReactor* watcher : watchers_) {
-    watcher->Send(StatusOfLocked(watcher->service_name()), /*then_finish=*/false);
-  }
+  NotifyWatchersLocked(/*then_finish=*/false);
+}
+
+void HealthService::SetServiceServing(absl::string_view service, bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || !services_.contains(service)) return;
+  const bool changed = serving ? down_.erase(service) > 0 : down_.insert(std::string(service)).second;
+  if (changed) NotifyWatchersLocked(/*then_finish=*/false);
 }
 
 void HealthService::Shutdown() {
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
   serving_ = false;
+  NotifyWatchersLocked(/*then_finish=*/true);
+}
+
+void HealthService::NotifyWatchersLocked(bool then_finish) {
+  // A watcher sends only what differs from what it sent last.
   for (WatchReactor* watcher : watchers_) {
-    watcher->Send(StatusOfLocked(watcher->service_name()), /*then_finish=*/true);
+    watcher->Send(StatusOfLocked(watcher->service_name()), then_finish);
   }
 }
 
@@ -132,7 +142,8 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
 
 HealthService::ServingStatus HealthService::StatusOfLocked(absl::string_view service) const {
   if (!service.empty() && !services_.contains(service)) return HealthCheckResponse::SERVICE_UNKNOWN;
-  return serving_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
+  const bool up = serving_ && (service.empty() ? down_.empty() : !down_.contains(service));
+  return up ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
 }
 
 void HealthService::Unregister(WatchReactor* watcher) {

@@ -1,6 +1,8 @@
 // grpc.health.v1.Health for the daemon, implemented here (not gRPC's built-in service) so that
-// reflection describes it. One serving flag covers the whole server ("") and every named
-// service. Thread-safe: SetServing and Shutdown may be called from any thread.
+// reflection describes it. One serving flag covers the whole server; a named service may be
+// marked down on its own (BatchService while new batches cannot be made durable), which also
+// makes the whole server ("") NOT_SERVING. Thread-safe: every method may be called from any
+// thread.
 #pragma once
 
 #include <grpcpp/support/server_callback.h>
@@ -29,6 +31,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // Updates every Watch stream whose status changes.
   void SetServing(bool serving);
+  // Marks one of `service_names` up or down (all start up); ignores unknown names.
+  void SetServiceServing(absl::string_view service, bool serving);
   // NOT_SERVING for good; each Watch stream gets that last update and is then finished (OK), so
   // open watches do not hold up the server's drain. Later Watch calls get the same treatment.
   void Shutdown();
@@ -47,11 +51,13 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   ServingStatus StatusOfLocked(absl::string_view service) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Called by a WatchReactor's OnDone, just before it deletes itself.
   void Unregister(WatchReactor* watcher);
+  void NotifyWatchersLocked(bool then_finish) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const absl::flat_hash_set<std::string> services_;
   mutable absl::Mutex mu_;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<std::string> down_ ABSL_GUARDED_BY(mu_);  // services marked down
   // Lock order: mu_, then a watcher's own mutex. Watchers never take mu_ holding their own.
   absl::flat_hash_set<WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
 };

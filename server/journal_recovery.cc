@@ -13,6 +13,13 @@ RecoveryCounts RecoverBatches(std::vector<core::StoredBatch> stored, core::Sched
   RecoveryCounts counts;
   for (core::StoredBatch& batch : stored) {
     const std::string id = batch.record.id;
+    if (!batch.damage.ok()) {
+      // A record that fails its checksum is never replayed: what it says cannot be trusted.
+      ++counts.failed;
+      spdlog::error("journal: batch {} not recovered (kept for a later start): {}", id,
+                    batch.damage.ToString());
+      continue;
+    }
     absl::StatusOr<core::BatchSpec> spec = DecodeBatchContent(batch.record.content);
     absl::StatusOr<std::vector<core::JournalEvent>> events =
         core::DecodeJournalEvents(batch.events);

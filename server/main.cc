@@ -1,6 +1,7 @@
 // batchd: the gRPC batch-execution daemon. Parses flags, wires the services, serves until
 // SIGTERM/SIGINT, then drains in-flight calls for up to --shutdown-grace and exits 0.
 // Batches are journaled in --data-dir (unless --durability=none) and resume after a restart.
+// `batchd --check-journal` verifies the journal and exits (0 intact, 1 damaged or unusable).
 // Exit codes: 0 after a signal, 1 when the address or the data directory cannot be used,
 // 2 for unusable flags.
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -43,6 +45,7 @@
 #include "server/flag_environment.h"
 #include "server/grpc_server.h"
 #include "server/health_service.h"
+#include "server/journal_check.h"
 #include "server/journal_recovery.h"
 #include "server/log_setup.h"
 #include "server/malloc_trimmer.h"
@@ -68,6 +71,27 @@ sigset_t ShutdownSignals() {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   return signals;
+}
+
+// Reads the journal back for recovery: checks SQLite's structure and every record's checksum,
+// logging what is damaged (damaged batches are not replayed, see RecoverBatches).
+absl::StatusOr<std::vector<batchd::core::StoredBatch>> LoadJournal(batchd::core::JournalStore& store) {
+  if (absl::Status s = store.QuickCheck(); !s.ok()) {
+    spdlog::critical("{}; batchd serves what it can read (batchd --check-journal reports it)",
+                     std::string(s.message()));
+  } else {
+    spdlog::info("journal {}: quick_check ok", store.path());
+  }
+  absl::StatusOr<batchd::core::JournalContents> contents = store.LoadAll();
+  if (!contents.ok()) return contents.status();
+  for (const std::string& damage : contents->orphan_damage) {
+    spdlog::error("journal: {} (not replayed)", damage);
+  }
+  if (contents->unchecked_records > 0) {
+    spdlog::info("journal: {} records were written before checksums and are not verified",
+                 contents->unchecked_records);
+  }
+  return std::move(contents->batches);
 }
 
 // Registers the executors the flags ask for beyond the built-ins (one line per family).
@@ -130,6 +154,7 @@ class SchedulerRuntime {
   batchd::core::Scheduler& scheduler() { return *scheduler_; }
   const batchd::core::ExecutorRegistry& registry() const { return registry_; }
   batchd::core::WorkerHub& worker_hub() { return worker_hub_; }
+  batchd::core::GroupCommitJournal* journal() { return journal_.get(); }
   batchd::server::PrometheusMetrics& metrics() { return metrics_; }
   // The metrics text with gauges sampled now (waits for the strand, at most 5 s).
   std::string RenderMetrics() {
@@ -138,7 +163,9 @@ class SchedulerRuntime {
     scheduler_->Snapshot([gauges](batchd::core::SchedulerGauges g) { gauges->set_value(g); });
     batchd::core::SchedulerGauges g;
     if (sampled.wait_for(std::chrono::seconds(5)) == std::future_status::ready) g = sampled.get();
-    return metrics_.Render(g, registry_.List());
+    std::optional<batchd::core::GroupCommitJournal::Stats> journal;
+    if (journal_ != nullptr) journal = journal_->stats();
+    return metrics_.Render(g, registry_.List(), journal);
   }
   // With a journal: suspends the scheduler (nothing more is recorded; unfinished batches resume
   // at the next start), then stores what is queued and closes the journal.
@@ -180,9 +207,10 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   std::vector<batchd::core::StoredBatch> stored;
   if (options.durability != batchd::core::Durability::kNone) {
     absl::StatusOr<std::unique_ptr<batchd::core::JournalStore>> store =
-        batchd::core::JournalStore::Open(options.data_dir, options.durability);
+        batchd::core::JournalStore::Open(
+            options.data_dir, {options.durability, options.journal_page_limit_file});
     absl::StatusOr<std::vector<batchd::core::StoredBatch>> loaded =
-        store.ok() ? (*store)->LoadAll() : store.status();
+        store.ok() ? LoadJournal(**store) : store.status();
     if (!loaded.ok()) {
       std::cerr << "batchd: " << loaded.status().message() << std::endl;
       return kExitCannotListen;
@@ -191,6 +219,10 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
     spdlog::info("journal {} (durability {}): {} batches stored", (*store)->path(),
                  batchd::core::DurabilityName(options.durability), stored.size());
     journal = std::make_unique<batchd::core::GroupCommitJournal>(*std::move(store));
+    // New work is refused while it cannot be made durable: say so on Health.
+    journal->SetWritableListener([&health](absl::Status writable) {
+      health.SetServiceServing(batchd::v1::BatchService::service_full_name(), writable.ok());
+    });
   }
   SchedulerRuntime runtime(options, std::move(journal));
   if (!runtime.executors_status().ok()) {
@@ -338,6 +370,11 @@ int main(int argc, char** argv) {
   // reach only sigwait: no work happens in a signal handler.
   const sigset_t shutdown_signals = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  if (options->check_journal) {
+    const batchd::server::JournalCheck check = batchd::server::CheckJournal(options->data_dir);
+    for (const std::string& line : check.lines) std::cout << line << "\n";
+    return check.intact ? 0 : kExitCannotListen;
+  }
   // After the mask: its thread must not take the shutdown signals either.
   const batchd::server::MallocTrimmer trimmer(*trim_interval);
   return Serve(*options, *security, shutdown_signals);

@@ -111,8 +111,9 @@ void PrometheusMetrics::OnRpcFinished(std::string_view method, std::string_view 
   ++rpcs_[{std::string(method), std::string(code)}];
 }
 
-std::string PrometheusMetrics::Render(const core::SchedulerGauges& scheduler,
-                                      const std::vector<core::ExecutorDescription>& executors) const {
+std::string PrometheusMetrics::Render(
+    const core::SchedulerGauges& scheduler, const std::vector<core::ExecutorDescription>& executors,
+    const std::optional<core::GroupCommitJournal::Stats>& journal) const {
   std::string out;
   absl::MutexLock lock(&mu_);
   Header(out, "batchd_batches_submitted_total", "counter", "Batches accepted.");
@@ -183,6 +184,20 @@ std::string PrometheusMetrics::Render(const core::SchedulerGauges& scheduler,
   for (const auto& [key, n] : rpcs_) {
     absl::StrAppend(&out, "batchd_rpcs_total{method=\"", LabelValue(key.first), "\",code=\"",
                     key.second, "\"} ", n, "\n");
+  }
+  if (journal.has_value()) {
+    Header(out, "batchd_journal_writable", "gauge",
+           "1 while the journal stores records; 0 while writes fail (new batches are refused).");
+    absl::StrAppend(&out, "batchd_journal_writable ", journal->writable ? 1 : 0, "\n");
+    Header(out, "batchd_journal_commits_total", "counter", "Journal transactions committed.");
+    absl::StrAppend(&out, "batchd_journal_commits_total ", journal->commits, "\n");
+    Header(out, "batchd_journal_failed_writes_total", "counter",
+           "Journal writes and probes that failed (each is retried with backoff).");
+    absl::StrAppend(&out, "batchd_journal_failed_writes_total ", journal->failed_writes, "\n");
+    Header(out, "batchd_journal_refused_batches_total", "counter",
+           "Batches refused because their record could not be stored (none of them ran).");
+    absl::StrAppend(&out, "batchd_journal_refused_batches_total ", journal->refused_batches,
+                    "\n");
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executor_registry.h"
+#include "core/group_commit_journal.h"
 #include "core/scheduler_observer.h"
 
 namespace batchd::server {
@@ -47,9 +49,11 @@ class PrometheusMetrics final : public core::SchedulerObserver {
   // One finished RPC: `method` as "/batchd.v1.BatchService/SubmitBatch", `code` as "OK".
   void OnRpcFinished(std::string_view method, std::string_view code);
 
-  // The whole exposition text, with the gauges sampled by the caller.
+  // The whole exposition text, with the gauges sampled by the caller (`journal`: none without
+  // a journal).
   std::string Render(const core::SchedulerGauges& scheduler,
-                     const std::vector<core::ExecutorDescription>& executors) const;
+                     const std::vector<core::ExecutorDescription>& executors,
+                     const std::optional<core::GroupCommitJournal::Stats>& journal = {}) const;
 
  private:
   struct ExecutorCounters {

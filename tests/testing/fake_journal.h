@@ -1,5 +1,6 @@
-// A journal kept in memory whose writes become durable only when the test calls Commit(), and
-// whose stored state reads back like JournalStore::LoadAll (for restart tests). Single-threaded.
+// A journal kept in memory whose writes become durable only when the test calls Commit() (or
+// fail when it calls Fail()), and whose stored state reads back like JournalStore::LoadAll (for
+// restart tests). Single-threaded.
 #pragma once
 
 #include <algorithm>
@@ -13,23 +14,26 @@ namespace batchd::testing {
 
 class FakeJournal final : public core::Journal {
  public:
-  Ticket AppendBatch(core::BatchRecord record) override {
-    pending_batches_.push_back(std::move(record));
-    return ++last_ticket_;
+  void AppendBatch(core::BatchRecord record,
+                   absl::AnyInvocable<void(absl::Status)> stored) override {
+    pending_batches_.emplace_back(std::move(record), std::move(stored));
   }
   void AppendEvents(std::vector<core::EventChunk> chunks) override {
     for (core::EventChunk& c : chunks) pending_chunks_.push_back(std::move(c));
   }
   void Forget(uint64_t batch_seq) override { pending_forgets_.push_back(batch_seq); }
-  void WhenDurable(Ticket ticket, absl::AnyInvocable<void(absl::Status)> done) override {
-    if (ticket <= durable_ticket_) return done(absl::OkStatus());
-    waiters_.emplace_back(ticket, std::move(done));
-  }
   void SetDurableListener(DurableListener listener) override { listener_ = std::move(listener); }
+  void SetWritableListener(WritableListener listener) override {
+    writable_listener_ = std::move(listener);
+  }
 
   // Stores everything appended so far, then reports it durable.
   void Commit() {
-    for (core::BatchRecord& r : pending_batches_) stored_[r.seq].record = std::move(r);
+    std::vector<absl::AnyInvocable<void(absl::Status)>> stored;
+    for (auto& [r, done] : pending_batches_) {
+      stored_[r.seq].record = std::move(r);
+      stored.push_back(std::move(done));
+    }
     std::vector<core::DurableMark> marks;
     for (core::EventChunk& c : pending_chunks_) {
       auto it = stored_.find(c.batch_seq);
@@ -40,11 +44,24 @@ class FakeJournal final : public core::Journal {
     pending_batches_.clear();
     pending_chunks_.clear();
     pending_forgets_.clear();
-    durable_ticket_ = last_ticket_;
-    std::vector<std::pair<Ticket, absl::AnyInvocable<void(absl::Status)>>> waiters;
-    waiters.swap(waiters_);
-    for (auto& [ticket, done] : waiters) done(absl::OkStatus());
+    for (auto& done : stored) done(absl::OkStatus());
     if (!marks.empty() && listener_) listener_(std::move(marks));
+  }
+
+  // Stores only the pending batch records (their batches are admitted), leaving events pending.
+  void CommitBatches() {
+    std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>> batches;
+    batches.swap(pending_batches_);
+    for (auto& [r, done] : batches) stored_[r.seq].record = r;
+    for (auto& [r, done] : batches) done(absl::OkStatus());
+  }
+
+  // A failed write: the pending batch records are refused with `error`; events and forgets stay
+  // pending (the real journal retries them).
+  void Fail(const absl::Status& error) {
+    std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>> refused;
+    refused.swap(pending_batches_);
+    for (auto& [r, done] : refused) done(error);
   }
 
   // What a restart would read back (only what was committed).
@@ -58,16 +75,16 @@ class FakeJournal final : public core::Journal {
     stored_.at(batch_seq).events = std::move(events);
   }
   size_t pending_chunks() const { return pending_chunks_.size(); }
+  size_t pending_batches() const { return pending_batches_.size(); }
 
  private:
-  Ticket last_ticket_ = 0;
-  Ticket durable_ticket_ = 0;
-  std::vector<core::BatchRecord> pending_batches_;
+  std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>>
+      pending_batches_;
   std::vector<core::EventChunk> pending_chunks_;
   std::vector<uint64_t> pending_forgets_;
   std::map<uint64_t, core::StoredBatch> stored_;
-  std::vector<std::pair<Ticket, absl::AnyInvocable<void(absl::Status)>>> waiters_;
   DurableListener listener_;
+  WritableListener writable_listener_;
 };
 
 }  // namespace batchd::testing

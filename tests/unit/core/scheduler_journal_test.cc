@@ -76,9 +76,12 @@ class SchedulerJournalTest : public ::testing::Test {
     Poll();
     return r;
   }
+  // Submits and makes the batch's record durable, so it is admitted and starts.
   std::string Submit(BatchSpec spec) {
     absl::StatusOr<SubmitResult> r = SubmitAs(std::move(spec), "batch" + std::to_string(++n_));
     EXPECT_TRUE(r.ok()) << r.status();
+    journal_.CommitBatches();
+    Poll();
     return r.ok() ? r->batch_id : "";
   }
   void Commit() {
@@ -119,6 +122,12 @@ class SchedulerJournalTest : public ::testing::Test {
         return ids;
       }
     }
+  }
+  size_t Listed() {
+    size_t n = 0;
+    scheduler().ListBatches(0, [&](std::vector<BatchProgress> all) { n = all.size(); });
+    Poll();
+    return n;
   }
   BatchSummary Summary(const std::string& id) {
     std::optional<absl::StatusOr<BatchSummary>> out;
@@ -197,6 +206,59 @@ TEST_F(SchedulerJournalTest, SubmitIsDurableOnlyAfterTheJournalCommits) {
   EXPECT_TRUE(durable);
 }
 
+TEST_F(SchedulerJournalTest, ABatchRunsAndIsListedOnlyOnceItsRecordIsDurable) {
+  BatchSpec spec;
+  spec.tasks = {Task("a", "manual")};
+  absl::StatusOr<SubmitResult> r = SubmitAs(std::move(spec), "one");
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(manual().StartedIds(), ElementsAre());
+  EXPECT_EQ(Listed(), 0u);
+  journal_.CommitBatches();
+  Poll();
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("a"));
+  EXPECT_EQ(Listed(), 1u);
+}
+
+// A full disk: the answer says the batch was not accepted, and it is so — nothing of it ran,
+// nothing lists it, and its request_id may be used again (even with other content).
+TEST_F(SchedulerJournalTest, ABatchWhoseRecordCannotBeStoredNeverRunsAndItsRequestIdIsFree) {
+  BatchSpec spec;
+  spec.request_id = "req-full";
+  spec.tasks = {Task("a", "manual")};
+  absl::StatusOr<SubmitResult> first = SubmitAs(spec, "content-1");
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<SubmitResult> twin = SubmitAs(spec, "content-1");  // while the first waits
+  ASSERT_TRUE(twin.ok());
+  EXPECT_TRUE(twin->duplicate);
+  std::vector<absl::Status> answers;
+  scheduler().WhenDurable(*first, [&](absl::Status s) { answers.push_back(s); });
+  scheduler().WhenDurable(*twin, [&](absl::Status s) { answers.push_back(s); });
+  journal_.Fail(absl::UnavailableError("batch not accepted: disk full"));
+  Poll();
+  ASSERT_EQ(answers.size(), 2u);
+  for (const absl::Status& a : answers) {
+    EXPECT_EQ(a.code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(a.message(), "batch not accepted: disk full");
+  }
+  EXPECT_THAT(manual().StartedIds(), ElementsAre());
+  EXPECT_EQ(Listed(), 0u);
+  std::optional<absl::Status> lookup;
+  scheduler().GetSummary(first->batch_id,
+                         [&](absl::StatusOr<BatchSummary> s) { lookup = s.status(); });
+  Poll();
+  ASSERT_TRUE(lookup.has_value());
+  EXPECT_EQ(lookup->code(), absl::StatusCode::kNotFound);
+
+  absl::StatusOr<SubmitResult> retry = SubmitAs(spec, "content-2");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_FALSE(retry->duplicate);
+  EXPECT_NE(retry->batch_id, first->batch_id);
+  journal_.CommitBatches();
+  Poll();
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("a"));
+  EXPECT_EQ(Listed(), 1u);
+}
+
 TEST_F(SchedulerJournalTest, CrashRerunsInterruptedAttemptsCountedAndKeepsFinishedResults) {
   BatchSpec spec;
   spec.tasks = {Task("a", "manual"), Task("b", "manual"), Task("c", "manual", {"a"})};
@@ -251,7 +313,9 @@ TEST_F(SchedulerJournalTest, WhatWasNotDurableIsRedoneAfterACrash) {
 TEST_F(SchedulerJournalTest, UncommittedBatchIsGoneAfterACrash) {
   BatchSpec spec;
   spec.tasks = {Task("a", "manual")};
-  const std::string id = Submit(std::move(spec));
+  absl::StatusOr<SubmitResult> r = SubmitAs(std::move(spec), "uncommitted");
+  ASSERT_TRUE(r.ok());
+  const std::string id = r->batch_id;
   Crash();
   std::optional<absl::Status> status;
   scheduler().GetSummary(id, [&](absl::StatusOr<BatchSummary> s) { status = s.status(); });
@@ -294,6 +358,8 @@ TEST_F(SchedulerJournalTest, SameRequestIdAndContentGiveTheSameBatchAcrossACrash
   spec.tasks = {Task("a", "manual")};
   absl::StatusOr<SubmitResult> first = SubmitAs(spec, "content-1");
   ASSERT_TRUE(first.ok());
+  journal_.CommitBatches();
+  Poll();
   absl::StatusOr<SubmitResult> again = SubmitAs(spec, "content-1");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->batch_id, first->batch_id);
