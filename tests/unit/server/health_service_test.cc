@@ -48,7 +48,7 @@ class HealthServiceTest : public ::testing::Test {
     return stub_->Check(&context, request, response);
   }
 
-  HealthService health_{{"batchd.v1.BatchService"}};
+  HealthService health_{{"batchd.v1.BatchService", "batchd.v1.WorkerService"}};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Health::Stub> stub_;
 };
@@ -93,6 +93,39 @@ TEST_F(HealthServiceTest, WatchStreamsChangesAndEndsOnShutdown) {
   EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
   EXPECT_FALSE(reader->Read(&response));
   EXPECT_TRUE(reader->Finish().ok());
+}
+
+// The journal cannot store new batches: BatchService and the whole server say NOT_SERVING,
+// WorkerService (workers still finish running batches) stays SERVING; all flip back after.
+TEST_F(HealthServiceTest, AServiceMarkedDownTakesTheServerDownWithItAndWatchSeesBothWays) {
+  health_.SetServing(true);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  HealthCheckRequest request;
+  request.set_service("batchd.v1.BatchService");
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader = stub_->Watch(&context, request);
+  HealthCheckResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  health_.SetServiceServing("batchd.v1.BatchService", false);
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  HealthCheckResponse checked;
+  ASSERT_TRUE(Check("", &checked).ok());
+  EXPECT_EQ(checked.status(), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(Check("batchd.v1.WorkerService", &checked).ok());
+  EXPECT_EQ(checked.status(), HealthCheckResponse::SERVING);
+  health_.SetServiceServing("no.such.Service", false);  // ignored
+
+  health_.SetServiceServing("batchd.v1.BatchService", true);
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(Check("", &checked).ok());
+  EXPECT_EQ(checked.status(), HealthCheckResponse::SERVING);
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
 }
 
 TEST_F(HealthServiceTest, WatchOfUnknownServiceReportsServiceUnknown) {
