@@ -15,7 +15,10 @@ const codeNames = Object.fromEntries(Object.entries(grpc.status).map(([name, cod
 export function statusDetails(error) {
   const [bytes] = error?.metadata?.get?.('grpc-status-details-bin') ?? [];
   if (!bytes) return null;
-  return Status.toObject(Status.decode(bytes), { defaults: true });
+  const status = Status.decode(bytes);
+  // protobufjs bundles google.protobuf.Any with its proto field names (type_url).
+  const details = status.details.map((any) => ({ typeUrl: any.type_url, value: any.value }));
+  return { code: status.code, message: status.message, details };
 }
 
 /**
@@ -27,7 +30,7 @@ export function fieldViolations(error) {
   const violations = [];
   for (const detail of statusDetails(error)?.details ?? []) {
     if (detail.typeUrl.endsWith('/google.rpc.BadRequest')) {
-      const badRequest = BadRequest.toObject(BadRequest.decode(detail.value), { defaults: true });
+      const badRequest = BadRequest.decode(detail.value);
       violations.push(...badRequest.fieldViolations.map(({ field, description }) => ({ field, description })));
     }
   }

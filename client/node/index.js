@@ -7,3 +7,5 @@ export { BatchdError, fieldViolations, statusDetails } from './errors.js';
 export { toValue, fromValue, toStruct, fromStruct } from './values.js';
 export { checkEnum, toMessage, fromMessage } from './messages.js';
 export { BatchService, WorkerService, packageDefinition, loaderOptions } from './proto.js';
+// The grpc-js this module uses (grpc.status codes, grpc.credentials for TLS).
+export { default as grpc } from '@grpc/grpc-js';
