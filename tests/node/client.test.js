@@ -134,8 +134,27 @@ test('a bad request: INVALID_ARGUMENT with the BadRequest field violations decod
   ]);
 });
 
-test('a NOT_FOUND batch rejects with a BatchdError without violations', async () => {
+test('a NOT_FOUND batch rejects with a BatchdError without violations, streams too', async () => {
   const error = await client.getBatch({ batchId: 'ffffffff00000000' }).then(() => assert.fail('found'), (e) => e);
   assert.equal(error.codeName, 'NOT_FOUND');
   assert.deepEqual(error.fieldViolations, []);
+  await assert.rejects(async () => {
+    for await (const message of client.streamResults({ batchId: 'ffffffff00000000' })) assert.fail(`read ${message}`);
+  }, { name: 'BatchdError', codeName: 'NOT_FOUND' });
+});
+
+test('breaking off a result stream early cancels it', async () => {
+  const { batchId } = await client.submitBatch({
+    tasks: [
+      { id: 'quick', executor: 'echo', input: 1 },
+      { id: 'slow', executor: 'sleep', input: { ms: 60000 } },
+    ],
+    options: { aggregation: 'AGGREGATION_STREAMING' },
+  });
+  for await (const message of client.streamResults({ batchId })) {
+    assert.deepEqual(message.results.map((r) => r.taskId), ['quick']);
+    break;
+  }
+  const { progress } = await client.cancelBatch({ batchId, reason: 'test over' });
+  assert.equal(progress.batchId, batchId);
 });
