@@ -6,7 +6,9 @@ import { root } from './proto.js';
 
 const Status = root.lookupType('google.rpc.Status');
 const BadRequest = root.lookupType('google.rpc.BadRequest');
-const codeNames = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
+const codeNames = Object.fromEntries(
+  Object.entries(grpc.status).map(([name, code]) => [code, name]),
+);
 
 /**
  * The google.rpc.Status in the trailers of a grpc-js error (`error.metadata`), as
@@ -31,7 +33,9 @@ export function fieldViolations(error) {
   for (const detail of statusDetails(error)?.details ?? []) {
     if (detail.typeUrl.endsWith('/google.rpc.BadRequest')) {
       const badRequest = BadRequest.decode(detail.value);
-      violations.push(...badRequest.fieldViolations.map(({ field, description }) => ({ field, description })));
+      violations.push(
+        ...badRequest.fieldViolations.map(({ field, description }) => ({ field, description })),
+      );
     }
   }
   return violations;

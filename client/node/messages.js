@@ -80,7 +80,10 @@ function encodeMessage(type, object, path) {
     const where = join(path, field.name);
     if (field.map) {
       out[field.name] = Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, encodeSingle(field, v, `${where}[${JSON.stringify(k)}]`)]),
+        Object.entries(value).map(([k, v]) => [
+          k,
+          encodeSingle(field, v, `${where}[${JSON.stringify(k)}]`),
+        ]),
       );
     } else if (field.repeated) {
       if (!Array.isArray(value)) throw new TypeError(`${where}: expected an array`);
@@ -113,7 +116,9 @@ function decodeMessage(type, message) {
     const value = message[field.name];
     if (value === undefined) continue;
     if (field.map) {
-      out[field.name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeSingle(field, v)]));
+      out[field.name] = Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, decodeSingle(field, v)]),
+      );
     } else if (field.repeated) {
       out[field.name] = value.map((v) => decodeSingle(field, v));
     } else {

@@ -26,7 +26,8 @@ export const loaderOptions = {
 };
 
 export const packageDefinition = protoLoader.loadSync(files, loaderOptions);
-export const { BatchService, WorkerService } = grpc.loadPackageDefinition(packageDefinition).batchd.v1;
+export const { BatchService, WorkerService } =
+  grpc.loadPackageDefinition(packageDefinition).batchd.v1;
 
 function loadRoot() {
   const root = new protobuf.Root();

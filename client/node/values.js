@@ -46,10 +46,14 @@ export function toValue(value, path = 'value', depth = 0) {
       throw new TypeError(`${path}: ${describe(value)} is not JSON-representable`);
   }
   if (Array.isArray(value)) {
-    return { listValue: { values: value.map((item, i) => toValue(item, `${path}[${i}]`, depth + 1)) } };
+    return {
+      listValue: { values: value.map((item, i) => toValue(item, `${path}[${i}]`, depth + 1)) },
+    };
   }
   if (typeof value.toJSON === 'function') return toValue(value.toJSON(), path, depth);
-  if (!isPlainObject(value)) throw new TypeError(`${path}: ${describe(value)} is not JSON-representable`);
+  if (!isPlainObject(value)) {
+    throw new TypeError(`${path}: ${describe(value)} is not JSON-representable`);
+  }
   return { structValue: toStruct(value, path, depth) };
 }
 
@@ -58,7 +62,9 @@ export function toStruct(object, path = 'value', depth = 0) {
   // Object.fromEntries makes own properties, also of a key named "__proto__".
   const entries = Object.entries(object).filter(([, item]) => item !== undefined);
   return {
-    fields: Object.fromEntries(entries.map(([key, item]) => [key, toValue(item, `${path}.${key}`, depth + 1)])),
+    fields: Object.fromEntries(
+      entries.map(([key, item]) => [key, toValue(item, `${path}.${key}`, depth + 1)]),
+    ),
   };
 }
 
@@ -82,5 +88,7 @@ export function fromValue(value) {
 
 /** The plain object of a decoded google.protobuf.Struct. */
 export function fromStruct(struct) {
-  return Object.fromEntries(Object.entries(struct?.fields ?? {}).map(([key, item]) => [key, fromValue(item)]));
+  return Object.fromEntries(
+    Object.entries(struct?.fields ?? {}).map(([key, item]) => [key, fromValue(item)]),
+  );
 }

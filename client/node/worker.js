@@ -58,8 +58,17 @@ export class Worker {
    *   `credentials`, `channelOptions`, `initialBackoffMs` (100), `maxBackoffMs` (5000).
    */
   constructor(address = defaultAddress(), options = {}) {
-    const { name = `node-${process.pid}`, executors, slots = 1, weight = 1, labels = {}, handler } = options;
-    if (typeof handler !== 'function') throw new TypeError('Worker: options.handler must be a function');
+    const {
+      name = `node-${process.pid}`,
+      executors,
+      slots = 1,
+      weight = 1,
+      labels = {},
+      handler,
+    } = options;
+    if (typeof handler !== 'function') {
+      throw new TypeError('Worker: options.handler must be a function');
+    }
     this.name = name;
     this.workerId = '';
     this.#handler = handler;
@@ -123,7 +132,9 @@ export class Worker {
     const connection = { call, inFlight: new Map(), outcomes: [], acks: [], flushQueued: false };
     Object.assign(connection, { registered: false, closing: false, ended: false, heartbeat: null });
     this.#connection = connection;
-    call.on('data', (response) => this.#onResponse(connection, fromMessage('batchd.v1.ConnectResponse', response)));
+    call.on('data', (response) =>
+      this.#onResponse(connection, fromMessage('batchd.v1.ConnectResponse', response)),
+    );
     call.on('error', () => {}); // the 'status' event below handles every ending
     call.on('status', (status) => this.#onEnd(connection, status));
     call.write(this.#registration);
@@ -139,7 +150,8 @@ export class Worker {
       this.workerId = response.registered.workerId;
       this.#backoffMs = this.#initialBackoffMs;
       const periodMs = Math.max(50, (response.registered.heartbeatIntervalMs || 1000) / 2);
-      const heartbeat = () => toMessage('batchd.v1.ConnectRequest', { heartbeat: { sentAt: new Date() } });
+      const heartbeat = () =>
+        toMessage('batchd.v1.ConnectRequest', { heartbeat: { sentAt: new Date() } });
       connection.heartbeat = setInterval(() => this.#write(connection, heartbeat()), periodMs);
       this.#started.resolve();
     }
@@ -202,7 +214,9 @@ export class Worker {
     connection.ended = true;
     clearInterval(connection.heartbeat);
     // The daemon re-dispatches the work in flight; stop doing it here.
-    for (const entry of connection.inFlight.values()) entry.controller.abort(new Error('connection to batchd ended'));
+    for (const entry of connection.inFlight.values()) {
+      entry.controller.abort(new Error('connection to batchd ended'));
+    }
     connection.inFlight.clear();
     if (this.#stopping) {
       this.#stopped.resolve();

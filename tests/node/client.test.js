@@ -3,7 +3,14 @@
 // alone makes of them), enum names checked before sending, BadRequest details decoded.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { BatchdClient, BatchdError, BatchService, fieldViolations, fromValue, grpc } from '../../client/node/index.js';
+import {
+  BatchdClient,
+  BatchdError,
+  BatchService,
+  fieldViolations,
+  fromValue,
+  grpc,
+} from '../../client/node/index.js';
 
 const address = process.env.BATCHD_ADDR;
 assert.ok(address, 'BATCHD_ADDR must name the daemon under test');
@@ -16,7 +23,9 @@ after(() => {
 
 // ProcessBatch through the bare grpc-js stub, as a user without the helpers writes it.
 const rawProcess = (request) =>
-  new Promise((resolve, reject) => raw.ProcessBatch(request, (error, answer) => (error ? reject(error) : resolve(answer))));
+  new Promise((resolve, reject) =>
+    raw.ProcessBatch(request, (error, answer) => (error ? reject(error) : resolve(answer))),
+  );
 
 test('a DAG over echo and sleep: every result, in id order, dependencies first', async () => {
   const { batchId, layers } = await client.submitBatch({
@@ -30,7 +39,10 @@ test('a DAG over echo and sleep: every result, in id order, dependencies first',
     options: { maxConcurrent: 4, aggregation: 'AGGREGATION_ORDERED' },
   });
   assert.match(batchId, /^[0-9a-f]+$/);
-  assert.deepEqual(layers.map((layer) => layer.taskIds), [['a', 'e'], ['c', 'b'], ['d']]);
+  assert.deepEqual(
+    layers.map((layer) => layer.taskIds),
+    [['a', 'e'], ['c', 'b'], ['d']],
+  );
 
   const results = [];
   const sequences = [];
@@ -40,7 +52,10 @@ test('a DAG over echo and sleep: every result, in id order, dependencies first',
     if (message.results.length) sequences.push(Number(message.sequence));
     if (message.summary) summary = message.summary;
   }
-  assert.deepEqual(results.map((r) => r.taskId), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(
+    results.map((r) => r.taskId),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
   assert.deepEqual(
     results.map((r) => [r.state, r.output]),
     [
@@ -51,24 +66,48 @@ test('a DAG over echo and sleep: every result, in id order, dependencies first',
       ['TASK_STATE_SUCCEEDED', 'independent'],
     ],
   );
-  assert.deepEqual(sequences, [...sequences].sort((x, y) => x - y));
+  assert.deepEqual(
+    sequences,
+    [...sequences].sort((x, y) => x - y),
+  );
   assert.equal(sequences.at(-1), 5);
   const byId = Object.fromEntries(results.map((r) => [r.taskId, r]));
   assert.ok(byId.a.finishedAt instanceof Date);
-  for (const [task, dependency] of [['b', 'a'], ['c', 'a'], ['d', 'b'], ['d', 'c']]) {
-    assert.ok(byId[task].startedAt >= byId[dependency].finishedAt, `${task} started before ${dependency} finished`);
+  for (const [task, dependency] of [
+    ['b', 'a'],
+    ['c', 'a'],
+    ['d', 'b'],
+    ['d', 'c'],
+  ]) {
+    assert.ok(
+      byId[task].startedAt >= byId[dependency].finishedAt,
+      `${task} started before ${dependency} finished`,
+    );
   }
   assert.equal(summary.state, 'BATCH_STATE_SUCCEEDED');
   assert.equal(summary.successfulCount, 5);
 
   // Reading again after sequence 3 gives only the rest.
   const rest = [];
-  for await (const message of client.streamResults({ batchId, afterSequence: 3 })) rest.push(...message.results);
-  assert.deepEqual(rest.map((r) => r.taskId), ['d', 'e']);
+  for await (const message of client.streamResults({ batchId, afterSequence: 3 }))
+    rest.push(...message.results);
+  assert.deepEqual(
+    rest.map((r) => r.taskId),
+    ['d', 'e'],
+  );
 });
 
 test('a plain object through echo comes back as it went; sleep reads its plain {ms}', async () => {
-  const value = { text: 'ü', n: 1.25, i: 7, yes: true, none: null, list: [1, [2], { three: 3 }], empty: {}, emptyList: [] };
+  const value = {
+    text: 'ü',
+    n: 1.25,
+    i: 7,
+    yes: true,
+    none: null,
+    list: [1, [2], { three: 3 }],
+    empty: {},
+    emptyList: [],
+  };
   const { summary } = await client.processBatch({
     tasks: [
       { id: 'echo', executor: 'echo', input: value },
@@ -76,10 +115,13 @@ test('a plain object through echo comes back as it went; sleep reads its plain {
     ],
     options: { aggregation: 'AGGREGATION_ORDERED' },
   });
-  assert.deepEqual(summary.results.map((r) => [r.taskId, r.success, r.output]), [
-    ['echo', true, value],
-    ['sleep', true, { slept_ms: 10 }],
-  ]);
+  assert.deepEqual(
+    summary.results.map((r) => [r.taskId, r.success, r.output]),
+    [
+      ['echo', true, value],
+      ['sleep', true, { slept_ms: 10 }],
+    ],
+  );
 });
 
 test('the trap, with the bare stub: a plain object input arrives as null', async () => {
@@ -101,13 +143,21 @@ test('a wrong enum name throws and nothing is submitted', async () => {
   const before = (await client.listBatches()).batches.length;
   await assert.rejects(
     client.submitBatch({ tasks: [{ id: 'a' }], options: { aggregation: 'ORDERED' } }),
-    { name: 'TypeError', message: /^options\.aggregation: "ORDERED" is not a batchd\.v1\.Aggregation/ },
+    {
+      name: 'TypeError',
+      message: /^options\.aggregation: "ORDERED" is not a batchd\.v1\.Aggregation/,
+    },
   );
   assert.equal((await client.listBatches()).batches.length, before);
 });
 
 test('a bad request: INVALID_ARGUMENT with the BadRequest field violations decoded', async () => {
-  const request = { tasks: [{ id: 'a', dependencies: ['x'] }, { id: 'b', dependencies: ['y'] }] };
+  const request = {
+    tasks: [
+      { id: 'a', dependencies: ['x'] },
+      { id: 'b', dependencies: ['y'] },
+    ],
+  };
   const expected = [
     { field: 'tasks[0].dependencies[0]', description: "Unknown dependency 'x' of task 'a'" },
     { field: 'tasks[1].dependencies[0]', description: "Unknown dependency 'y' of task 'b'" },
@@ -123,24 +173,43 @@ test('a bad request: INVALID_ARGUMENT with the BadRequest field violations decod
   assert.deepEqual(error.fieldViolations, expected);
 
   // The same from a bare grpc-js error.
-  const rawError = await rawProcess(request).then(() => assert.fail('accepted'), (e) => e);
+  const rawError = await rawProcess(request).then(
+    () => assert.fail('accepted'),
+    (e) => e,
+  );
   assert.equal(rawError.code, grpc.status.INVALID_ARGUMENT);
   assert.deepEqual(fieldViolations(rawError), expected);
 
-  const cycle = await client.resolveExecutionOrder({ tasks: [{ id: 'a', dependencies: ['b'] }, { id: 'b', dependencies: ['a'] }] })
-    .then(() => assert.fail('a cycle was accepted'), (e) => e);
+  const cycle = await client
+    .resolveExecutionOrder({
+      tasks: [
+        { id: 'a', dependencies: ['b'] },
+        { id: 'b', dependencies: ['a'] },
+      ],
+    })
+    .then(
+      () => assert.fail('a cycle was accepted'),
+      (e) => e,
+    );
   assert.deepEqual(cycle.fieldViolations, [
     { field: 'tasks[1].dependencies[0]', description: 'Circular dependency: a -> b -> a' },
   ]);
 });
 
 test('a NOT_FOUND batch rejects with a BatchdError without violations, streams too', async () => {
-  const error = await client.getBatch({ batchId: 'ffffffff00000000' }).then(() => assert.fail('found'), (e) => e);
+  const error = await client.getBatch({ batchId: 'ffffffff00000000' }).then(
+    () => assert.fail('found'),
+    (e) => e,
+  );
   assert.equal(error.codeName, 'NOT_FOUND');
   assert.deepEqual(error.fieldViolations, []);
-  await assert.rejects(async () => {
-    for await (const message of client.streamResults({ batchId: 'ffffffff00000000' })) assert.fail(`read ${message}`);
-  }, { name: 'BatchdError', codeName: 'NOT_FOUND' });
+  await assert.rejects(
+    async () => {
+      for await (const message of client.streamResults({ batchId: 'ffffffff00000000' }))
+        assert.fail(`read ${message}`);
+    },
+    { name: 'BatchdError', codeName: 'NOT_FOUND' },
+  );
 });
 
 test('breaking off a result stream early cancels it', async () => {
@@ -152,7 +221,10 @@ test('breaking off a result stream early cancels it', async () => {
     options: { aggregation: 'AGGREGATION_STREAMING' },
   });
   for await (const message of client.streamResults({ batchId })) {
-    assert.deepEqual(message.results.map((r) => r.taskId), ['quick']);
+    assert.deepEqual(
+      message.results.map((r) => r.taskId),
+      ['quick'],
+    );
     break;
   }
   const { progress } = await client.cancelBatch({ batchId, reason: 'test over' });

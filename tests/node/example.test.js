@@ -9,11 +9,18 @@ import { promisify } from 'node:util';
 const example = fileURLToPath(new URL('../../client/node/examples/pipeline.js', import.meta.url));
 
 test('the pipeline example prints every result and a successful summary', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [example, process.env.BATCHD_ADDR], {
-    timeout: 60000,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [example, process.env.BATCHD_ADDR],
+    {
+      timeout: 60000,
+    },
+  );
   const lines = stdout.trim().split('\n');
-  assert.match(lines[0], /^batch [0-9a-f]+: layers \[\["fetch","wait"\],\["shout"\],\["report"\]\]$/);
+  assert.match(
+    lines[0],
+    /^batch [0-9a-f]+: layers \[\["fetch","wait"\],\["shout"\],\["report"\]\]$/,
+  );
   // "task <id> <state> <output as JSON>" (object keys in any order: a Struct is a map).
   const tasks = lines.slice(1, -1).map((line) => {
     const [, id, state, output] = line.match(/^task (\S+) (\S+) (.*)$/);

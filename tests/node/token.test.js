@@ -13,7 +13,9 @@ test('without the token: UNAUTHENTICATED', async () => {
   const client = new BatchdClient(address);
   try {
     await assert.rejects(client.listExecutors(), {
-      name: 'BatchdError', codeName: 'UNAUTHENTICATED', details: 'missing or invalid bearer token',
+      name: 'BatchdError',
+      codeName: 'UNAUTHENTICATED',
+      details: 'missing or invalid bearer token',
     });
   } finally {
     client.close();
@@ -22,11 +24,20 @@ test('without the token: UNAUTHENTICATED', async () => {
 
 test('with the token: a worker registers and a batch runs on it', async () => {
   const client = new BatchdClient(address, { token });
-  const worker = new Worker(address, { token, executors: ['node.test.token'], handler: (task) => task.input * 2 });
+  const worker = new Worker(address, {
+    token,
+    executors: ['node.test.token'],
+    handler: (task) => task.input * 2,
+  });
   try {
     await worker.start();
-    const { summary } = await client.processBatch({ tasks: [{ id: 'a', executor: 'node.test.token', input: 21 }] });
-    assert.deepEqual(summary.results.map((r) => [r.state, r.output]), [['TASK_STATE_SUCCEEDED', 42]]);
+    const { summary } = await client.processBatch({
+      tasks: [{ id: 'a', executor: 'node.test.token', input: 21 }],
+    });
+    assert.deepEqual(
+      summary.results.map((r) => [r.state, r.output]),
+      [['TASK_STATE_SUCCEEDED', 42]],
+    );
   } finally {
     await worker.stop();
     client.close();

@@ -18,13 +18,24 @@ const wire = (request) => submit.requestDeserialize(submit.requestSerialize(requ
 
 test('plain values survive toValue, the wire and fromValue', () => {
   const value = {
-    s: 'text', n: 1.5, i: -42, b: false, z: null, list: [1, 'two', { three: 3 }, []],
-    empty: {}, nested: { deep: { deeper: ['x'] } }, __proto__key: 1,
+    s: 'text',
+    n: 1.5,
+    i: -42,
+    b: false,
+    z: null,
+    list: [1, 'two', { three: 3 }, []],
+    empty: {},
+    nested: { deep: { deeper: ['x'] } },
+    __proto__key: 1,
   };
   const sent = wire({ tasks: [{ id: 'a', input: toValue(value) }] });
   assert.deepEqual(fromValue(sent.tasks[0].input), value);
-  for (const scalar of [null, true, 0, -0.25, '', 'ü']) assert.equal(fromValue(wire({ tasks: [{ input: toValue(scalar) }] }).tasks[0].input), scalar);
-  assert.deepEqual(toValue({ kept: 1, dropped: undefined }), { structValue: { fields: { kept: { numberValue: 1 } } } });
+  for (const scalar of [null, true, 0, -0.25, '', 'ü']) {
+    assert.equal(fromValue(wire({ tasks: [{ input: toValue(scalar) }] }).tasks[0].input), scalar);
+  }
+  assert.deepEqual(toValue({ kept: 1, dropped: undefined }), {
+    structValue: { fields: { kept: { numberValue: 1 } } },
+  });
   assert.equal(toValue(new Date(0)).stringValue, '1970-01-01T00:00:00.000Z');
   assert.equal(toValue(12n).numberValue, 12);
   // A key named __proto__ (JSON.parse makes it an own property) stays data, not a prototype.
@@ -39,7 +50,9 @@ test('the trap: grpc-js alone sends a plain object for a Value as an empty Value
   const sent = wire({ tasks: [{ id: 'a', input: { ms: 100 } }] });
   assert.equal(sent.tasks[0].input.kind, undefined);
   assert.equal(fromValue(sent.tasks[0].input), null);
-  const converted = wire(toMessage('batchd.v1.SubmitBatchRequest', { tasks: [{ id: 'a', input: { ms: 100 } }] }));
+  const converted = wire(
+    toMessage('batchd.v1.SubmitBatchRequest', { tasks: [{ id: 'a', input: { ms: 100 } }] }),
+  );
   assert.deepEqual(fromValue(converted.tasks[0].input), { ms: 100 });
 });
 
@@ -52,33 +65,49 @@ test('toValue refuses what has no JSON form, naming where', () => {
     [() => 1, 'value: a function is not JSON-representable'],
     [2n ** 60n, 'value: 1152921504606846976 does not fit a JSON number exactly'],
   ];
-  for (const [value, message] of cases) assert.throws(() => toValue(value), { name: 'TypeError', message });
+  for (const [value, message] of cases) {
+    assert.throws(() => toValue(value), { name: 'TypeError', message });
+  }
   let deep = 1;
   for (let i = 0; i < 70; i++) deep = [deep];
   assert.throws(() => toValue(deep), /nested deeper than 64 levels/);
 });
 
 test('the trap: grpc-js alone turns an unknown enum name into UNSPECIFIED', () => {
-  assert.equal(wire({ options: { aggregation: 'ORDERED' } }).options.aggregation, 'AGGREGATION_UNSPECIFIED');
+  assert.equal(
+    wire({ options: { aggregation: 'ORDERED' } }).options.aggregation,
+    'AGGREGATION_UNSPECIFIED',
+  );
 });
 
 test('an unknown enum name or field throws before anything is sent', () => {
-  assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { options: { aggregation: 'ORDERED' } }), {
-    name: 'TypeError',
-    message:
-      'options.aggregation: "ORDERED" is not a batchd.v1.Aggregation (one of AGGREGATION_UNSPECIFIED, ' +
-      'AGGREGATION_ORDERED, AGGREGATION_UNORDERED, AGGREGATION_STREAMING, AGGREGATION_PRIORITY)',
-  });
   assert.throws(
-    () => toMessage('batchd.v1.SubmitBatchRequest', { tasks: [{ id: 'a', retryPolicy: { kind: 'FIXED' } }] }),
+    () => toMessage('batchd.v1.SubmitBatchRequest', { options: { aggregation: 'ORDERED' } }),
+    {
+      name: 'TypeError',
+      message:
+        'options.aggregation: "ORDERED" is not a batchd.v1.Aggregation (one of AGGREGATION_UNSPECIFIED, ' +
+        'AGGREGATION_ORDERED, AGGREGATION_UNORDERED, AGGREGATION_STREAMING, AGGREGATION_PRIORITY)',
+    },
+  );
+  assert.throws(
+    () =>
+      toMessage('batchd.v1.SubmitBatchRequest', {
+        tasks: [{ id: 'a', retryPolicy: { kind: 'FIXED' } }],
+      }),
     /^TypeError: tasks\[0\]\.retryPolicy\.kind: "FIXED" is not a batchd\.v1\.RetryKind/,
   );
-  assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { options: { maxConcurency: 2 } }), {
-    message:
-      "options: batchd.v1.BatchOptions has no field 'maxConcurency' (fields: maxConcurrent, timeoutMs, " +
-      'retryPolicy, aggregation, loadBalancer, onDependencyFailure, waitForWorkers)',
+  assert.throws(
+    () => toMessage('batchd.v1.SubmitBatchRequest', { options: { maxConcurency: 2 } }),
+    {
+      message:
+        "options: batchd.v1.BatchOptions has no field 'maxConcurency' (fields: maxConcurrent, timeoutMs, " +
+        'retryPolicy, aggregation, loadBalancer, onDependencyFailure, waitForWorkers)',
+    },
+  );
+  assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { tasks: { id: 'a' } }), {
+    message: 'tasks: expected an array',
   });
-  assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { tasks: { id: 'a' } }), { message: 'tasks: expected an array' });
   assert.equal(checkEnum('batchd.v1.Aggregation', 'AGGREGATION_PRIORITY'), 'AGGREGATION_PRIORITY');
   assert.equal(checkEnum('batchd.v1.Aggregation', 1), 'AGGREGATION_ORDERED');
   assert.throws(() => checkEnum('batchd.v1.Aggregation', 9), /9 is not a batchd\.v1\.Aggregation/);
@@ -86,13 +115,17 @@ test('an unknown enum name or field throws before anything is sent', () => {
 
 test('snake_case names, maps of Values and Timestamps convert both ways', () => {
   const message = toMessage('batchd.v1.TaskAssignment', {
-    assignment_id: 'x', dependency_outputs: { a: { n: 1 }, b: 'text' }, deadline: new Date(1500),
+    assignment_id: 'x',
+    dependency_outputs: { a: { n: 1 }, b: 'text' },
+    deadline: new Date(1500),
   });
   assert.deepEqual(message.dependencyOutputs.b, { stringValue: 'text' });
   assert.deepEqual(message.deadline, { seconds: 1, nanos: 500000000 });
   const connect = WorkerService.service.Connect;
-  const decoded = fromMessage('batchd.v1.ConnectResponse',
-    connect.responseDeserialize(connect.responseSerialize({ assignments: [message] })));
+  const decoded = fromMessage(
+    'batchd.v1.ConnectResponse',
+    connect.responseDeserialize(connect.responseSerialize({ assignments: [message] })),
+  );
   const [assignment] = decoded.assignments;
   assert.deepEqual(assignment.dependencyOutputs, { a: { n: 1 }, b: 'text' });
   assert.equal(assignment.deadline.getTime(), 1500);

@@ -32,44 +32,68 @@ test('a batch using a Node worker executor: outputs, worker ids, dependency outp
     await sleep(20);
     running -= 1;
     const upstream = task.dependencies.map((id) => task.dependencyOutputs[id].word);
-    return { word: [...upstream, task.input.word].join(' ').toUpperCase(), executor: task.executor };
+    return {
+      word: [...upstream, task.input.word].join(' ').toUpperCase(),
+      executor: task.executor,
+    };
   };
-  await withWorker({ name: 'node-test', executors: ['node.test.upper'], slots: 2, handler }, async (worker) => {
-    assert.match(worker.workerId, /node-test/);
-    const executors = (await client.listExecutors()).executors;
-    assert.deepEqual(
-      executors.filter((e) => e.name === 'node.test.upper').map(({ kind, workers }) => ({ kind, workers })),
-      [{ kind: 'worker', workers: 1 }],
-    );
-    const words = ['one', 'two', 'three', 'four', 'five'];
-    const { summary } = await client.processBatch({
-      tasks: [
-        ...words.map((word, i) => ({ id: `w${i}`, executor: 'node.test.upper', input: { word } })),
-        { id: 'x', executor: 'node.test.upper', input: { word: 'last' }, dependencies: ['w0', 'w1'] },
-        { id: 'y', executor: 'echo', input: { plain: [1, 2] }, dependencies: ['x'] },
-      ],
-      options: { maxConcurrent: 8, aggregation: 'AGGREGATION_ORDERED' },
-    });
-    assert.equal(summary.state, 'BATCH_STATE_SUCCEEDED');
-    assert.deepEqual(summary.results.map((r) => [r.taskId, r.output]), [
-      ['w0', { word: 'ONE', executor: 'node.test.upper' }],
-      ['w1', { word: 'TWO', executor: 'node.test.upper' }],
-      ['w2', { word: 'THREE', executor: 'node.test.upper' }],
-      ['w3', { word: 'FOUR', executor: 'node.test.upper' }],
-      ['w4', { word: 'FIVE', executor: 'node.test.upper' }],
-      ['x', { word: 'ONE TWO LAST', executor: 'node.test.upper' }],
-      ['y', { plain: [1, 2] }],
-    ]);
-    for (const result of summary.results.slice(0, 6)) assert.equal(result.workerId, worker.workerId);
-    assert.equal(mostRunning, 2, 'the daemon sends at most `slots` assignments at once');
-  });
+  await withWorker(
+    { name: 'node-test', executors: ['node.test.upper'], slots: 2, handler },
+    async (worker) => {
+      assert.match(worker.workerId, /node-test/);
+      const executors = (await client.listExecutors()).executors;
+      assert.deepEqual(
+        executors
+          .filter((e) => e.name === 'node.test.upper')
+          .map(({ kind, workers }) => ({ kind, workers })),
+        [{ kind: 'worker', workers: 1 }],
+      );
+      const words = ['one', 'two', 'three', 'four', 'five'];
+      const { summary } = await client.processBatch({
+        tasks: [
+          ...words.map((word, i) => ({
+            id: `w${i}`,
+            executor: 'node.test.upper',
+            input: { word },
+          })),
+          {
+            id: 'x',
+            executor: 'node.test.upper',
+            input: { word: 'last' },
+            dependencies: ['w0', 'w1'],
+          },
+          { id: 'y', executor: 'echo', input: { plain: [1, 2] }, dependencies: ['x'] },
+        ],
+        options: { maxConcurrent: 8, aggregation: 'AGGREGATION_ORDERED' },
+      });
+      assert.equal(summary.state, 'BATCH_STATE_SUCCEEDED');
+      assert.deepEqual(
+        summary.results.map((r) => [r.taskId, r.output]),
+        [
+          ['w0', { word: 'ONE', executor: 'node.test.upper' }],
+          ['w1', { word: 'TWO', executor: 'node.test.upper' }],
+          ['w2', { word: 'THREE', executor: 'node.test.upper' }],
+          ['w3', { word: 'FOUR', executor: 'node.test.upper' }],
+          ['w4', { word: 'FIVE', executor: 'node.test.upper' }],
+          ['x', { word: 'ONE TWO LAST', executor: 'node.test.upper' }],
+          ['y', { plain: [1, 2] }],
+        ],
+      );
+      for (const result of summary.results.slice(0, 6)) {
+        assert.equal(result.workerId, worker.workerId);
+      }
+      assert.equal(mostRunning, 2, 'the daemon sends at most `slots` assignments at once');
+    },
+  );
 });
 
 test('a handler that throws fails its task; TaskError({nonRetryable}) is not retried', async () => {
   const attempts = { flaky: 0, fatal: 0 };
   const handler = async (task) => {
     attempts[task.taskId] += 1;
-    if (task.taskId === 'fatal') throw new TaskError('bad input, do not retry', { nonRetryable: true });
+    if (task.taskId === 'fatal') {
+      throw new TaskError('bad input, do not retry', { nonRetryable: true });
+    }
     if (task.attempt < 1) throw new Error('transient');
     return { attempt: task.attempt };
   };
@@ -84,10 +108,13 @@ test('a handler that throws fails its task; TaskError({nonRetryable}) is not ret
         retryPolicy: { kind: 'RETRY_KIND_FIXED', maxRetries: 2, initialDelayMs: 10 },
       },
     });
-    assert.deepEqual(summary.results.map((r) => [r.taskId, r.state, r.error, r.retryCount, r.output]), [
-      ['fatal', 'TASK_STATE_FAILED', 'bad input, do not retry', 0, null],
-      ['flaky', 'TASK_STATE_SUCCEEDED', '', 1, { attempt: 1 }],
-    ]);
+    assert.deepEqual(
+      summary.results.map((r) => [r.taskId, r.state, r.error, r.retryCount, r.output]),
+      [
+        ['fatal', 'TASK_STATE_FAILED', 'bad input, do not retry', 0, null],
+        ['flaky', 'TASK_STATE_SUCCEEDED', '', 1, { attempt: 1 }],
+      ],
+    );
     assert.deepEqual(attempts, { fatal: 1, flaky: 2 });
   });
 });
@@ -115,23 +142,34 @@ test('a timeout cancels the assignment: the handler sees its signal abort', asyn
 test('a cancelled task frees its slot at once: the handler stops, its reply and ack go back', async () => {
   const handler = (task, { signal }) =>
     task.taskId === 'slow'
-      ? new Promise((resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+      ? new Promise((resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason)),
+        )
       : { ran: task.taskId };
-  await withWorker({ name: 'node-ack', executors: ['node.test.ack'], slots: 1, handler }, async () => {
-    const started = Date.now();
-    const { summary } = await client.processBatch({
-      tasks: [
-        { id: 'slow', executor: 'node.test.ack', timeoutMs: 200, priority: 1 },
-        { id: 'next', executor: 'node.test.ack' },
-      ],
-      options: { aggregation: 'AGGREGATION_ORDERED' },
-    });
-    assert.deepEqual(summary.results.map((r) => [r.taskId, r.state, r.output]), [
-      ['next', 'TASK_STATE_SUCCEEDED', { ran: 'next' }],
-      ['slow', 'TASK_STATE_TIMED_OUT', null],
-    ]);
-    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms: the cancelled work was not answered`);
-  });
+  await withWorker(
+    { name: 'node-ack', executors: ['node.test.ack'], slots: 1, handler },
+    async () => {
+      const started = Date.now();
+      const { summary } = await client.processBatch({
+        tasks: [
+          { id: 'slow', executor: 'node.test.ack', timeoutMs: 200, priority: 1 },
+          { id: 'next', executor: 'node.test.ack' },
+        ],
+        options: { aggregation: 'AGGREGATION_ORDERED' },
+      });
+      assert.deepEqual(
+        summary.results.map((r) => [r.taskId, r.state, r.output]),
+        [
+          ['next', 'TASK_STATE_SUCCEEDED', { ran: 'next' }],
+          ['slow', 'TASK_STATE_TIMED_OUT', null],
+        ],
+      );
+      assert.ok(
+        Date.now() - started < 5000,
+        `took ${Date.now() - started} ms: the cancelled work was not answered`,
+      );
+    },
+  );
 });
 
 test('heartbeats keep a worker registered through a task of many intervals', async () => {
@@ -139,12 +177,18 @@ test('heartbeats keep a worker registered through a task of many intervals', asy
     await sleep(2000); // 6.7 heartbeat intervals; silent for 3 and the daemon drops the worker
     return 'done';
   };
-  await withWorker({ name: 'node-beat', executors: ['node.test.beat'], handler }, async (worker) => {
-    const { summary } = await client.processBatch({ tasks: [{ id: 'long', executor: 'node.test.beat' }] });
-    assert.deepEqual(summary.results.map((r) => [r.state, r.output, r.retryCount, r.workerId]), [
-      ['TASK_STATE_SUCCEEDED', 'done', 0, worker.workerId],
-    ]);
-  });
+  await withWorker(
+    { name: 'node-beat', executors: ['node.test.beat'], handler },
+    async (worker) => {
+      const { summary } = await client.processBatch({
+        tasks: [{ id: 'long', executor: 'node.test.beat' }],
+      });
+      assert.deepEqual(
+        summary.results.map((r) => [r.state, r.output, r.retryCount, r.workerId]),
+        [['TASK_STATE_SUCCEEDED', 'done', 0, worker.workerId]],
+      );
+    },
+  );
 });
 
 test('a registration the daemon refuses rejects start()', async () => {

@@ -13,7 +13,10 @@ const worker = new Worker(address, {
   name: 'node-example',
   executors: ['node.upper'],
   slots: 2,
-  handler: async (task) => ({ text: task.dependencyOutputs.fetch.text.toUpperCase(), attempt: task.attempt }),
+  handler: async (task) => ({
+    text: task.dependencyOutputs.fetch.text.toUpperCase(),
+    attempt: task.attempt,
+  }),
 });
 
 const client = new BatchdClient(address);
@@ -24,7 +27,12 @@ try {
       { id: 'fetch', executor: 'echo', input: { text: 'hello from node' } },
       { id: 'wait', executor: 'sleep', input: { ms: 50 } },
       { id: 'shout', executor: 'node.upper', dependencies: ['fetch', 'wait'], timeoutMs: 10000 },
-      { id: 'report', executor: 'echo', input: { done: true, tags: ['a', 1, null] }, dependencies: ['shout'] },
+      {
+        id: 'report',
+        executor: 'echo',
+        input: { done: true, tags: ['a', 1, null] },
+        dependencies: ['shout'],
+      },
     ],
     options: { maxConcurrent: 4, aggregation: 'AGGREGATION_ORDERED' },
     labels: { example: 'node' },
@@ -42,7 +50,11 @@ try {
     }
   }
 } catch (error) {
-  console.error(error instanceof BatchdError ? `${error.message} ${JSON.stringify(error.fieldViolations)}` : error);
+  console.error(
+    error instanceof BatchdError
+      ? `${error.message} ${JSON.stringify(error.fieldViolations)}`
+      : error,
+  );
   process.exitCode = 1;
 } finally {
   await worker.stop();
