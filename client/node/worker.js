@@ -70,7 +70,10 @@ export class Worker {
       throw new TypeError('Worker: options.handler must be a function');
     }
     this.name = name;
+    /** The daemon's id for the current registration. */
     this.workerId = '';
+    /** Why the worker ended on its own: the daemon refused its registration (a BatchdError). */
+    this.error = null;
     this.#handler = handler;
     this.#registration = toMessage('batchd.v1.ConnectRequest', {
       registration: { name, executors, slots, weight, labels },
@@ -108,7 +111,9 @@ export class Worker {
     this.#stopping = true;
     clearTimeout(this.#reconnectTimer);
     const connection = this.#connection;
-    if (connection && !connection.ended) {
+    if (connection?.closing) {
+      // a stop() before this one ends the stream
+    } else if (connection && !connection.ended) {
       if (connection.registered) {
         this.#flush(connection);
         connection.closing = true;
@@ -128,9 +133,17 @@ export class Worker {
 
   #connect() {
     const call = this.#stub.Connect();
-    // inFlight: assignment id -> {controller, cancelRequested}
-    const connection = { call, inFlight: new Map(), outcomes: [], acks: [], flushQueued: false };
-    Object.assign(connection, { registered: false, closing: false, ended: false, heartbeat: null });
+    const connection = {
+      call,
+      inFlight: new Map(), // assignment id -> {controller, cancelRequested}
+      outcomes: [], // TaskOutcomes waiting to be written
+      acks: [], // cancel acks waiting to be written
+      flushQueued: false,
+      registered: false,
+      closing: false, // stop() sent WritesDone: no new work is started
+      ended: false,
+      heartbeat: null,
+    };
     this.#connection = connection;
     call.on('data', (response) =>
       this.#onResponse(connection, fromMessage('batchd.v1.ConnectResponse', response)),
@@ -224,7 +237,8 @@ export class Worker {
     }
     if (!connection.registered && status.code === grpc.status.INVALID_ARGUMENT) {
       this.#stopping = true; // a rejected registration never succeeds on retry
-      this.#started.reject(new BatchdError(status));
+      this.error = new BatchdError(status);
+      this.#started.reject(this.error);
       this.#stopped.resolve();
       return;
     }
