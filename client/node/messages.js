@@ -1,12 +1,16 @@
 // Plain request objects -> what grpc-js serializes, and decoded messages -> plain objects,
 // walking the message types of the contract. On the way in it converts every
 // google.protobuf.Value / Struct field from plain JS, a Date for a Timestamp, and refuses
-// unknown field names and unknown enum names (grpc-js would drop the first and send the second
-// as 0, UNSPECIFIED). On the way out Values become plain JS and Timestamps Dates. Pure.
+// unknown field names, unknown enum names and scalars of the wrong type or range (grpc-js would
+// drop the first, send the second as 0, UNSPECIFIED, and coerce the third). On the way out
+// Values become plain JS and Timestamps Dates. Pure.
 import protobuf from 'protobufjs';
 import { root } from './proto.js';
 import { fromStruct, fromValue, toStruct, toValue } from './values.js';
 
+// A value as an error message shows it (JSON.stringify throws on a bigint).
+const show = (value) =>
+  typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value));
 const join = (path, name) => (path ? `${path}.${name}` : name);
 const camelCase = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
 
@@ -28,7 +32,7 @@ function enumNameOf(type, name, path) {
   if (typeof name === 'number' && type.valuesById[name] !== undefined) return type.valuesById[name];
   if (typeof name === 'string' && Object.hasOwn(type.values, name)) return name;
   throw new TypeError(
-    `${path}: ${JSON.stringify(name)} is not a ${type.fullName.slice(1)} ` +
+    `${path}: ${show(name)} is not a ${type.fullName.slice(1)} ` +
       `(one of ${Object.keys(type.values).join(', ')})`,
   );
 }
@@ -47,10 +51,45 @@ function fromTimestamp(value) {
   return new Date(Number(value.seconds) * 1000 + Math.floor((value.nanos ?? 0) / 1e6));
 }
 
+// protobufjs would coerce a wrong scalar silently (-1 for a uint32 becomes 4294967295, '5'
+// for a double 5, 'x' 0): each must already be of its type and in its range.
+const int32Ranges = {
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  sint32: [-(2 ** 31), 2 ** 31 - 1],
+  sfixed32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  fixed32: [0, 2 ** 32 - 1],
+};
+const int64Types = new Set(['int64', 'sint64', 'sfixed64', 'uint64', 'fixed64']);
+
+function isScalarOf(kind, value) {
+  if (kind === 'string') return typeof value === 'string';
+  if (kind === 'bool') return typeof value === 'boolean';
+  if (kind === 'double' || kind === 'float') return typeof value === 'number';
+  if (kind === 'bytes') return typeof value === 'string' || value instanceof Uint8Array;
+  if (kind in int32Ranges) {
+    const [min, max] = int32Ranges[kind];
+    return Number.isInteger(value) && value >= min && value <= max;
+  }
+  // 64-bit: a safe integer or a decimal string (answers carry them as strings).
+  const integer =
+    Number.isSafeInteger(value) || (typeof value === 'string' && /^-?\d+$/.test(value));
+  const unsigned = kind === 'uint64' || kind === 'fixed64';
+  return integer && !(unsigned && String(value).startsWith('-'));
+}
+
+function checkScalar(field, value, path) {
+  if (typeof value === 'bigint' && int64Types.has(field.type)) value = value.toString();
+  if (!isScalarOf(field.type, value)) {
+    throw new TypeError(`${path}: ${show(value)} is not a ${field.type}`);
+  }
+  return value;
+}
+
 function encodeSingle(field, value, path) {
   const type = field.resolvedType;
   if (type instanceof protobuf.Enum) return enumNameOf(type, value, path);
-  if (type === null) return value; // a scalar: protobufjs converts and range-checks it
+  if (type === null) return checkScalar(field, value, path);
   switch (type.fullName) {
     case '.google.protobuf.Value':
       return toValue(value, path);
@@ -131,7 +170,8 @@ function decodeMessage(type, message) {
 /**
  * The request `object` of message type `typeName` (e.g. 'batchd.v1.SubmitBatchRequest') made
  * ready for grpc-js. Field names in camelCase or snake_case. Throws TypeError with the path of
- * an unknown field, an unknown enum name or a value without a JSON form.
+ * an unknown field, an unknown enum name, a scalar of the wrong type or range, or a value
+ * without a JSON form.
  */
 export function toMessage(typeName, object) {
   const type = root.lookupType(typeName);

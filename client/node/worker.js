@@ -26,13 +26,13 @@ export class TaskError extends Error {
   }
 }
 
-/** Runs `handler` and turns what it returns or throws into a TaskOutcome request object. */
+/** Runs `handler` and turns what it returns or throws into a TaskOutcome ready to write. */
 async function runHandler(handler, task, signal) {
-  let output;
+  let outcome;
   try {
-    output = await handler(task, { signal });
+    outcome = { success: true, output: (await handler(task, { signal })) ?? null };
   } catch (error) {
-    return {
+    outcome = {
       success: false,
       error: error instanceof Error ? error.message : String(error),
       nonRetryable: Boolean(error?.nonRetryable),
@@ -40,10 +40,11 @@ async function runHandler(handler, task, signal) {
     };
   }
   try {
-    return toMessage('batchd.v1.TaskOutcome', { success: true, output: output ?? null });
+    return toMessage('batchd.v1.TaskOutcome', outcome);
   } catch (error) {
-    // An output without a JSON form fails its task (for good), not the stream.
-    return { success: false, error: `output: ${error.message}`, nonRetryable: true };
+    // An output without a JSON form (or a bad retry hint) fails its task for good, not the
+    // stream.
+    return { success: false, error: `outcome: ${error.message}`, nonRetryable: true };
   }
 }
 

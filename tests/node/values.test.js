@@ -108,6 +108,27 @@ test('an unknown enum name or field throws before anything is sent', () => {
   assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { tasks: { id: 'a' } }), {
     message: 'tasks: expected an array',
   });
+  const scalars = [
+    [{ options: { maxConcurrent: -1 } }, 'options.maxConcurrent: -1 is not a uint32'],
+    [{ options: { timeoutMs: '100' } }, 'options.timeoutMs: "100" is not a uint32'],
+    [{ options: { maxConcurrent: 2 ** 32 } }, 'options.maxConcurrent: 4294967296 is not a uint32'],
+    [{ tasks: [{ id: 7 }] }, 'tasks[0].id: 7 is not a string'],
+    [{ tasks: [{ id: 'a', timeoutMs: 5n }] }, 'tasks[0].timeoutMs: 5n is not a uint32'],
+    [{ tasks: [{ id: 'a', priority: 'high' }] }, 'tasks[0].priority: "high" is not a double'],
+    [{ options: { waitForWorkers: 'yes' } }, 'options.waitForWorkers: "yes" is not a bool'],
+  ];
+  for (const [request, message] of scalars) {
+    assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', request), { message });
+  }
+  // NaN is a double: the daemon, not the client, says a priority must be finite.
+  assert.ok(Number.isNaN(toMessage('batchd.v1.Task', { priority: NaN }).priority));
+  assert.equal(
+    toMessage('batchd.v1.StreamResultsRequest', { afterSequence: 2n ** 60n }).afterSequence,
+    '1152921504606846976',
+  );
+  assert.throws(() => toMessage('batchd.v1.StreamResultsRequest', { afterSequence: '-1' }), {
+    message: 'afterSequence: "-1" is not a uint64',
+  });
   assert.equal(checkEnum('batchd.v1.Aggregation', 'AGGREGATION_PRIORITY'), 'AGGREGATION_PRIORITY');
   assert.equal(checkEnum('batchd.v1.Aggregation', 1), 'AGGREGATION_ORDERED');
   assert.throws(() => checkEnum('batchd.v1.Aggregation', 9), /9 is not a batchd\.v1\.Aggregation/);
