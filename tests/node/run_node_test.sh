@@ -25,7 +25,7 @@ echo "$("$node" --version) with client/node's packages"
 
 if (($# > 2)); then
   # Defines $address and fail(), and kills the daemon on exit.
-  # shellcheck source=../integration/start_daemon.sh
+  # shellcheck source=SCRIPTDIR/../integration/start_daemon.sh
   source "$here/../integration/start_daemon.sh" "$3" "$(command -v "$node")" "${@:4}"
   echo "batchd at $address"
   BATCHD_ADDR=$address timeout 240 "$node" --test --test-reporter=spec "$test_file" \
