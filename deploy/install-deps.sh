@@ -37,7 +37,8 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# BATCHD_SKIP_TOOLS=1 skips the npm-installed test tools (buf), e.g. in the Docker build.
+# BATCHD_SKIP_TOOLS=1 skips the npm-installed test tools (buf, the Node client's packages), e.g.
+# in the Docker build.
 if [[ ${BATCHD_SKIP_TOOLS:-0} == 1 ]]; then
   exit 0
 fi
@@ -56,4 +57,14 @@ if [[ ! -x "$tools/node_modules/.bin/buf" ]]; then
   echo "install-deps: installing @bufbuild/buf into .tools/"
   mkdir -p "$tools"
   npm install --silent --no-audit --no-fund --prefix "$tools" @bufbuild/buf@1 >/dev/null
+fi
+
+# The Node.js client's packages (@grpc/grpc-js, @grpc/proto-loader, protobufjs) exactly as its
+# lock file names them, into client/node/node_modules (ignored by git), for its tests and
+# examples; installed again when the lock file is newer than the last install.
+node_client="$repo_root/client/node"
+if [[ ! -f $node_client/node_modules/.package-lock.json ||
+      $node_client/package-lock.json -nt $node_client/node_modules/.package-lock.json ]]; then
+  echo "install-deps: installing client/node's npm packages (npm ci)"
+  npm ci --silent --no-audit --no-fund --ignore-scripts --prefix "$node_client" >/dev/null
 fi
