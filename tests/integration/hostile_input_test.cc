@@ -860,6 +860,7 @@ std::vector<Row> Rows() {
                     auto stream = c.workers.Connect(&context);
                     v1::ConnectRequest request;
                     request.mutable_registration()->add_executors("w");
+                    request.mutable_registration()->set_slots(1);
                     request.mutable_registration()->set_weight(kNaN);
                     stream->Write(request);
                     v1::ConnectResponse response;
