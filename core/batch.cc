@@ -110,13 +110,12 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     if (it != executor_slots.end()) {
       exec_index = it->second;
     } else {
-      Executor* e = wait_for_workers ? registry.FindOrCreate(t.executor).executor
-                                     : registry.Find(t.executor);
+      Executor* e =
+          wait_for_workers ? registry.FindOrCreate(t.executor).executor : registry.Find(t.executor);
       if (e == nullptr) {  // gone since Validate saw it
         return InvalidField(absl::StrCat("tasks[", i, "].executor"),
                             absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
-                                         "' (known: ", absl::StrJoin(registry.Names(), ", "),
-                                         ")"));
+                                         "' (known: ", absl::StrJoin(registry.Names(), ", "), ")"));
       }
       if (b->executors_.size() >= 0xffff) {
         return InvalidField(absl::StrCat("tasks[", i, "].executor"),

@@ -41,16 +41,16 @@ struct NamedField {
 };
 constexpr NamedField kRequestFields[] = {
     {"request_id", 1}, {"tasks", 2}, {"options", 3}, {"labels", 4}};
-constexpr NamedField kTaskFields[] = {{"id", 1},         {"executor", 2},     {"input", 3},
-                                      {"priority", 4},   {"timeout_ms", 5},   {"dependencies", 6},
+constexpr NamedField kTaskFields[] = {{"id", 1},          {"executor", 2},   {"input", 3},
+                                      {"priority", 4},    {"timeout_ms", 5}, {"dependencies", 6},
                                       {"retry_policy", 7}};
-constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},       {"timeout_ms", 2},
-                                         {"retry_policy", 3},         {"aggregation", 4},
-                                         {"load_balancer", 5},        {"on_dependency_failure", 6},
+constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},  {"timeout_ms", 2},
+                                         {"retry_policy", 3},    {"aggregation", 4},
+                                         {"load_balancer", 5},   {"on_dependency_failure", 6},
                                          {"wait_for_workers", 7}};
 constexpr NamedField kRetryPolicyFields[] = {
-    {"kind", 1},         {"max_retries", 2}, {"initial_delay_ms", 3}, {"increment_ms", 4},
-    {"multiplier", 5},   {"max_delay_ms", 6}, {"jitter", 7},          {"retry_on_timeout", 8}};
+    {"kind", 1},       {"max_retries", 2},  {"initial_delay_ms", 3}, {"increment_ms", 4},
+    {"multiplier", 5}, {"max_delay_ms", 6}, {"jitter", 7},           {"retry_on_timeout", 8}};
 constexpr int kUnknownField = 1 << 30;
 
 // The number of field `name` in the message reached through a field named `parent` ("" for

@@ -139,9 +139,8 @@ Csr ResolveDependencies(absl::Span<const TaskSpec> tasks, const IdIndex& index, 
       const auto it = index.find(absl::string_view(name));
       if (it == index.end()) {
         violations.Add([&] {
-          return FieldViolation{
-              DependencyField(i, j),
-              absl::StrCat("Unknown dependency '", name, "' of task '", task.id, "'")};
+          return FieldViolation{DependencyField(i, j), absl::StrCat("Unknown dependency '", name,
+                                                                    "' of task '", task.id, "'")};
         });
         continue;
       }

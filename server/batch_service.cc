@@ -13,9 +13,9 @@
 #include "server/batch_request.h"
 #include "server/finished_reactor.h"
 #include "server/progress_stream.h"
+#include "server/proto_convert.h"
 #include "server/result_convert.h"
 #include "server/result_stream.h"
-#include "server/proto_convert.h"
 #include "server/status_convert.h"
 
 namespace batchd::server {

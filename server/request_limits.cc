@@ -38,8 +38,8 @@ core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v
   // so Merge sorts them by key.
   core::FieldViolations label_violations;
   if (labels.size() > kMaxLabels) {
-    label_violations.Add("labels", absl::StrCat("Batch has ", labels.size(),
-                                                " labels; the limit is ", kMaxLabels));
+    label_violations.Add(
+        "labels", absl::StrCat("Batch has ", labels.size(), " labels; the limit is ", kMaxLabels));
   }
   for (const auto& [key, value] : labels) {
     if (key.size() > kMaxLabelKeyBytes) {

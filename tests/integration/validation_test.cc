@@ -135,7 +135,8 @@ TEST_F(ValidationTest, EdgeLimitsEnumsAndCoreRulesInOneAnswer) {
 
   const grpc::Status status = Submit(request);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  const std::string input = "Input of task 'a' is 66 bytes; the limit is 16 (--max-task-input-bytes)";
+  const std::string input =
+      "Input of task 'a' is 66 bytes; the limit is 16 (--max-task-input-bytes)";
   EXPECT_EQ(status.error_message(), input + " (and 7 more)");
   EXPECT_THAT(
       ViolationsOf(status),

@@ -34,7 +34,9 @@ TaskSpec Task(std::string id, std::string executor = "echo",
 absl::Status Validate(const BatchSpec& spec) {
   return Batch::Validate(
              spec, [](const std::string& name) { return name == "echo" || name == "sleep"; },
-             [] { return std::vector<std::string>{"echo", "sleep"}; })
+             [] {
+               return std::vector<std::string>{"echo", "sleep"};
+             })
       .status();
 }
 
@@ -73,13 +75,12 @@ TEST(BatchValidateTest, EmptyIdUnknownExecutorDuplicateIdAndUnknownDependencyAll
 
   const absl::Status status = Validate(spec);
   EXPECT_EQ(status.message(), "Task at index 0 has an empty id (and 3 more)");
-  EXPECT_THAT(
-      FieldViolationsOf(status),
-      ElementsAre(
-          FieldViolation{"tasks[0].id", "Task at index 0 has an empty id"},
-          FieldViolation{"tasks[1].executor", UnknownExecutor("ghost.exec", "b")},
-          FieldViolation{"tasks[2].id", "Duplicate task id 'b'"},
-          FieldViolation{"tasks[3].dependencies[0]", "Unknown dependency 'missing' of task 'c'"}));
+  EXPECT_THAT(FieldViolationsOf(status),
+              ElementsAre(FieldViolation{"tasks[0].id", "Task at index 0 has an empty id"},
+                          FieldViolation{"tasks[1].executor", UnknownExecutor("ghost.exec", "b")},
+                          FieldViolation{"tasks[2].id", "Duplicate task id 'b'"},
+                          FieldViolation{"tasks[3].dependencies[0]",
+                                         "Unknown dependency 'missing' of task 'c'"}));
 }
 
 TEST(BatchValidateTest, EachTasksFieldsInFieldOrderThenTheOptions) {
@@ -94,15 +95,15 @@ TEST(BatchValidateTest, EachTasksFieldsInFieldOrderThenTheOptions) {
   const absl::Status status = Validate(spec);
   EXPECT_THAT(
       FieldViolationsOf(status),
-      ElementsAre(FieldViolation{"tasks[0].executor", UnknownExecutor("nope", "a")},
-                  FieldViolation{"tasks[0].priority", "Priority of task 'a' must be finite"},
-                  FieldViolation{"tasks[0].dependencies[0]",
-                                 "Unknown dependency 'ghost' of task 'a'"},
-                  FieldViolation{"tasks[0].retry_policy.multiplier",
-                                 "Retry multiplier must be a finite number >= 0"},
-                  FieldViolation{"options.timeout_ms", "timeout_ms must be greater than 0"},
-                  FieldViolation{"options.retry_policy.multiplier",
-                                 "Retry multiplier must be a finite number >= 0"}));
+      ElementsAre(
+          FieldViolation{"tasks[0].executor", UnknownExecutor("nope", "a")},
+          FieldViolation{"tasks[0].priority", "Priority of task 'a' must be finite"},
+          FieldViolation{"tasks[0].dependencies[0]", "Unknown dependency 'ghost' of task 'a'"},
+          FieldViolation{"tasks[0].retry_policy.multiplier",
+                         "Retry multiplier must be a finite number >= 0"},
+          FieldViolation{"options.timeout_ms", "timeout_ms must be greater than 0"},
+          FieldViolation{"options.retry_policy.multiplier",
+                         "Retry multiplier must be a finite number >= 0"}));
 }
 
 TEST(BatchValidateTest, CycleIsReportedWithUnknownExecutorsOnceTheGraphIsSound) {
@@ -111,12 +112,12 @@ TEST(BatchValidateTest, CycleIsReportedWithUnknownExecutorsOnceTheGraphIsSound) 
   spec.options.max_concurrent = 0;
 
   const absl::Status status = Validate(spec);
-  EXPECT_THAT(FieldViolationsOf(status),
-              ElementsAre(FieldViolation{"tasks[1].executor", UnknownExecutor("nope", "b")},
-                          FieldViolation{"tasks[1].dependencies[0]",
-                                         "Circular dependency: a -> b -> a"},
-                          FieldViolation{"options.max_concurrent",
-                                         "max_concurrent must be greater than 0"}));
+  EXPECT_THAT(
+      FieldViolationsOf(status),
+      ElementsAre(
+          FieldViolation{"tasks[1].executor", UnknownExecutor("nope", "b")},
+          FieldViolation{"tasks[1].dependencies[0]", "Circular dependency: a -> b -> a"},
+          FieldViolation{"options.max_concurrent", "max_concurrent must be greater than 0"}));
 }
 
 TEST(BatchValidateTest, MoreViolationsThanTheCapListTheFirstHundredAndCountAll) {

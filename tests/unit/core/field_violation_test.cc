@@ -132,16 +132,14 @@ TEST(FieldViolationsTest, MergeKeepsInputOrderAndTheCount) {
   all.Merge(std::move(executors).ToStatus());  // through a status, as across layers
 
   EXPECT_EQ(all.total(), 5u);
-  EXPECT_THAT(all.listed(),
-              ElementsAre(FieldViolation{"tasks[0].id", "Task at index 0 has an empty id"},
-                          FieldViolation{"tasks[1].executor",
-                                         "Unknown executor 'nope' of task 'b' (known: echo)"},
-                          FieldViolation{"tasks[2].executor",
-                                         "Unknown executor 'nope' of task 'c' (known: echo)"},
-                          FieldViolation{"tasks[2].dependencies[0]",
-                                         "Unknown dependency 'x' of task 'c'"},
-                          FieldViolation{"options.max_concurrent",
-                                         "max_concurrent must be greater than 0"}));
+  EXPECT_THAT(
+      all.listed(),
+      ElementsAre(
+          FieldViolation{"tasks[0].id", "Task at index 0 has an empty id"},
+          FieldViolation{"tasks[1].executor", "Unknown executor 'nope' of task 'b' (known: echo)"},
+          FieldViolation{"tasks[2].executor", "Unknown executor 'nope' of task 'c' (known: echo)"},
+          FieldViolation{"tasks[2].dependencies[0]", "Unknown dependency 'x' of task 'c'"},
+          FieldViolation{"options.max_concurrent", "max_concurrent must be greater than 0"}));
   EXPECT_EQ(std::move(all).ToStatus().message(), "Task at index 0 has an empty id (and 4 more)");
 }
 

@@ -82,8 +82,7 @@ TEST_F(BatchRequestTest, EdgeAndCoreViolationsComeTogetherInInputOrder) {
       ElementsAre(
           FieldViolation{"tasks[0].input",
                          "Input of task 'a' is 66 bytes; the limit is 16 (--max-task-input-bytes)"},
-          FieldViolation{"tasks[1].executor",
-                         "Unknown executor 'nope' of task 'b' (known: echo)"},
+          FieldViolation{"tasks[1].executor", "Unknown executor 'nope' of task 'b' (known: echo)"},
           FieldViolation{"tasks[1].dependencies[0]", "Unknown dependency 'ghost' of task 'b'"},
           FieldViolation{"tasks[1].retry_policy.kind",
                          "tasks[1].retry_policy.kind: unknown value 42"},
@@ -91,7 +90,8 @@ TEST_F(BatchRequestTest, EdgeAndCoreViolationsComeTogetherInInputOrder) {
                          "Retry multiplier must be a finite number >= 0"},
           FieldViolation{"options.max_concurrent", "max_concurrent must be greater than 0"},
           FieldViolation{"options.aggregation", "options.aggregation: unknown value 99"},
-          FieldViolation{"labels[big]", "Label 'big' has a value of 5000 bytes; the limit is 4096"}));
+          FieldViolation{"labels[big]",
+                         "Label 'big' has a value of 5000 bytes; the limit is 4096"}));
 }
 
 TEST_F(BatchRequestTest, WaitForWorkersAcceptsAnyExecutorWhileListingOtherViolations) {
