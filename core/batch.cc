@@ -2,33 +2,85 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "core/field_violation.h"
 
 namespace batchd::core {
 namespace {
 
-constexpr size_t kMaxViolations = 100;
-
-absl::Status ValidateOptions(const BatchOptions& options) {
+// Options, in field order: max_concurrent, timeout_ms, retry_policy.
+FieldViolations CheckOptions(const BatchOptions& options) {
+  FieldViolations violations;
   if (options.max_concurrent.has_value() && *options.max_concurrent == 0) {
-    return InvalidField("options.max_concurrent", "max_concurrent must be greater than 0");
+    violations.Add("options.max_concurrent", "max_concurrent must be greater than 0");
   }
   if (options.timeout_ms.has_value() && *options.timeout_ms == 0) {
-    return InvalidField("options.timeout_ms", "timeout_ms must be greater than 0");
+    violations.Add("options.timeout_ms", "timeout_ms must be greater than 0");
   }
-  return ValidateRetryPolicy(options.retry_policy, "options.retry_policy");
+  violations.Merge(ValidateRetryPolicy(options.retry_policy, "options.retry_policy"));
+  return violations;
+}
+
+// The task fields the graph does not check (executor, retry_policy), in task order.
+FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
+                                Batch::ExecutorNames names) {
+  FieldViolations violations;
+  absl::flat_hash_map<absl::string_view, bool> known;  // by executor name, asked once each
+  std::optional<std::string> known_list;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const TaskSpec& t = tasks[i];
+    auto [it, inserted] = known.try_emplace(t.executor, false);
+    if (inserted) it->second = exists(t.executor);
+    if (!it->second) {
+      violations.Add([&] {
+        if (!known_list.has_value()) known_list = absl::StrJoin(names(), ", ");
+        return FieldViolation{absl::StrCat("tasks[", i, "].executor"),
+                              absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
+                                           "' (known: ", *known_list, ")")};
+      });
+    }
+    if (t.retry_policy.has_value()) {
+      const absl::Status policy =
+          ValidateRetryPolicy(*t.retry_policy, absl::StrCat("tasks[", i, "].retry_policy"));
+      // Added one by one rather than merged: already in order, and no sort per task.
+      for (FieldViolation& v : FieldViolationsOf(policy)) {
+        violations.Add(std::move(v.field), std::move(v.description));
+      }
+    }
+  }
+  return violations;
 }
 
 }  // namespace
 
+absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
+                                          ExecutorNames executor_names) {
+  FieldViolations violations;
+  absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
+  if (!graph.ok()) violations.Merge(graph.status());
+  violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names));
+  violations.Merge(CheckOptions(spec.options));
+  if (!violations.empty()) return std::move(violations).ToStatus();
+  return graph;
+}
+
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
                                                      ExecutorRegistry& registry,
                                                      Identity identity) {
-  if (absl::Status s = ValidateOptions(spec.options); !s.ok()) return s;
-  absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
+  const bool wait_for_workers = spec.options.wait_for_workers;
+  absl::StatusOr<TaskGraph> graph = Validate(
+      spec,
+      [&](const std::string& name) {
+        return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
+                                : registry.Find(name) != nullptr;
+      },
+      [&] { return registry.Names(); });
   if (!graph.ok()) return graph.status();
 
   std::shared_ptr<Batch> b(new Batch());
@@ -50,7 +102,6 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
   b->executor_index_.reserve(n);
   b->policy_index_.reserve(n);
 
-  std::vector<FieldViolation> violations;
   absl::flat_hash_map<std::string, uint16_t> executor_slots;
   for (size_t i = 0; i < n; ++i) {
     TaskSpec& t = spec.tasks[i];
@@ -59,16 +110,12 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     if (it != executor_slots.end()) {
       exec_index = it->second;
     } else {
-      Executor* e = spec.options.wait_for_workers ? registry.FindOrCreate(t.executor).executor
-                                                  : registry.Find(t.executor);
-      if (e == nullptr) {
-        if (violations.size() < kMaxViolations) {
-          violations.push_back(
-              {absl::StrCat("tasks[", i, "].executor"),
-               absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
-                            "' (known: ", absl::StrJoin(registry.Names(), ", "), ")")});
-        }
-        continue;
+      Executor* e =
+          wait_for_workers ? registry.FindOrCreate(t.executor).executor : registry.Find(t.executor);
+      if (e == nullptr) {  // gone since Validate saw it
+        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
+                            absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
+                                         "' (known: ", absl::StrJoin(registry.Names(), ", "), ")"));
       }
       if (b->executors_.size() >= 0xffff) {
         return InvalidField(absl::StrCat("tasks[", i, "].executor"),
@@ -81,13 +128,12 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     }
     uint16_t policy_index = 0;
     if (t.retry_policy.has_value()) {
-      std::string field = absl::StrCat("tasks[", i, "].retry_policy");
-      if (absl::Status s = ValidateRetryPolicy(*t.retry_policy, field); !s.ok()) return s;
       RetryPolicy p = ResolveRetryPolicy(*t.retry_policy);
       auto same = std::find(b->policies_.begin(), b->policies_.end(), p);
       if (same == b->policies_.end()) {
         if (b->policies_.size() >= 0xffff) {
-          return InvalidField(field, "Too many distinct retry policies in one batch (limit 65535)");
+          return InvalidField(absl::StrCat("tasks[", i, "].retry_policy"),
+                              "Too many distinct retry policies in one batch (limit 65535)");
         }
         same = b->policies_.insert(b->policies_.end(), p);
       }
@@ -100,8 +146,6 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     b->executor_index_.push_back(exec_index);
     b->policy_index_.push_back(policy_index);
   }
-  if (!violations.empty()) return InvalidArgumentWithViolations(std::move(violations));
-
   b->graph_.emplace(*std::move(graph));
   b->slots_.resize(n);
   for (uint32_t t = 0; t < n; ++t) {

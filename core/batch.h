@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "core/batch_spec.h"
 #include "core/executor.h"
@@ -49,7 +50,23 @@ class Batch : public std::enable_shared_from_this<Batch> {
     WallTime created_wall{};
   };
 
-  // Validates the spec (graph, options, policies, executors) and compiles it.
+  // Whether a task may name the executor `name`.
+  using ExecutorCheck = absl::FunctionRef<bool(const std::string& name)>;
+  // The names the unknown-executor message lists as known.
+  using ExecutorNames = absl::FunctionRef<std::vector<std::string>()>;
+
+  // Every violation of `spec` in one pass, in input order (FieldPathBefore: tasks in task
+  // order, each task's fields in field order, then the options), the first
+  // kMaxFieldViolations listed and all of them counted: empty and duplicate ids, unknown
+  // executors, non-finite priorities, unknown and self dependencies, bad retry policies,
+  // max_concurrent or timeout_ms of 0. A cycle is looked for only once every id is unique and
+  // every dependency names another task (before, the graph has no edges to follow); it is
+  // then reported beside the other violations. The task graph when there are none.
+  static absl::StatusOr<TaskGraph> Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
+                                            ExecutorNames executor_names);
+
+  // Validates the spec as Validate (an executor exists when `registry` has it or, with
+  // wait_for_workers, makes it on demand) and compiles it.
   static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec,
                                                        ExecutorRegistry& registry,
                                                        Identity identity);

@@ -20,8 +20,6 @@
 namespace batchd::core {
 namespace {
 
-// Enough for a client to fix a batch in one round without an unbounded error payload.
-constexpr size_t kMaxViolations = 100;
 // A cycle message lists at most this many tasks: a status message travels in gRPC trailers,
 // whose size is limited, and a cycle of a million tasks must not break the reply.
 constexpr size_t kMaxNamedCycleTasks = 50;
@@ -63,6 +61,7 @@ using IdIndex = absl::flat_hash_set<uint32_t, IdHash, IdEq>;
 struct IndexedTasks {
   IdIndex ids;
   uint64_t listed_dependencies = 0;  // before removing repeats
+  bool ids_valid = true;             // no empty or duplicate id
 };
 
 // Compressed sparse rows: the neighbours of node i are targets[offsets[i], offsets[i + 1]).
@@ -85,40 +84,41 @@ std::string DependencyField(uint32_t task, size_t entry) {
   return absl::StrCat("tasks[", task, "].dependencies[", entry, "]");
 }
 
-void AddViolation(std::vector<FieldViolation>& violations, std::string field,
-                  std::string description) {
-  if (violations.size() < kMaxViolations) {
-    violations.push_back({std::move(field), std::move(description)});
-  }
-}
-
 // Indexes the first task with each non-empty id and counts the listed dependencies (one pass
-// over the specs); reports empty and duplicate ids and non-finite priorities.
-IndexedTasks IndexTasks(absl::Span<const TaskSpec> tasks, std::vector<FieldViolation>& violations) {
+// over the specs); reports empty and duplicate ids and non-finite priorities, in task order.
+IndexedTasks IndexTasks(absl::Span<const TaskSpec> tasks, FieldViolations& violations) {
   IndexedTasks indexed{IdIndex(0, IdHash(tasks), IdEq(tasks))};
   indexed.ids.reserve(tasks.size());
   for (uint32_t i = 0; i < tasks.size(); ++i) {
     const TaskSpec& task = tasks[i];
     indexed.listed_dependencies += task.dependencies.size();
     if (task.id.empty()) {
-      AddViolation(violations, TaskField(i, "id"),
-                   absl::StrCat("Task at index ", i, " has an empty id"));
+      indexed.ids_valid = false;
+      violations.Add([&] {
+        return FieldViolation{TaskField(i, "id"),
+                              absl::StrCat("Task at index ", i, " has an empty id")};
+      });
     } else if (!indexed.ids.insert(i).second) {
-      AddViolation(violations, TaskField(i, "id"),
-                   absl::StrCat("Duplicate task id '", task.id, "'"));
+      indexed.ids_valid = false;
+      violations.Add([&] {
+        return FieldViolation{TaskField(i, "id"),
+                              absl::StrCat("Duplicate task id '", task.id, "'")};
+      });
     }
     if (!std::isfinite(task.priority)) {
-      AddViolation(violations, TaskField(i, "priority"),
-                   absl::StrCat("Priority of task '", task.id, "' must be finite"));
+      violations.Add([&] {
+        return FieldViolation{TaskField(i, "priority"),
+                              absl::StrCat("Priority of task '", task.id, "' must be finite")};
+      });
     }
   }
   return indexed;
 }
 
 // Each task's distinct dependencies in the order first listed; reports unknown and self
-// dependencies.
+// dependencies, in task order.
 Csr ResolveDependencies(absl::Span<const TaskSpec> tasks, const IdIndex& index, size_t listed,
-                        std::vector<FieldViolation>& violations) {
+                        FieldViolations& violations) {
   Csr deps;
   deps.offsets.reserve(tasks.size() + 1);
   deps.offsets.push_back(0);
@@ -130,14 +130,18 @@ Csr ResolveDependencies(absl::Span<const TaskSpec> tasks, const IdIndex& index, 
     for (size_t j = 0; j < task.dependencies.size(); ++j) {
       const std::string& name = task.dependencies[j];
       if (!name.empty() && name == task.id) {
-        AddViolation(violations, DependencyField(i, j),
-                     absl::StrCat("Task '", task.id, "' depends on itself"));
+        violations.Add([&] {
+          return FieldViolation{DependencyField(i, j),
+                                absl::StrCat("Task '", task.id, "' depends on itself")};
+        });
         continue;
       }
       const auto it = index.find(absl::string_view(name));
       if (it == index.end()) {
-        AddViolation(violations, DependencyField(i, j),
-                     absl::StrCat("Unknown dependency '", name, "' of task '", task.id, "'"));
+        violations.Add([&] {
+          return FieldViolation{DependencyField(i, j), absl::StrCat("Unknown dependency '", name,
+                                                                    "' of task '", task.id, "'")};
+        });
         continue;
       }
       if (last_listed_by[*it] != i) {
@@ -258,22 +262,35 @@ absl::StatusOr<TaskGraph> TaskGraph::Build(absl::Span<const TaskSpec> tasks) {
   if (tasks.size() >= kNone) {
     return InvalidField("tasks", absl::StrCat("A batch must have fewer than ", kNone, " tasks"));
   }
-  std::vector<FieldViolation> violations;
+  // Ids and priorities are checked in one walk of the tasks, dependencies in another; merged,
+  // their violations are in input order. A cycle can only be looked for once every id is
+  // unique and every dependency names another task; it is reported beside the other
+  // violations (non-finite priorities) then.
+  FieldViolations violations;
+  FieldViolations dependency_violations;
   Csr deps;
+  bool ids_valid = true;
   {
     const IndexedTasks indexed = IndexTasks(tasks, violations);
     if (indexed.listed_dependencies >= kNone) {
       return InvalidField("tasks",
                           absl::StrCat("A batch must list fewer than ", kNone, " dependencies"));
     }
+    ids_valid = indexed.ids_valid;
     deps = ResolveDependencies(tasks, indexed.ids, static_cast<size_t>(indexed.listed_dependencies),
-                               violations);
+                               dependency_violations);
   }
-  if (!violations.empty()) return InvalidArgumentWithViolations(std::move(violations));
+  if (!ids_valid || !dependency_violations.empty()) {
+    violations.Merge(std::move(dependency_violations));
+    return std::move(violations).ToStatus();
+  }
 
   Csr dependents = InvertEdges(deps);
   TopologicalResult topo = OrderTopologically(deps, dependents);
-  if (topo.order.size() < tasks.size()) return CycleError(tasks, deps, topo.waiting);
+  if (topo.order.size() < tasks.size()) {
+    violations.Merge(CycleError(tasks, deps, topo.waiting));
+  }
+  if (!violations.empty()) return std::move(violations).ToStatus();
 
   SortByLayer(topo.layer_of, topo.waiting, topo.order);
   TaskGraph graph;

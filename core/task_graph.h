@@ -19,7 +19,9 @@ class TaskGraph {
   // (see field_violation.h), e.g. "Duplicate task id 'a'" at tasks[3].id,
   // "Unknown dependency 'ghost' of task 'b'" at tasks[1].dependencies[0],
   // "Task 'a' depends on itself", "Priority of task 'a' must be finite",
-  // "Circular dependency: a -> b -> c -> a" (only the tasks of one cycle).
+  // "Circular dependency: a -> b -> c -> a" (only the tasks of one cycle), all in input order
+  // (FieldPathBefore), the first kMaxFieldViolations listed and all counted. A cycle is looked
+  // for only once ids are unique and non-empty and every dependency names another task.
   // Duplicate entries in one dependency list count once. Iterative: no recursion depth limits.
   static absl::StatusOr<TaskGraph> Build(absl::Span<const TaskSpec> tasks);
 

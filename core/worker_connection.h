@@ -21,7 +21,7 @@ namespace batchd::core {
 struct WorkerRegistrationSpec {
   std::string name;
   std::vector<std::string> executors;
-  uint32_t slots = 0;   // 0 = 1
+  uint32_t slots = 0;   // 1 to WorkerHubOptions::max_slots; 0 is refused
   double weight = 0;    // 0 = 1
   std::map<std::string, std::string> labels;
 };

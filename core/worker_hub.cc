@@ -94,6 +94,9 @@ absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
   if (spec.executors.empty()) {
     return absl::InvalidArgumentError("registration.executors must name at least one executor");
   }
+  if (spec.slots == 0) {  // unset in the proto: a worker that could never run anything
+    return absl::InvalidArgumentError("registration.slots must be at least 1 (got 0)");
+  }
   if (spec.slots > options_.max_slots) {
     return absl::InvalidArgumentError(
         absl::StrCat("registration.slots must be at most ", options_.max_slots, " (got ",
@@ -135,7 +138,7 @@ void WorkerHub::RegisterOnStrand(std::shared_ptr<WorkerConnection> connection,
   worker->connection = connection;
   worker->executors = executors;
   worker->labels = std::move(spec.labels);
-  worker->slots = spec.slots == 0 ? 1 : spec.slots;
+  worker->slots = spec.slots;
   worker->weight = spec.weight == 0 ? 1.0 : spec.weight;
   worker->last_seen = clock_.SteadyNow();
   ConnectedWorker* w = worker.get();

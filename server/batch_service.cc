@@ -10,11 +10,12 @@
 #include "core/task_assignment.h"
 #include "core/task_graph.h"
 #include "server/batch_record_codec.h"
+#include "server/batch_request.h"
 #include "server/finished_reactor.h"
 #include "server/progress_stream.h"
+#include "server/proto_convert.h"
 #include "server/result_convert.h"
 #include "server/result_stream.h"
-#include "server/proto_convert.h"
 #include "server/status_convert.h"
 
 namespace batchd::server {
@@ -83,10 +84,7 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
                                                     const v1::SubmitBatchRequest* request,
                                                     v1::SubmitBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
-  if (absl::Status s = CheckRequestLimits(request->tasks(), request->labels(), limits_); !s.ok()) {
-    return FinishUnary(context, ToGrpcStatus(s));
-  }
-  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromRequest(*request, limits_, registry_);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
   const bool with_layers = LayersFitInAnswer(request->tasks());
   absl::StatusOr<core::SubmitResult> submitted =
@@ -110,10 +108,7 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
                                                      const v1::ProcessBatchRequest* request,
                                                      v1::ProcessBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
-  if (absl::Status s = CheckRequestLimits(request->tasks(), request->labels(), limits_); !s.ok()) {
-    return FinishUnary(context, ToGrpcStatus(s));
-  }
-  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(*request);
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromRequest(*request, limits_, registry_);
   if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
   absl::StatusOr<core::SubmitResult> submitted =
       scheduler_.Submit(*std::move(spec), /*with_layers=*/false, ContentFor(scheduler_, *request));

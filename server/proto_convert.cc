@@ -15,7 +15,7 @@
 namespace batchd::server {
 namespace {
 
-using Violations = std::vector<core::FieldViolation>;
+using Violations = core::FieldViolations;
 using FieldName = absl::FunctionRef<std::string()>;
 
 // Largest magnitude below which every integer is exactly representable as a double.
@@ -116,15 +116,17 @@ std::optional<core::DependencyFailure> DependencyFailureOf(int value) {
 template <typename T>
 T Checked(std::optional<T> converted, int raw, FieldName field, Violations* violations) {
   if (converted.has_value()) return *converted;
-  std::string name = field();
-  std::string description = absl::StrCat(name, ": unknown value ", raw);
-  violations->push_back({std::move(name), std::move(description)});
+  violations->Add([&] {
+    std::string name = field();
+    std::string description = absl::StrCat(name, ": unknown value ", raw);
+    return core::FieldViolation{std::move(name), std::move(description)};
+  });
   return T{};
 }
 
 template <typename T>
 absl::StatusOr<T> ValueOrViolations(T value, Violations violations) {
-  if (!violations.empty()) return core::InvalidArgumentWithViolations(std::move(violations));
+  if (!violations.empty()) return std::move(violations).ToStatus();
   return value;
 }
 
@@ -191,15 +193,22 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
   return spec;
 }
 
-// SubmitBatchRequest and ProcessBatchRequest carry the same batch fields.
+// SubmitBatchRequest and ProcessBatchRequest carry the same batch fields. Violations in input
+// order: the tasks', then the options'.
+template <typename Request>
+core::BatchSpec BatchSpecFromRequest(const Request& request, Violations* violations) {
+  core::BatchSpec spec;
+  spec.request_id = request.request_id();
+  spec.tasks = TasksFromProto(request.tasks(), violations);
+  spec.options = BatchOptionsFromProto(request.options(), violations);
+  spec.labels.insert(request.labels().begin(), request.labels().end());
+  return spec;
+}
+
 template <typename Request>
 absl::StatusOr<core::BatchSpec> BatchSpecFromRequest(const Request& request) {
   Violations violations;
-  core::BatchSpec spec;
-  spec.request_id = request.request_id();
-  spec.tasks = TasksFromProto(request.tasks(), &violations);
-  spec.options = BatchOptionsFromProto(request.options(), &violations);
-  spec.labels.insert(request.labels().begin(), request.labels().end());
+  core::BatchSpec spec = BatchSpecFromRequest(request, &violations);
   return ValueOrViolations(std::move(spec), std::move(violations));
 }
 
@@ -293,6 +302,16 @@ absl::StatusOr<core::BatchSpec> BatchSpecFromProto(const v1::SubmitBatchRequest&
 
 absl::StatusOr<core::BatchSpec> BatchSpecFromProto(const v1::ProcessBatchRequest& request) {
   return BatchSpecFromRequest(request);
+}
+
+core::BatchSpec BatchSpecFromProto(const v1::SubmitBatchRequest& request,
+                                   core::FieldViolations* violations) {
+  return BatchSpecFromRequest(request, violations);
+}
+
+core::BatchSpec BatchSpecFromProto(const v1::ProcessBatchRequest& request,
+                                   core::FieldViolations* violations) {
+  return BatchSpecFromRequest(request, violations);
 }
 
 absl::StatusOr<core::LoadBalancerKind> LoadBalancerFromProto(int value, absl::string_view field) {

@@ -13,6 +13,7 @@
 #include "batchd/v1/batch.pb.h"
 #include "batchd/v1/batch_service.pb.h"
 #include "core/batch_spec.h"
+#include "core/field_violation.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -32,6 +33,12 @@ absl::StatusOr<std::vector<core::TaskSpec>> TasksFromProto(
 absl::StatusOr<core::BatchOptions> BatchOptionsFromProto(const v1::BatchOptions& options);
 absl::StatusOr<core::BatchSpec> BatchSpecFromProto(const v1::SubmitBatchRequest& request);
 absl::StatusOr<core::BatchSpec> BatchSpecFromProto(const v1::ProcessBatchRequest& request);
+// As above, but always the spec (an unknown enum as its first value), adding the violations to
+// `violations` in input order: for joining with other checks of the same request.
+core::BatchSpec BatchSpecFromProto(const v1::SubmitBatchRequest& request,
+                                   core::FieldViolations* violations);
+core::BatchSpec BatchSpecFromProto(const v1::ProcessBatchRequest& request,
+                                   core::FieldViolations* violations);
 // `field` names the enum in errors (e.g. "strategy").
 absl::StatusOr<core::LoadBalancerKind> LoadBalancerFromProto(int value, absl::string_view field);
 

@@ -1,13 +1,14 @@
 // Per-request limits checked before a batch is converted: the number of tasks, each task's
 // input size, and the labels (count and sizes, fixed: labels are kept with every retained batch
-// and repeated in every listing and progress update). Over a limit is INVALID_ARGUMENT naming the limit and its flag (the request can
-// never succeed as sent). Free functions; thread-safe.
+// and repeated in every listing and progress update). Over a limit is INVALID_ARGUMENT naming
+// the limit and its flag (the request can never succeed as sent). Free functions; thread-safe.
 #pragma once
 
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "batchd/v1/batch.pb.h"
+#include "core/field_violation.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
@@ -22,6 +23,15 @@ inline constexpr size_t kMaxLabels = 64;
 inline constexpr size_t kMaxLabelKeyBytes = 256;
 inline constexpr size_t kMaxLabelValueBytes = 4096;
 
+// The number of tasks: over the limit, the request is refused with this violation alone (its
+// tasks are not looked at).
+absl::Status CheckTaskCount(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                            const RequestLimits& limits);
+// Each task's input size, then the labels, in input order.
+core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                      const google::protobuf::Map<std::string, std::string>& labels,
+                                      const RequestLimits& limits);
+// Both of the above.
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
                                 const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits);

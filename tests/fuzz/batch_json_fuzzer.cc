@@ -1,6 +1,6 @@
 // Fuzz target: a batch file end to end, as `batchctl submit` and the daemon handle it: JSON text
 // -> SubmitBatchRequest (client/batch_file.h) -> the request limits and proto -> core
-// conversion of the daemon (server/request_limits.h, server/proto_convert.h) -> Batch::Create
+// conversion of the daemon (server/batch_request.h) -> Batch::Create
 // validation -> the builtin executors' input parsers. Errors must be INVALID_ARGUMENT.
 // Single-threaded; the executor registry is built once and only read afterwards.
 #include <google/protobuf/util/json_util.h>
@@ -21,9 +21,11 @@
 #include "core/batch_spec.h"
 #include "core/builtin_executors.h"
 #include "core/executor_registry.h"
+#include "core/field_violation.h"
 #include "core/http_request_spec.h"
 #include "core/json_number.h"
 #include "core/shell_input.h"
+#include "server/batch_request.h"
 #include "server/proto_convert.h"
 #include "server/request_limits.h"
 #include "spdlog/spdlog.h"
@@ -48,6 +50,16 @@ struct Executors {
 
 bool IsInvalidArgumentWithMessage(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument && !status.message().empty();
+}
+
+// A refusal lists its violations in input order, at most the cap, and counts at least those.
+void CheckViolationsInOrder(const absl::Status& status) {
+  const std::vector<core::FieldViolation> violations = core::FieldViolationsOf(status);
+  FUZZ_CHECK(!violations.empty() && violations.size() <= core::kMaxFieldViolations);
+  FUZZ_CHECK(core::FieldViolationCountOf(status) >= violations.size());
+  for (size_t i = 1; i < violations.size(); ++i) {
+    FUZZ_CHECK(!core::FieldPathBefore(violations[i].field, violations[i - 1].field));
+  }
 }
 
 // What the client prints back (batchctl's JSON output) must parse again.
@@ -119,18 +131,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckPrintParses(*request);
   for (const v1::Task& task : request->tasks()) CheckValueRoundTrip(task.input());
 
-  if (absl::Status s = server::CheckRequestLimits(request->tasks(), request->labels(),
-                                                  server::RequestLimits{});
-      !s.ok()) {
-    FUZZ_CHECK(IsInvalidArgumentWithMessage(s));
-    return 0;
-  }
-  absl::StatusOr<core::BatchSpec> spec = server::BatchSpecFromProto(*request);
-  const absl::StatusOr<core::BatchSpec> process_spec =
-      server::BatchSpecFromProto(client::ToProcessBatchRequest(*request));
+  absl::StatusOr<core::BatchSpec> spec =
+      server::BatchSpecFromRequest(*request, server::RequestLimits{}, executors->registry);
+  const absl::StatusOr<core::BatchSpec> process_spec = server::BatchSpecFromRequest(
+      client::ToProcessBatchRequest(*request), server::RequestLimits{}, executors->registry);
   FUZZ_CHECK(spec.ok() == process_spec.ok());
   if (!spec.ok()) {
     FUZZ_CHECK(IsInvalidArgumentWithMessage(spec.status()));
+    FUZZ_CHECK(spec.status() == process_spec.status());
+    CheckViolationsInOrder(spec.status());
     return 0;
   }
   const size_t tasks = spec->tasks.size();
@@ -145,6 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       core::Batch::Create(*std::move(spec), executors->registry, std::move(identity));
   if (!batch.ok()) {
     FUZZ_CHECK(IsInvalidArgumentWithMessage(batch.status()));
+    CheckViolationsInOrder(batch.status());
     return 0;
   }
   CheckBatch(**batch, tasks);

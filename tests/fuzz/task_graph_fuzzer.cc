@@ -70,12 +70,16 @@ std::vector<TaskSpec> ConsumeTasks(FuzzedDataProvider& data) {
 
 // What the graph must refuse besides cycles: empty or repeated ids, unknown or self
 // dependencies, non-finite priorities.
-bool HasNonCycleViolation(const std::vector<TaskSpec>& tasks) {
+bool HasNonFinitePriority(const std::vector<TaskSpec>& tasks) {
+  return std::any_of(tasks.begin(), tasks.end(),
+                     [](const TaskSpec& task) { return !std::isfinite(task.priority); });
+}
+
+// An empty or repeated id or a dependency on no other task: no cycle can be looked for.
+bool HasStructuralViolation(const std::vector<TaskSpec>& tasks) {
   std::set<std::string> ids;
   for (const TaskSpec& task : tasks) {
-    if (task.id.empty() || !ids.insert(task.id).second || !std::isfinite(task.priority)) {
-      return true;
-    }
+    if (task.id.empty() || !ids.insert(task.id).second) return true;
   }
   for (const TaskSpec& task : tasks) {
     for (const std::string& dep : task.dependencies) {
@@ -227,19 +231,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   FuzzedDataProvider data(bytes, size);
   const std::vector<TaskSpec> tasks = ConsumeTasks(data);
   const absl::StatusOr<TaskGraph> graph = TaskGraph::Build(tasks);
-  const bool invalid = HasNonCycleViolation(tasks);
+  const bool structural = HasStructuralViolation(tasks);
+  const bool bad_priority = HasNonFinitePriority(tasks);
   if (graph.ok()) {
-    FUZZ_CHECK(!invalid && !HasCycle(tasks));
+    FUZZ_CHECK(!structural && !bad_priority && !HasCycle(tasks));
     CheckGraph(tasks, *graph);
     return 0;
   }
   FUZZ_CHECK(graph.status().code() == absl::StatusCode::kInvalidArgument);
-  FUZZ_CHECK(!FieldViolationsOf(graph.status()).empty());
-  if (invalid) {
-    FUZZ_CHECK(!absl::StartsWith(graph.status().message(), kCyclePrefix));
+  const std::vector<FieldViolation> violations = FieldViolationsOf(graph.status());
+  FUZZ_CHECK(!violations.empty() && violations.size() <= kMaxFieldViolations);
+  FUZZ_CHECK(FieldViolationCountOf(graph.status()) >= violations.size());
+  // One pass, in input order.
+  for (size_t i = 1; i < violations.size(); ++i) {
+    FUZZ_CHECK(!FieldPathBefore(violations[i].field, violations[i - 1].field));
+  }
+  const auto cycles = std::count_if(violations.begin(), violations.end(), [](const auto& v) {
+    return absl::StartsWith(v.description, kCyclePrefix);
+  });
+  if (structural) {
+    FUZZ_CHECK(cycles == 0);
+  } else if (HasCycle(tasks)) {
+    FUZZ_CHECK(cycles == 1);
+    if (!bad_priority) CheckCycleError(tasks, graph.status());
   } else {
-    FUZZ_CHECK(HasCycle(tasks));
-    CheckCycleError(tasks, graph.status());
+    FUZZ_CHECK(cycles == 0 && bad_priority);
   }
   return 0;
 }

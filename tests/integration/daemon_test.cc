@@ -284,6 +284,7 @@ TEST_F(DaemonTest, SigtermClosesIdleWorkerStreamsWellWithinTheGrace) {
   v1::ConnectRequest registration;
   registration.mutable_registration()->set_name("idle");
   registration.mutable_registration()->add_executors("tool");
+  registration.mutable_registration()->set_slots(1);
   ASSERT_TRUE(stream->Write(registration));
   v1::ConnectResponse response;
   ASSERT_TRUE(stream->Read(&response));

@@ -853,6 +853,20 @@ std::vector<Row> Rows() {
                   // daemon cannot tell from the worker half-closing: the stream ends OK, with
                   // no worker registered.
                   Code::OK, ""});
+  rows.push_back({"worker registration without slots (0)",
+                  [](Clients& c) {
+                    grpc::ClientContext context;
+                    SetDeadline(&context);
+                    auto stream = c.workers.Connect(&context);
+                    v1::ConnectRequest request;
+                    request.mutable_registration()->add_executors("w");
+                    stream->Write(request);
+                    v1::ConnectResponse response;
+                    while (stream->Read(&response)) {
+                    }
+                    return stream->Finish();
+                  },
+                  Code::INVALID_ARGUMENT, "registration.slots must be at least 1 (got 0)"});
   rows.push_back({"worker registration with NaN weight",
                   [](Clients& c) {
                     grpc::ClientContext context;
@@ -860,6 +874,7 @@ std::vector<Row> Rows() {
                     auto stream = c.workers.Connect(&context);
                     v1::ConnectRequest request;
                     request.mutable_registration()->add_executors("w");
+                    request.mutable_registration()->set_slots(1);
                     request.mutable_registration()->set_weight(kNaN);
                     stream->Write(request);
                     v1::ConnectResponse response;

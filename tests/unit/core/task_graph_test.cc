@@ -102,10 +102,39 @@ TEST(TaskGraphTest, ViolationListIsCappedAtOneHundred) {
   const absl::StatusOr<TaskGraph> graph = TaskGraph::Build(tasks);
 
   EXPECT_EQ(graph.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(graph.status().message(), "Duplicate task id 'dup' (and 99 more)");
+  // 299 duplicates: the first hundred listed, the message counts all of them.
+  EXPECT_EQ(graph.status().message(), "Duplicate task id 'dup' (and 298 more)");
   EXPECT_THAT(FieldViolationsOf(graph.status()), SizeIs(100));
+  EXPECT_EQ(FieldViolationCountOf(graph.status()), 299u);
 }
 
+TEST(TaskGraphTest, ViolationsAreInTaskOrderNotGroupedByKind) {
+  std::vector<TaskSpec> tasks = {Task("a", {"ghost"}), Task("a"), Task("b", {"b"}), Task("")};
+  tasks[1].priority = std::numeric_limits<double>::quiet_NaN();
+  ExpectInvalid(tasks, "Unknown dependency 'ghost' of task 'a' (and 4 more)",
+                {
+                    {"tasks[0].dependencies[0]", "Unknown dependency 'ghost' of task 'a'"},
+                    {"tasks[1].id", "Duplicate task id 'a'"},
+                    {"tasks[1].priority", "Priority of task 'a' must be finite"},
+                    {"tasks[2].dependencies[0]", "Task 'b' depends on itself"},
+                    {"tasks[3].id", "Task at index 3 has an empty id"},
+                });
+}
+
+TEST(TaskGraphTest, CycleIsReportedBesideNonFinitePriorities) {
+  std::vector<TaskSpec> tasks = {Task("a", {"b"}), Task("b", {"a"}), Task("c")};
+  tasks[0].priority = std::numeric_limits<double>::infinity();
+  tasks[2].priority = std::numeric_limits<double>::quiet_NaN();
+  ExpectInvalid(tasks, "Priority of task 'a' must be finite (and 2 more)",
+                {
+                    {"tasks[0].priority", "Priority of task 'a' must be finite"},
+                    {"tasks[1].dependencies[0]", "Circular dependency: a -> b -> a"},
+                    {"tasks[2].priority", "Priority of task 'c' must be finite"},
+                });
+}
+
+// Until every id is unique and every dependency names another task there are no edges to
+// follow: a cycle is looked for only then.
 TEST(TaskGraphTest, CycleIsNotReportedAlongsideOtherViolations) {
   ExpectInvalid({Task("a", {"b"}), Task("b", {"a", "ghost"})},
                 "Unknown dependency 'ghost' of task 'b'",

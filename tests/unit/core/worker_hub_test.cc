@@ -236,6 +236,15 @@ TEST_F(WorkerHubTest, SlotsAboveMaximumAreRejected) {
   EXPECT_EQ(hub_->worker_count(), 1u);
 }
 
+TEST_F(WorkerHubTest, ZeroSlotsAreRejectedNamingTheField) {
+  Connection c = Connect("w", {"work"}, 0);
+  EXPECT_THAT(c->registered(), IsEmpty());
+  ASSERT_EQ(c->closes().size(), 1u);
+  EXPECT_EQ(c->closes()[0].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->closes()[0].message(), "registration.slots must be at least 1 (got 0)");
+  EXPECT_EQ(hub_->worker_count(), 0u);
+}
+
 TEST_F(WorkerHubTest, BadWeightIsRejected) {
   Connection negative = Connect("w", {"work"}, 1, -1.5);
   Connection huge = Connect("w", {"work"}, 1, 2e6);
