@@ -46,4 +46,10 @@ absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Tas
   return absl::OkStatus();
 }
 
+absl::Status CheckCancelReason(const std::string& reason) {
+  if (reason.size() <= kMaxCancelReasonBytes) return absl::OkStatus();
+  return core::InvalidField("reason", absl::StrCat("Cancel reason is ", reason.size(),
+                                                   " bytes; the limit is ", kMaxCancelReasonBytes));
+}
+
 }  // namespace batchd::server
