@@ -5,8 +5,9 @@
 namespace batchd::server {
 
 void ResultStream::RequestNext() {
-  // The rest of a chunk is converted here, on the gRPC thread that completed the last write;
-  // only a chunk's first message is built in the scheduler's callback.
+  // The rest of a chunk is converted here, on the gRPC thread that completed the last write.
+  // A chunk's first message is built in the scheduler's callback, on its strand: at most one
+  // bounded message per pull (it used to be the whole chunk of up to 1,024 results).
   if (!packer_.done()) return DeliverPacked();
   scheduler_.ReadResults(batch_id_, cursor_,
                          [weak = weak_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
