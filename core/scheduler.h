@@ -39,7 +39,10 @@ struct SchedulerOptions {
   uint32_t max_running = 1024;             // daemon-wide running attempts
   Duration retention = std::chrono::hours(1);
   size_t max_finished_batches = 10000;
-  size_t max_results_per_chunk = 1024;     // per ReadResults answer (1 for STREAMING)
+  // Per ReadResults answer (1 for STREAMING). A count, not bytes: the server measures each
+  // result in the proto it builds anyway and splits an answer into messages by size
+  // (server/result_packer.h); an estimate here would be a second, looser measure.
+  size_t max_results_per_chunk = 1024;
   uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
   size_t max_active_batches = 10000;       // unfinished batches; more are refused
   SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler

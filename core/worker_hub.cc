@@ -73,9 +73,10 @@ void WorkerHub::Receive(WorkerConnection* connection, WorkerMessage message) {
   });
 }
 
-void WorkerHub::Disconnect(WorkerConnection* connection, std::string reason) {
-  boost::asio::post(strand_, [this, connection, r = std::move(reason)] {
-    RemoveWorker(connection, r);
+void WorkerHub::Disconnect(WorkerConnection* connection, std::string reason,
+                           bool closed_by_worker) {
+  boost::asio::post(strand_, [this, connection, r = std::move(reason), closed_by_worker] {
+    RemoveWorker(connection, r, closed_by_worker);
   });
 }
 
@@ -253,12 +254,18 @@ void WorkerHub::OnCancelGraceOver(const AttemptToken& token) {
   Deliver(out);
 }
 
-void WorkerHub::RemoveWorker(WorkerConnection* connection, const std::string& reason) {
+void WorkerHub::RemoveWorker(WorkerConnection* connection, const std::string& reason,
+                             bool closed_by_worker) {
   auto wit = workers_.find(connection);
   if (wit == workers_.end()) return;
   std::unique_ptr<ConnectedWorker> worker = std::move(wit->second);
   workers_.erase(wit);
-  spdlog::warn("worker {} gone: {}", worker->id, reason);
+  // A worker leaving by itself with nothing in flight is how workers stop: no operator action.
+  if (closed_by_worker && worker->in_flight == 0) {
+    spdlog::info("worker {} left: {}", worker->id, reason);
+  } else {
+    spdlog::warn("worker {} gone: {}", worker->id, reason);
+  }
   Deliveries out;
   for (WorkerExecutor* e : worker->executors) {
     e->RemoveWorker(worker.get());

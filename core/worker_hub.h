@@ -69,7 +69,9 @@ class WorkerHub {
   // counts as a sign of life.
   void Receive(WorkerConnection* connection, WorkerMessage message);
   // Thread-safe. The stream ended: the worker is removed and its running tasks re-dispatched.
-  void Disconnect(WorkerConnection* connection, std::string reason);
+  // `closed_by_worker`: the worker ended its stream itself (logged at info when it had nothing
+  // in flight; a broken stream or lost work is a warning).
+  void Disconnect(WorkerConnection* connection, std::string reason, bool closed_by_worker = false);
 
   // Thread-safe. Ends every worker's stream with `status` (daemon shutdown).
   void CloseAll(absl::Status status);
@@ -106,7 +108,8 @@ class WorkerHub {
                        Deliveries& out);
   void Release(absl::flat_hash_map<AttemptToken, Assignment>::iterator it, Deliveries& out);
   void OnCancelGraceOver(const AttemptToken& token);
-  void RemoveWorker(WorkerConnection* connection, const std::string& reason);
+  void RemoveWorker(WorkerConnection* connection, const std::string& reason,
+                    bool closed_by_worker = false);
   void CheckHeartbeats();
   void ArmHeartbeatCheck();
   void Deliver(Deliveries& out);

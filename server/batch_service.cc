@@ -1,5 +1,6 @@
 #include "server/batch_service.h"
 
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/batch_spec.h"
+#include "core/field_violation.h"
 #include "core/task_assignment.h"
 #include "core/task_graph.h"
 #include "server/batch_record_codec.h"
@@ -73,6 +75,13 @@ std::string ContentFor(const core::Scheduler& scheduler, const Request& request)
   return EncodeBatchContent(request);
 }
 
+// Every call naming a batch refuses an empty id here: no batch has one, and NOT_FOUND
+// "Batch '' not found" would hide that the field was never set (a misspelt JSON key, say).
+absl::Status CheckBatchId(const std::string& batch_id) {
+  if (batch_id.empty()) return core::InvalidField("batch_id", "batch_id is empty");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
@@ -132,6 +141,9 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
 grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults(
     grpc::CallbackServerContext* context, const v1::StreamResultsRequest* request) {
   if (auto* rejected = auth_.RejectWriter<v1::StreamResultsResponse>(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(s));
+  }
   absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
   if (!lease.ok()) {
     return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(lease.status()));
@@ -144,6 +156,9 @@ grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext*
                                                     const v1::GetProgressRequest* request,
                                                     v1::GetProgressResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetProgress(request->batch_id(),
                          [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
@@ -157,6 +172,9 @@ grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext*
 grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress(
     grpc::CallbackServerContext* context, const v1::WatchProgressRequest* request) {
   if (auto* rejected = auth_.RejectWriter<v1::WatchProgressResponse>(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(s));
+  }
   absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
   if (!lease.ok()) {
     return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(lease.status()));
@@ -171,6 +189,9 @@ grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* co
                                                  const v1::GetBatchRequest* request,
                                                  v1::GetBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetSummary(request->batch_id(),
                         [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
@@ -202,6 +223,12 @@ grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext*
                                                     const v1::CancelBatchRequest* request,
                                                     v1::CancelBatchResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  if (absl::Status s = CheckCancelReason(request->reason()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.Cancel(request->batch_id(), request->reason(),
                     [reactor, response](absl::StatusOr<core::BatchProgress> progress) {

@@ -1,8 +1,17 @@
 #include "server/progress_stream.h"
 
+#include "server/message_budget.h"
+#include "server/request_limits.h"
 #include "server/result_convert.h"
 
 namespace batchd::server {
+
+// A progress update carries no results: its only user data are the batch's labels, which the
+// request limits cap, so each update stays within the streams' message bound without splitting
+// (about 280 KiB at most; 64 bytes of framing per label is generous, 256 bytes cover the rest).
+static_assert(kMaxLabels * (kMaxLabelKeyBytes + kMaxLabelValueBytes + 64) + 256 <=
+                  kMaxStreamMessageBytes,
+              "labels must fit in one WatchProgress message");
 
 void ProgressStream::RequestNext() {
   scheduler_.WatchProgress(batch_id_, version_, not_before_,

@@ -1,5 +1,6 @@
 // WatchProgress: sends a batch's progress when it changes, at most once per interval, and a
-// final update when the batch finishes. Thread-safe (see PullStream).
+// final update when the batch finishes. Each update is one small message (the label limits
+// bound it; see progress_stream.cc). Thread-safe (see PullStream).
 #pragma once
 
 #include <string>

@@ -62,4 +62,10 @@ absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Tas
   return CheckSizeLimits(tasks, labels, limits).ToStatus();
 }
 
+absl::Status CheckCancelReason(const std::string& reason) {
+  if (reason.size() <= kMaxCancelReasonBytes) return absl::OkStatus();
+  return core::InvalidField("reason", absl::StrCat("Cancel reason is ", reason.size(),
+                                                   " bytes; the limit is ", kMaxCancelReasonBytes));
+}
+
 }  // namespace batchd::server

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "batchd/v1/batch.pb.h"
@@ -22,6 +23,9 @@ struct RequestLimits {
 inline constexpr size_t kMaxLabels = 64;
 inline constexpr size_t kMaxLabelKeyBytes = 256;
 inline constexpr size_t kMaxLabelValueBytes = 4096;
+// A cancel reason is repeated in the error of every task the cancel ends (and in the summary):
+// unbounded, one request could make every result of a big batch megabytes long.
+inline constexpr size_t kMaxCancelReasonBytes = 1024;
 
 // The number of tasks: over the limit, the request is refused with this violation alone (its
 // tasks are not looked at).
@@ -35,5 +39,7 @@ core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
                                 const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits);
+// CancelBatch's reason: INVALID_ARGUMENT at `reason` over kMaxCancelReasonBytes.
+absl::Status CheckCancelReason(const std::string& reason);
 
 }  // namespace batchd::server

@@ -5,6 +5,10 @@
 namespace batchd::server {
 
 void ResultStream::RequestNext() {
+  // The rest of a chunk is converted here, on the gRPC thread that completed the last write.
+  // A chunk's first message is built in the scheduler's callback, on its strand: at most one
+  // bounded message per pull (it used to be the whole chunk of up to 1,024 results).
+  if (!packer_.done()) return DeliverPacked();
   scheduler_.ReadResults(batch_id_, cursor_,
                          [weak = weak_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
                            if (auto self = weak.lock()) self->OnChunk(std::move(chunk));
@@ -13,22 +17,27 @@ void ResultStream::RequestNext() {
 
 void ResultStream::OnChunk(absl::StatusOr<core::ResultChunk> chunk) {
   if (!chunk.ok()) return Fail(chunk.status());
-  cursor_ = chunk->last_sequence;
-  const bool last = chunk->summary.has_value();
-  Deliver(
-      [&](v1::StreamResultsResponse* response) {
-        if (last) {
+  if (chunk->summary.has_value()) {
+    cursor_ = chunk->last_sequence;
+    return Deliver(
+        [&](v1::StreamResultsResponse* response) {
           BatchSummaryToProto(*chunk->summary, /*include_results=*/false,
                               response->mutable_summary());
-        } else {
-          response->mutable_results()->Reserve(static_cast<int>(chunk->results.size()));
-          for (const core::TaskResult* r : chunk->results) {
-            TaskResultToProto(*r, response->add_results());
-          }
-        }
-        response->set_sequence(cursor_);
+          response->set_sequence(cursor_);
+        },
+        /*last=*/true);
+  }
+  packer_.Reset(*std::move(chunk));
+  DeliverPacked();
+}
+
+void ResultStream::DeliverPacked() {
+  Deliver(
+      [&](v1::StreamResultsResponse* response) {
+        packer_.PackNext(response);
+        cursor_ = response->sequence();
       },
-      last);
+      /*last=*/false);
 }
 
 }  // namespace batchd::server

@@ -1,6 +1,7 @@
 // StreamResults: one reader's cursor over a batch's result log. It pulls the next chunk from
 // the scheduler only after the previous write completed, so a slow reader only falls behind
-// itself; the last message carries the summary. Thread-safe (see PullStream).
+// itself; a chunk goes out in messages of at most kMaxStreamMessageBytes (ResultPacker), and
+// the last message carries the summary. Thread-safe (see PullStream).
 #pragma once
 
 #include <string>
@@ -8,11 +9,13 @@
 #include "batchd/v1/batch_service.pb.h"
 #include "core/scheduler.h"
 #include "server/pull_stream.h"
+#include "server/result_packer.h"
 
 namespace batchd::server {
 
 class ResultStream final : public PullStream<v1::StreamResultsResponse, ResultStream> {
  public:
+  // Writes what is left of the current chunk, else asks the scheduler for the next one.
   void RequestNext();
 
  private:
@@ -21,10 +24,13 @@ class ResultStream final : public PullStream<v1::StreamResultsResponse, ResultSt
       : scheduler_(scheduler), batch_id_(std::move(batch_id)), cursor_(after_sequence) {}
 
   void OnChunk(absl::StatusOr<core::ResultChunk> chunk);
+  void DeliverPacked();
 
   core::Scheduler& scheduler_;
   const std::string batch_id_;
-  uint64_t cursor_;  // touched only by the one pull in flight
+  // Touched only by the one pull in flight (a scheduler callback, or OnWriteDone).
+  uint64_t cursor_;
+  ResultPacker packer_;
 };
 
 }  // namespace batchd::server

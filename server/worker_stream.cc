@@ -2,37 +2,34 @@
 
 #include <utility>
 
+#include "server/connect_response_queue.h"
 #include "server/status_convert.h"
 #include "server/worker_convert.h"
 
 namespace batchd::server {
 
 // The hub's handle on the stream. Writes go through one in-flight message; what is queued
-// meanwhile is packed into the next. StartWrite and Finish are called outside the mutex
-// because gRPC may run OnWriteDone inline.
+// meanwhile is packed into the next ones (ConnectResponseQueue bounds each by bytes).
+// StartWrite and Finish are called outside the mutex because gRPC may run OnWriteDone inline.
 class WorkerStream::Connection final : public core::WorkerConnection {
  public:
   explicit Connection(WorkerStream* stream) : stream_(stream) {}
 
   void SendRegistered(std::string worker_id, uint32_t heartbeat_interval_ms) override {
     absl::MutexLock lock(&mu_);
-    v1::WorkerRegistered* r = queued_.mutable_registered();
-    r->set_worker_id(std::move(worker_id));
-    r->set_heartbeat_interval_ms(heartbeat_interval_ms);
+    queued_.AddRegistered(std::move(worker_id), heartbeat_interval_ms);
     Flush(lock);
   }
   void SendAssignment(core::WorkerAssignment assignment) override {
     absl::MutexLock lock(&mu_);
     if (stream_ == nullptr || closing_) return;
-    AssignmentToProto(assignment, queued_.add_assignments());
+    queued_.AddAssignment(assignment);
     Flush(lock);
   }
   void SendCancel(std::string assignment_id, std::string reason) override {
     absl::MutexLock lock(&mu_);
     if (stream_ == nullptr || closing_) return;
-    v1::CancelAssignment* c = queued_.add_cancels();
-    c->set_assignment_id(std::move(assignment_id));
-    c->set_reason(std::move(reason));
+    queued_.AddCancel(std::move(assignment_id), std::move(reason));
     Flush(lock);
   }
   void Close(absl::Status status) override {
@@ -66,9 +63,8 @@ class WorkerStream::Connection final : public core::WorkerConnection {
   void Flush(absl::MutexLock& /*lock*/) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (stream_ == nullptr || writing_ || finished_) return;
     WorkerStream* stream = stream_;
-    if (queued_.ByteSizeLong() > 0) {
-      in_flight_.Clear();
-      in_flight_.Swap(&queued_);
+    if (!queued_.empty()) {
+      queued_.PopFront(&in_flight_);
       writing_ = true;
       mu_.Unlock();
       stream->StartWrite(&in_flight_);
@@ -86,7 +82,7 @@ class WorkerStream::Connection final : public core::WorkerConnection {
 
   absl::Mutex mu_;
   WorkerStream* stream_ ABSL_GUARDED_BY(mu_);
-  v1::ConnectResponse queued_ ABSL_GUARDED_BY(mu_);
+  ConnectResponseQueue queued_ ABSL_GUARDED_BY(mu_);
   v1::ConnectResponse in_flight_;  // owned by gRPC between StartWrite and OnWriteDone
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
@@ -94,15 +90,22 @@ class WorkerStream::Connection final : public core::WorkerConnection {
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 
-WorkerStream::WorkerStream(core::WorkerHub& hub, StreamLimiter::Lease lease)
-    : hub_(hub), connection_(std::make_shared<Connection>(this)), lease_(std::move(lease)) {
+WorkerStream::WorkerStream(grpc::CallbackServerContext* context, core::WorkerHub& hub,
+                           StreamLimiter::Lease lease)
+    : context_(context),
+      hub_(hub),
+      connection_(std::make_shared<Connection>(this)),
+      lease_(std::move(lease)) {
   StartRead(&request_);
 }
 
 void WorkerStream::OnReadDone(bool ok) {
   if (!ok) {
-    // The worker half-closed or the stream broke: its running tasks go elsewhere.
-    hub_.Disconnect(connection_.get(), "stream ended");
+    // The worker half-closed or the stream broke: its running tasks go elsewhere. A broken
+    // stream is cancelled; one whose cancellation is not visible yet passes for closed, which
+    // only lowers its log line when nothing was in flight (the hub logs lost work loudly).
+    const bool closed = !context_->IsCancelled();
+    hub_.Disconnect(connection_.get(), closed ? "closed its stream" : "stream broken", closed);
     connection_->Close(absl::OkStatus());
     return;
   }

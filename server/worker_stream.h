@@ -21,7 +21,9 @@ namespace batchd::server {
 
 class WorkerStream final : public grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse> {
  public:
-  WorkerStream(core::WorkerHub& hub, StreamLimiter::Lease lease);
+  // `context` is the call's, valid until OnDone.
+  WorkerStream(grpc::CallbackServerContext* context, core::WorkerHub& hub,
+               StreamLimiter::Lease lease);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -33,6 +35,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<v1::ConnectRequest, v1
 
   void HandleFirstMessage();
 
+  grpc::CallbackServerContext* const context_;
   core::WorkerHub& hub_;
   std::shared_ptr<Connection> connection_;
   v1::ConnectRequest request_;

@@ -18,6 +18,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/daemon_test_base.h"
@@ -588,6 +590,79 @@ TEST_F(SchedulerTest, UnknownBatchIsNotFoundEverywhere) {
   EXPECT_THAT(capture.messages, IsEmpty());
   EXPECT_EQ(capture.status.error_code(), grpc::StatusCode::NOT_FOUND) << "StreamResults";
   EXPECT_EQ(capture.status.error_message(), message) << "StreamResults";
+}
+
+// The field violations of a status's google.rpc.BadRequest details, as "field: description".
+std::vector<std::string> Violations(const grpc::Status& status) {
+  google::rpc::Status details;
+  google::rpc::BadRequest bad_request;
+  if (!details.ParseFromString(status.error_details()) || details.details_size() != 1 ||
+      !details.details(0).UnpackTo(&bad_request)) {
+    return {"(no BadRequest details)"};
+  }
+  std::vector<std::string> out;
+  for (const auto& v : bad_request.field_violations()) {
+    out.push_back(absl::StrCat(v.field(), ": ", v.description()));
+  }
+  return out;
+}
+
+TEST_F(SchedulerTest, EmptyBatchIdIsInvalidArgumentEverywhere) {
+  const std::string message = "batch_id is empty";
+  const std::vector<std::string> violations = {"batch_id: batch_id is empty"};
+
+  v1::BatchSummary summary;
+  grpc::Status status = GetBatch("", &summary);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "GetBatch";
+  EXPECT_EQ(status.error_message(), message) << "GetBatch";
+  EXPECT_EQ(Violations(status), violations) << "GetBatch";
+
+  v1::BatchProgress progress;
+  status = GetProgress("", &progress);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "GetProgress";
+  EXPECT_EQ(status.error_message(), message) << "GetProgress";
+  EXPECT_EQ(Violations(status), violations) << "GetProgress";
+
+  status = Cancel("", "why", &progress);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "CancelBatch";
+  EXPECT_EQ(status.error_message(), message) << "CancelBatch";
+  EXPECT_EQ(Violations(status), violations) << "CancelBatch";
+
+  const StreamCapture capture = ReadStream("");
+  EXPECT_THAT(capture.messages, IsEmpty());
+  EXPECT_EQ(capture.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "StreamResults";
+  EXPECT_EQ(capture.status.error_message(), message) << "StreamResults";
+  EXPECT_EQ(Violations(capture.status), violations) << "StreamResults";
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto watch = batches_->WatchProgress(&context, v1::WatchProgressRequest());
+  v1::WatchProgressResponse update;
+  EXPECT_FALSE(watch->Read(&update));
+  status = watch->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "WatchProgress";
+  EXPECT_EQ(status.error_message(), message) << "WatchProgress";
+  EXPECT_EQ(Violations(status), violations) << "WatchProgress";
+}
+
+TEST_F(SchedulerTest, CancelReasonOverOneKibibyteIsInvalidArgument) {
+  v1::SubmitBatchRequest request;
+  AddSleep(request.mutable_tasks(), "a", 5000);
+  const std::string id = SubmitOk(request);
+
+  v1::BatchProgress progress;
+  grpc::Status status = Cancel(id, std::string(1025, 'r'), &progress);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "Cancel reason is 1025 bytes; the limit is 1024");
+  EXPECT_THAT(Violations(status),
+              ElementsAre("reason: Cancel reason is 1025 bytes; the limit is 1024"));
+
+  status = Cancel(id, std::string(1024, 'r'), &progress);
+  EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  v1::BatchSummary summary;
+  ASSERT_TRUE(AwaitFinished(id, &summary));
+  EXPECT_EQ(summary.state(), v1::BATCH_STATE_CANCELLED);
+  EXPECT_EQ(summary.cancel_reason(), std::string(1024, 'r'));
 }
 
 // --- Submission and listing ---------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "core/scheduler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/fake_time.h"
 #include "tests/testing/fake_worker_connection.h"
@@ -21,7 +23,9 @@ namespace {
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using testing::FakeWorkerConnection;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Pair;
 using ::testing::StartsWith;
 using Connection = std::shared_ptr<FakeWorkerConnection>;
@@ -75,6 +79,27 @@ WorkerMessage CancelAck(const std::string& assignment_id) {
   return m;
 }
 
+// While alive, what is logged goes to text() as "<level> <message>" lines, info and above.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(stream_);
+    sink->set_pattern("%l %v");
+    auto logger = std::make_shared<spdlog::logger>("captured", std::move(sink));
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string text() const { return stream_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream stream_;
+};
+
 class WorkerHubTest : public ::testing::Test {
  protected:
   WorkerHubTest() : strand_(boost::asio::make_strand(io_)), timers_(clock_, io_, strand_) {
@@ -111,8 +136,8 @@ class WorkerHubTest : public ::testing::Test {
                boost::json::value output = nullptr) {
     Send(connection, Outcome(assignment_id, ExecutionOutcome::Success(std::move(output))));
   }
-  void Disconnect(const Connection& connection, std::string reason) {
-    hub_->Disconnect(connection.get(), std::move(reason));
+  void Disconnect(const Connection& connection, std::string reason, bool closed_by_worker = false) {
+    hub_->Disconnect(connection.get(), std::move(reason), closed_by_worker);
     timers_.Poll();
   }
 
@@ -547,6 +572,33 @@ TEST_F(WorkerHubTest, DisconnectRedispatchesRunningTaskWithoutSpendingRetries) {
   EXPECT_EQ(s.results.at(0)->retry_count, 0u);
   EXPECT_EQ(s.results.at(0)->worker_id, "b#2");
   EXPECT_EQ(s.retried_count, 0u);
+}
+
+TEST_F(WorkerHubTest, WorkerClosingItsIdleStreamIsLoggedAtInfo) {
+  Connection w = Connect("w", {"work"});
+  CapturedLog log;
+  Disconnect(w, "closed its stream", /*closed_by_worker=*/true);
+  EXPECT_EQ(hub_->worker_count(), 0u);
+  EXPECT_THAT(log.text(), HasSubstr("info worker w#1 left: closed its stream\n"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("warning")));
+}
+
+TEST_F(WorkerHubTest, WorkerClosingItsStreamWithWorkInFlightIsAWarning) {
+  Connection w = Connect("w", {"work"});
+  BatchSpec spec = ManyTasks(1, "work");
+  spec.options.wait_for_workers = true;
+  Submit(std::move(spec));
+  ASSERT_EQ(w->assignment_count(), 1u);
+  CapturedLog log;
+  Disconnect(w, "closed its stream", /*closed_by_worker=*/true);
+  EXPECT_THAT(log.text(), HasSubstr("warning worker w#1 gone: closed its stream\n"));
+}
+
+TEST_F(WorkerHubTest, BrokenStreamIsAWarning) {
+  Connection w = Connect("w", {"work"});
+  CapturedLog log;
+  Disconnect(w, "stream broken");
+  EXPECT_THAT(log.text(), HasSubstr("warning worker w#1 gone: stream broken\n"));
 }
 
 TEST_F(WorkerHubTest, TaskLostThreeTimesFails) {
