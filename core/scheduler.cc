@@ -354,8 +354,9 @@ void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& execu
   std::vector<ParkedTask>& heap = parked.heap;
   heap.push_back({batch->priority(task), next_park_order_++, batch->seq(), task});
   std::push_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-  // Entries of tasks that timed out or were cancelled while parked stay until popped; drop them
-  // whenever the heap doubles so an executor that never gets a worker does not grow forever.
+  // Entries of tasks that timed out or were cancelled while parked stay until popped (or until
+  // none waits and the whole list goes); drop them whenever the heap doubles so an executor
+  // that never gets a worker does not grow forever.
   if (heap.size() >= 1024 && std::has_single_bit(heap.size())) CompactParked(heap);
   if (slot.timer == kNoTimer && !executor.Unserved().empty()) ArmUnservedTimeout(batch, task);
 }
