@@ -900,7 +900,8 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
   identity.created_steady = SteadyEquivalent(clock_, recovered.record.created_at);
   recovered.spec.request_id = recovered.record.request_id;
   // Callback workers reconnect after a restart, but not before recovery runs: executors nobody
-  // serves yet are their executors, and the tasks wait for them (up to their timeouts).
+  // serves yet are their executors (made now and kept by the batch while it is unfinished), and
+  // the tasks wait for them (up to their timeouts).
   recovered.spec.options.wait_for_workers = true;
   absl::StatusOr<std::shared_ptr<Batch>> created =
       Batch::Create(std::move(recovered.spec), registry_, std::move(identity));
