@@ -110,7 +110,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
     if (it != executor_slots.end()) {
       exec_index = it->second;
     } else {
-      Executor* e =
+      std::shared_ptr<Executor> e =
           wait_for_workers ? registry.FindOrCreate(t.executor).executor : registry.Find(t.executor);
       if (e == nullptr) {  // gone since Validate saw it
         return InvalidField(absl::StrCat("tasks[", i, "].executor"),
@@ -122,7 +122,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
                             "Too many distinct executors in one batch (limit 65535)");
       }
       exec_index = static_cast<uint16_t>(b->executors_.size());
-      b->executors_.push_back(e);
+      b->executors_.push_back(std::move(e));
       b->executor_names_.push_back(t.executor);
       executor_slots.emplace(t.executor, exec_index);
     }
@@ -315,6 +315,8 @@ void Batch::Finish(SteadyTime now) {
     state_ = successful_ == ids_.size() ? BatchState::kSucceeded : BatchState::kFailed;
   }
   ++version_;
+  // Nothing runs any more: a retained batch must not keep a worker executor known.
+  std::vector<std::shared_ptr<Executor>>().swap(executors_);
 }
 
 BatchSummary Batch::Summary() const {

@@ -4,6 +4,7 @@
 // Recorded results are immutable and may be read from any thread while the batch is alive.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -82,7 +83,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
   const std::string& task_id(uint32_t t) const { return ids_[t]; }
   const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
   double priority(uint32_t t) const { return priorities_[t]; }
-  Executor* executor(uint32_t t) const { return executors_[executor_index_[t]]; }
+  // Until the batch finishes: Finish lets go of its executors, so a worker executor that no
+  // worker serves and no unfinished batch names is forgotten.
+  Executor* executor(uint32_t t) const {
+    assert(!finished());
+    return executors_[executor_index_[t]].get();
+  }
   const std::string& executor_name(uint32_t t) const { return executor_names_[executor_index_[t]]; }
   uint32_t timeout_ms(uint32_t t) const { return timeouts_ms_[t]; }
   const RetryPolicy& retry_policy(uint32_t t) const { return policies_[policy_index_[t]]; }
@@ -116,7 +122,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // became visible to readers (hold-back orders may delay them).
   bool Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
               SteadyTime now, std::string worker_id = {});
-  // Marks the batch finished once every task is final (or it was cancelled and nothing runs).
+  // Marks the batch finished once every task is final (or it was cancelled and nothing runs),
+  // and releases its executors.
   void Finish(SteadyTime now);
   void MarkCancelled(std::string reason);
   bool cancel_requested() const { return cancel_requested_; }
@@ -183,7 +190,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<uint32_t> timeouts_ms_;
   std::vector<uint16_t> executor_index_;
   std::vector<uint16_t> policy_index_;
-  std::vector<Executor*> executors_;
+  std::vector<std::shared_ptr<Executor>> executors_;  // held while unfinished
   std::vector<std::string> executor_names_;
   std::vector<RetryPolicy> policies_;  // [0] is the batch's
 

@@ -1,6 +1,7 @@
 #include "core/executor_registry.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,27 +12,39 @@ absl::Status ExecutorRegistry::Register(ExecutorDescription description,
   absl::MutexLock lock(&mu_);
   std::string name = description.name;
   auto [it, inserted] = entries_.try_emplace(name);
-  if (!inserted) return absl::AlreadyExistsError(absl::StrCat("Executor '", name, "' already registered"));
-  it->second = Entry{std::move(description), std::move(executor)};
+  if (!inserted && it->second.Live() != nullptr) {
+    return absl::AlreadyExistsError(absl::StrCat("Executor '", name, "' already registered"));
+  }
+  it->second = Entry{std::move(description), std::move(executor), {}};
   return absl::OkStatus();
 }
 
-Executor* ExecutorRegistry::Find(const std::string& name) const {
+std::shared_ptr<Executor> ExecutorRegistry::Find(const std::string& name) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(name);
-  return it == entries_.end() ? nullptr : it->second.executor.get();
+  return it == entries_.end() ? nullptr : it->second.Live();
 }
 
 ExecutorRegistry::Found ExecutorRegistry::FindOrCreate(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto it = entries_.find(name);
-  if (it == entries_.end()) {
-    if (!on_demand_) return {};
-    Entry entry{ExecutorDescription{name, on_demand_kind_}, on_demand_(name)};
-    if (entry.executor == nullptr) return {};
-    it = entries_.emplace(name, std::move(entry)).first;
+  if (auto it = entries_.find(name); it != entries_.end()) {
+    if (std::shared_ptr<Executor> live = it->second.Live()) {
+      return {std::move(live), it->second.description.kind};
+    }
   }
-  return {it->second.executor.get(), it->second.description.kind};
+  if (!on_demand_) return {};
+  std::shared_ptr<Executor> made = on_demand_(name);
+  if (made == nullptr) return {};
+  // Creations are rare (a name no one held), so sweeping here keeps the map to live names.
+  PruneForgottenLocked();
+  entries_[name] = Entry{ExecutorDescription{name, on_demand_kind_}, nullptr, made};
+  return {std::move(made), on_demand_kind_};
+}
+
+void ExecutorRegistry::PruneForgottenLocked() {
+  absl::erase_if(entries_, [](const auto& entry) {
+    return entry.second.registered == nullptr && entry.second.on_demand.expired();
+  });
 }
 
 void ExecutorRegistry::SetOnDemandFactory(std::string kind, Factory factory) {
@@ -41,16 +54,22 @@ void ExecutorRegistry::SetOnDemandFactory(std::string kind, Factory factory) {
 }
 
 std::vector<ExecutorDescription> ExecutorRegistry::List() const {
-  std::vector<ExecutorDescription> out;
+  // Describe runs outside the lock; holding each executor meanwhile keeps it alive.
+  std::vector<std::pair<ExecutorDescription, std::shared_ptr<Executor>>> live;
   {
     absl::MutexLock lock(&mu_);
+    live.reserve(entries_.size());
     for (const auto& [name, entry] : entries_) {
-      ExecutorDescription& d = out.emplace_back(entry.description);
-      entry.executor->Describe(d);
+      if (std::shared_ptr<Executor> e = entry.Live()) live.emplace_back(entry.description, e);
     }
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::vector<ExecutorDescription> out;
+  out.reserve(live.size());
+  for (auto& [description, executor] : live) {
+    executor->Describe(description);
+    out.push_back(std::move(description));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -368,13 +369,23 @@ void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, Execution
 void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& executor) {
   TaskSlot& slot = batch->slot(task);
   slot.parked = true;
-  std::vector<ParkedTask>& heap = parked_[&executor];
+  ParkedTasks& parked = parked_[&executor];
+  ++parked.waiting;
+  std::vector<ParkedTask>& heap = parked.heap;
   heap.push_back({batch->priority(task), next_park_order_++, batch->seq(), task});
   std::push_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-  // Entries of tasks that timed out or were cancelled while parked stay until popped; drop them
-  // whenever the heap doubles so an executor that never gets a worker does not grow forever.
+  // Entries of tasks that timed out or were cancelled while parked stay until popped (or until
+  // none waits and the whole list goes); drop them whenever the heap doubles so an executor
+  // that never gets a worker does not grow forever.
   if (heap.size() >= 1024 && std::has_single_bit(heap.size())) CompactParked(heap);
   if (slot.timer == kNoTimer && !executor.Unserved().empty()) ArmUnservedTimeout(batch, task);
+}
+
+void Scheduler::Unpark(Batch& batch, uint32_t task) {
+  TaskSlot& slot = batch.slot(task);
+  if (!std::exchange(slot.parked, false)) return;
+  auto it = parked_.find(batch.executor(task));
+  if (it != parked_.end() && --it->second.waiting == 0) parked_.erase(it);
 }
 
 void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
@@ -396,7 +407,7 @@ void Scheduler::OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t ge
   slot.timer = kNoTimer;
   std::string error = batch->executor(task)->Unserved();
   if (error.empty()) return;  // a worker serves it now: it waits for a free slot
-  slot.parked = false;
+  Unpark(*batch, task);
   FinishTask(batch, task, TaskState::kFailed, {}, std::move(error));
   MakeRunnable(batch);
   Pump();
@@ -422,9 +433,10 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
     woke = false;
     auto it = parked_.find(&executor);
     if (it == parked_.end()) break;
-    std::vector<ParkedTask>& heap = it->second;
+    ParkedTasks& parked = it->second;
+    std::vector<ParkedTask>& heap = parked.heap;
     uint32_t free = executor.FreeCapacity();
-    while (free > 0 && !heap.empty()) {
+    while (free > 0 && parked.waiting > 0 && !heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
       const ParkedTask p = heap.back();
       heap.pop_back();
@@ -432,6 +444,7 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
       if (batch == nullptr) continue;
       TaskSlot& slot = batch->slot(p.task);
       slot.parked = false;
+      --parked.waiting;
       if (slot.timer != kNoTimer) {
         timers_.Cancel(slot.timer);
         slot.timer = kNoTimer;
@@ -441,20 +454,19 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
       --free;
       woke = true;
     }
+    if (parked.waiting == 0) parked_.erase(it);
     if (woke) Pump();
   }
   auto it = parked_.find(&executor);
-  if (it == parked_.end()) return Pump();
-  std::vector<ParkedTask>& heap = it->second;
-  if (!heap.empty() && !executor.Unserved().empty()) {
+  if (it != parked_.end() && !executor.Unserved().empty()) {
     // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
+    std::vector<ParkedTask>& heap = it->second.heap;
     CompactParked(heap);
     for (const ParkedTask& p : heap) {
       const BatchPtr& batch = batches_.at(p.batch_seq);
       if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
     }
   }
-  if (heap.empty()) parked_.erase(it);
   Pump();
 }
 
@@ -596,7 +608,7 @@ void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error)
       timers_.Cancel(slot.timer);
       slot.timer = kNoTimer;
     }
-    slot.parked = false;
+    Unpark(*batch, t);
     if (slot.state == TaskState::kRunning) {
       batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation}, error);
       batch->OnAttemptEnded();
@@ -805,9 +817,7 @@ void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
     g.active_batches = batches_.size() - finished_order_.size();
     g.running_tasks = running_total_;
     for (const auto& [seq, batch] : batches_) g.ready_tasks += batch->ready_count();
-    for (const auto& [executor, heap] : parked_) {
-      for (const ParkedTask& p : heap) g.waiting_for_worker_tasks += StillParked(p) != nullptr;
-    }
+    for (const auto& [executor, parked] : parked_) g.waiting_for_worker_tasks += parked.waiting;
     done(g);
   });
 }
@@ -910,7 +920,8 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
   identity.created_steady = SteadyEquivalent(clock_, recovered.record.created_at);
   recovered.spec.request_id = recovered.record.request_id;
   // Callback workers reconnect after a restart, but not before recovery runs: executors nobody
-  // serves yet are their executors, and the tasks wait for them (up to their timeouts).
+  // serves yet are their executors (made now and kept by the batch while it is unfinished), and
+  // the tasks wait for them (up to their timeouts).
   recovered.spec.options.wait_for_workers = true;
   absl::StatusOr<std::shared_ptr<Batch>> created =
       Batch::Create(std::move(recovered.spec), registry_, std::move(identity));

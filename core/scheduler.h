@@ -165,6 +165,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   bool StartNext();
   void StartAttempt(const BatchPtr& batch, uint32_t task);
   void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
+  // The parked task stops waiting (it timed out or was cancelled); its heap entry goes stale.
+  void Unpark(Batch& batch, uint32_t task);
   void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
   void OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation);
   void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
@@ -241,7 +243,14 @@ class Scheduler final : private CompletionSink, public CapacityListener {
     uint64_t batch_seq = 0;
     uint32_t task = 0;
   };
-  absl::flat_hash_map<const Executor*, std::vector<ParkedTask>> parked_;
+  struct ParkedTasks {
+    std::vector<ParkedTask> heap;
+    size_t waiting = 0;  // entries whose task still waits parked (one each); the rest are stale
+  };
+  // An executor has an entry only while a task waits in it, and that task's unfinished batch
+  // holds the executor: a key never outlives its executor (worker executors are destroyed once
+  // nothing holds them, and another could take the address).
+  absl::flat_hash_map<const Executor*, ParkedTasks> parked_;
   uint64_t next_park_order_ = 0;
   uint32_t running_total_ = 0;
   bool pumping_ = false;

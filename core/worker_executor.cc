@@ -3,13 +3,19 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "core/worker_hub.h"
+#include "spdlog/spdlog.h"
 
 namespace batchd::core {
 
+WorkerExecutor::~WorkerExecutor() {
+  spdlog::info("executor '{}' forgotten: no worker serves it and no unfinished batch names it",
+               name_);
+}
+
 void WorkerExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) {
   for (size_t i = 0; i < workers_.size(); ++i) candidates_[i].in_flight = workers_[i]->in_flight;
-  const std::optional<size_t> pick = balancer_.Pick(request.load_balancer, absl::MakeSpan(candidates_));
+  const std::optional<size_t> pick =
+      balancer_.Pick(request.load_balancer, absl::MakeSpan(candidates_));
   if (!pick.has_value()) {
     // The scheduler checks FreeCapacity first; this is only reached by a caller that did not.
     std::string error = workers_.empty()
@@ -18,15 +24,15 @@ void WorkerExecutor::Start(const ExecutionRequest& request, CompletionSink& sink
     sink.Complete(request.token, ExecutionOutcome::Failure(std::move(error)));
     return;
   }
-  hub_.Dispatch(*workers_[*pick], request, sink);
+  dispatcher_.Dispatch(*workers_[*pick], request, sink);
 }
 
 void WorkerExecutor::Cancel(const AttemptToken& token) {
-  hub_.CancelAttempt(token, "cancelled by batchd");
+  dispatcher_.CancelAttempt(token, "cancelled by batchd");
 }
 
 void WorkerExecutor::CancelBecause(const AttemptToken& token, std::string_view reason) {
-  hub_.CancelAttempt(token, reason);
+  dispatcher_.CancelAttempt(token, reason);
 }
 
 uint32_t WorkerExecutor::FreeCapacity() const {

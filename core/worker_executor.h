@@ -1,25 +1,28 @@
 // An executor served by callback workers: Start picks one of the live workers serving it (by the
-// batch's load balancer, among those with a free slot) and dispatches through the WorkerHub.
-// Its capacity is the free slots of its workers; with none connected it is unserved and the
-// scheduler keeps its tasks PENDING. Strand only, except Describe (thread-safe).
+// batch's load balancer, among those with a free slot) and dispatches through the hub. Its
+// capacity is the free slots of its workers; with none connected it is unserved and the
+// scheduler keeps its tasks PENDING. Shared by the workers serving it and the unfinished batches
+// naming it (the registry only looks it up): once none holds it, it is gone and its name is
+// unknown again. Strand only, except Describe and the destructor (any thread).
 #pragma once
 
 #include <atomic>
 #include <string>
 #include <vector>
 
+#include "core/connected_worker.h"
 #include "core/executor.h"
 #include "core/executor_registry.h"
 #include "core/load_balancer.h"
 
 namespace batchd::core {
 
-class WorkerHub;
-struct ConnectedWorker;
-
 class WorkerExecutor final : public Executor {
  public:
-  WorkerExecutor(std::string name, WorkerHub& hub) : name_(std::move(name)), hub_(hub) {}
+  // `dispatcher` must outlive every attempt started here (the hub outlives its workers).
+  WorkerExecutor(std::string name, WorkerDispatcher& dispatcher)
+      : name_(std::move(name)), dispatcher_(dispatcher) {}
+  ~WorkerExecutor() override;
 
   void Start(const ExecutionRequest& request, CompletionSink& sink) override;
   void Cancel(const AttemptToken& token) override;
@@ -37,7 +40,7 @@ class WorkerExecutor final : public Executor {
   void PublishCounts();
 
   const std::string name_;
-  WorkerHub& hub_;
+  WorkerDispatcher& dispatcher_;
   std::vector<ConnectedWorker*> workers_;
   std::vector<BalancerCandidate> candidates_;  // parallel to workers_; keeps WEIGHTED state
   LoadBalancer balancer_;

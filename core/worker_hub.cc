@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
-#include "core/worker_executor.h"
 
 namespace batchd::core {
 namespace {
@@ -50,7 +49,7 @@ WorkerHub::WorkerHub(Strand strand, const Clock& clock, TimerService& timers,
                      ExecutorRegistry& registry, WorkerHubOptions options)
     : strand_(strand), clock_(clock), timers_(timers), registry_(registry), options_(options) {
   registry_.SetOnDemandFactory(kWorkerExecutorKind, [this](const std::string& name) {
-    return std::make_unique<WorkerExecutor>(name, *this);
+    return std::make_unique<WorkerExecutor>(name, static_cast<WorkerDispatcher&>(*this));
   });
 }
 
@@ -87,7 +86,7 @@ void WorkerHub::CloseAll(absl::Status status) {
 }
 
 absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
-                                 std::vector<WorkerExecutor*>& executors) {
+                                 std::vector<std::shared_ptr<WorkerExecutor>>& executors) {
   if (spec.name.size() > kMaxNameBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("registration.name is longer than ", kMaxNameBytes, " bytes"));
@@ -120,14 +119,15 @@ absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
           absl::StrCat("Executor '", name, "' is provided by the daemon (", found.kind,
                        "); a worker cannot serve it"));
     }
-    executors.push_back(static_cast<WorkerExecutor*>(found.executor));
+    executors.push_back(std::static_pointer_cast<WorkerExecutor>(std::move(found.executor)));
   }
   return absl::OkStatus();
 }
 
 void WorkerHub::RegisterOnStrand(std::shared_ptr<WorkerConnection> connection,
                                  WorkerRegistrationSpec spec) {
-  std::vector<WorkerExecutor*> executors;
+  // A rejected registration lets go of the executors it made, so they are not left listed.
+  std::vector<std::shared_ptr<WorkerExecutor>> executors;
   if (absl::Status s = Validate(spec, executors); !s.ok()) {
     spdlog::warn("worker '{}' rejected: {}", spec.name, std::string(s.message()));
     connection->Close(std::move(s));
@@ -137,20 +137,22 @@ void WorkerHub::RegisterOnStrand(std::shared_ptr<WorkerConnection> connection,
   worker->name = spec.name.empty() ? std::string("worker") : spec.name;
   worker->id = absl::StrCat(worker->name, "#", next_worker_seq_++);
   worker->connection = connection;
-  worker->executors = executors;
+  worker->executors = std::move(executors);
   worker->labels = std::move(spec.labels);
   worker->slots = spec.slots;
   worker->weight = spec.weight == 0 ? 1.0 : spec.weight;
   worker->last_seen = clock_.SteadyNow();
   ConnectedWorker* w = worker.get();
   workers_[connection.get()] = std::move(worker);
-  for (WorkerExecutor* e : executors) e->AddWorker(w);
+  Deliveries out;
+  for (const std::shared_ptr<WorkerExecutor>& e : w->executors) {
+    e->AddWorker(w);
+    out.changed.push_back(e.get());
+  }
   connection->SendRegistered(w->id, ToMillis32(options_.heartbeat_interval));
   spdlog::info("worker {} connected: executors [{}], {} slots, weight {}", w->id,
                absl::StrJoin(spec.executors, ", "), w->slots, w->weight);
   ArmHeartbeatCheck();
-  Deliveries out;
-  out.changed = executors;
   Deliver(out);
 }
 
@@ -202,7 +204,7 @@ void WorkerHub::Release(absl::flat_hash_map<AttemptToken, Assignment>::iterator 
   if (it->second.grace_timer != kNoTimer) timers_.Cancel(it->second.grace_timer);
   assignments_.erase(it);
   --worker.in_flight;
-  for (WorkerExecutor* e : worker.executors) out.changed.push_back(e);
+  for (const std::shared_ptr<WorkerExecutor>& e : worker.executors) out.changed.push_back(e.get());
 }
 
 void WorkerHub::Dispatch(ConnectedWorker& worker, const ExecutionRequest& request,
@@ -266,10 +268,12 @@ void WorkerHub::RemoveWorker(WorkerConnection* connection, const std::string& re
   } else {
     spdlog::warn("worker {} gone: {}", worker->id, reason);
   }
+  // `worker` keeps its executors alive until the end: the scheduler learns of the lost capacity
+  // first, and an executor no batch holds is forgotten only once nothing can reach it.
   Deliveries out;
-  for (WorkerExecutor* e : worker->executors) {
+  for (const std::shared_ptr<WorkerExecutor>& e : worker->executors) {
     e->RemoveWorker(worker.get());
-    out.changed.push_back(e);
+    out.changed.push_back(e.get());
   }
   // Rare (a worker leaving), so a scan of every assignment beats a per-worker index on the
   // dispatch path.
@@ -309,7 +313,7 @@ void WorkerHub::CheckHeartbeats() {
   // go to another dropped in this same sweep (each loss counts towards kMaxWorkerLosses).
   for (WorkerConnection* connection : silent) {
     ConnectedWorker* gone = workers_[connection].get();
-    for (WorkerExecutor* e : gone->executors) e->RemoveWorker(gone);
+    for (const std::shared_ptr<WorkerExecutor>& e : gone->executors) e->RemoveWorker(gone);
   }
   for (WorkerConnection* connection : silent) {
     const std::string reason =

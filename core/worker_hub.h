@@ -17,14 +17,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/clock.h"
+#include "core/connected_worker.h"
 #include "core/executor.h"
 #include "core/executor_registry.h"
 #include "core/timer_service.h"
 #include "core/worker_connection.h"
+#include "core/worker_executor.h"
 
 namespace batchd::core {
-
-class WorkerExecutor;
 
 struct WorkerHubOptions {
   Duration heartbeat_interval = std::chrono::seconds(5);
@@ -35,24 +35,12 @@ struct WorkerHubOptions {
 
 inline constexpr const char* kWorkerExecutorKind = "worker";
 
-// A registered worker. Owned by the hub; executors hold plain pointers while it is connected.
-struct ConnectedWorker {
-  std::string id;
-  std::string name;
-  std::shared_ptr<WorkerConnection> connection;
-  std::vector<WorkerExecutor*> executors;
-  std::map<std::string, std::string> labels;
-  uint32_t slots = 1;
-  double weight = 1;
-  uint32_t in_flight = 0;  // assignments holding a slot: running, or cancelled and not yet acked
-  SteadyTime last_seen{};
-};
-
-class WorkerHub {
+class WorkerHub final : private WorkerDispatcher {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
-  // Installs the registry's on-demand factory so worker-served executors exist by name.
+  // Installs the registry's on-demand factory so worker-served executors exist by name. Each
+  // lives while a worker serves it or an unfinished batch names it, then is forgotten.
   WorkerHub(Strand strand, const Clock& clock, TimerService& timers, ExecutorRegistry& registry,
             WorkerHubOptions options);
   ~WorkerHub();
@@ -76,17 +64,17 @@ class WorkerHub {
   // Thread-safe. Ends every worker's stream with `status` (daemon shutdown).
   void CloseAll(absl::Status status);
 
-  // Strand only, for WorkerExecutor: sends the attempt to `worker`, holding one of its slots.
-  void Dispatch(ConnectedWorker& worker, const ExecutionRequest& request, CompletionSink& sink);
-  // Strand only: sends a cancel; the slot stays held until the worker acks or the grace passes.
-  void CancelAttempt(const AttemptToken& token, std::string_view reason);
-
   // For tests, on the strand.
   size_t worker_count() const { return workers_.size(); }
   size_t assignment_count() const { return assignments_.size(); }
   static std::string AssignmentId(const AttemptToken& token);
 
  private:
+  // WorkerDispatcher, for the executors of its workers.
+  void Dispatch(ConnectedWorker& worker, const ExecutionRequest& request,
+                CompletionSink& sink) override;
+  void CancelAttempt(const AttemptToken& token, std::string_view reason) override;
+
   struct Assignment {
     ConnectedWorker* worker = nullptr;
     CompletionSink* sink = nullptr;
@@ -94,14 +82,16 @@ class WorkerHub {
     TimerId grace_timer = kNoTimer;
   };
   // Work done after the hub's state is consistent: reporting to the scheduler may start new
-  // attempts that dispatch through the hub again.
+  // attempts that dispatch through the hub again. `changed` are executors of workers the
+  // caller still holds, so they outlive the delivery.
   struct Deliveries {
     std::vector<std::pair<CompletionSink*, std::pair<AttemptToken, ExecutionOutcome>>> outcomes;
     std::vector<WorkerExecutor*> changed;
   };
 
   void RegisterOnStrand(std::shared_ptr<WorkerConnection> connection, WorkerRegistrationSpec spec);
-  absl::Status Validate(WorkerRegistrationSpec& spec, std::vector<WorkerExecutor*>& executors);
+  absl::Status Validate(WorkerRegistrationSpec& spec,
+                        std::vector<std::shared_ptr<WorkerExecutor>>& executors);
   void ReceiveOnStrand(WorkerConnection* connection, WorkerMessage message);
   void HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, Deliveries& out);
   void HandleCancelAck(ConnectedWorker& worker, const std::string& assignment_id,

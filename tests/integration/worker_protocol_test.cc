@@ -189,6 +189,27 @@ class WorkerProtocolTest : public testing::DaemonTestBase {
     return testing::WaitForBatchEnd(*batches_, batch_id, kPollTimeout);
   }
 
+  // The executor as ListExecutors shows it, or nullopt when it is not listed.
+  std::optional<v1::ExecutorInfo> Listed(const std::string& name) {
+    grpc::ClientContext context;
+    v1::ListExecutorsResponse response;
+    EXPECT_TRUE(batches_->ListExecutors(&context, {}, &response).ok());
+    for (const v1::ExecutorInfo& e : response.executors()) {
+      if (e.name() == name) return e;
+    }
+    return std::nullopt;
+  }
+  // A worker's departure reaches the daemon after its stream ends: polls (bounded) until
+  // `name` is no longer listed.
+  bool WaitUnlisted(const std::string& name) {
+    const absl::Time deadline = absl::Now() + kPollTimeout;
+    while (absl::Now() < deadline) {
+      if (!Listed(name).has_value()) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
   std::unique_ptr<v1::WorkerService::Stub> workers_;
 };
 
@@ -468,6 +489,54 @@ TEST_F(WorkerProtocolTest, SilentWorkerIsDroppedAndItsTaskRunsElsewhere) {
   ASSERT_EQ(summary.results_size(), 1);
   EXPECT_EQ(summary.results(0).worker_id(), alive_id);
   EXPECT_EQ(summary.results(0).retry_count(), 0u);
+}
+
+TEST_F(WorkerProtocolTest, ExecutorIsForgottenWhenItsLastWorkerLeavesAndServedAgainOnReconnect) {
+  {
+    RawWorker worker(*workers_, "node", {"node.upper"}, 2);
+    ASSERT_NE(worker.ReadRegistered(), "");
+    std::optional<v1::ExecutorInfo> listed = Listed("node.upper");
+    ASSERT_TRUE(listed.has_value());
+    EXPECT_EQ(listed->kind(), "worker");
+    EXPECT_EQ(listed->workers(), 1u);
+    EXPECT_EQ(listed->capacity(), 2u);
+    v1::SubmitBatchRequest request;
+    AddTask(&request, "t", "node.upper");
+    const std::string batch_id = Submit(request);
+    std::vector<v1::TaskAssignment> assigned = worker.ReadAssignments(1);
+    ASSERT_EQ(assigned.size(), 1u);
+    ASSERT_TRUE(worker.Succeed(assigned[0].assignment_id(), {}));
+    EXPECT_EQ(WaitFinished(batch_id).state(), v1::BATCH_STATE_SUCCEEDED);
+    EXPECT_TRUE(worker.Finish().ok());
+  }
+  // Its last worker left and no unfinished batch names it: unknown again, refused at submit.
+  ASSERT_TRUE(WaitUnlisted("node.upper"));
+  {
+    v1::SubmitBatchRequest request;
+    AddTask(&request, "t", "node.upper");
+    grpc::ClientContext context;
+    v1::SubmitBatchResponse response;
+    const grpc::Status status = batches_->SubmitBatch(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "Unknown executor 'node.upper' of task 't' (known: echo, fail, http, sleep)");
+  }
+  // With wait_for_workers it is accepted, waits, and runs once a worker serves the name again.
+  v1::SubmitBatchRequest request;
+  request.mutable_options()->set_wait_for_workers(true);
+  AddTask(&request, "t", "node.upper");
+  const std::string batch_id = Submit(request);
+  std::optional<v1::ExecutorInfo> waiting = Listed("node.upper");
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_EQ(waiting->workers(), 0u);
+  RawWorker again(*workers_, "node", {"node.upper"});
+  ASSERT_NE(again.ReadRegistered(), "");
+  std::vector<v1::TaskAssignment> assigned = again.ReadAssignments(1);
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].batch_id(), batch_id);
+  ASSERT_TRUE(again.Succeed(assigned[0].assignment_id(), {}));
+  EXPECT_EQ(WaitFinished(batch_id).state(), v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(Listed("node.upper")->workers(), 1u);
 }
 
 TEST_F(WorkerProtocolTest, ListExecutorsCountsWorkersAndSlots) {

@@ -87,7 +87,7 @@ class PluginExecutorTest : public ::testing::Test {
     AttemptToken token{1, next_task_++, 0};
     bool started = false;
     boost::asio::post(strand_, [&] {
-      Executor* e = registry_->Find(executor);
+      std::shared_ptr<Executor> e = registry_->Find(executor);
       ASSERT_NE(e, nullptr) << executor;
       boost::json::value input = boost::json::parse(input_json);
       e->Start(ExecutionRequest{token, "batch", "task", input, 0, attempt, 0, SteadyTime()}, sink_);

@@ -1,5 +1,6 @@
 // The scheduler with a journal: what readers see before and after records are durable, and
 // restarts from what the journal stored (interrupted attempts, retry delays, idempotency).
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <memory>
@@ -384,20 +385,32 @@ TEST_F(SchedulerJournalTest, SameRequestIdAndContentGiveTheSameBatchAcrossACrash
 }
 
 TEST_F(SchedulerJournalTest, BatchOnACallbackWorkerExecutorIsRecoveredBeforeWorkersReturn) {
-  // Before the crash "gpu" was served (registered on demand when a worker connected).
-  ASSERT_NE(process_->registry.FindOrCreate("gpu").executor, nullptr);
+  // Before the crash "gpu" was served (made on demand, held by the worker that connected).
+  std::shared_ptr<Executor> served = process_->registry.FindOrCreate("gpu").executor;
+  ASSERT_NE(served, nullptr);
   BatchSpec spec;
   spec.tasks = {Task("a", "gpu")};
   spec.tasks[0].timeout_ms = 500;
   const std::string id = Submit(std::move(spec));
+  served.reset();  // the worker leaves; the unfinished batch still names "gpu"
   Commit();
   Crash();  // the new process has no "gpu" executor until a worker connects
+  // The recovered batch keeps it known (with no worker) while it waits...
+  const std::vector<ExecutorDescription> listed = process_->registry.List();
+  auto gpu = std::find_if(listed.begin(), listed.end(),
+                          [](const ExecutorDescription& d) { return d.name == "gpu"; });
+  ASSERT_NE(gpu, listed.end());
+  EXPECT_EQ(gpu->kind, "worker");
+  EXPECT_EQ(gpu->workers, 0u);
   Advance(500);
   Commit();
   const BatchSummary s = Summary(id);
   EXPECT_EQ(s.state, BatchState::kFailed);
   ASSERT_EQ(s.results.size(), 1u);
   EXPECT_EQ(s.results[0]->error, "No worker serves executor 'gpu'");
+  // ...and lets go of it once it ended.
+  EXPECT_EQ(process_->registry.Find("gpu"), nullptr);
+  EXPECT_THAT(process_->registry.Names(), ElementsAre("echo", "fail", "manual", "sleep"));
 }
 
 TEST_F(SchedulerJournalTest, NewBatchesAfterACrashGetNewIds) {

@@ -822,9 +822,164 @@ TEST_F(WorkerHubTest, RegistryListsWorkerExecutorWithWorkersAndCapacity) {
   Disconnect(b, "bye");
   EXPECT_EQ(Describe("work")->workers, 1u);
   EXPECT_EQ(Describe("work")->capacity, 2u);
-  // The executor stays known, with nothing serving it.
-  EXPECT_EQ(Describe("extra")->workers, 0u);
-  EXPECT_EQ(Describe("extra")->capacity, 0u);
+  // Nothing serves "extra" and no batch names it: it is forgotten.
+  EXPECT_FALSE(Describe("extra").has_value());
+}
+
+// --- Lifetime of worker executors -----------------------------------------------------------
+// A worker executor lives while a worker serves it or an unfinished batch names it.
+
+TEST_F(WorkerHubTest, LastWorkerLeavingForgetsAnExecutorNoBatchNames) {
+  Connection a = Connect("a", {"node.upper"}, 2);
+  Connection b = Connect("b", {"node.upper"}, 1);
+  ASSERT_TRUE(Describe("node.upper").has_value());
+  EXPECT_EQ(Describe("node.upper")->workers, 2u);
+  EXPECT_EQ(Describe("node.upper")->capacity, 3u);
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "node.upper", "sleep"));
+
+  Disconnect(a, "bye");
+  EXPECT_EQ(Describe("node.upper")->workers, 1u);
+  Disconnect(b, "bye");
+  EXPECT_FALSE(Describe("node.upper").has_value());
+  EXPECT_EQ(registry_.Find("node.upper"), nullptr);
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "sleep"));
+  absl::StatusOr<SubmitResult> r = TrySubmit(ManyTasks(1, "node.upper"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "Unknown executor 'node.upper' of task 't0' (known: echo, fail, sleep)");
+}
+
+TEST_F(WorkerHubTest, SilentLastWorkerDroppedForgetsItsExecutor) {
+  WorkerHubOptions options;
+  options.heartbeat_interval = milliseconds(1000);
+  Start(options);
+  Connection silent = Connect("silent", {"work"});
+  Advance(3000);
+  ASSERT_EQ(silent->closes().size(), 1u);
+  EXPECT_FALSE(Describe("work").has_value());
+}
+
+TEST_F(WorkerHubTest, FinishedBatchDoesNotKeepItsExecutorKnown) {
+  Connection w = Connect("w", {"work"});
+  std::string id = Submit(ManyTasks(1, "work"));
+  Succeed(w, w->last_assignment().assignment_id, "done");
+  ASSERT_EQ(Summary(id).state, BatchState::kSucceeded);  // retained, but finished
+  Disconnect(w, "bye");
+  EXPECT_FALSE(Describe("work").has_value());
+  EXPECT_EQ(Summary(id).results.at(0)->output, "done");
+}
+
+TEST_F(WorkerHubTest, ExecutorStaysListedWhileAnUnfinishedBatchNamesItThenIsForgotten) {
+  Connection w = Connect("w", {"work"});
+  BatchSpec spec = ManyTasks(2, "work");
+  spec.options.timeout_ms = 2000;
+  std::string id = Submit(std::move(spec));
+  ASSERT_EQ(w->assignment_count(), 1u);  // t0 runs, t1 waits for the slot
+  Disconnect(w, "gone");
+  std::optional<ExecutorDescription> held = Describe("work");
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->kind, "worker");
+  EXPECT_EQ(held->workers, 0u);
+  EXPECT_EQ(held->capacity, 0u);
+  // Still known, so a batch naming it is accepted (and waits like the first).
+  BatchSpec other = ManyTasks(1, "work");
+  other.options.timeout_ms = 1000;
+  std::string other_id = Submit(std::move(other));
+  Advance(1000);
+  ASSERT_EQ(Summary(other_id).state, BatchState::kFailed);
+  ASSERT_TRUE(Describe("work").has_value());  // the first batch still waits
+
+  Advance(1000);
+  BatchSummary s = Summary(id);
+  EXPECT_EQ(s.state, BatchState::kFailed);
+  ASSERT_EQ(s.results.size(), 2u);
+  EXPECT_EQ(s.results[0]->error, "No worker serves executor 'work'");
+  EXPECT_FALSE(Describe("work").has_value());
+  absl::StatusOr<SubmitResult> r = TrySubmit(ManyTasks(1, "work"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "Unknown executor 'work' of task 't0' (known: echo, fail, sleep)");
+}
+
+TEST_F(WorkerHubTest, CancelledBatchLetsGoOfItsExecutor) {
+  Connection w = Connect("w", {"work"});
+  std::string id = Submit(ManyTasks(2, "work"));
+  Disconnect(w, "gone");
+  ASSERT_TRUE(Describe("work").has_value());
+  EXPECT_EQ(Cancel(id).state, BatchState::kCancelled);
+  EXPECT_FALSE(Describe("work").has_value());
+}
+
+TEST_F(WorkerHubTest, WorkerReconnectingForAForgottenNameServesItAfresh) {
+  Connection first = Connect("first", {"work"});
+  Disconnect(first, "bye");
+  ASSERT_FALSE(Describe("work").has_value());
+
+  Connection again = Connect("again", {"work"}, 3);
+  ASSERT_EQ(again->worker_id(), "again#2");
+  std::optional<ExecutorDescription> work = Describe("work");
+  ASSERT_TRUE(work.has_value());
+  EXPECT_EQ(work->workers, 1u);
+  EXPECT_EQ(work->capacity, 3u);
+  std::string id = Submit(ManyTasks(1, "work"));
+  ASSERT_EQ(again->assignment_count(), 1u);
+  EXPECT_EQ(first->assignment_count(), 0u);
+  Succeed(again, again->last_assignment().assignment_id, "served");
+  BatchSummary s = Summary(id);
+  EXPECT_EQ(s.state, BatchState::kSucceeded);
+  EXPECT_EQ(s.results.at(0)->worker_id, "again#2");
+}
+
+TEST_F(WorkerHubTest, WaitForWorkersOnAForgottenNameIsAcceptedAndRunsWhenAWorkerComes) {
+  Connection first = Connect("first", {"work"});
+  Disconnect(first, "bye");
+  ASSERT_FALSE(Describe("work").has_value());
+
+  BatchSpec spec = ManyTasks(1, "work");
+  spec.options.wait_for_workers = true;
+  spec.options.timeout_ms = 5000;
+  std::string id = Submit(std::move(spec));
+  EXPECT_EQ(Progress(id).pending_tasks, 1u);
+  ASSERT_TRUE(Describe("work").has_value());  // the waiting batch names it
+  EXPECT_EQ(Describe("work")->workers, 0u);
+  Advance(1000);
+  Connection late = Connect("late", {"work"});
+  ASSERT_EQ(late->assignment_count(), 1u);
+  Succeed(late, late->last_assignment().assignment_id, "served");
+  EXPECT_EQ(Summary(id).state, BatchState::kSucceeded);
+  Disconnect(late, "bye");
+  EXPECT_FALSE(Describe("work").has_value());
+}
+
+TEST_F(WorkerHubTest, RejectedRegistrationLeavesNoExecutorListed) {
+  Connection bad = Connect("bad", {"fresh", "echo"});
+  ASSERT_TRUE(bad->close_status().has_value());
+  EXPECT_EQ(bad->close_status()->code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Describe("fresh").has_value());
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "sleep"));
+}
+
+TEST_F(WorkerHubTest, WaitingForWorkerGaugeCountsOnlyTasksStillWaiting) {
+  auto waiting = [this] {
+    std::optional<SchedulerGauges> g;
+    scheduler_->Snapshot([&](SchedulerGauges s) { g = s; });
+    timers_.Poll();
+    return g.has_value() ? g->waiting_for_worker_tasks : UINT64_MAX;
+  };
+  Connection w = Connect("w", {"work"});
+  BatchSpec spec = ManyTasks(3, "work");
+  spec.options.timeout_ms = 1000;
+  std::string timed_out = Submit(std::move(spec));
+  std::string cancelled = Submit(ManyTasks(2, "work"));
+  EXPECT_EQ(waiting(), 4u);  // t0 of the first batch holds the only slot
+  EXPECT_EQ(Cancel(cancelled).state, BatchState::kCancelled);
+  EXPECT_EQ(waiting(), 2u);
+  Disconnect(w, "gone");  // t0 is lost and waits again; every wait now ends at the timeout
+  EXPECT_EQ(waiting(), 3u);
+  Advance(1000);
+  EXPECT_EQ(Summary(timed_out).state, BatchState::kFailed);
+  EXPECT_EQ(waiting(), 0u);
+  EXPECT_FALSE(Describe("work").has_value());
 }
 
 }  // namespace
