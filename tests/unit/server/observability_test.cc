@@ -73,6 +73,23 @@ TEST(PrometheusMetricsTest, RendersCountersHistogramsAndGauges) {
       "batchd_rpcs_total{method=\"/batchd.v1.BatchService/SubmitBatch\",code=\"OK\"} 1\n"));
 }
 
+TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {
+  PrometheusMetrics metrics;
+  EXPECT_THAT(metrics.Render({}, {}), ::testing::Not(HasSubstr("batchd_journal")));
+  core::GroupCommitJournal::Stats degraded;
+  degraded.writable = false;
+  degraded.commits = 12;
+  degraded.failed_writes = 3;
+  degraded.refused_batches = 7;
+  const std::string text = metrics.Render({}, {}, degraded);
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_journal_writable gauge\nbatchd_journal_writable 0\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_journal_commits_total 12\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_journal_failed_writes_total 3\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_journal_refused_batches_total 7\n"));
+  degraded.writable = true;
+  EXPECT_THAT(metrics.Render({}, {}, degraded), HasSubstr("batchd_journal_writable 1\n"));
+}
+
 TEST(StreamLimiterTest, ClientIsThePeerAddressWithoutItsPort) {
   EXPECT_EQ(StreamLimiter::ClientOf("ipv4:127.0.0.1:5000"), "127.0.0.1");
   EXPECT_EQ(StreamLimiter::ClientOf("ipv6:[::1]:5000"), "::1");
