@@ -58,8 +58,17 @@ void SoakClient::Connect() {
   // A subchannel of its own, so each client has its own TCP connection like a separate process.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  stub_ = v1::BatchService::NewStub(
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  // A fresh channel's first TCP connect to the loopback port failed once on a busy machine
+  // ("failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:…: No such file
+  // or directory"), and every call then failed fast for the channel's ~1 s backoff. The soak
+  // is about what batchd does with calls, so wait for the channel (it retries by itself); a
+  // daemon that does not accept within the bound is still a problem.
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(15))) {
+    tally_.Problem(absl::StrCat("client could not connect to ", options_.address, " in 15 s"));
+  }
+  stub_ = v1::BatchService::NewStub(std::move(channel));
 }
 
 void SoakClient::RunOnce() {
