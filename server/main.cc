@@ -284,10 +284,10 @@ int Serve(const DaemonOptions& options, const SecurityOptions& security,
   const absl::Time deadline = absl::Now() + options.shutdown_grace;
   // Batches are cancelled (or suspended) a little before gRPC cancels the calls still open, so
   // those calls end with the batch's own answer rather than a bare CANCELLED. The last quarter
-  // of the grace, up to 1 s: a busy machine (or a sanitizer build) needs that long to deliver
-  // the answers.
+  // of the grace, up to 2 s: a busy machine (or a sanitizer build under load) needs that long
+  // to deliver the answers.
   const absl::Time stop_batches_at =
-      deadline - std::min(options.shutdown_grace / 4, absl::Seconds(1));
+      deadline - std::min(options.shutdown_grace / 4, absl::Seconds(2));
   absl::Notification drained;
   std::thread canceller([&] {
     while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {

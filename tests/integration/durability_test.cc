@@ -92,11 +92,12 @@ class DurabilityTest : public ::testing::Test {
 };
 
 TEST_F(DurabilityTest, SigtermSuspendsARunningBatchAndTheNextStartFinishesIt) {
-  // The batch is suspended 3 s after SIGTERM (the last quarter of the grace is left for the
-  // answers to get out), long before its tasks could finish.
-  std::unique_ptr<DaemonProcess> daemon = Start({"--shutdown-grace=4s"});
+  // The batch is suspended 6 s after SIGTERM (the last quarter of the grace, up to 2 s, is left
+  // for the answers to get out, enough on a loaded sanitizer build), long before its tasks could
+  // finish.
+  std::unique_ptr<DaemonProcess> daemon = Start({"--shutdown-grace=8s"});
   ASSERT_NE(daemon, nullptr);
-  absl::StatusOr<std::string> id = Submit(*daemon, SleepBatch(3, 8000));
+  absl::StatusOr<std::string> id = Submit(*daemon, SleepBatch(3, 20000));
   ASSERT_TRUE(id.ok()) << id.status();
   WaitRunning(*daemon, *id, 3);
 

@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/create_channel.h>
@@ -19,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -256,45 +259,70 @@ TEST(OperationsTest, StreamsPerClientAndInTotalAreCapped) {
 
   // Two open result streams from this host are allowed; the third is refused. Each stream has
   // its own connection (a distinct channel argument keeps gRPC from sharing one), as separate
-  // client processes would; they are opened at once, so which one the daemon sees third is
-  // not known: exactly one is refused, the other two stay open until their deadline.
-  std::vector<std::unique_ptr<v1::BatchService::Stub>> stubs;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::StreamResultsResponse>>> readers;
-  v1::StreamResultsRequest request;
-  request.set_batch_id(submitted.batch_id());
+  // client processes would, connected before any stream opens so a slow connect cannot look
+  // like an open stream. They are opened at once, so which one the daemon sees third is not
+  // known: exactly one is refused; the other two stay open until the test cancels them.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < 3; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("batchd.test.connection", i);
-    stubs.push_back(v1::BatchService::NewStub(grpc::CreateCustomChannel(
-        daemon->address(), grpc::InsecureChannelCredentials(), args)));
+    channels.push_back(grpc::CreateCustomChannel(daemon->address(),
+                                                 grpc::InsecureChannelCredentials(), args));
+    ASSERT_TRUE(channels.back()->WaitForConnected(std::chrono::system_clock::now() + kCallTimeout))
+        << "connection " << i;
+  }
+  v1::StreamResultsRequest request;
+  request.set_batch_id(submitted.batch_id());
+  absl::Mutex mu;
+  std::vector<grpc::Status> finished(3);
+  std::vector<bool> done(3, false);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  for (int i = 0; i < 3; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
-    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-    readers.push_back(stubs.back()->StreamResults(contexts.back().get(), request));
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  }
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.emplace_back([&, i] {
+      auto stub = v1::BatchService::NewStub(channels[i]);
+      auto reader = stub->StreamResults(contexts[i].get(), request);
+      v1::StreamResultsResponse message;
+      while (reader->Read(&message)) {
+      }
+      grpc::Status status = reader->Finish();
+      absl::MutexLock lock(&mu);
+      finished[i] = std::move(status);
+      done[i] = true;
+    });
+  }
+  // The refused stream ends by itself; the open ones would run until the slow batch ends (60 s).
+  {
+    absl::MutexLock lock(&mu);
+    auto one_done = [&] { return std::count(done.begin(), done.end(), true) >= 1; };
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&one_done), absl::Seconds(60)));
   }
   // Unary calls keep working meanwhile.
   grpc::ClientContext list_context;
   v1::ListBatchesResponse listed;
   EXPECT_TRUE(stub->ListBatches(&list_context, {}, &listed).ok());
+  // A refusal means the daemon held the other two open at that moment.
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) reader.join();
   int refused = 0;
-  int open_until_deadline = 0;
-  for (auto& reader : readers) {
-    v1::StreamResultsResponse message;
-    while (reader->Read(&message)) {
-    }
-    const grpc::Status status = reader->Finish();
+  int open_until_cancelled = 0;
+  for (const grpc::Status& status : finished) {
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
       ++refused;
       EXPECT_EQ(status.error_message(),
                 "Too many open streams from 127.0.0.1: the limit is 2 per client "
                 "(--max-streams-per-client)");
     } else {
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
-      ++open_until_deadline;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+      ++open_until_cancelled;
     }
   }
   EXPECT_EQ(refused, 1);
-  EXPECT_EQ(open_until_deadline, 2);
+  EXPECT_EQ(open_until_cancelled, 2);
 }
 
 TEST(OperationsTest, OversizedRequestIsResourceExhausted) {

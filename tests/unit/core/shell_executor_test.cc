@@ -26,6 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -447,14 +450,19 @@ TEST_F(ShellExecutorTest, ProcessTreeThatIgnoresSigtermIsKilledAfterTheGrace) {
 }
 
 TEST_F(ShellExecutorTest, BackgroundChildrenDieWithTheProgramAndDoNotHoldTheReport) {
-  const AttemptToken token = Start(Argv({"/bin/sh", "-c", "sleep 30 & echo started"}));
-  const std::optional<pid_t> pgid = executor().PidOf(token);
-  ASSERT_TRUE(pgid.has_value());
-  const std::optional<ExecutionOutcome> outcome = sink_.Await(token.task, absl::Seconds(20));
+  // The program names its own group ($$ is the leader, whose pid is the group id): the run can
+  // be over before the test could ask the executor for the pid.
+  const AttemptToken token = Start(Argv({"/bin/sh", "-c", "sleep 30 & echo \"started $$\""}));
+  const std::optional<ExecutionOutcome> outcome = sink_.Await(token.task, kWait);
   ASSERT_TRUE(outcome.has_value());
   EXPECT_TRUE(outcome->success) << outcome->error;
-  EXPECT_EQ(Str(outcome->output, "stdout"), "started\n");
-  EXPECT_TRUE(Eventually([&] { return LiveMembersOfGroup(*pgid) == 0; }));
+  const std::string stdout_text = Str(outcome->output, "stdout");
+  ASSERT_TRUE(absl::StartsWith(stdout_text, "started ")) << stdout_text;
+  pid_t pgid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(stdout_text.substr(8)), &pgid))
+      << stdout_text;
+  EXPECT_EQ(stdout_text, absl::StrCat("started ", pgid, "\n"));
+  EXPECT_TRUE(Eventually([&] { return LiveMembersOfGroup(pgid) == 0; }));
 }
 
 }  // namespace
