@@ -28,6 +28,13 @@ std::string StreamLimiter::ClientOf(std::string_view peer) {
     return std::string(address.substr(1, close == std::string_view::npos ? address.size() - 1
                                                                           : close - 1));
   }
+  // gRPC (since 1.48) writes peers as URIs, with the brackets percent-encoded:
+  // "ipv6:%5B::1%5D:5000".
+  if (address.substr(0, 3) == "%5B") {
+    const size_t close = address.find("%5D");
+    return std::string(address.substr(3, close == std::string_view::npos ? address.size() - 3
+                                                                          : close - 3));
+  }
   const size_t colon = address.rfind(':');
   return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));
 }

@@ -34,8 +34,9 @@ class StreamLimiter {
   StreamLimiter(uint32_t max_per_client, uint32_t max_total)
       : max_per_client_(max_per_client), max_total_(max_total) {}
 
-  // `peer` as grpc::ServerContext::peer() ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000",
-  // "unix:/path"). RESOURCE_EXHAUSTED naming the limit and its flag when over either limit.
+  // `peer` as grpc::ServerContext::peer() ("ipv4:127.0.0.1:5000", "ipv6:%5B::1%5D:5000" or
+  // "ipv6:[::1]:5000", "unix:/path"). RESOURCE_EXHAUSTED naming the limit and its flag when
+  // over either limit.
   absl::StatusOr<Lease> Acquire(std::string_view peer);
 
   // The client host of a peer string: the address without its port ("unix" for sockets).
