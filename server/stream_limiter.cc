@@ -32,8 +32,8 @@ std::string StreamLimiter::ClientOf(std::string_view peer) {
   // "ipv6:%5B::1%5D:5000".
   if (address.substr(0, 3) == "%5B") {
     const size_t close = address.find("%5D");
-    return std::string(address.substr(3, close == std::string_view::npos ? address.size() - 3
-                                                                          : close - 3));
+    return std::string(
+        address.substr(3, close == std::string_view::npos ? address.size() - 3 : close - 3));
   }
   const size_t colon = address.rfind(':');
   return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));
