@@ -284,8 +284,8 @@ TEST(OperationsTest, StreamsPerClientAndInTotalAreCapped) {
   std::vector<std::thread> readers;
   for (int i = 0; i < 3; ++i) {
     readers.emplace_back([&, i] {
-      auto stub = v1::BatchService::NewStub(channels[i]);
-      auto reader = stub->StreamResults(contexts[i].get(), request);
+      auto stream_stub = v1::BatchService::NewStub(channels[i]);
+      auto reader = stream_stub->StreamResults(contexts[i].get(), request);
       v1::StreamResultsResponse message;
       while (reader->Read(&message)) {
       }
