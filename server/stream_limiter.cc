@@ -1,5 +1,6 @@
 #include "server/stream_limiter.h"
 
+#include <initializer_list>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,17 +24,15 @@ std::string StreamLimiter::ClientOf(std::string_view peer) {
   if (peer.substr(0, 5) == "unix:") return "unix";
   const size_t scheme = peer.find(':');
   std::string_view address = scheme == std::string_view::npos ? peer : peer.substr(scheme + 1);
-  if (!address.empty() && address.front() == '[') {
-    const size_t close = address.find(']');
-    return std::string(address.substr(1, close == std::string_view::npos ? address.size() - 1
-                                                                          : close - 1));
-  }
-  // gRPC (since 1.48) writes peers as URIs, with the brackets percent-encoded:
-  // "ipv6:%5B::1%5D:5000".
-  if (address.substr(0, 3) == "%5B") {
-    const size_t close = address.find("%5D");
-    return std::string(
-        address.substr(3, close == std::string_view::npos ? address.size() - 3 : close - 3));
+  // An IPv6 host is in brackets, which gRPC (since 1.48) writes percent-encoded, as URIs do:
+  // "ipv6:%5B::1%5D:5000"; older forms and tests write "ipv6:[::1]:5000".
+  for (const auto& [open, close] : {std::pair<std::string_view, std::string_view>{"[", "]"},
+                                    {"%5B", "%5D"}}) {
+    if (address.substr(0, open.size()) != open) continue;
+    const size_t end = address.find(close);
+    return std::string(address.substr(
+        open.size(), end == std::string_view::npos ? address.size() - open.size()
+                                                   : end - open.size()));
   }
   const size_t colon = address.rfind(':');
   return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));

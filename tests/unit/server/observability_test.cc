@@ -7,7 +7,6 @@
 #include "gtest/gtest.h"
 #include "server/log_setup.h"
 #include "server/prometheus_metrics.h"
-#include "server/stream_limiter.h"
 
 namespace batchd::server {
 namespace {
@@ -88,32 +87,6 @@ TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {
   EXPECT_THAT(text, HasSubstr("batchd_journal_refused_batches_total 7\n"));
   degraded.writable = true;
   EXPECT_THAT(metrics.Render({}, {}, degraded), HasSubstr("batchd_journal_writable 1\n"));
-}
-
-TEST(StreamLimiterTest, ClientIsThePeerAddressWithoutItsPort) {
-  EXPECT_EQ(StreamLimiter::ClientOf("ipv4:127.0.0.1:5000"), "127.0.0.1");
-  EXPECT_EQ(StreamLimiter::ClientOf("ipv6:[::1]:5000"), "::1");
-  EXPECT_EQ(StreamLimiter::ClientOf("unix:/run/batchd.sock"), "unix");
-}
-
-TEST(StreamLimiterTest, CapsPerClientAndInTotalAndReleasesOnDestruction) {
-  StreamLimiter limiter(2, 3);
-  auto a1 = limiter.Acquire("ipv4:10.0.0.1:1");
-  auto a2 = limiter.Acquire("ipv4:10.0.0.1:2");
-  ASSERT_TRUE(a1.ok() && a2.ok());
-  auto a3 = limiter.Acquire("ipv4:10.0.0.1:3");
-  EXPECT_EQ(a3.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(a3.status().message(), "Too many open streams from 10.0.0.1: the limit is 2 per "
-                                   "client (--max-streams-per-client)");
-  auto b1 = limiter.Acquire("ipv4:10.0.0.2:1");
-  ASSERT_TRUE(b1.ok());
-  auto b2 = limiter.Acquire("ipv4:10.0.0.2:2");
-  EXPECT_EQ(b2.status().message(), "Too many open streams: the limit is 3 in total (--max-streams)");
-  EXPECT_EQ(limiter.open_streams(), 3u);
-  { StreamLimiter::Lease gone = *std::move(a1); }
-  EXPECT_EQ(limiter.open_streams(), 2u);
-  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.1:4").ok());  // acquired and released at once
-  EXPECT_EQ(limiter.open_streams(), 2u);
 }
 
 }  // namespace
