@@ -26,13 +26,13 @@ std::string StreamLimiter::ClientOf(std::string_view peer) {
   std::string_view address = scheme == std::string_view::npos ? peer : peer.substr(scheme + 1);
   // An IPv6 host is in brackets, which gRPC (since 1.48) writes percent-encoded, as URIs do:
   // "ipv6:%5B::1%5D:5000"; older forms and tests write "ipv6:[::1]:5000".
-  for (const auto& [open, close] : {std::pair<std::string_view, std::string_view>{"[", "]"},
-                                    {"%5B", "%5D"}}) {
+  for (const auto& [open, close] :
+       {std::pair<std::string_view, std::string_view>{"[", "]"}, {"%5B", "%5D"}}) {
     if (address.substr(0, open.size()) != open) continue;
     const size_t end = address.find(close);
-    return std::string(address.substr(
-        open.size(), end == std::string_view::npos ? address.size() - open.size()
-                                                   : end - open.size()));
+    return std::string(address.substr(open.size(), end == std::string_view::npos
+                                                       ? address.size() - open.size()
+                                                       : end - open.size()));
   }
   const size_t colon = address.rfind(':');
   return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));
