@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "benchmark/benchmark.h"
-#include "core/task_graph.h"
+#include "core/graph/task_graph.h"
 
 namespace batchd::core {
 namespace {

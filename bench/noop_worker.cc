@@ -15,8 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "client/stop_signal_watcher.h"
-#include "client/worker_session.h"
+#include "client/cpp/stop_signal_watcher.h"
+#include "client/worker/worker_session.h"
 
 namespace batchd::bench {
 namespace {

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libfmt-dev libboost1.81-dev libboost-json1.81-dev
-  libsqlite3-dev  # the journal (core/journal_store.cc)
+  libsqlite3-dev  # the journal (core/journal/journal_store.cc)
   libgoogle-perftools-dev  # tcmalloc_minimal, linked into batchd (server/CMakeLists.txt)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest

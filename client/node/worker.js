@@ -2,7 +2,7 @@
 // serves, runs each TaskAssignment through an async handler, writes outcomes (several per
 // message when they finish together) and cancel acks back, sends heartbeats at half the
 // daemon's interval, and reconnects with backoff when the stream breaks (the daemon
-// re-dispatches whatever was in flight). The Node counterpart of client/worker_session.h and
+// re-dispatches whatever was in flight). The Node counterpart of client/worker/worker_session.h and
 // client/python/batchd/worker_session.py.
 import grpc from '@grpc/grpc-js';
 import { WorkerService, root } from './proto.js';

@@ -1,6 +1,6 @@
 // Fuzz target: a batch file end to end, as `batchctl submit` and the daemon handle it: JSON text
-// -> SubmitBatchRequest (client/batch_file.h) -> the request limits and proto -> core
-// conversion of the daemon (server/batch_request.h) -> Batch::Create
+// -> SubmitBatchRequest (client/cpp/batch_file.h) -> the request limits and proto -> core
+// conversion of the daemon (server/rpc/batch_request.h) -> Batch::Create
 // validation -> the builtin executors' input parsers. Errors must be INVALID_ARGUMENT.
 // Single-threaded; the executor registry is built once and only read afterwards.
 #include <google/protobuf/util/json_util.h>
@@ -16,18 +16,18 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "batchd/v1/batch_service.pb.h"
-#include "client/batch_file.h"
-#include "core/batch.h"
-#include "core/batch_spec.h"
-#include "core/builtin_executors.h"
-#include "core/executor_registry.h"
-#include "core/field_violation.h"
-#include "core/http_request_spec.h"
-#include "core/json_number.h"
-#include "core/shell_input.h"
-#include "server/batch_request.h"
-#include "server/proto_convert.h"
-#include "server/request_limits.h"
+#include "client/cpp/batch_file.h"
+#include "core/scheduling/batch.h"
+#include "core/model/batch_spec.h"
+#include "core/executors/builtin_executors.h"
+#include "core/executors/executor_registry.h"
+#include "core/model/field_violation.h"
+#include "core/executors/http/http_request_spec.h"
+#include "core/process/json_number.h"
+#include "core/executors/shell/shell_input.h"
+#include "server/rpc/batch_request.h"
+#include "server/convert/proto_convert.h"
+#include "server/rpc/request_limits.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/testing/fake_time.h"

@@ -1,5 +1,5 @@
 // Fuzz target: what batchd reads back from its journal at start-up. The bytes are decoded as a
-// batch's event log (core/journal_events.h); a decoded log must re-encode to events that decode
+// batch's event log (core/journal/journal_events.h); a decoded log must re-encode to events that decode
 // the same, and replaying it into a real scheduler (Scheduler::Restore on a 6-task batch with
 // dependencies, on a fake clock) must never crash and must leave a batch that runs to its end.
 // A log that does not decode must be DATA_LOSS. No state between inputs.
@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/builtin_executors.h"
-#include "core/journal_events.h"
-#include "core/scheduler.h"
+#include "core/executors/builtin_executors.h"
+#include "core/journal/journal_events.h"
+#include "core/scheduling/scheduler.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/testing/fake_time.h"

@@ -1,4 +1,4 @@
-// Fuzz target: retry policies (core/retry_backoff.h) from arbitrary bytes, including huge and
+// Fuzz target: retry policies (core/scheduling/retry_backoff.h) from arbitrary bytes, including huge and
 // non-finite multipliers and max values. Checks validation, the delay arithmetic (caps, exact
 // fixed/linear values, monotonic exponential growth or decay) and jitter bounds. No state.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -11,8 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "core/batch_spec.h"
-#include "core/retry_backoff.h"
+#include "core/model/batch_spec.h"
+#include "core/scheduling/retry_backoff.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace batchd::core {

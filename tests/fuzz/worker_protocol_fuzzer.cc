@@ -2,7 +2,7 @@
 // workers connect (a ConnectRequest parsed from the bytes, or a registration built from
 // them), send ConnectRequests (parsed from the bytes, or outcomes / cancel acks / heartbeats
 // for assignments they really hold), disconnect; batches for worker executors are submitted
-// and cancelled; fake time passes. Messages take the server's path (server/worker_convert.h)
+// and cancelled; fake time passes. Messages take the server's path (server/convert/worker_convert.h)
 // into core::WorkerHub and the Scheduler, with fake connections and a fake clock. At the end
 // every batch must finish with exactly one result per task and the hub must hold nothing.
 // Single-threaded.
@@ -25,13 +25,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "batchd/v1/worker_service.pb.h"
-#include "core/batch_spec.h"
-#include "core/builtin_executors.h"
-#include "core/executor_registry.h"
-#include "core/scheduler.h"
-#include "core/task_result.h"
-#include "core/worker_hub.h"
-#include "server/worker_convert.h"
+#include "core/model/batch_spec.h"
+#include "core/executors/builtin_executors.h"
+#include "core/executors/executor_registry.h"
+#include "core/scheduling/scheduler.h"
+#include "core/model/task_result.h"
+#include "core/workers/worker_hub.h"
+#include "server/convert/worker_convert.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/testing/fake_time.h"
@@ -49,7 +49,7 @@ constexpr size_t kMaxMessageBytes = 1024;
 constexpr const char* kExecutors[] = {"w0", "w1", "w2", "echo", "fail"};
 constexpr size_t kWorkerExecutors = 3;
 
-// One worker stream as server/worker_stream.cc drives it.
+// One worker stream as server/rpc/worker_stream.cc drives it.
 struct Stream {
   Connection connection = std::make_shared<testing::FakeWorkerConnection>();
   bool registered = false;  // its first message carried a registration

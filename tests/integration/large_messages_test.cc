@@ -31,7 +31,7 @@ using ::testing::StartsWith;
 // Generous: a busy 2-core machine may be building while the tests run.
 constexpr std::chrono::seconds kCallTimeout{120};
 constexpr absl::Duration kPollTimeout = absl::Seconds(60);
-// The daemon's bound on one streamed message (server/message_budget.h).
+// The daemon's bound on one streamed message (server/rpc/message_budget.h).
 constexpr size_t kMessageBound = size_t{1} << 20;
 // gRPC's default receive limit, which the clients below keep.
 constexpr size_t kDefaultReceiveLimit = size_t{4} << 20;

@@ -22,7 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/shell_executor.h"
+#include "core/executors/shell/shell_executor.h"
 #include "gtest/gtest.h"
 
 namespace batchd::core {

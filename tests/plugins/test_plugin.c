@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/plugin/batchd_plugin.h"
+#include "core/executors/plugin/batchd_plugin.h"
 
 static atomic_int g_waiting;      /* wait_cancel calls blocked right now */
 static atomic_int g_cancel_calls; /* cancel() calls */

@@ -1,7 +1,7 @@
 /* A plugin built for a future ABI: batchd must refuse it, naming the version. Tests only. */
 #include <stddef.h>
 
-#include "core/plugin/batchd_plugin.h"
+#include "core/executors/plugin/batchd_plugin.h"
 
 static const char* const kExecutors[] = {"future", NULL};
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/journal.h"
+#include "core/journal/journal.h"
 
 namespace batchd::testing {
 

@@ -7,9 +7,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "core/clock.h"
-#include "core/timer_queue.h"
-#include "core/timer_service.h"
+#include "core/time/clock.h"
+#include "core/time/timer_queue.h"
+#include "core/time/timer_service.h"
 
 namespace batchd::testing {
 

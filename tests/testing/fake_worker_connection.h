@@ -11,7 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "core/worker_connection.h"
+#include "core/workers/worker_connection.h"
 
 namespace batchd::testing {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/executor.h"
+#include "core/executors/executor.h"
 
 namespace batchd::testing {
 

@@ -22,8 +22,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/stop_signal_watcher.h"
-#include "client/worker_session.h"
+#include "client/cpp/stop_signal_watcher.h"
+#include "client/worker/worker_session.h"
 
 namespace batchd::testing {
 namespace {

@@ -3,7 +3,7 @@
 It registers, hands assignments and cancels to an AssignmentHandler, writes the handler's
 outcomes and cancel acks back in batches, sends heartbeats, and reconnects with backoff when
 the stream breaks (the daemon re-dispatches the work that was in flight). The Python
-counterpart of client/worker_session.h. Thread-safe: the session runs on its own thread; the
+counterpart of client/worker/worker_session.h. Thread-safe: the session runs on its own thread; the
 handler's replies may come from any thread.
 """
 

@@ -1,0 +1,172 @@
+// batchctl: command-line client for batchd. Parses argv, picks the command, connects and runs
+// it; exit codes are kExitOk / kExitFailure / kExitUsage.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "client/batchctl/batch_commands.h"
+#include "client/cpp/channel.h"
+#include "client/batchctl/command_line.h"
+#include "client/batchctl/daemon_commands.h"
+#include "client/batchctl/worker_command.h"
+
+namespace batchd::client {
+namespace {
+
+constexpr absl::string_view kDefaultAddress = "127.0.0.1:50051";
+
+constexpr absl::string_view kUsage =
+    R"(usage: batchctl [--addr ADDR] [--timeout DUR] COMMAND [ARGS] [FLAGS]
+
+Commands:
+  run FILE                   submit a batch, wait for it, print the results table
+  submit FILE [--watch]      submit a batch and print its id; --watch follows its progress
+  status ID                  show a batch's progress
+  results ID [--follow]      show a batch's results; --follow streams them as they finish
+  cancel ID [--reason TEXT]  cancel a batch
+  list                       list batches, newest first
+  layers FILE                show a batch's execution layers and critical path (dry run)
+  executors                  list the daemon's executors
+  health                     check the daemon; exit 0 only when SERVING
+  worker --executor NAME [--slots N] [--name S] [--weight W] -- CMD [ARGS]
+                             serve NAME: run CMD per task (task JSON on stdin, stdout = output)
+  help                       show this text
+
+FILE is a SubmitBatchRequest in proto JSON form; "-" reads it from stdin.
+
+Flags (before or after the command):
+  --addr ADDR     host:port or unix:/path (default: $BATCHD_ADDR, else 127.0.0.1:50051)
+  --timeout DUR   deadline for each call, e.g. 10s, 500ms (default: 10s; health 3s;
+                  run and streams wait without one unless given)
+  --token-file F  send the bearer token in F (default: $BATCHD_TOKEN_FILE)
+  --tls-ca F      use TLS; trust the server certificates signed by the PEM CAs in F
+                  (any --tls-* turns TLS on; without --tls-ca the system's roots)
+  --tls-cert F --tls-key F   client certificate and key (PEM) for mTLS
+  --tls-server-name NAME     name the server certificate must carry (default: the host)
+
+Exit status: 0 success, 1 error or failed tasks, 2 usage error.
+)";
+
+using CommandFunction = int (*)(const CommandContext&);
+
+struct Command {
+  CommandSyntax syntax;
+  CommandFunction run;
+};
+
+std::vector<Command> Commands() {
+  return {
+      {{"run", "run FILE", 1, {}}, RunCommand},
+      {{"submit", "submit FILE [--watch]", 1, {"watch"}}, SubmitCommand},
+      {{"status", "status ID", 1, {}}, StatusCommand},
+      {{"results", "results ID [--follow]", 1, {"follow"}}, ResultsCommand},
+      {{"cancel", "cancel ID [--reason TEXT]", 1, {"reason"}}, CancelCommand},
+      {{"list", "list", 0, {}}, ListCommand},
+      {{"layers", "layers FILE", 1, {}}, LayersCommand},
+      {{"executors", "executors", 0, {}}, ExecutorsCommand},
+      {{"health", "health", 0, {}}, HealthCommand},
+      {{"worker", kWorkerUsage, 0, {"executor", "slots", "name", "weight"}, true}, WorkerCommand},
+  };
+}
+
+const Command* FindCommand(const std::vector<Command>& commands, absl::string_view name) {
+  const auto it = std::find_if(commands.begin(), commands.end(), [name](const Command& command) {
+    return command.syntax.name == name;
+  });
+  return it == commands.end() ? nullptr : &*it;
+}
+
+std::string DefaultAddress() {
+  const char* env = std::getenv("BATCHD_ADDR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(kDefaultAddress);
+}
+
+// Full usage for a missing or unknown command; a one-line hint for everything else.
+int UsageError(absl::string_view message, bool show_usage = false) {
+  std::cerr << "batchctl: " << message << "\n";
+  if (show_usage) {
+    std::cerr << "\n" << kUsage;
+  } else {
+    std::cerr << "run 'batchctl help' for usage\n";
+  }
+  return kExitUsage;
+}
+
+CallTimeouts TimeoutsFor(const CommandLine& command_line) {
+  CallTimeouts timeouts;
+  if (command_line.timeout.has_value()) {
+    timeouts.unary = timeouts.process_batch = timeouts.health = *command_line.timeout;
+  }
+  return timeouts;
+}
+
+int TerminalColumns() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return 80;
+  return size.ws_col;
+}
+
+absl::StatusOr<ChannelSecurity> SecurityFor(const CommandLine& command_line) {
+  ChannelSecurityFiles files{.token_file = command_line.token_file,
+                             .tls_ca_file = command_line.tls_ca,
+                             .tls_cert_file = command_line.tls_cert,
+                             .tls_key_file = command_line.tls_key,
+                             .tls_server_name = command_line.tls_server_name};
+  if (files.token_file.empty()) {
+    const char* env = std::getenv("BATCHD_TOKEN_FILE");
+    if (env != nullptr) files.token_file = env;
+  }
+  return LoadChannelSecurity(files);
+}
+
+int Connect(const CommandLine& command_line, const Command& command) {
+  ChannelOptions options;
+  options.address = command_line.address;
+  absl::StatusOr<ChannelSecurity> security = SecurityFor(command_line);
+  if (!security.ok()) return UsageError(security.status().message());
+  options.security = *std::move(security);
+  auto channel = CreateChannel(options);
+  if (!channel.ok()) return UsageError(channel.status().message());
+  const BatchClient client(*channel, TimeoutsFor(command_line));
+  const CommandContext context{.command_line = command_line,
+                               .client = client,
+                               .channel = options,
+                               .in = std::cin,
+                               .out = std::cout,
+                               .err = std::cerr,
+                               .out_is_tty = isatty(STDOUT_FILENO) == 1,
+                               .terminal_columns = TerminalColumns()};
+  return command.run(context);
+}
+
+int Main(const std::vector<std::string>& args) {
+  absl::StatusOr<CommandLine> command_line = ParseCommandLine(args, DefaultAddress());
+  if (!command_line.ok()) return UsageError(command_line.status().message());
+  if (command_line->help || command_line->command == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command_line->command.empty()) return UsageError("no command given", true);
+  const std::vector<Command> commands = Commands();
+  const Command* command = FindCommand(commands, command_line->command);
+  if (command == nullptr) {
+    return UsageError("unknown command '" + command_line->command + "'", true);
+  }
+  if (absl::Status syntax = CheckSyntax(*command_line, command->syntax); !syntax.ok()) {
+    return UsageError(syntax.message());
+  }
+  return Connect(*command_line, *command);
+}
+
+}  // namespace
+}  // namespace batchd::client
+
+int main(int argc, char** argv) {
+  return batchd::client::Main(std::vector<std::string>(argv + 1, argv + argc));
+}

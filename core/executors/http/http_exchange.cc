@@ -1,0 +1,168 @@
+#include "core/executors/http/http_exchange.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/write.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/executors/http/http_response_outcome.h"
+
+namespace batchd::core {
+namespace {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+constexpr uint32_t kMaxResponseHeaderBytes = 64 * 1024;
+
+http::request<http::string_body> BuildRequest(const HttpRequestSpec& spec) {
+  http::request<http::string_body> request{http::string_to_verb(spec.method), spec.target, 11};
+  request.set(http::field::host, spec.host_header);
+  request.set(http::field::user_agent, "batchd");
+  // One request per connection: tell the server, so it does not hold the socket for more.
+  request.set(http::field::connection, "close");
+  for (const auto& [name, value] : spec.headers) request.set(name, value);
+  if (spec.body.has_value()) {
+    request.body() = *spec.body;
+    request.prepare_payload();
+  }
+  return request;
+}
+
+// The standard reason phrase when the code has one, else what the server sent.
+std::string ReasonPhrase(const http::response<http::string_body>& response) {
+  const boost::beast::string_view standard = http::obsolete_reason(response.result());
+  if (standard != "<unknown-status>") return std::string(standard);
+  return std::string(response.reason());
+}
+
+HttpResponseData ToResponseData(http::response<http::string_body>&& response) {
+  HttpResponseData data;
+  data.status = response.result_int();
+  data.reason = ReasonPhrase(response);
+  for (const auto& field : response) {
+    data.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  data.body = std::move(response.body());
+  return data;
+}
+
+}  // namespace
+
+HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
+                           Done done)
+    : clock_(clock),
+      spec_(std::move(spec)),
+      strand_(boost::asio::make_strand(io)),
+      resolver_(strand_),
+      stream_(strand_),
+      request_(BuildRequest(spec_)),
+      done_(std::move(done)) {
+  parser_.body_limit(kMaxHttpResponseBodyBytes);
+  parser_.header_limit(kMaxResponseHeaderBytes);
+  // A HEAD response announces a body it does not send: do not wait for it.
+  parser_.skip(spec_.method == "HEAD");
+}
+
+void HttpExchange::Start() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    if (self->finished_) return;
+    if (self->spec_.timeout_ms.has_value()) {
+      self->deadline_ =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(*self->spec_.timeout_ms);
+    }
+    self->resolver_.async_resolve(
+        self->spec_.host, std::to_string(self->spec_.port),
+        [self](const boost::system::error_code& ec, const tcp::resolver::results_type& endpoints) {
+          self->OnResolved(ec, endpoints);
+        });
+  });
+}
+
+void HttpExchange::Abort() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    if (self->finished_) return;
+    self->finished_ = true;
+    self->resolver_.cancel();
+    self->stream_.close();  // pending operations complete with operation_aborted
+  });
+}
+
+void HttpExchange::OnResolved(const boost::system::error_code& ec,
+                              const tcp::resolver::results_type& endpoints) {
+  if (finished_) return;
+  if (ec) return Fail("resolve", ec);
+  if (deadline_.has_value()) {
+    // The DNS lookup is not covered by the stream's timer: check what it used up.
+    if (std::chrono::steady_clock::now() >= *deadline_) {
+      return Fail("resolve", boost::beast::error::timeout);
+    }
+    stream_.expires_at(*deadline_);  // covers connect, write and read together
+  }
+  stream_.async_connect(
+      endpoints, [self = shared_from_this()](const boost::system::error_code& e,
+                                             const tcp::endpoint&) { self->OnConnected(e); });
+}
+
+void HttpExchange::OnConnected(const boost::system::error_code& ec) {
+  if (finished_) return;
+  if (ec) return Fail("connect", ec);
+  http::async_write(stream_, request_,
+                    [self = shared_from_this()](const boost::system::error_code& e, size_t) {
+                      self->OnWritten(e);
+                    });
+}
+
+void HttpExchange::OnWritten(const boost::system::error_code& ec) {
+  if (finished_) return;
+  if (ec) return Fail("send the request", ec);
+  http::async_read(
+      stream_, buffer_, parser_,
+      [self = shared_from_this()](const boost::system::error_code& e, size_t) { self->OnRead(e); });
+}
+
+void HttpExchange::OnRead(const boost::system::error_code& ec) {
+  if (finished_) return;
+  if (ec) return Fail("read the response", ec);
+  stream_.close();
+  Finish(HttpResponseOutcome(ToResponseData(parser_.release()), clock_.WallNow()));
+}
+
+void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) {
+  stream_.close();
+  if (ec == http::error::body_limit) {
+    // Asking again returns the same body: not worth a retry.
+    return Finish(
+        ExecutionOutcome::Failure(absl::StrCat("http: response body exceeds ",
+                                               kMaxHttpResponseBodyBytes / (1024 * 1024), " MiB"),
+                                  /*non_retryable=*/true));
+  }
+  std::string error;
+  if (ec == boost::beast::error::timeout) {
+    error = absl::StrCat("http: timed out after ", *spec_.timeout_ms, " ms (", stage, " ",
+                         Endpoint(), ")");
+  } else if (ec == boost::asio::error::connection_refused) {
+    error = absl::StrCat("http: connection refused to ", Endpoint());
+  } else if (ec == boost::asio::error::connection_reset) {
+    error = absl::StrCat("http: connection reset by ", Endpoint());
+  } else {
+    error = absl::StrCat("http: cannot ", stage, " (", Endpoint(), "): ", ec.message());
+  }
+  Finish(ExecutionOutcome::Failure(std::move(error)));
+}
+
+void HttpExchange::Finish(ExecutionOutcome outcome) {
+  finished_ = true;
+  Done done = std::move(done_);
+  done(std::move(outcome));
+}
+
+std::string HttpExchange::Endpoint() const {
+  const bool ipv6 = spec_.host.find(':') != std::string::npos;
+  return ipv6 ? absl::StrCat("[", spec_.host, "]:", spec_.port)
+              : absl::StrCat(spec_.host, ":", spec_.port);
+}
+
+}  // namespace batchd::core

@@ -1,0 +1,65 @@
+// One HTTP/1.1 request and its response over Boost.Beast, as an asynchronous state machine on
+// its own strand: resolve, connect, write, read, then report exactly once — unless aborted
+// first, in which case it reports nothing. Start and Abort may be called from any thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "core/time/clock.h"
+#include "core/executors/executor.h"
+#include "core/executors/http/http_request_spec.h"
+
+namespace batchd::core {
+
+// Responses larger than this fail the task: outputs are kept in memory and sent to clients.
+inline constexpr uint64_t kMaxHttpResponseBodyBytes = 8ull * 1024 * 1024;
+
+class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
+ public:
+  // Called once, on the exchange's strand, with the outcome (never after Abort).
+  using Done = absl::AnyInvocable<void(ExecutionOutcome)>;
+
+  HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec, Done done);
+
+  void Start();
+  // Closes the connection (or stops the DNS lookup); the outcome is dropped.
+  void Abort();
+
+ private:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  void OnResolved(const boost::system::error_code& ec,
+                  const boost::asio::ip::tcp::resolver::results_type& endpoints);
+  void OnConnected(const boost::system::error_code& ec);
+  void OnWritten(const boost::system::error_code& ec);
+  void OnRead(const boost::system::error_code& ec);
+  // Reports a transport failure of `stage` (retryable unless the response was too large).
+  void Fail(const char* stage, const boost::system::error_code& ec);
+  void Finish(ExecutionOutcome outcome);
+  std::string Endpoint() const;
+
+  const Clock& clock_;
+  const HttpRequestSpec spec_;
+  Strand strand_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  boost::beast::http::request<boost::beast::http::string_body> request_;
+  boost::beast::http::response_parser<boost::beast::http::string_body> parser_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  Done done_;
+  bool finished_ = false;  // reported or aborted; strand only
+};
+
+}  // namespace batchd::core

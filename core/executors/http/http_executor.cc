@@ -1,0 +1,58 @@
+#include "core/executors/http/http_executor.h"
+
+#include <cassert>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "core/executors/http/http_request_spec.h"
+
+namespace batchd::core {
+
+HttpExecutor::HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock)
+    : io_(io), scheduler_strand_(std::move(scheduler_strand)), clock_(clock) {}
+
+void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) {
+  assert(scheduler_strand_.running_in_this_thread());
+  absl::StatusOr<HttpRequestSpec> spec = ParseHttpRequestSpec(request.input);
+  if (!spec.ok()) {
+    sink.Complete(request.token, ExecutionOutcome::Failure(std::string(spec.status().message()),
+                                                           /*non_retryable=*/true));
+    return;
+  }
+  const AttemptToken token = request.token;
+  auto exchange = std::make_shared<HttpExchange>(
+      io_, clock_, *std::move(spec),
+      [in_flight = in_flight_, token, &sink](ExecutionOutcome outcome) {
+        {
+          absl::MutexLock lock(&in_flight->mu);
+          in_flight->requests.erase(token);
+        }
+        sink.Complete(token, std::move(outcome));
+      });
+  {
+    absl::MutexLock lock(&in_flight_->mu);
+    in_flight_->requests[token] = exchange;
+  }
+  exchange->Start();
+}
+
+void HttpExecutor::Cancel(const AttemptToken& token) {
+  assert(scheduler_strand_.running_in_this_thread());
+  std::shared_ptr<HttpExchange> exchange;
+  {
+    absl::MutexLock lock(&in_flight_->mu);
+    auto it = in_flight_->requests.find(token);
+    if (it == in_flight_->requests.end()) return;
+    exchange = it->second.lock();
+    in_flight_->requests.erase(it);
+  }
+  if (exchange != nullptr) exchange->Abort();
+}
+
+absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment) {
+  return environment.registry.Register(
+      {"http", "builtin", 0, 0},
+      std::make_unique<HttpExecutor>(environment.io, environment.strand, environment.clock));
+}
+
+}  // namespace batchd::core

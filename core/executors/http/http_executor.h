@@ -1,0 +1,50 @@
+// The `http` executor: one HTTP/1.1 request per attempt (plain http:// only, no TLS, redirects
+// not followed), asynchronous on the daemon's io_context, so waiting requests hold no thread.
+// Start and Cancel run on the scheduler's strand and never block; requests run on their own.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "core/time/clock.h"
+#include "core/executors/executor.h"
+#include "core/executors/executor_environment.h"
+#include "core/executors/http/http_exchange.h"
+
+namespace batchd::core {
+
+// Input {"method", "url", "headers", "body", "timeout_ms"}; output {"status", "headers",
+// "body"}. Connection errors and 5xx are retryable, 429/503 honour Retry-After, other 4xx are
+// final (see http_response_outcome.h).
+class HttpExecutor final : public Executor {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  // `scheduler_strand` is only used to check that Start and Cancel run on it.
+  HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock);
+  void Start(const ExecutionRequest& request, CompletionSink& sink) override;
+  void Cancel(const AttemptToken& token) override;
+
+ private:
+  // Requests in flight by attempt. Shared with the requests' completion callbacks, which run on
+  // the requests' strands and remove their entry; weak so the table keeps no request alive.
+  struct InFlight {
+    absl::Mutex mu;
+    absl::flat_hash_map<AttemptToken, std::weak_ptr<HttpExchange>> requests ABSL_GUARDED_BY(mu);
+  };
+
+  boost::asio::io_context& io_;
+  const Strand scheduler_strand_;
+  const Clock& clock_;
+  const std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
+};
+
+// Registers `http` (kind "builtin") on the environment's io_context.
+absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment);
+
+}  // namespace batchd::core

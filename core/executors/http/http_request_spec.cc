@@ -1,0 +1,206 @@
+#include "core/executors/http/http_request_spec.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/process/json_number.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+
+namespace batchd::core {
+namespace {
+
+constexpr const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+constexpr uint64_t kMaxTimeoutMs = 24ull * 3600 * 1000;
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("http: input.", field, " ", problem));
+}
+
+absl::Status BadUrl(absl::string_view url, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("http: input.url '", url, "' is not a valid http:// URL: ", problem));
+}
+
+// RFC 9110 tchar: what header names may contain.
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) continue;
+    if (absl::string_view("!#$%&'*+-.^_`|~").find(c) == absl::string_view::npos) return false;
+  }
+  return true;
+}
+
+// Header values must not smuggle a line break into the request (header injection).
+bool IsSafeHeaderValue(absl::string_view s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+bool IsVisibleAscii(absl::string_view s) {
+  for (char c : s) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+
+// Splits "host[:port]" (host possibly a bracketed IPv6 literal) into the spec.
+absl::Status ParseAuthority(absl::string_view url, absl::string_view authority,
+                            HttpRequestSpec& spec) {
+  if (absl::StrContains(authority, '@')) return BadUrl(url, "user information is not supported");
+  const bool ipv6 = absl::StartsWith(authority, "[");
+  absl::string_view host = authority;
+  std::optional<absl::string_view> port;
+  if (ipv6) {
+    const size_t close = authority.find(']');
+    if (close == absl::string_view::npos) return BadUrl(url, "unterminated IPv6 literal");
+    host = authority.substr(1, close - 1);
+    const absl::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return BadUrl(url, "unexpected text after the IPv6 literal");
+      port = rest.substr(1);
+    }
+  } else if (const size_t colon = authority.rfind(':'); colon != absl::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return BadUrl(url, "the host is empty");
+  for (char c : host) {
+    const bool ok =
+        ipv6 ? (absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')
+             : (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
+                c == '_');
+    if (!ok) return BadUrl(url, "invalid character in the host");
+  }
+  if (port.has_value()) {
+    uint32_t n = 0;
+    if (port->empty() || port->find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(*port, &n) || n == 0 || n > 65535) {
+      return BadUrl(url, "the port must be a number from 1 to 65535");
+    }
+    spec.port = static_cast<uint16_t>(n);
+  }
+  spec.host = std::string(host);
+  const std::string bracketed = ipv6 ? absl::StrCat("[", host, "]") : spec.host;
+  spec.host_header = spec.port == 80 ? bracketed : absl::StrCat(bracketed, ":", spec.port);
+  return absl::OkStatus();
+}
+
+absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr) return Invalid("url", "is required");
+  const boost::json::string* s = value->if_string();
+  if (s == nullptr) return Invalid("url", "must be a string");
+  const absl::string_view url(s->data(), s->size());
+  if (absl::StartsWithIgnoreCase(url, "https://")) {
+    return absl::InvalidArgumentError(
+        "http: https:// is not supported (built without TLS); use http://");
+  }
+  if (!absl::StartsWithIgnoreCase(url, "http://")) return BadUrl(url, "it must start with http://");
+  if (!IsVisibleAscii(url)) {
+    return BadUrl(url, "spaces, control and non-ASCII characters must be percent-encoded");
+  }
+  absl::string_view rest = url.substr(7);
+  rest = rest.substr(0, rest.find('#'));
+  const size_t authority_end = rest.find_first_of("/?");
+  const absl::string_view authority = rest.substr(0, authority_end);
+  absl::Status status = ParseAuthority(url, authority, spec);
+  if (!status.ok()) return status;
+  if (authority_end != absl::string_view::npos) {
+    absl::string_view target = rest.substr(authority_end);
+    spec.target = target[0] == '/' ? std::string(target) : absl::StrCat("/", target);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMethod(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr) return absl::OkStatus();
+  const boost::json::string* s = value->if_string();
+  if (s != nullptr) {
+    for (const char* method : kMethods) {
+      if (*s == method) {
+        spec.method = method;
+        return absl::OkStatus();
+      }
+    }
+  }
+  return Invalid("method", absl::StrCat("must be one of ", absl::StrJoin(kMethods, ", ")));
+}
+
+absl::Status ParseHeaders(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr || value->is_null()) return absl::OkStatus();
+  const boost::json::object* headers = value->if_object();
+  if (headers == nullptr) return Invalid("headers", "must be an object of strings");
+  for (const auto& [key, v] : *headers) {
+    const absl::string_view name(key.data(), key.size());
+    if (!IsToken(name)) {
+      return Invalid("headers", absl::StrCat("has an invalid header name '", name, "'"));
+    }
+    const boost::json::string* s = v.if_string();
+    if (s == nullptr) return Invalid(absl::StrCat("headers.", name), "must be a string");
+    if (!IsSafeHeaderValue(absl::string_view(s->data(), s->size()))) {
+      return Invalid(absl::StrCat("headers.", name), "must not contain CR, LF or NUL");
+    }
+    spec.headers.emplace_back(std::string(name), std::string(s->data(), s->size()));
+  }
+  return absl::OkStatus();
+}
+
+bool HasHeader(const HttpRequestSpec& spec, absl::string_view name) {
+  for (const auto& [key, value] : spec.headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return true;
+  }
+  return false;
+}
+
+// A string is sent as is; any other JSON value as JSON text (null means no body).
+void ParseBody(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr || value->is_null()) return;
+  if (const boost::json::string* s = value->if_string()) {
+    spec.body = std::string(s->data(), s->size());
+    return;
+  }
+  spec.body = boost::json::serialize(*value);
+  if (!HasHeader(spec, "content-type"))
+    spec.headers.emplace_back("Content-Type", "application/json");
+}
+
+absl::Status ParseTimeout(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr || value->is_null()) return absl::OkStatus();
+  std::optional<uint64_t> ms = AsNonNegativeInteger(*value);
+  if (!ms.has_value() || *ms == 0 || *ms > kMaxTimeoutMs) {
+    return Invalid("timeout_ms", absl::StrCat("must be a whole number of milliseconds from 1 to ",
+                                              kMaxTimeoutMs));
+  }
+  spec.timeout_ms = static_cast<uint32_t>(*ms);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<HttpRequestSpec> ParseHttpRequestSpec(const boost::json::value& input) {
+  const boost::json::object* obj = input.if_object();
+  if (obj == nullptr) {
+    return absl::InvalidArgumentError(
+        "http: input must be an object {\"url\": ..., \"method\", \"headers\", \"body\", "
+        "\"timeout_ms\"}");
+  }
+  HttpRequestSpec spec;
+  absl::Status status = ParseUrl(obj->if_contains("url"), spec);
+  if (status.ok()) status = ParseMethod(obj->if_contains("method"), spec);
+  if (status.ok()) status = ParseHeaders(obj->if_contains("headers"), spec);
+  if (status.ok()) status = ParseTimeout(obj->if_contains("timeout_ms"), spec);
+  if (!status.ok()) return status;
+  ParseBody(obj->if_contains("body"), spec);
+  return spec;
+}
+
+}  // namespace batchd::core

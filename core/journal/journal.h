@@ -1,0 +1,74 @@
+// What the scheduler records so that accepted batches survive a restart or a crash, and how it
+// learns that a record is durable. Implementations are thread-safe: the scheduler appends from
+// its strand, Submit from RPC threads; durability is reported later from the journal's thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "core/time/clock.h"
+
+namespace batchd::core {
+
+// The durable form of an admitted batch. `content` is the client's request as the server
+// encoded it (opaque to core); the server decodes it again when the batch is recovered.
+struct BatchRecord {
+  uint64_t seq = 0;
+  std::string id;
+  std::string request_id;  // empty: none
+  WallTime created_at{};
+  std::string content;
+};
+
+// Events of one batch appended in one scheduler turn (encoded by core/journal/journal_events.h), with
+// what becomes readable once they are durable.
+struct EventChunk {
+  uint64_t batch_seq = 0;
+  std::string events;
+  uint64_t visible_results = 0;  // results readers may see once this chunk is durable
+  bool finished = false;         // the batch finished in (or before) this chunk
+};
+
+// Reported once every chunk up to and including this one of its batch is durable.
+struct DurableMark {
+  uint64_t batch_seq = 0;
+  uint64_t visible_results = 0;
+  bool finished = false;
+};
+
+// A batch read back at start-up: its record and every event chunk in append order.
+struct StoredBatch {
+  BatchRecord record;
+  std::string events;  // concatenated chunks
+  // DATA_LOSS when a stored record of this batch fails its checksum: it must not be replayed.
+  absl::Status damage;
+};
+
+class Journal {
+ public:
+  using DurableListener = absl::AnyInvocable<void(std::vector<DurableMark>)>;
+  // OK when records can be stored, else why not (the disk is full, the database is gone).
+  using WritableListener = absl::AnyInvocable<void(absl::Status)>;
+
+  virtual ~Journal() = default;
+
+  // Appends the batch's record and calls `stored` once, from any thread (possibly at once):
+  // OK when the record is durable, UNAVAILABLE when it could not be stored — the batch is then
+  // not accepted and nothing of it may run.
+  virtual void AppendBatch(BatchRecord record, absl::AnyInvocable<void(absl::Status)> stored) = 0;
+  // Appends event chunks; their DurableMarks reach the listener once durable. Chunks that
+  // cannot be stored yet are kept and stored later, in order.
+  virtual void AppendEvents(std::vector<EventChunk> chunks) = 0;
+  // Drops a batch and its events (retention expired).
+  virtual void Forget(uint64_t batch_seq) = 0;
+  // Where DurableMarks go; set once, before the first AppendEvents.
+  virtual void SetDurableListener(DurableListener listener) = 0;
+  // Told each time the journal starts or stops being able to store records; set once, before
+  // the first append.
+  virtual void SetWritableListener(WritableListener listener) = 0;
+};
+
+}  // namespace batchd::core

@@ -1,0 +1,99 @@
+// What a batch produces: final task results, the batch summary and progress snapshots.
+// Results are immutable once recorded; BatchSummary keeps its batch alive so the pointers it
+// holds stay valid on any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "core/time/clock.h"
+
+namespace batchd::core {
+
+enum class TaskState : uint8_t {
+  kPending,
+  kRunning,
+  kRetryWait,
+  kSucceeded,
+  kFailed,
+  kTimedOut,
+  kSkipped,
+  kCancelled
+};
+enum class BatchState : uint8_t { kPending, kRunning, kSucceeded, kFailed, kCancelled };
+
+inline bool IsFinal(TaskState s) { return s >= TaskState::kSucceeded; }
+inline bool IsFinal(BatchState s) { return s >= BatchState::kSucceeded; }
+const char* TaskStateName(TaskState s);
+const char* BatchStateName(BatchState s);
+
+struct TaskResult {
+  uint32_t task = 0;  // index in the batch
+  const std::string* task_id = nullptr;
+  TaskState state = TaskState::kPending;
+  uint32_t retry_count = 0;
+  double priority = 0;
+  boost::json::value output;
+  std::string error;
+  double duration_ms = 0;        // of the final attempt; 0 when it never ran
+  WallTime started_at{};         // of the final attempt; epoch when it never ran
+  WallTime finished_at{};
+  std::string worker_id;
+  const std::string* executor = nullptr;
+
+  bool success() const { return state == TaskState::kSucceeded; }
+};
+
+struct BatchSummary {
+  std::string batch_id;
+  BatchState state = BatchState::kPending;
+  std::vector<const TaskResult*> results;  // in the batch's aggregation order
+  double total_duration_ms = 0;
+  uint32_t total_tasks = 0;
+  uint32_t successful_count = 0;
+  uint32_t failed_count = 0;
+  uint32_t retried_count = 0;
+  double throughput_per_second = 0;
+  double success_rate = 0;
+  double avg_duration_ms = 0;
+  std::string cancel_reason;
+  std::shared_ptr<const void> keep_alive;  // owns what `results` points to
+};
+
+struct BatchProgress {
+  std::string batch_id;
+  BatchState state = BatchState::kPending;
+  uint32_t total_tasks = 0;
+  uint32_t completed_tasks = 0;
+  uint32_t successful_tasks = 0;
+  uint32_t failed_tasks = 0;
+  uint32_t running_tasks = 0;
+  uint32_t pending_tasks = 0;
+  double progress_percentage = 0;
+  double estimated_remaining_ms = 0;  // 0 when finished or not yet estimable
+  WallTime created_at{};
+  std::map<std::string, std::string> labels;
+};
+
+// A slice of a batch's result log for one reader.
+struct ResultChunk {
+  std::vector<const TaskResult*> results;
+  uint64_t last_sequence = 0;            // sequence of the last result here (or the cursor)
+  std::optional<BatchSummary> summary;  // set, with no results, once the reader is at the end
+  std::shared_ptr<const void> keep_alive;
+};
+
+struct ProgressUpdate {
+  BatchProgress progress;
+  uint64_t version = 0;
+  SteadyTime delivered_at{};
+  bool final = false;
+};
+
+}  // namespace batchd::core

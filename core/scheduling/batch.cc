@@ -1,0 +1,392 @@
+#include "core/scheduling/batch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "core/model/field_violation.h"
+
+namespace batchd::core {
+namespace {
+
+// Options, in field order: max_concurrent, timeout_ms, retry_policy.
+FieldViolations CheckOptions(const BatchOptions& options) {
+  FieldViolations violations;
+  if (options.max_concurrent.has_value() && *options.max_concurrent == 0) {
+    violations.Add("options.max_concurrent", "max_concurrent must be greater than 0");
+  }
+  if (options.timeout_ms.has_value() && *options.timeout_ms == 0) {
+    violations.Add("options.timeout_ms", "timeout_ms must be greater than 0");
+  }
+  violations.Merge(ValidateRetryPolicy(options.retry_policy, "options.retry_policy"));
+  return violations;
+}
+
+// The task fields the graph does not check (executor, retry_policy), in task order.
+FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
+                                Batch::ExecutorNames names) {
+  FieldViolations violations;
+  absl::flat_hash_map<absl::string_view, bool> known;  // by executor name, asked once each
+  std::optional<std::string> known_list;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const TaskSpec& t = tasks[i];
+    auto [it, inserted] = known.try_emplace(t.executor, false);
+    if (inserted) it->second = exists(t.executor);
+    if (!it->second) {
+      violations.Add([&] {
+        if (!known_list.has_value()) known_list = absl::StrJoin(names(), ", ");
+        return FieldViolation{absl::StrCat("tasks[", i, "].executor"),
+                              absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
+                                           "' (known: ", *known_list, ")")};
+      });
+    }
+    if (t.retry_policy.has_value()) {
+      const absl::Status policy =
+          ValidateRetryPolicy(*t.retry_policy, absl::StrCat("tasks[", i, "].retry_policy"));
+      // Added one by one rather than merged: already in order, and no sort per task.
+      for (FieldViolation& v : FieldViolationsOf(policy)) {
+        violations.Add(std::move(v.field), std::move(v.description));
+      }
+    }
+  }
+  return violations;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
+                                          ExecutorNames executor_names) {
+  FieldViolations violations;
+  absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
+  if (!graph.ok()) violations.Merge(graph.status());
+  violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names));
+  violations.Merge(CheckOptions(spec.options));
+  if (!violations.empty()) return std::move(violations).ToStatus();
+  return graph;
+}
+
+absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
+                                                     ExecutorRegistry& registry,
+                                                     Identity identity) {
+  const bool wait_for_workers = spec.options.wait_for_workers;
+  absl::StatusOr<TaskGraph> graph = Validate(
+      spec,
+      [&](const std::string& name) {
+        return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
+                                : registry.Find(name) != nullptr;
+      },
+      [&] { return registry.Names(); });
+  if (!graph.ok()) return graph.status();
+
+  std::shared_ptr<Batch> b(new Batch());
+  b->identity_ = std::move(identity);
+  b->request_id_ = std::move(spec.request_id);
+  b->labels_ = std::move(spec.labels);
+  b->max_concurrent_ = spec.options.max_concurrent.value_or(kDefaultMaxConcurrent);
+  b->on_dependency_failure_ = spec.options.on_dependency_failure;
+  b->aggregation_ = spec.options.aggregation;
+  b->load_balancer_ = spec.options.load_balancer;
+  b->policies_.push_back(ResolveRetryPolicy(spec.options.retry_policy));
+  const uint32_t batch_timeout = spec.options.timeout_ms.value_or(kDefaultTimeoutMs);
+
+  const size_t n = spec.tasks.size();
+  b->ids_.reserve(n);
+  b->inputs_.reserve(n);
+  b->priorities_.reserve(n);
+  b->timeouts_ms_.reserve(n);
+  b->executor_index_.reserve(n);
+  b->policy_index_.reserve(n);
+
+  absl::flat_hash_map<std::string, uint16_t> executor_slots;
+  for (size_t i = 0; i < n; ++i) {
+    TaskSpec& t = spec.tasks[i];
+    uint16_t exec_index = 0;
+    auto it = executor_slots.find(t.executor);
+    if (it != executor_slots.end()) {
+      exec_index = it->second;
+    } else {
+      std::shared_ptr<Executor> e =
+          wait_for_workers ? registry.FindOrCreate(t.executor).executor : registry.Find(t.executor);
+      if (e == nullptr) {  // gone since Validate saw it
+        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
+                            absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
+                                         "' (known: ", absl::StrJoin(registry.Names(), ", "), ")"));
+      }
+      if (b->executors_.size() >= 0xffff) {
+        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
+                            "Too many distinct executors in one batch (limit 65535)");
+      }
+      exec_index = static_cast<uint16_t>(b->executors_.size());
+      b->executors_.push_back(std::move(e));
+      b->executor_names_.push_back(t.executor);
+      executor_slots.emplace(t.executor, exec_index);
+    }
+    uint16_t policy_index = 0;
+    if (t.retry_policy.has_value()) {
+      RetryPolicy p = ResolveRetryPolicy(*t.retry_policy);
+      auto same = std::find(b->policies_.begin(), b->policies_.end(), p);
+      if (same == b->policies_.end()) {
+        if (b->policies_.size() >= 0xffff) {
+          return InvalidField(absl::StrCat("tasks[", i, "].retry_policy"),
+                              "Too many distinct retry policies in one batch (limit 65535)");
+        }
+        same = b->policies_.insert(b->policies_.end(), p);
+      }
+      policy_index = static_cast<uint16_t>(same - b->policies_.begin());
+    }
+    b->ids_.push_back(std::move(t.id));
+    b->inputs_.push_back(std::move(t.input));
+    b->priorities_.push_back(t.priority);
+    b->timeouts_ms_.push_back(t.timeout_ms > 0 ? t.timeout_ms : batch_timeout);
+    b->executor_index_.push_back(exec_index);
+    b->policy_index_.push_back(policy_index);
+  }
+  b->graph_.emplace(*std::move(graph));
+  b->slots_.resize(n);
+  for (uint32_t t = 0; t < n; ++t) {
+    b->slots_[t].remaining_deps = b->graph_->DependencyCount(t);
+    if (b->slots_[t].remaining_deps == 0) b->ready_.push_back(t);
+  }
+  // Roots were pushed in input order; heapify by priority.
+  std::make_heap(b->ready_.begin(), b->ready_.end(),
+                 [&b](uint32_t x, uint32_t y) { return b->ReadyBefore(y, x); });
+
+  if (b->aggregation_ == Aggregation::kOrdered || b->aggregation_ == Aggregation::kPriority) {
+    b->order_.resize(n);
+    for (uint32_t t = 0; t < n; ++t) b->order_[t] = t;
+    const Batch& cb = *b;
+    if (b->aggregation_ == Aggregation::kOrdered) {
+      std::stable_sort(b->order_.begin(), b->order_.end(),
+                       [&cb](uint32_t x, uint32_t y) { return cb.ids_[x] < cb.ids_[y]; });
+    } else {
+      std::stable_sort(b->order_.begin(), b->order_.end(), [&cb](uint32_t x, uint32_t y) {
+        if (cb.priorities_[x] != cb.priorities_[y]) return cb.priorities_[x] > cb.priorities_[y];
+        return cb.ids_[x] < cb.ids_[y];
+      });
+    }
+  }
+  b->result_of_.assign(n, nullptr);
+  return b;
+}
+
+bool Batch::ReadyBefore(uint32_t a, uint32_t b) const {
+  if (priorities_[a] != priorities_[b]) return priorities_[a] > priorities_[b];
+  return a < b;
+}
+
+void Batch::PushReady(uint32_t t) {
+  ready_.push_back(t);
+  std::push_heap(ready_.begin(), ready_.end(),
+                 [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
+}
+
+uint32_t Batch::PopReady() {
+  std::pop_heap(ready_.begin(), ready_.end(),
+                [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
+  uint32_t t = ready_.back();
+  ready_.pop_back();
+  return t;
+}
+
+void Batch::OnAttemptStarted(uint32_t t, SteadyTime now) {
+  TaskSlot& s = slots_[t];
+  s.state = TaskState::kRunning;
+  s.attempt_started = now;
+  ++s.generation;
+  ++running_;
+  if (state_ == BatchState::kPending) {
+    state_ = BatchState::kRunning;
+    first_start_ = now;
+  }
+  ++version_;
+}
+
+bool Batch::Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
+                   SteadyTime now, std::string worker_id) {
+  TaskSlot& s = slots_[t];
+  const bool ran = s.generation > 0;
+  s.state = state;
+  TaskResult& r = results_.emplace_back();
+  r.task = t;
+  r.task_id = &ids_[t];
+  r.state = state;
+  r.retry_count = s.retries;
+  r.priority = priorities_[t];
+  r.output = std::move(output);
+  r.error = std::move(error);
+  r.worker_id = std::move(worker_id);
+  r.executor = &executor_names_[executor_index_[t]];
+  r.finished_at = ToWall(now);
+  if (ran) {
+    r.started_at = ToWall(s.attempt_started);
+    r.duration_ms = ToMillis(now - s.attempt_started);
+    ++executed_;
+  }
+  duration_sum_ms_ += r.duration_ms;
+  if (state == TaskState::kSucceeded) ++successful_;
+  if (s.retries > 0) ++retried_;
+  ++version_;
+  result_of_[t] = &r;
+  if (order_.empty()) {
+    visible_.push_back(&r);
+    return true;
+  }
+  return EmitVisible();
+}
+
+bool Batch::EmitVisible() {
+  bool any = false;
+  while (order_cursor_ < order_.size() && result_of_[order_[order_cursor_]] != nullptr) {
+    visible_.push_back(result_of_[order_[order_cursor_]]);
+    ++order_cursor_;
+    any = true;
+  }
+  return any;
+}
+
+void Batch::MarkDurable(uint64_t visible_results, bool finished) {
+  durable_visible_ = std::max(durable_visible_, visible_results);
+  durable_finished_ = durable_finished_ || finished;
+}
+
+void Batch::RestoreResult(const JournalEvent& e) {
+  TaskSlot& s = slots_[e.task];
+  s.state = e.state;
+  TaskResult& r = results_.emplace_back();
+  r.task = e.task;
+  r.task_id = &ids_[e.task];
+  r.state = e.state;
+  r.retry_count = e.retries;
+  r.priority = priorities_[e.task];
+  r.output = e.output;
+  r.error = e.error;
+  r.worker_id = e.worker_id;
+  r.executor = &executor_names_[executor_index_[e.task]];
+  r.started_at = e.started_at;
+  r.finished_at = e.at;
+  r.duration_ms = e.duration_ms;
+  if (r.started_at != WallTime{}) ++executed_;
+  duration_sum_ms_ += r.duration_ms;
+  if (e.state == TaskState::kSucceeded) ++successful_;
+  if (e.retries > 0) ++retried_;
+  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+  ++version_;
+  result_of_[e.task] = &r;
+  if (order_.empty()) {
+    visible_.push_back(&r);
+  } else {
+    EmitVisible();
+  }
+}
+
+void Batch::RestoreStarted(uint32_t t, uint32_t generation) {
+  slots_[t].generation = generation;
+  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+}
+
+void Batch::RebuildReady() {
+  ready_.clear();
+  if (cancel_requested_) return;
+  for (uint32_t t = 0; t < slots_.size(); ++t) {
+    const TaskSlot& s = slots_[t];
+    if (s.state == TaskState::kPending && !s.parked && s.remaining_deps == 0) ready_.push_back(t);
+  }
+  std::make_heap(ready_.begin(), ready_.end(),
+                 [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
+}
+
+void Batch::MarkCancelled(std::string reason) {
+  cancel_requested_ = true;
+  cancel_reason_ = std::move(reason);
+  ready_.clear();
+  ++version_;
+}
+
+void Batch::Finish(SteadyTime now) {
+  finished_steady_ = now;
+  if (cancel_requested_) {
+    state_ = BatchState::kCancelled;
+  } else {
+    state_ = successful_ == ids_.size() ? BatchState::kSucceeded : BatchState::kFailed;
+  }
+  ++version_;
+  // Nothing runs any more: a retained batch must not keep a worker executor known.
+  std::vector<std::shared_ptr<Executor>>().swap(executors_);
+}
+
+BatchSummary Batch::Summary() const {
+  BatchSummary s;
+  s.batch_id = identity_.id;
+  s.state = state_;
+  s.results = visible_;
+  s.total_tasks = size();
+  s.successful_count = successful_;
+  s.failed_count = static_cast<uint32_t>(results_.size()) - successful_;
+  s.retried_count = retried_;
+  s.cancel_reason = cancel_reason_;
+  if (finished()) {
+    s.total_duration_ms = ToMillis(finished_steady_ - identity_.created_steady);
+  }
+  const double n = static_cast<double>(results_.size());
+  if (s.total_duration_ms > 0) s.throughput_per_second = n / s.total_duration_ms * 1000.0;
+  if (s.total_tasks > 0) s.success_rate = 100.0 * successful_ / s.total_tasks;
+  if (n > 0) s.avg_duration_ms = duration_sum_ms_ / n;
+  s.keep_alive = shared_from_this();
+  return s;
+}
+
+BatchProgress Batch::Progress() const {
+  BatchProgress p;
+  p.batch_id = identity_.id;
+  p.state = state_;
+  p.total_tasks = size();
+  p.completed_tasks = completed();
+  p.successful_tasks = successful_;
+  p.failed_tasks = completed() - successful_;
+  p.running_tasks = running_;
+  p.pending_tasks = p.total_tasks - p.completed_tasks - p.running_tasks;
+  p.progress_percentage =
+      p.total_tasks == 0 ? 100.0 : 100.0 * p.completed_tasks / p.total_tasks;
+  p.created_at = identity_.created_wall;
+  p.labels = labels_;
+  if (!finished() && executed_ > 0) {
+    // Remaining tasks run in waves of the effective concurrency, each wave taking the mean
+    // observed duration.
+    const double mean_ms = duration_sum_ms_ / executed_;
+    const uint32_t remaining = p.total_tasks - p.completed_tasks;
+    const uint32_t concurrency = std::max<uint32_t>(1, std::min(max_concurrent_, remaining));
+    const double waves = std::ceil(static_cast<double>(remaining) / concurrency);
+    p.estimated_remaining_ms = waves * mean_ms;
+  }
+  return p;
+}
+
+ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {
+  ResultChunk chunk;
+  chunk.keep_alive = shared_from_this();
+  if (aggregation_ == Aggregation::kStreaming) max = 1;
+  max = std::max<size_t>(max, 1);
+  const uint64_t available =
+      journaled_ ? std::min<uint64_t>(durable_visible_, visible_.size()) : visible_.size();
+  if (after_sequence < available) {
+    const uint64_t end = std::min<uint64_t>(available, after_sequence + max);
+    chunk.results.assign(visible_.begin() + static_cast<std::ptrdiff_t>(after_sequence),
+                         visible_.begin() + static_cast<std::ptrdiff_t>(end));
+    chunk.last_sequence = end;
+    return chunk;
+  }
+  chunk.last_sequence = after_sequence;
+  if (finished_durably() && available == visible_.size()) {
+    chunk.summary = Summary();
+    chunk.summary->results.clear();
+  }
+  return chunk;
+}
+
+
+}  // namespace batchd::core

@@ -1,0 +1,235 @@
+// One submitted batch: its compiled tasks (ids, inputs, executors, policies), per-task run
+// state, the ready queue, and the result log with its aggregation order. Built and validated
+// off the strand by Create; afterwards owned and mutated only on the scheduler's strand.
+// Recorded results are immutable and may be read from any thread while the batch is alive.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "core/model/batch_spec.h"
+#include "core/executors/executor.h"
+#include "core/executors/executor_registry.h"
+#include "core/journal/journal_events.h"
+#include "core/scheduling/retry_backoff.h"
+#include "core/graph/task_graph.h"
+#include "core/model/task_result.h"
+#include "core/time/timer_service.h"
+
+namespace batchd::core {
+
+// Mutable run state of one task (kept small: one per task).
+struct TaskSlot {
+  uint32_t remaining_deps = 0;
+  uint32_t retries = 0;     // retries made so far
+  uint32_t generation = 0;  // attempt counter, for fencing stale completions
+  TaskState state = TaskState::kPending;
+  // PENDING but held back because its executor had no free capacity (no worker slot).
+  bool parked = false;
+  uint8_t workers_lost = 0;  // attempts lost with their worker (not counted as retries)
+  // Timeout while running, retry delay while waiting, no-worker deadline while parked.
+  TimerId timer = kNoTimer;
+  SteadyTime attempt_started{};
+  SteadyTime ready_at{};  // when its dependencies were done (zero: at the batch's creation)
+};
+
+class Batch : public std::enable_shared_from_this<Batch> {
+ public:
+  struct Identity {
+    std::string id;
+    uint64_t seq = 0;
+    SteadyTime created_steady{};
+    WallTime created_wall{};
+  };
+
+  // Whether a task may name the executor `name`.
+  using ExecutorCheck = absl::FunctionRef<bool(const std::string& name)>;
+  // The names the unknown-executor message lists as known.
+  using ExecutorNames = absl::FunctionRef<std::vector<std::string>()>;
+
+  // Every violation of `spec` in one pass, in input order (FieldPathBefore: tasks in task
+  // order, each task's fields in field order, then the options), the first
+  // kMaxFieldViolations listed and all of them counted: empty and duplicate ids, unknown
+  // executors, non-finite priorities, unknown and self dependencies, bad retry policies,
+  // max_concurrent or timeout_ms of 0. A cycle is looked for only once every id is unique and
+  // every dependency names another task (before, the graph has no edges to follow); it is
+  // then reported beside the other violations. The task graph when there are none.
+  static absl::StatusOr<TaskGraph> Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
+                                            ExecutorNames executor_names);
+
+  // Validates the spec as Validate (an executor exists when `registry` has it or, with
+  // wait_for_workers, makes it on demand) and compiles it.
+  static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec,
+                                                       ExecutorRegistry& registry,
+                                                       Identity identity);
+
+  const std::string& id() const { return identity_.id; }
+  const std::string& request_id() const { return request_id_; }
+  WallTime created_wall() const { return identity_.created_wall; }
+  uint64_t seq() const { return identity_.seq; }
+  SteadyTime created_steady() const { return identity_.created_steady; }
+  size_t ready_count() const { return ready_.size(); }
+  uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
+  const TaskGraph& graph() const { return *graph_; }
+  const std::string& task_id(uint32_t t) const { return ids_[t]; }
+  const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
+  double priority(uint32_t t) const { return priorities_[t]; }
+  // Until the batch finishes: Finish lets go of its executors, so a worker executor that no
+  // worker serves and no unfinished batch names is forgotten.
+  Executor* executor(uint32_t t) const {
+    assert(!finished());
+    return executors_[executor_index_[t]].get();
+  }
+  const std::string& executor_name(uint32_t t) const { return executor_names_[executor_index_[t]]; }
+  uint32_t timeout_ms(uint32_t t) const { return timeouts_ms_[t]; }
+  const RetryPolicy& retry_policy(uint32_t t) const { return policies_[policy_index_[t]]; }
+  uint32_t max_concurrent() const { return max_concurrent_; }
+  DependencyFailure on_dependency_failure() const { return on_dependency_failure_; }
+  Aggregation aggregation() const { return aggregation_; }
+  LoadBalancerKind load_balancer() const { return load_balancer_; }
+  // The final result of task `t`, or nullptr while it has none.
+  const TaskResult* result(uint32_t t) const { return result_of_[t]; }
+
+  TaskSlot& slot(uint32_t t) { return slots_[t]; }
+  const TaskSlot& slot(uint32_t t) const { return slots_[t]; }
+
+  BatchState state() const { return state_; }
+  bool finished() const { return IsFinal(state_); }
+  SteadyTime finished_steady() const { return finished_steady_; }
+  uint32_t running() const { return running_; }
+  uint32_t completed() const { return static_cast<uint32_t>(results_.size()); }
+  uint64_t version() const { return version_; }
+
+  // Ready queue: highest priority first, ties in input order.
+  bool CanStart() const { return !ready_.empty() && running_ < max_concurrent_ && !finished(); }
+  void PushReady(uint32_t t);
+  uint32_t PopReady();
+
+  // Attempt bookkeeping, called by the scheduler.
+  void OnAttemptStarted(uint32_t t, SteadyTime now);
+  void OnAttemptEnded() { --running_; }
+
+  // Records the final result of task `t` (state must be final). Returns true when new results
+  // became visible to readers (hold-back orders may delay them).
+  bool Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
+              SteadyTime now, std::string worker_id = {});
+  // Marks the batch finished once every task is final (or it was cancelled and nothing runs),
+  // and releases its executors.
+  void Finish(SteadyTime now);
+  void MarkCancelled(std::string reason);
+  bool cancel_requested() const { return cancel_requested_; }
+  const std::string& cancel_reason() const { return cancel_reason_; }
+  bool AllFinal() const { return results_.size() == ids_.size(); }
+  void Touch() { ++version_; }
+
+  // Durability: a journaled batch shows readers only results (and its end) the journal has
+  // made durable; without a journal everything recorded is readable at once.
+  void SetJournaled() { journaled_ = true; }
+  bool journaled() const { return journaled_; }
+  uint64_t visible_count() const { return visible_.size(); }
+  void MarkDurable(uint64_t visible_results, bool finished);
+  bool finished_durably() const { return finished() && (!journaled_ || durable_finished_); }
+  // Events recorded since the last flush to the journal.
+  std::string& journal_events() { return journal_events_; }
+  // Membership of the scheduler's list of batches with events to flush.
+  bool in_journal_list = false;
+
+  // Recovery from the journal: replays a stored final result, an attempt that had started,
+  // and the end of the batch; RebuildReady then queues every pending task whose
+  // dependencies are done.
+  void RestoreResult(const JournalEvent& e);
+  void RestoreStarted(uint32_t t, uint32_t generation);
+  void RestoreFinished(SteadyTime finished) { Finish(finished); }
+  void RebuildReady();
+  WallTime WallAt(SteadyTime t) const { return ToWall(t); }
+
+  // Snapshots.
+  BatchSummary Summary() const;
+  BatchProgress Progress() const;
+  // Results with sequence > after_sequence (sequences start at 1), at most `max` (1 for
+  // STREAMING); with none left and the batch finished, the summary instead.
+  ResultChunk ReadResults(uint64_t after_sequence, size_t max) const;
+
+  // One-shot callbacks run (on the strand) after the batch next changes; each re-checks
+  // what it waits for and parks again if needed.
+  std::vector<absl::AnyInvocable<void()>>& change_waiters() { return change_waiters_; }
+  // True when the batch was not already marked as changed since the last notification.
+  bool MarkChanged() { return !std::exchange(changed_, true); }
+  void ClearChanged() { changed_ = false; }
+  // Membership of the scheduler's round-robin ring of batches with ready tasks.
+  bool in_runnable_ring = false;
+
+
+ private:
+  Batch() = default;
+  bool ReadyBefore(uint32_t a, uint32_t b) const;
+  bool EmitVisible();
+  WallTime ToWall(SteadyTime t) const {
+    return identity_.created_wall +
+           std::chrono::duration_cast<WallTime::duration>(t - identity_.created_steady);
+  }
+
+  Identity identity_;
+  std::string request_id_;
+  std::map<std::string, std::string> labels_;
+  std::optional<TaskGraph> graph_;
+
+  // Compiled tasks, indexed by dense task index.
+  std::vector<std::string> ids_;
+  std::vector<boost::json::value> inputs_;
+  std::vector<double> priorities_;
+  std::vector<uint32_t> timeouts_ms_;
+  std::vector<uint16_t> executor_index_;
+  std::vector<uint16_t> policy_index_;
+  std::vector<std::shared_ptr<Executor>> executors_;  // held while unfinished
+  std::vector<std::string> executor_names_;
+  std::vector<RetryPolicy> policies_;  // [0] is the batch's
+
+  uint32_t max_concurrent_ = kDefaultMaxConcurrent;
+  DependencyFailure on_dependency_failure_ = kDefaultDependencyFailure;
+  Aggregation aggregation_ = kDefaultAggregation;
+  LoadBalancerKind load_balancer_ = kDefaultLoadBalancer;
+
+  // Run state.
+  std::vector<TaskSlot> slots_;
+  std::vector<uint32_t> ready_;  // binary heap ordered by ReadyBefore
+  uint32_t running_ = 0;
+  BatchState state_ = BatchState::kPending;
+  SteadyTime first_start_{};
+  SteadyTime finished_steady_{};
+  bool cancel_requested_ = false;
+  std::string cancel_reason_;
+  uint64_t version_ = 0;
+
+  // Results: recorded in completion order (stable addresses), made visible in aggregation
+  // order. For ORDERED/PRIORITY, `order_` is the target order and `order_cursor_` the first
+  // entry not yet visible. `result_of_` maps task -> its result (dependency outputs read it).
+  std::deque<TaskResult> results_;
+  std::vector<const TaskResult*> visible_;
+  std::vector<uint32_t> order_;
+  std::vector<const TaskResult*> result_of_;
+  size_t order_cursor_ = 0;
+  uint32_t successful_ = 0;
+  uint32_t retried_ = 0;
+  double duration_sum_ms_ = 0;
+  uint32_t executed_ = 0;  // results whose task ran at least once
+
+  std::vector<absl::AnyInvocable<void()>> change_waiters_;
+  bool changed_ = false;
+
+  bool journaled_ = false;
+  uint64_t durable_visible_ = 0;
+  bool durable_finished_ = false;
+  std::string journal_events_;
+};
+
+}  // namespace batchd::core

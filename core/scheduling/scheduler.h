@@ -1,0 +1,262 @@
+// The scheduler: owns every batch's run state on one strand, starts ready tasks (highest
+// priority first) within each batch's max_concurrent and the daemon-wide max_running shared
+// round-robin between batches, enforces timeouts, schedules retries with backoff, propagates
+// failures to dependents, and serves results and progress to any number of readers.
+// Submit is thread-safe and validates on the caller's thread; every other public method posts
+// onto the strand and calls its callback there (callbacks must not block).
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/scheduling/admission.h"
+#include "core/scheduling/batch.h"
+#include "core/model/batch_spec.h"
+#include "core/time/clock.h"
+#include "core/executors/executor.h"
+#include "core/executors/executor_registry.h"
+#include "core/journal/journal.h"
+#include "core/journal/journal_events.h"
+#include "core/scheduling/scheduler_observer.h"
+#include "core/model/task_result.h"
+#include "core/time/timer_service.h"
+
+namespace batchd::core {
+
+struct SchedulerOptions {
+  uint32_t max_running = 1024;             // daemon-wide running attempts
+  Duration retention = std::chrono::hours(1);
+  size_t max_finished_batches = 10000;
+  // Per ReadResults answer (1 for STREAMING). A count, not bytes: the server measures each
+  // result in the proto it builds anyway and splits an answer into messages by size
+  // (server/rpc/result_packer.h); an estimate here would be a second, looser measure.
+  size_t max_results_per_chunk = 1024;
+  uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
+  size_t max_active_batches = 10000;       // unfinished batches; more are refused
+  SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler
+  // Optional; when set, a batch runs only once its record is durable, its progress is recorded
+  // and readers see only what is durable. Must outlive the scheduler's strand work.
+  Journal* journal = nullptr;
+};
+
+struct SubmitResult {
+  std::string batch_id;
+  // Task ids by execution layer when requested, valid while keep_alive lives.
+  std::vector<std::vector<std::string_view>> layers;
+  std::shared_ptr<const void> keep_alive;
+  // Resolved once the batch is accepted (its record durable) or refused (it never runs).
+  std::shared_ptr<Admission> admission;
+  // True when request_id named a batch admitted before: nothing new was admitted.
+  bool duplicate = false;
+};
+
+// A batch read back from the journal at start-up, its request decoded by the server.
+struct RecoveredBatch {
+  BatchSpec spec;
+  BatchRecord record;
+  std::vector<JournalEvent> events;
+};
+
+// A task lost with its worker this many times fails instead of running again.
+inline constexpr uint8_t kMaxWorkerLosses = 3;
+
+class Scheduler final : private CompletionSink, public CapacityListener {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  template <typename T>
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+  Scheduler(Strand strand, const Clock& clock, TimerService& timers,
+            ExecutorRegistry& registry, SchedulerOptions options);
+  ~Scheduler() override;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Validates and enqueues; INVALID_ARGUMENT with field violations on a bad batch,
+  // RESOURCE_EXHAUSTED when max_active_batches are unfinished. With a journal the batch is
+  // admitted (runs, is listed) only once its record is durable: see WhenDurable. Layers are
+  // computed only `with_layers` (SubmitBatch answers them; ProcessBatch does not).
+  // `content` is the request's durable form: what the journal stores and what makes two
+  // submissions with the same request_id "the same" (ALREADY_EXISTS when it differs).
+  absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false,
+                                      std::string content = {});
+  // Calls `done` once the submitted batch is durable and admitted (at once without a
+  // journal), from any thread; UNAVAILABLE when the journal cannot store it — then nothing of
+  // it runs, it is not listed and its request_id is free again.
+  void WhenDurable(const SubmitResult& submitted, absl::AnyInvocable<void(absl::Status)> done);
+  bool journaled() const { return options_.journal != nullptr; }
+
+  // Start-up only, before serving: rebuilds a batch read from the journal; an unfinished one
+  // resumes (tasks that were running run again, counted as a retry; retry delays resume).
+  // Not OK when the batch no longer validates (e.g. its executor is gone).
+  absl::Status Restore(RecoveredBatch recovered);
+
+  // NOT_FOUND for unknown ids in every method below.
+  void GetSummary(std::string batch_id, Callback<BatchSummary> done);
+  void WaitForCompletion(std::string batch_id, Callback<BatchSummary> done);
+  void GetProgress(std::string batch_id, Callback<BatchProgress> done);
+  // Calls back once the batch's version exceeds `after_version` (or at once when
+  // after_version is 0), not before `not_before`; final == true once the batch finished.
+  void WatchProgress(std::string batch_id, uint64_t after_version, SteadyTime not_before,
+                     Callback<ProgressUpdate> done);
+  // Calls back once results after `after_sequence` exist (at most max_results_per_chunk), or
+  // with the summary when the reader is at the end of a finished batch.
+  void ReadResults(std::string batch_id, uint64_t after_sequence, Callback<ResultChunk> done);
+  // Newest first; limit 0 = all.
+  void ListBatches(size_t limit, absl::AnyInvocable<void(std::vector<BatchProgress>)> done);
+  // FAILED_PRECONDITION when the batch already finished.
+  void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
+
+  // Calls back with the scheduler's gauges (for metrics).
+  void Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done);
+  // Calls back with the number of batches not finished yet (shutdown drains until 0).
+  void CountUnfinished(absl::AnyInvocable<void(size_t)> done);
+  // Cancels every unfinished batch (daemon shutdown), so every waiting reader completes.
+  void CancelAll(std::string reason);
+  // Daemon shutdown with a journal: stops starting and finishing tasks without recording
+  // anything (running attempts are cancelled and run again after the restart); readers waiting
+  // for more get UNAVAILABLE.
+  void Suspend(std::string reason);
+
+  // Strand only: `executor` gained capacity (or lost its last worker); starts tasks kept
+  // PENDING for it, or arms their no-worker timeouts.
+  void OnCapacityChanged(Executor& executor) override;
+
+  // For tests and benchmarks; call on the strand.
+  uint32_t running_total() const { return running_total_; }
+  size_t batch_count() const { return batches_.size(); }
+
+ private:
+  using BatchPtr = std::shared_ptr<Batch>;
+
+  void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
+
+  absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers, std::string content);
+  // From the journal's thread: the batch's record is durable (it starts) or refused.
+  void OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
+                      absl::Status stored);
+  static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
+  void ReportFinished(const BatchPtr& batch, uint32_t task);
+  // Journal: events of this turn are buffered per batch and flushed at the end of Pump.
+  std::string* JournalEvents(const BatchPtr& batch);
+  void FlushJournal();
+  void OnDurable(std::vector<DurableMark> marks);
+  void Replay(const BatchPtr& batch, std::vector<JournalEvent> events);
+  void ResumeRecovered(const BatchPtr& batch, const std::vector<WallTime>& retry_due);
+  void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
+  void ForgetRequest(const Batch& batch);
+  absl::Status Suspended(const Batch& batch) const;
+  void AddBatch(BatchPtr batch);
+  BatchPtr Find(const std::string& id) const;
+  void Pump();
+  void MakeRunnable(const BatchPtr& batch);
+  bool StartNext();
+  void StartAttempt(const BatchPtr& batch, uint32_t task);
+  void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
+  // The parked task stops waiting (it timed out or was cancelled); its heap entry goes stale.
+  void Unpark(Batch& batch, uint32_t task);
+  void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
+  void OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation);
+  void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
+  struct ParkedTask;
+  // The batch of a parked entry whose task still waits parked, else nullptr (a stale entry).
+  Batch* StillParked(const ParkedTask& p) const;
+  void CompactParked(std::vector<ParkedTask>& heap) const;
+  void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
+  void OnTimeout(const AttemptToken& token);
+  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
+  void OnRetryDue(const BatchPtr& batch, uint32_t task);
+  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
+                  boost::json::value output, std::string error, std::string worker_id = {});
+  void SkipDependents(const BatchPtr& batch, uint32_t failed_task);
+  void CancelBatch(const BatchPtr& batch, std::string reason);
+  void CancelRemaining(const BatchPtr& batch, const std::string& error);
+  void MaybeFinishBatch(const BatchPtr& batch);
+  void MarkChanged(const BatchPtr& batch);
+  void NotifyChanged();
+  void EvictExpired();
+
+  void TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done);
+  void TryDeliverProgress(BatchPtr batch, uint64_t after_version, SteadyTime not_before,
+                          Callback<ProgressUpdate> done);
+  void TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done);
+
+  Strand strand_;
+  const Clock& clock_;
+  TimerService& timers_;
+  ExecutorRegistry& registry_;
+  const SchedulerOptions options_;
+
+  std::atomic<size_t> active_batches_{0};  // admitted by Submit and not finished
+  SchedulerObserver no_observer_;
+  SchedulerObserver& observer_;
+
+  // Only touched in Submit, before posting.
+  absl::Mutex id_mu_;
+  uint64_t next_seq_ ABSL_GUARDED_BY(id_mu_) = 1;
+  std::mt19937_64 id_rng_ ABSL_GUARDED_BY(id_mu_);
+
+  // Idempotent submission: request_id -> the batch it admitted, while that batch is retained.
+  struct AdmittedRequest {
+    size_t content_hash = 0;
+    BatchPtr batch;
+    std::shared_ptr<Admission> admission;
+  };
+  // A submission whose request_id names `admitted`: its batch again, or ALREADY_EXISTS when the
+  // content differs.
+  static absl::StatusOr<SubmitResult> AnswerTwin(const std::string& request_id,
+                                                 const AdmittedRequest& admitted,
+                                                 size_t content_hash, bool with_layers);
+  absl::Mutex requests_mu_;
+  absl::flat_hash_map<std::string, AdmittedRequest> requests_ ABSL_GUARDED_BY(requests_mu_);
+
+  // Strand-owned state.
+  std::map<uint64_t, BatchPtr> batches_;  // by seq: creation order
+  absl::flat_hash_map<std::string, uint64_t> seq_by_id_;
+  std::deque<BatchPtr> runnable_;
+  std::deque<BatchPtr> finished_order_;
+  std::vector<BatchPtr> changed_;
+  std::vector<BatchPtr> journal_dirty_;  // batches with events not yet flushed
+  bool suspended_ = false;
+  struct PendingCompletion {
+    AttemptToken token;
+    ExecutionOutcome outcome;
+  };
+  std::vector<PendingCompletion> completions_;
+  // Tasks kept PENDING because their executor had no free capacity, per executor: a heap,
+  // highest priority first, then first parked. Entries of tasks that moved on are skipped.
+  struct ParkedTask {
+    double priority = 0;
+    uint64_t order = 0;
+    uint64_t batch_seq = 0;
+    uint32_t task = 0;
+  };
+  struct ParkedTasks {
+    std::vector<ParkedTask> heap;
+    size_t waiting = 0;  // entries whose task still waits parked (one each); the rest are stale
+  };
+  // An executor has an entry only while a task waits in it, and that task's unfinished batch
+  // holds the executor: a key never outlives its executor (worker executors are destroyed once
+  // nothing holds them, and another could take the address).
+  absl::flat_hash_map<const Executor*, ParkedTasks> parked_;
+  uint64_t next_park_order_ = 0;
+  uint32_t running_total_ = 0;
+  bool pumping_ = false;
+  bool pump_posted_ = false;
+  TimerId eviction_timer_ = kNoTimer;
+  std::mt19937_64 jitter_rng_;
+};
+
+}  // namespace batchd::core

@@ -1,0 +1,171 @@
+#include "server/flags/security_flags.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <utility>
+
+#include "absl/base/config.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/flags/dashed_flag.h"
+#include "server/flags/listen_address.h"
+
+BATCHD_DASHED_FLAG(std::string, auth_token_file, "auth-token-file", "",
+                   "File holding a bearer token; BatchService and WorkerService calls must then "
+                   "send 'authorization: Bearer <token>' (Health and reflection stay open). "
+                   "Read once at start");
+BATCHD_DASHED_FLAG(std::string, tls_cert, "tls-cert", "",
+                   "PEM certificate chain: serve TLS (needs --tls-key)");
+BATCHD_DASHED_FLAG(std::string, tls_key, "tls-key", "", "PEM private key of --tls-cert");
+BATCHD_DASHED_FLAG(std::string, tls_client_ca, "tls-client-ca", "",
+                   "PEM CA bundle: require client certificates signed by it (mTLS; needs "
+                   "--tls-cert)");
+BATCHD_DASHED_FLAG(bool, allow_insecure_remote, "allow-insecure-remote", false,
+                   "Allow --listen on a non-loopback TCP address without --auth-token-file or "
+                   "TLS (anyone who reaches the port can run tasks: private networks only)");
+BATCHD_DASHED_FLAG(std::string, unix_socket_mode, "unix-socket-mode", "0660",
+                   "Permissions (octal) of the socket file when --listen=unix:/path");
+
+namespace batchd::server {
+namespace {
+
+// Tokens and PEM bundles are small; a larger file is the wrong file.
+constexpr size_t kMaxFileBytes = 1 << 20;
+
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, " '", path, "': ", std::strerror(errno)));
+  }
+  std::string contents;
+  contents.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  if (file.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read --", flag, " '", path, "'"));
+  }
+  if (contents.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " '", path, "' is larger than ", kMaxFileBytes, " bytes"));
+  }
+  return contents;
+}
+
+absl::StatusOr<std::string> ReadPem(absl::string_view flag, const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFlagFile(flag, path);
+  if (!pem.ok()) return pem.status();
+  if (!absl::StrContains(*pem, "-----BEGIN ")) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " '", path, "' is not a PEM file"));
+  }
+  return pem;
+}
+
+absl::StatusOr<std::optional<TlsOptions>> TlsOptionsFromFlags() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(cert.empty() ? "--tls-key needs --tls-cert"
+                                                   : "--tls-cert needs --tls-key");
+  }
+  if (cert.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    return std::nullopt;
+  }
+  TlsOptions tls;
+  absl::StatusOr<std::string> pem = ReadPem("tls-cert", cert);
+  if (!pem.ok()) return pem.status();
+  tls.cert_chain_pem = *std::move(pem);
+  pem = ReadPem("tls-key", key);
+  if (!pem.ok()) return pem.status();
+  tls.private_key_pem = *std::move(pem);
+  if (!client_ca.empty()) {
+    pem = ReadPem("tls-client-ca", client_ca);
+    if (!pem.ok()) return pem.status();
+    tls.client_ca_pem = *std::move(pem);
+  }
+  return tls;
+}
+
+}  // namespace
+
+absl::StatusOr<uint32_t> ParseSocketMode(absl::string_view text) {
+  const auto invalid = [text] {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --unix-socket-mode '", text,
+                                                   "': expected octal permissions such as 0660"));
+  };
+  if (text.empty() || text.size() > 4) return invalid();
+  uint32_t mode = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '7') return invalid();
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (mode > 0777) return invalid();
+  return mode;
+}
+
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
+  absl::StatusOr<std::string> contents = ReadFlagFile("auth-token-file", path);
+  if (!contents.ok()) return contents.status();
+  const absl::string_view token = absl::StripAsciiWhitespace(*contents);
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--auth-token-file '", path, "' is empty"));
+  }
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth-token-file '", path,
+                       "': the token must be one line of visible ASCII characters without spaces"));
+    }
+  }
+  return std::string(token);
+}
+
+absl::StatusOr<SecurityOptions> SecurityOptionsFromFlags() {
+  SecurityOptions security;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadBearerToken(path);
+    if (!token.ok()) return token.status();
+    security.bearer_token = *std::move(token);
+  }
+  absl::StatusOr<std::optional<TlsOptions>> tls = TlsOptionsFromFlags();
+  if (!tls.ok()) return tls.status();
+  security.tls = *std::move(tls);
+  security.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
+  absl::StatusOr<uint32_t> mode = ParseSocketMode(absl::GetFlag(FLAGS_unix_socket_mode));
+  if (!mode.ok()) return mode.status();
+  security.unix_socket_mode = *mode;
+  return security;
+}
+
+absl::StatusOr<std::vector<std::string>> CheckListenSecurity(absl::string_view listen,
+                                                             const SecurityOptions& security) {
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
+  if (!address.ok()) return address.status();
+  std::vector<std::string> warnings;
+  if (IsLocalOnly(*address)) return warnings;
+  const bool has_token = !security.bearer_token.empty();
+  const bool has_tls = security.tls.has_value();
+  if (!has_token && !has_tls) {
+    if (!security.allow_insecure_remote) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to listen on ", listen,
+          " (beyond loopback) without --auth-token-file or --tls-cert: anyone who reaches it "
+          "could run tasks. Add one, or pass --allow-insecure-remote on a trusted private "
+          "network"));
+    }
+    warnings.push_back(
+        absl::StrCat("listening on ", listen, " without a token or TLS (--allow-insecure-remote)"));
+  } else if (!has_tls) {
+    warnings.push_back(absl::StrCat("listening on ", listen,
+                                    " without TLS: the bearer token travels in clear text"));
+  }
+  return warnings;
+}
+
+}  // namespace batchd::server

@@ -1,0 +1,23 @@
+// The durable form of a submitted batch: the request's deterministic protobuf encoding (map
+// entries sorted), which the journal stores and which tells whether two submissions with one
+// request_id carry the same content. Free functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "batchd/v1/batch_service.pb.h"
+#include "core/model/batch_spec.h"
+
+namespace batchd::server {
+
+// SubmitBatchRequest and ProcessBatchRequest share their field numbers, so a batch submitted
+// either way has the same content (request_id included: it is the same for twins).
+std::string EncodeBatchContent(const v1::SubmitBatchRequest& request);
+std::string EncodeBatchContent(const v1::ProcessBatchRequest& request);
+
+// DATA_LOSS when `content` does not parse; the request's own errors as BatchSpecFromProto.
+absl::StatusOr<core::BatchSpec> DecodeBatchContent(std::string_view content);
+
+}  // namespace batchd::server

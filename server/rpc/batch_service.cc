@@ -1,0 +1,270 @@
+#include "server/rpc/batch_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/model/batch_spec.h"
+#include "core/model/field_violation.h"
+#include "core/graph/task_assignment.h"
+#include "core/graph/task_graph.h"
+#include "server/journal/batch_record_codec.h"
+#include "server/rpc/batch_request.h"
+#include "server/rpc/finished_reactor.h"
+#include "server/rpc/progress_stream.h"
+#include "server/convert/proto_convert.h"
+#include "server/convert/result_convert.h"
+#include "server/rpc/result_stream.h"
+#include "server/convert/status_convert.h"
+
+namespace batchd::server {
+namespace {
+
+constexpr uint32_t kDefaultProgressIntervalMs = 100;
+
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+absl::Status ResolveOrder(const v1::ResolveExecutionOrderRequest& request,
+                          v1::ResolveExecutionOrderResponse* response) {
+  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
+  if (!tasks.ok()) return tasks.status();
+  absl::StatusOr<core::TaskGraph> graph = core::TaskGraph::Build(*tasks);
+  if (!graph.ok()) return graph.status();
+  LayersToProto(graph->Layers(), *tasks, response->mutable_layers());
+  TaskIdsToProto(graph->CriticalPath(), *tasks, response->mutable_critical_path());
+  return absl::OkStatus();
+}
+
+absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksResponse* response) {
+  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
+  if (!tasks.ok()) return tasks.status();
+  absl::StatusOr<core::LoadBalancerKind> strategy =
+      LoadBalancerFromProto(request.strategy(), "strategy");
+  if (!strategy.ok()) return strategy.status();
+  absl::StatusOr<std::vector<std::vector<uint32_t>>> assignments =
+      core::AssignTasks(*tasks, request.workers(), *strategy, request.seed());
+  if (!assignments.ok()) return assignments.status();
+  LayersToProto(*assignments, *tasks, response->mutable_assignments());
+  return absl::OkStatus();
+}
+
+// Whether SubmitBatch's answer lists the layers: only while the task ids fit in
+// kMaxLayersAnswerBytes (each id costs its bytes and about 3 bytes of framing).
+constexpr size_t kMaxLayersAnswerBytes = size_t{1} << 20;
+
+bool LayersFitInAnswer(const google::protobuf::RepeatedPtrField<v1::Task>& tasks) {
+  size_t bytes = 0;
+  for (const v1::Task& task : tasks) {
+    bytes += task.id().size() + 3;
+    if (bytes > kMaxLayersAnswerBytes) return false;
+  }
+  return true;
+}
+
+// What the journal keeps and idempotent submission compares; skipped when neither needs it.
+template <typename Request>
+std::string ContentFor(const core::Scheduler& scheduler, const Request& request) {
+  if (!scheduler.journaled() && request.request_id().empty()) return {};
+  return EncodeBatchContent(request);
+}
+
+// Every call naming a batch refuses an empty id here: no batch has one, and NOT_FOUND
+// "Batch '' not found" would hide that the field was never set (a misspelt JSON key, say).
+absl::Status CheckBatchId(const std::string& batch_id) {
+  if (batch_id.empty()) return core::InvalidField("batch_id", "batch_id is empty");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
+                           StreamLimiter& streams, const AuthCheck& auth,
+                           RequestLimits limits)
+    : scheduler_(scheduler), registry_(registry), streams_(streams), auth_(auth), limits_(limits) {}
+
+grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext* context,
+                                                    const v1::SubmitBatchRequest* request,
+                                                    v1::SubmitBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromRequest(*request, limits_, registry_);
+  if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
+  const bool with_layers = LayersFitInAnswer(request->tasks());
+  absl::StatusOr<core::SubmitResult> submitted =
+      scheduler_.Submit(*std::move(spec), with_layers, ContentFor(scheduler_, *request));
+  if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
+  response->set_batch_id(submitted->batch_id);
+  if (with_layers) {
+    LayerIdsToProto(submitted->layers, response->mutable_layers());
+  } else {
+    response->set_layers_omitted(true);
+  }
+  // Answer only once the batch is durably recorded.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.WhenDurable(*submitted, [reactor](absl::Status durable) {
+    reactor->Finish(ToGrpcStatus(durable));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext* context,
+                                                     const v1::ProcessBatchRequest* request,
+                                                     v1::ProcessBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromRequest(*request, limits_, registry_);
+  if (!spec.ok()) return FinishUnary(context, ToGrpcStatus(spec.status()));
+  absl::StatusOr<core::SubmitResult> submitted =
+      scheduler_.Submit(*std::move(spec), /*with_layers=*/false, ContentFor(scheduler_, *request));
+  if (!submitted.ok()) return FinishUnary(context, ToGrpcStatus(submitted.status()));
+  response->set_batch_id(submitted->batch_id);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The batch exists in the scheduler only once it is durable (or never, when refused).
+  scheduler_.WhenDurable(*submitted, [this, reactor, response,
+                                      id = submitted->batch_id](absl::Status durable) {
+    if (!durable.ok()) return reactor->Finish(ToGrpcStatus(durable));
+    scheduler_.WaitForCompletion(
+        id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+          BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
+          reactor->Finish(grpc::Status::OK);
+        });
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults(
+    grpc::CallbackServerContext* context, const v1::StreamResultsRequest* request) {
+  if (auto* rejected = auth_.RejectWriter<v1::StreamResultsResponse>(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(s));
+  }
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(lease.status()));
+  }
+  return ResultStream::Start(*std::move(lease), scheduler_, request->batch_id(),
+                             request->after_sequence());
+}
+
+grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext* context,
+                                                    const v1::GetProgressRequest* request,
+                                                    v1::GetProgressResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.GetProgress(request->batch_id(),
+                         [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                           if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
+                           BatchProgressToProto(*progress, response->mutable_progress());
+                           reactor->Finish(grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress(
+    grpc::CallbackServerContext* context, const v1::WatchProgressRequest* request) {
+  if (auto* rejected = auth_.RejectWriter<v1::WatchProgressResponse>(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(s));
+  }
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(lease.status()));
+  }
+  const core::Duration interval =
+      std::chrono::milliseconds(request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs
+                                                                : request->min_interval_ms());
+  return ProgressStream::Start(*std::move(lease), scheduler_, request->batch_id(), interval);
+}
+
+grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* context,
+                                                 const v1::GetBatchRequest* request,
+                                                 v1::GetBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.GetSummary(request->batch_id(),
+                        [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+                          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+                          BatchSummaryToProto(*summary, /*include_results=*/true,
+                                              response->mutable_summary());
+                          reactor->Finish(grpc::Status::OK);
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext* context,
+                                                    const v1::ListBatchesRequest* request,
+                                                    v1::ListBatchesResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.ListBatches(request->limit(),
+                         [reactor, response](std::vector<core::BatchProgress> batches) {
+                           response->mutable_batches()->Reserve(static_cast<int>(batches.size()));
+                           for (const core::BatchProgress& p : batches) {
+                             BatchProgressToProto(p, response->add_batches());
+                           }
+                           reactor->Finish(grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext* context,
+                                                    const v1::CancelBatchRequest* request,
+                                                    v1::CancelBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  if (absl::Status s = CheckCancelReason(request->reason()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.Cancel(request->batch_id(), request->reason(),
+                    [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                      if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
+                      BatchProgressToProto(*progress, response->mutable_progress());
+                      reactor->Finish(grpc::Status::OK);
+                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ResolveExecutionOrder(
+    grpc::CallbackServerContext* context, const v1::ResolveExecutionOrderRequest* request,
+    v1::ResolveExecutionOrderResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  return FinishUnary(context, ToGrpcStatus(ResolveOrder(*request, response)));
+}
+
+grpc::ServerUnaryReactor* BatchService::AssignTasks(grpc::CallbackServerContext* context,
+                                                    const v1::AssignTasksRequest* request,
+                                                    v1::AssignTasksResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  return FinishUnary(context, ToGrpcStatus(Assign(*request, response)));
+}
+
+grpc::ServerUnaryReactor* BatchService::ListExecutors(grpc::CallbackServerContext* context,
+                                                      const v1::ListExecutorsRequest* /*request*/,
+                                                      v1::ListExecutorsResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  for (const core::ExecutorDescription& executor : registry_.List()) {
+    v1::ExecutorInfo* info = response->add_executors();
+    info->set_name(executor.name);
+    info->set_kind(executor.kind);
+    info->set_workers(executor.workers);
+    info->set_capacity(executor.capacity);
+  }
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+}  // namespace batchd::server

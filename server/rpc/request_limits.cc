@@ -1,0 +1,71 @@
+#include "server/rpc/request_limits.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/model/field_violation.h"
+
+namespace batchd::server {
+
+absl::Status CheckTaskCount(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                            const RequestLimits& limits) {
+  if (static_cast<uint64_t>(tasks.size()) > limits.max_batch_tasks) {
+    return core::InvalidField("tasks", absl::StrCat("Batch has ", tasks.size(),
+                                                    " tasks; the limit is ", limits.max_batch_tasks,
+                                                    " (--max-batch-tasks)"));
+  }
+  return absl::OkStatus();
+}
+
+core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                      const google::protobuf::Map<std::string, std::string>& labels,
+                                      const RequestLimits& limits) {
+  core::FieldViolations violations;
+  for (int i = 0; i < tasks.size(); ++i) {
+    const v1::Task& task = tasks[i];
+    if (!task.has_input()) continue;
+    const size_t bytes = task.input().ByteSizeLong();
+    if (bytes > limits.max_task_input_bytes) {
+      violations.Add([&] {
+        return core::FieldViolation{
+            absl::StrCat("tasks[", i, "].input"),
+            absl::StrCat("Input of task '", task.id(), "' is ", bytes, " bytes; the limit is ",
+                         limits.max_task_input_bytes, " (--max-task-input-bytes)")};
+      });
+    }
+  }
+  // Labels come after the tasks (and options) in the request; a map has no order of its own,
+  // so Merge sorts them by key.
+  core::FieldViolations label_violations;
+  if (labels.size() > kMaxLabels) {
+    label_violations.Add(
+        "labels", absl::StrCat("Batch has ", labels.size(), " labels; the limit is ", kMaxLabels));
+  }
+  for (const auto& [key, value] : labels) {
+    if (key.size() > kMaxLabelKeyBytes) {
+      label_violations.Add("labels", absl::StrCat("Label key of ", key.size(),
+                                                  " bytes; the limit is ", kMaxLabelKeyBytes));
+    } else if (value.size() > kMaxLabelValueBytes) {
+      label_violations.Add(absl::StrCat("labels[", key, "]"),
+                           absl::StrCat("Label '", key, "' has a value of ", value.size(),
+                                        " bytes; the limit is ", kMaxLabelValueBytes));
+    }
+  }
+  violations.Merge(std::move(label_violations));
+  return violations;
+}
+
+absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                const google::protobuf::Map<std::string, std::string>& labels,
+                                const RequestLimits& limits) {
+  if (absl::Status s = CheckTaskCount(tasks, limits); !s.ok()) return s;
+  return CheckSizeLimits(tasks, labels, limits).ToStatus();
+}
+
+absl::Status CheckCancelReason(const std::string& reason) {
+  if (reason.size() <= kMaxCancelReasonBytes) return absl::OkStatus();
+  return core::InvalidField("reason", absl::StrCat("Cancel reason is ", reason.size(),
+                                                   " bytes; the limit is ", kMaxCancelReasonBytes));
+}
+
+}  // namespace batchd::server

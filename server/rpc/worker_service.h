@@ -1,0 +1,29 @@
+// batchd.v1.WorkerService: the endpoint callback workers connect to. Each Connect stream is a
+// WorkerStream feeding the WorkerHub. Thread-safe.
+#pragma once
+
+#include <grpcpp/support/server_callback.h>
+
+#include "batchd/v1/worker_service.grpc.pb.h"
+#include "core/workers/worker_hub.h"
+#include "server/rpc/auth_check.h"
+#include "server/rpc/stream_limiter.h"
+
+namespace batchd::server {
+
+class WorkerService final : public v1::WorkerService::CallbackService {
+ public:
+  // `auth` is checked first on every Connect; it and `streams` must outlive the service.
+  WorkerService(core::WorkerHub& hub, StreamLimiter& streams, const AuthCheck& auth)
+      : hub_(hub), streams_(streams), auth_(auth) {}
+
+  grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  core::WorkerHub& hub_;
+  StreamLimiter& streams_;
+  const AuthCheck& auth_;
+};
+
+}  // namespace batchd::server

@@ -1,0 +1,199 @@
+// GroupCommitJournal over a storage that fails on demand: refused batch records, events kept
+// and retried in order, probes while idle, the writable listener, and closing while degraded.
+// The journal's writer is a real thread: tests wait for what it reports, never for time.
+#include "core/journal/group_commit_journal.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "spdlog/spdlog.h"
+
+namespace batchd::core {
+namespace {
+
+using ::testing::ElementsAre;
+
+// Storage whose writes fail while `failing` is set; records what was stored.
+class FakeStorage final : public JournalStorage {
+ public:
+  absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
+                     const std::vector<uint64_t>& forgotten) override {
+    absl::MutexLock lock(&mu_);
+    ++attempts_;
+    if (failing_) return absl::UnavailableError("database or disk is full");
+    for (const BatchRecord& b : batches) stored_.push_back("batch " + b.id);
+    for (const EventChunk& c : chunks) stored_.push_back("events " + c.events);
+    for (uint64_t seq : forgotten) stored_.push_back("forget " + std::to_string(seq));
+    return absl::OkStatus();
+  }
+  absl::Status Probe() override {
+    absl::MutexLock lock(&mu_);
+    ++attempts_;
+    ++probes_;
+    return failing_ ? absl::UnavailableError("database or disk is full") : absl::OkStatus();
+  }
+
+  void SetFailing(bool failing) {
+    absl::MutexLock lock(&mu_);
+    failing_ = failing;
+  }
+  // Waits until at least `n` writes or probes were attempted in all.
+  void AwaitAttempts(int n) {
+    std::pair<FakeStorage*, int> arg(this, n);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::pair<FakeStorage*, int>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return a->first->attempts_ >= a->second;
+        },
+        &arg));
+  }
+  std::vector<std::string> stored() {
+    absl::MutexLock lock(&mu_);
+    return stored_;
+  }
+  int probes() {
+    absl::MutexLock lock(&mu_);
+    return probes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  int attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  int probes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> stored_ ABSL_GUARDED_BY(mu_);
+};
+
+// What the journal reported, in order, with a way to wait for the next report.
+class Reports {
+ public:
+  void Add(std::string line) {
+    absl::MutexLock lock(&mu_);
+    lines_.push_back(std::move(line));
+  }
+  std::vector<std::string> AwaitCount(size_t n) {
+    std::pair<Reports*, size_t> arg(this, n);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::pair<Reports*, size_t>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return a->first->lines_.size() >= a->second;
+        },
+        &arg));
+    return lines_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+class GroupCommitJournalTest : public ::testing::Test {
+ protected:
+  GroupCommitJournalTest() {
+    spdlog::set_level(spdlog::level::off);
+    auto storage = std::make_unique<FakeStorage>();
+    storage_ = storage.get();
+    journal_ = std::make_unique<GroupCommitJournal>(
+        std::move(storage), GroupCommitOptions{absl::Milliseconds(1), absl::Milliseconds(4)});
+    journal_->SetDurableListener([this](std::vector<DurableMark> marks) {
+      for (const DurableMark& m : marks) reports_.Add("durable " + std::to_string(m.batch_seq));
+    });
+    journal_->SetWritableListener([this](absl::Status s) {
+      reports_.Add(s.ok() ? "writable" : "not writable: " + std::string(s.message()));
+    });
+  }
+  ~GroupCommitJournalTest() override { spdlog::set_level(spdlog::level::info); }
+
+  void Append(uint64_t seq) {
+    journal_->AppendBatch(BatchRecord{seq, "b" + std::to_string(seq), "", {}, ""},
+                          [this, seq](absl::Status s) {
+                            reports_.Add("batch " + std::to_string(seq) + ": " +
+                                         (s.ok() ? "OK" : s.ToString()));
+                          });
+  }
+  void Events(uint64_t seq, std::string events) {
+    journal_->AppendEvents({EventChunk{seq, std::move(events), 1, false}});
+  }
+
+  FakeStorage* storage_ = nullptr;
+  Reports reports_;
+  std::unique_ptr<GroupCommitJournal> journal_;
+};
+
+constexpr char kRefusal[] =
+    "UNAVAILABLE: batch not accepted, nothing of it runs: the journal cannot store it (database "
+    "or disk is full); batchd retries the journal and accepts batches again once writes "
+    "succeed (Health reports SERVING again)";
+
+TEST_F(GroupCommitJournalTest, AFailedWriteRefusesItsBatchesAndLaterOnesUntilWritesSucceed) {
+  Append(1);
+  ASSERT_THAT(reports_.AwaitCount(1), ElementsAre("batch 1: OK"));
+  storage_->SetFailing(true);
+  Append(2);
+  std::vector<std::string> seen = reports_.AwaitCount(3);
+  EXPECT_EQ(seen[1], "not writable: database or disk is full");
+  EXPECT_EQ(seen[2], std::string("batch 2: ") + kRefusal);
+  // While degraded a batch is refused at once, on the caller's thread.
+  Append(3);
+  seen = reports_.AwaitCount(4);
+  EXPECT_EQ(seen[3], std::string("batch 3: ") + kRefusal);
+  EXPECT_FALSE(journal_->stats().writable);
+
+  storage_->SetFailing(false);
+  EXPECT_EQ(reports_.AwaitCount(5)[4], "writable");
+  Append(4);
+  EXPECT_EQ(reports_.AwaitCount(6)[5], "batch 4: OK");
+  EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "batch b4"));
+  const GroupCommitJournal::Stats stats = journal_->stats();
+  EXPECT_TRUE(stats.writable);
+  EXPECT_EQ(stats.refused_batches, 2u);
+  EXPECT_GE(stats.failed_writes, 1u);
+  EXPECT_EQ(stats.batches, 2u);
+}
+
+TEST_F(GroupCommitJournalTest, EventsThatCouldNotBeStoredAreRetriedInOrderAndOnlyThenDurable) {
+  Append(1);
+  reports_.AwaitCount(1);
+  storage_->SetFailing(true);
+  Events(1, "e1");
+  reports_.AwaitCount(2);  // not writable
+  Events(1, "e2");
+  journal_->Forget(7);
+  storage_->AwaitAttempts(4);  // failed again with everything queued
+  EXPECT_THAT(storage_->stored(), ElementsAre("batch b1"));
+  storage_->SetFailing(false);
+  std::vector<std::string> seen = reports_.AwaitCount(4);
+  EXPECT_EQ(seen[2], "writable");
+  EXPECT_EQ(seen[3], "durable 1");  // one mark: the newest of the batch's chunks
+  EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "events e1", "events e2", "forget 7"));
+}
+
+TEST_F(GroupCommitJournalTest, WithNothingToStoreADegradedJournalProbesUntilTheStorageTakesWrites) {
+  storage_->SetFailing(true);
+  Append(1);
+  reports_.AwaitCount(2);
+  storage_->AwaitAttempts(3);
+  EXPECT_GE(storage_->probes(), 2);
+  storage_->SetFailing(false);
+  EXPECT_EQ(reports_.AwaitCount(3)[2], "writable");
+  EXPECT_THAT(storage_->stored(), ElementsAre());
+}
+
+TEST_F(GroupCommitJournalTest, ClosingWhileDegradedTriesOnceMoreThenStopsAndRefusesNewBatches) {
+  storage_->SetFailing(true);
+  Append(1);
+  reports_.AwaitCount(2);
+  Events(1, "lost");
+  journal_->Close();  // returns: no endless retrying at shutdown
+  EXPECT_THAT(storage_->stored(), ElementsAre());
+  Append(2);
+  EXPECT_EQ(reports_.AwaitCount(3)[2],
+            "batch 2: UNAVAILABLE: batch not accepted: batchd is shutting down and its journal "
+            "is closed");
+}
+
+}  // namespace
+}  // namespace batchd::core
