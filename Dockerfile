@@ -15,7 +15,7 @@ RUN cmake --preset release -DCMAKE_CXX_COMPILER_LAUNCHER= -DCMAKE_C_COMPILER_LAU
         -DBATCHD_BUILD_BENCH=OFF >/dev/null \
     && cmake --build --preset release --target batchd batchctl \
     && install -D -m 0755 build/release/server/batchd /out/usr/local/bin/batchd \
-    && install -D -m 0755 build/release/client/batchctl /out/usr/local/bin/batchctl \
+    && install -D -m 0755 build/release/client/batchctl/batchctl /out/usr/local/bin/batchctl \
     && install -D -m 0644 -t /out/usr/local/share/batchd/examples client/examples/*.json
 
 FROM debian:bookworm-slim

@@ -7,7 +7,7 @@
 # each is compared. Target: batchd / xargs <= 1.2.
 #
 # usage: bench/shell_bench.sh BATCHD BATCHCTL [RUNS=1000] [CONCURRENCY=2] [ROUNDS=3]
-#   e.g. bench/shell_bench.sh build/release/server/batchd build/release/client/batchctl
+#   e.g. bench/shell_bench.sh build/release/server/batchd build/release/client/batchctl/batchctl
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then

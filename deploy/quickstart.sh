@@ -15,12 +15,12 @@ daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
-  build/release/client/batchctl --addr="$addr" health >/dev/null 2>&1 && break
+  build/release/client/batchctl/batchctl --addr="$addr" health >/dev/null 2>&1 && break
   sleep 0.1
 done
 
 echo "== execution layers of client/examples/pipeline.json"
-build/release/client/batchctl --addr="$addr" layers client/examples/pipeline.json
+build/release/client/batchctl/batchctl --addr="$addr" layers client/examples/pipeline.json
 echo
 echo "== running it"
-build/release/client/batchctl --addr="$addr" submit client/examples/pipeline.json --watch
+build/release/client/batchctl/batchctl --addr="$addr" submit client/examples/pipeline.json --watch

@@ -87,5 +87,22 @@ TEST_F(LoadChannelSecurityTest, RefusesUnusableFilesNamingTheFlag) {
   EXPECT_EQ(LoadChannelSecurity(key_only).status().message(), "--tls-key needs --tls-cert");
 }
 
+TEST(ResolveTargetTest, AcceptsHostPortAndUnixSockets) {
+  EXPECT_EQ(ResolveTarget("127.0.0.1:50051").value(), "dns:///127.0.0.1:50051");
+  EXPECT_EQ(ResolveTarget("batchd.internal:443").value(), "dns:///batchd.internal:443");
+  EXPECT_EQ(ResolveTarget("[::1]:50051").value(), "dns:///[::1]:50051");
+  EXPECT_EQ(ResolveTarget("unix:/run/batchd.sock").value(), "unix:/run/batchd.sock");
+}
+
+TEST(ResolveTargetTest, RejectsMalformedAddresses) {
+  for (const char* address :
+       {"localhost", ":50051", "host:0", "host:70000", "host:port", "::1:5", "unix:", ""}) {
+    EXPECT_EQ(ResolveTarget(address).status().code(), absl::StatusCode::kInvalidArgument)
+        << address;
+  }
+  EXPECT_EQ(ResolveTarget("localhost").status().message(),
+            "invalid address 'localhost': missing port (expected host:port or unix:/path)");
+}
+
 }  // namespace
 }  // namespace batchd::client
