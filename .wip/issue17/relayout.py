@@ -22,8 +22,8 @@ M.update(group("core/executors", ["executor", "executor_environment", "executor_
 M.update(group("core/executors/shell", ["shell_executor", "shell_input"]))
 M.update(group("core/executors/http", ["http_exchange", "http_executor", "http_request_spec", "http_response_outcome"]))
 M.update(group("core/executors/plugin", ["plugin_executor"]))
-M["core/plugin/batchd_plugin.h"] = "core/executors/plugin/batchd_plugin.h"
-M["core/plugin/examples/text_plugin.c"] = "core/executors/plugin/examples/text_plugin.c"
+M["core/executors/plugin/batchd_plugin.h"] = "core/executors/plugin/batchd_plugin.h"
+M["core/executors/plugin/examples/text_plugin.c"] = "core/executors/plugin/examples/text_plugin.c"
 M.update(group("core/workers", ["worker_hub", "worker_executor", "worker_connection", "connected_worker", "load_balancer"]))
 M.update(group("core/journal", ["journal", "journal_events", "journal_storage", "journal_store", "group_commit_journal", "crc32c"]))
 M.update(group("core/scheduling", ["scheduler", "batch", "retry_backoff", "scheduler_observer", "admission",
@@ -48,7 +48,7 @@ M.update(group("client/format", ["error_format", "listing_format", "progress_for
 M.update(group("client/worker", ["worker_outbox", "worker_session", "process_task_handler"]))
 M.update(group("client/batchctl", ["batch_commands", "command_context", "command_line", "daemon_commands",
                                    "worker_command"]))
-M["client/batchctl.cc"] = "client/batchctl/batchctl.cc"
+M["client/batchctl/batchctl.cc"] = "client/batchctl/batchctl.cc"
 
 # unit tests mirror their component
 def tmirror(src_map, tdir):
@@ -64,13 +64,13 @@ T = {}
 for top in ("core", "server", "client"):
     T.update(tmirror({k: v for k, v in M.items() if k.startswith(top + "/")}, f"tests/unit/{top}"))
 # tests that are not named after one file
-T["tests/unit/core/scheduler_journal_test.cc"] = "tests/unit/core/scheduling/scheduler_journal_test.cc"
-T["tests/unit/core/status_macros_test.cc"] = "tests/unit/core/base/status_macros_test.cc"
-T["tests/unit/server/observability_test.cc"] = "tests/unit/server/observability/observability_test.cc"
-T["tests/unit/client/format_test.cc"] = "tests/unit/client/format/format_test.cc"
-T["tests/unit/server/flag_names_test.cc"] = "tests/unit/server/flags/flag_names_test.cc"
-T["tests/unit/server/argv_prepass_test.cc"] = "tests/unit/server/flags/argv_prepass_test.cc"
-T["tests/integration/scheduler_test.cc"] = "tests/integration/scheduling_end_to_end_test.cc"
+T["tests/unit/core/scheduling/scheduler_journal_test.cc"] = "tests/unit/core/scheduling/scheduler_journal_test.cc"
+T["tests/unit/core/base/status_macros_test.cc"] = "tests/unit/core/base/status_macros_test.cc"
+T["tests/unit/server/observability/observability_test.cc"] = "tests/unit/server/observability/observability_test.cc"
+T["tests/unit/client/format/format_test.cc"] = "tests/unit/client/format/format_test.cc"
+T["tests/unit/server/flags/flag_names_test.cc"] = "tests/unit/server/flags/flag_names_test.cc"
+T["tests/unit/server/flags/argv_prepass_test.cc"] = "tests/unit/server/flags/argv_prepass_test.cc"
+T["tests/integration/scheduling_end_to_end_test.cc"] = "tests/integration/scheduling_end_to_end_test.cc"
 M.update(T)
 
 def tracked():

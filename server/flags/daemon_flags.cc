@@ -1,5 +1,4 @@
 #include "server/flags/daemon_flags.h"
-#include "server/flags/dashed_flag.h"
 
 #include <array>
 #include <cstdlib>
@@ -13,64 +12,64 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
-BATCHD_DASHED_FLAG(std::string, log_level, "log-level", "info",
-                   "Log level: trace, debug, info, warn or error");
-BATCHD_DASHED_FLAG(std::string, log_format, "log-format", "text",
-                   "Log lines on stderr: text, or json (one object per line)");
-BATCHD_DASHED_FLAG(absl::Duration, shutdown_grace, "shutdown-grace", absl::Seconds(5),
-                   "On SIGTERM/SIGINT, how long in-flight calls may run before they are "
-                   "cancelled");
-BATCHD_DASHED_FLAG(uint32_t, max_running, "max-running", 1024,
-                   "Daemon-wide limit of running task attempts, shared round-robin between "
-                   "batches with ready tasks");
+ABSL_FLAG(std::string, log_level, "info",
+          "Log level: trace, debug, info, warn or error");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log lines on stderr: text, or json (one object per line)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "On SIGTERM/SIGINT, how long in-flight calls may run before they are "
+          "cancelled");
+ABSL_FLAG(uint32_t, max_running, 1024,
+          "Daemon-wide limit of running task attempts, shared round-robin between "
+          "batches with ready tasks");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(1),
           "How long a finished batch stays queryable before it is freed");
-BATCHD_DASHED_FLAG(uint32_t, max_finished_batches, "max-finished-batches", 10000,
-                   "Finished batches kept at most; the oldest are freed first");
-BATCHD_DASHED_FLAG(uint32_t, scheduler_threads, "scheduler-threads", 1,
-                   "Threads running the scheduler's event loop (timers, executors' I/O); "
-                   "scheduler state itself lives on one strand");
-BATCHD_DASHED_FLAG(uint32_t, max_request_bytes, "max-request-bytes", 64u << 20,
-                   "Largest request message accepted, in bytes (a whole batch is one message)");
+ABSL_FLAG(uint32_t, max_finished_batches, 10000,
+          "Finished batches kept at most; the oldest are freed first");
+ABSL_FLAG(uint32_t, scheduler_threads, 1,
+          "Threads running the scheduler's event loop (timers, executors' I/O); "
+          "scheduler state itself lives on one strand");
+ABSL_FLAG(uint32_t, max_request_bytes, 64u << 20,
+          "Largest request message accepted, in bytes (a whole batch is one message)");
 
-BATCHD_DASHED_FLAG(std::string, metrics_listen, "metrics-listen", "",
-                   "host:port serving Prometheus metrics at GET /metrics (e.g. 127.0.0.1:9464); "
-                   "empty = off");
-BATCHD_DASHED_FLAG(uint32_t, max_batch_tasks, "max-batch-tasks", 1000000,
-                   "Most tasks one batch may have");
-BATCHD_DASHED_FLAG(uint32_t, max_task_input_bytes, "max-task-input-bytes", 1u << 20,
-                   "Largest input of one task, in bytes of its protobuf encoding");
-BATCHD_DASHED_FLAG(uint32_t, max_active_batches, "max-active-batches", 10000,
-                   "Most unfinished batches at once; more submissions get RESOURCE_EXHAUSTED");
-BATCHD_DASHED_FLAG(uint32_t, max_streams_per_client, "max-streams-per-client", 256,
-                   "Most open streams (StreamResults, WatchProgress, worker Connect) from one "
-                   "client host");
-BATCHD_DASHED_FLAG(uint32_t, max_streams, "max-streams", 4096,
-                   "Most open streams in total");
-BATCHD_DASHED_FLAG(absl::Duration, keepalive_time, "keepalive-time", absl::Seconds(60),
-                   "Idle time after which the server pings a connection to keep long streams "
-                   "alive through NATs and proxies (clients may ping every 10s or more)");
-BATCHD_DASHED_FLAG(absl::Duration, worker_heartbeat_interval, "worker-heartbeat-interval",
-                   absl::Seconds(5),
-                   "How often callback workers must send a heartbeat; a worker silent for 3 "
-                   "intervals is dropped and its running tasks are re-dispatched");
-BATCHD_DASHED_FLAG(absl::Duration, worker_cancel_grace, "worker-cancel-grace", absl::Seconds(5),
-                   "How long a worker slot stays held after a cancel the worker has not "
-                   "acknowledged");
-BATCHD_DASHED_FLAG(std::string, data_dir, "data-dir", "",
-                   "Directory of the journal that lets batches survive restarts and crashes; "
-                   "empty = $STATE_DIRECTORY (systemd), else ./batchd-data");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port serving Prometheus metrics at GET /metrics (e.g. 127.0.0.1:9464); "
+          "empty = off");
+ABSL_FLAG(uint32_t, max_batch_tasks, 1000000,
+          "Most tasks one batch may have");
+ABSL_FLAG(uint32_t, max_task_input_bytes, 1u << 20,
+          "Largest input of one task, in bytes of its protobuf encoding");
+ABSL_FLAG(uint32_t, max_active_batches, 10000,
+          "Most unfinished batches at once; more submissions get RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint32_t, max_streams_per_client, 256,
+          "Most open streams (StreamResults, WatchProgress, worker Connect) from one "
+          "client host");
+ABSL_FLAG(uint32_t, max_streams, 4096,
+          "Most open streams in total");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(60),
+          "Idle time after which the server pings a connection to keep long streams "
+          "alive through NATs and proxies (clients may ping every 10s or more)");
+ABSL_FLAG(absl::Duration, worker_heartbeat_interval,
+          absl::Seconds(5),
+          "How often callback workers must send a heartbeat; a worker silent for 3 "
+          "intervals is dropped and its running tasks are re-dispatched");
+ABSL_FLAG(absl::Duration, worker_cancel_grace, absl::Seconds(5),
+          "How long a worker slot stays held after a cancel the worker has not "
+          "acknowledged");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory of the journal that lets batches survive restarts and crashes; "
+          "empty = $STATE_DIRECTORY (systemd), else ./batchd-data");
 ABSL_FLAG(std::string, durability, "normal",
           "none: no journal (batches are lost with the process); normal: accepted batches and "
           "their results survive a crash of batchd; full: they also survive power loss "
           "(fsync per commit)");
-BATCHD_DASHED_FLAG(bool, check_journal, "check-journal", false,
-                   "Verify the journal in --data-dir (SQLite quick_check, every record's "
-                   "checksum, every batch decodes) and exit: 0 when intact, 1 when damaged or "
-                   "unreadable; the directory must not be in use by a running batchd");
-BATCHD_DASHED_FLAG(std::string, test_journal_page_limit_file, "test-journal-page-limit-file", "",
-                   "Tests only: a file holding a page count, applied as the journal's SQLite "
-                   "max_page_count before each write (to fill the journal and grow it again)");
+ABSL_FLAG(bool, check_journal, false,
+          "Verify the journal in --data-dir (SQLite quick_check, every record's "
+          "checksum, every batch decodes) and exit: 0 when intact, 1 when damaged or "
+          "unreadable; the directory must not be in use by a running batchd");
+ABSL_FLAG(std::string, test_journal_page_limit_file, "",
+          "Tests only: a file holding a page count, applied as the journal's SQLite "
+          "max_page_count before each write (to fill the journal and grow it again)");
 
 namespace batchd::server {
 namespace {

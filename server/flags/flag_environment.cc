@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/flags/flag_names.h"
 
 namespace batchd::server {
 namespace {
@@ -56,7 +57,8 @@ absl::StatusOr<std::vector<std::string>> ApplyFlagsFromEnvironment(
     std::string error;
     if (!it->second->ParseFrom(value, &error)) {
       return absl::InvalidArgumentError(absl::StrCat("invalid ", variable, "='", value, "' for --",
-                                                     it->second->Name(), ": ", error));
+                                                     DashedFlagName(it->second->Name()), ": ",
+                                                     error));
     }
   }
   return unknown;

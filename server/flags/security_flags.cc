@@ -11,24 +11,23 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/flags/dashed_flag.h"
 #include "server/flags/listen_address.h"
 
-BATCHD_DASHED_FLAG(std::string, auth_token_file, "auth-token-file", "",
-                   "File holding a bearer token; BatchService and WorkerService calls must then "
-                   "send 'authorization: Bearer <token>' (Health and reflection stay open). "
-                   "Read once at start");
-BATCHD_DASHED_FLAG(std::string, tls_cert, "tls-cert", "",
-                   "PEM certificate chain: serve TLS (needs --tls-key)");
-BATCHD_DASHED_FLAG(std::string, tls_key, "tls-key", "", "PEM private key of --tls-cert");
-BATCHD_DASHED_FLAG(std::string, tls_client_ca, "tls-client-ca", "",
-                   "PEM CA bundle: require client certificates signed by it (mTLS; needs "
-                   "--tls-cert)");
-BATCHD_DASHED_FLAG(bool, allow_insecure_remote, "allow-insecure-remote", false,
-                   "Allow --listen on a non-loopback TCP address without --auth-token-file or "
-                   "TLS (anyone who reaches the port can run tasks: private networks only)");
-BATCHD_DASHED_FLAG(std::string, unix_socket_mode, "unix-socket-mode", "0660",
-                   "Permissions (octal) of the socket file when --listen=unix:/path");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token; BatchService and WorkerService calls must then "
+          "send 'authorization: Bearer <token>' (Health and reflection stay open). "
+          "Read once at start");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS (needs --tls-key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require client certificates signed by it (mTLS; needs "
+          "--tls-cert)");
+ABSL_FLAG(bool, allow_insecure_remote, false,
+          "Allow --listen on a non-loopback TCP address without --auth-token-file or "
+          "TLS (anyone who reaches the port can run tasks: private networks only)");
+ABSL_FLAG(std::string, unix_socket_mode, "0660",
+          "Permissions (octal) of the socket file when --listen=unix:/path");
 
 namespace batchd::server {
 namespace {

@@ -1,5 +1,6 @@
-// The daemon's shell-executor flags (--enable-shell, --shell-*) and the registration of the
-// `shell` executor they configure. Call from main's thread only, after absl::ParseCommandLine.
+// The daemon's shell-executor flags (--enable-shell, --shell-*) read into a validated value, and
+// the registration of the `shell` executor it configures. Call from main's thread only:
+// ShellConfigFromFlags after absl::ParseCommandLine.
 #pragma once
 
 #include "absl/status/status.h"
@@ -9,11 +10,18 @@
 
 namespace batchd::server {
 
-// The --shell-* flags as options. INVALID_ARGUMENT naming the flag when a value is unusable.
-absl::StatusOr<core::ShellOptions> ShellOptionsFromFlags();
+struct ShellConfig {
+  bool enabled = false;  // --enable-shell
+  core::ShellOptions options;
+};
 
-// With --enable-shell, registers `shell`; without it registers nothing, so a task naming it is
-// rejected at submit like any unknown executor. The flags are checked either way.
-absl::Status RegisterShellExecutorFromFlags(core::ExecutorEnvironment& environment);
+// The --enable-shell and --shell-* flags, checked whether or not the shell is enabled.
+// INVALID_ARGUMENT naming the flag when a value is unusable.
+absl::StatusOr<ShellConfig> ShellConfigFromFlags();
+
+// When `config` enables it, registers `shell`; otherwise registers nothing, so a task naming it
+// is rejected at submit like any unknown executor.
+absl::Status RegisterConfiguredShellExecutor(const ShellConfig& config,
+                                             core::ExecutorEnvironment& environment);
 
 }  // namespace batchd::server

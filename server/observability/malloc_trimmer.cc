@@ -6,11 +6,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "server/flags/dashed_flag.h"
 
-BATCHD_DASHED_FLAG(absl::Duration, malloc_trim_interval, "malloc-trim-interval", absl::Seconds(10),
-                   "How often memory freed inside malloc's arenas is returned to the system "
-                   "(malloc_trim), so RSS falls back after finished batches are freed; 0 = never");
+ABSL_FLAG(absl::Duration, malloc_trim_interval, absl::Seconds(10),
+          "How often memory freed inside malloc's arenas is returned to the system "
+          "(malloc_trim), so RSS falls back after finished batches are freed; 0 = never");
 
 namespace batchd::server {
 

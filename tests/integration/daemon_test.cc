@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,7 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 // Generous: a busy 2-core machine may be building while the tests run.
@@ -376,6 +378,51 @@ TEST(DaemonFlagsTest, FlagFileUsesTheSameDashedNames) {
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
   EXPECT_THAT((*daemon)->Stderr(), HasSubstr("debug")) << "--log-level=debug from the file";
+}
+
+TEST(DaemonFlagsTest, BadFlagIsExitTwoEvenWhenTheDataDirectoryIsInUse) {
+  absl::StatusOr<std::string> data_dir = testing::MakeTempDir("batchd-bad-flag");
+  ASSERT_TRUE(data_dir.ok()) << data_dir.status();
+  {
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> holder =
+        DaemonProcess::Start({"--data-dir=" + *data_dir});
+    ASSERT_TRUE(holder.ok()) << holder.status();
+    for (const auto& [flag, message] :
+         {std::pair<std::string, std::string>{"--plugin-threads=0",
+                                              "invalid --plugin-threads 0: must be between 1 "
+                                              "and 256"},
+          {"--shell-kill-grace=-1s", "invalid --shell-kill-grace -1s: must be between 0s and "
+                                     "10m"}}) {
+      absl::StatusOr<CommandResult> second =
+          RunCommand({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0",
+                      "--data-dir=" + *data_dir, flag},
+                     kExitTimeout);
+      ASSERT_TRUE(second.ok()) << second.status();
+      EXPECT_EQ(second->exit_code, 2) << flag << ": " << second->stderr_text;
+      EXPECT_THAT(second->stderr_text, HasSubstr("batchd: " + message));
+      EXPECT_THAT(second->stderr_text, Not(HasSubstr("in use by another batchd")));
+      EXPECT_EQ(second->stdout_text, "");
+    }
+  }
+  testing::RemoveTree(*data_dir);
+}
+
+TEST(DaemonFlagsTest, UnderscoredNamesWorkAndHelpListsDashedOnes) {
+  absl::StatusOr<CommandResult> bad = RunCommand(
+      {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--log_level=loud"}, kExitTimeout);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->exit_code, 2);
+  EXPECT_THAT(bad->stderr_text, HasSubstr("batchd: invalid --log-level 'loud'"));
+
+  absl::StatusOr<CommandResult> help =
+      RunCommand({DaemonProcess::BinaryPath(), "--help"}, kExitTimeout);
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_EQ(help->exit_code, 1);  // as Abseil's --help
+  for (const char* flag : {"--log-level (", "--data-dir (", "--plugin-threads (",
+                           "--enable-shell (", "--auth-token-file (", "--malloc-trim-interval ("}) {
+    EXPECT_THAT(help->stdout_text, HasSubstr(flag));
+  }
+  EXPECT_THAT(help->stdout_text, Not(HasSubstr("log_level")));
 }
 
 TEST(DaemonListenTest, ServesOnAUnixSocket) {

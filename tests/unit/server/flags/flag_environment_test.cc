@@ -7,18 +7,17 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "server/flags/dashed_flag.h"
 
 // Flags of this test only; the predicate below picks them by name.
-BATCHD_DASHED_FLAG(std::string, env_test_name, "env-test-name", "default", "test flag");
-BATCHD_DASHED_FLAG(absl::Duration, env_test_grace, "env-test-grace", absl::Seconds(1), "test");
-BATCHD_DASHED_FLAG(bool, env_test_switch, "env-test-switch", false, "test flag");
+ABSL_FLAG(std::string, env_test_name, "default", "test flag");
+ABSL_FLAG(absl::Duration, env_test_grace, absl::Seconds(1), "test");
+ABSL_FLAG(bool, env_test_switch, false, "test flag");
 
 namespace batchd::server {
 namespace {
 
 bool IsTestFlag(const absl::CommandLineFlag& flag) {
-  return absl::StartsWith(flag.Name(), "env-test-");
+  return absl::StartsWith(flag.Name(), "env_test_");
 }
 
 absl::StatusOr<std::vector<std::string>> Apply(std::vector<const char*> environment) {

@@ -1,0 +1,182 @@
+#include "server/daemon/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <thread>
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "batchd/v1/batch_service.grpc.pb.h"
+#include "batchd/v1/worker_service.grpc.pb.h"
+#include "server/journal/journal_recovery.h"
+#include "server/rpc/request_limits.h"
+#include "server/observability/rpc_metrics_interceptor.h"
+
+namespace batchd::server {
+namespace {
+
+int Fail(const absl::Status& status, int exit_code) {
+  std::cerr << "batchd: " << status.message() << std::endl;
+  return exit_code;
+}
+
+// Reads the journal back for recovery: checks SQLite's structure and every record's checksum,
+// logging what is damaged (damaged batches are not replayed, see RecoverBatches).
+absl::StatusOr<std::vector<core::StoredBatch>> LoadJournal(core::JournalStore& store) {
+  if (absl::Status s = store.QuickCheck(); !s.ok()) {
+    spdlog::critical("{}; batchd serves what it can read (batchd --check-journal reports it)",
+                     std::string(s.message()));
+  } else {
+    spdlog::info("journal {}: quick_check ok", store.path());
+  }
+  absl::StatusOr<core::JournalContents> contents = store.LoadAll();
+  if (!contents.ok()) return contents.status();
+  for (const std::string& damage : contents->orphan_damage) {
+    spdlog::error("journal: {} (not replayed)", damage);
+  }
+  if (contents->unchecked_records > 0) {
+    spdlog::info("journal: {} records were written before checksums and are not verified",
+                 contents->unchecked_records);
+  }
+  return std::move(contents->batches);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config)
+    : config_(std::move(config)),
+      trimmer_(config_.malloc_trim_interval),
+      health_({v1::BatchService::service_full_name(), v1::WorkerService::service_full_name()}),
+      auth_(config_.security.bearer_token),
+      streams_(config_.daemon.max_streams_per_client, config_.daemon.max_streams) {}
+
+Daemon::~Daemon() = default;
+
+int Daemon::Run(const sigset_t& shutdown_signals) {
+  const DaemonOptions& options = config_.daemon;
+  spdlog::debug("options: --listen={} --shutdown-grace={}", options.listen,
+                absl::FormatDuration(options.shutdown_grace));
+  absl::StatusOr<OpenedJournal> opened = OpenJournal();
+  if (!opened.ok()) return Fail(opened.status(), kExitCannotServe);
+  runtime_ = std::make_unique<SchedulerRuntime>(config_, std::move(opened->journal));
+  if (!runtime_->executors_status().ok()) return Fail(runtime_->executors_status(), kExitBadFlags);
+  if (!opened->stored.empty()) {
+    const RecoveryCounts recovered = RecoverBatches(std::move(opened->stored), runtime_->scheduler());
+    spdlog::info("journal: {} batches recovered, {} not recoverable", recovered.restored,
+                 recovered.failed);
+  }
+  BuildServices();
+  ServerTuning tuning;
+  tuning.max_request_bytes = options.max_request_bytes;
+  tuning.keepalive_time = options.keepalive_time;
+  if (absl::Status s = StartMetrics(tuning); !s.ok()) return Fail(s, kExitCannotServe);
+  if (absl::Status s = Listen(std::move(tuning)); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return Fail(s, kExitCannotServe);
+  }
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  spdlog::info("received {}, shutting down (grace {})", strsignal(signal_number),
+               absl::FormatDuration(options.shutdown_grace));
+  Shutdown();
+  spdlog::info("batchd stopped");
+  return kExitServed;
+}
+
+absl::StatusOr<Daemon::OpenedJournal> Daemon::OpenJournal() {
+  const DaemonOptions& options = config_.daemon;
+  OpenedJournal opened;
+  if (options.durability == core::Durability::kNone) return opened;
+  absl::StatusOr<std::unique_ptr<core::JournalStore>> store = core::JournalStore::Open(
+      options.data_dir, {options.durability, options.journal_page_limit_file});
+  absl::StatusOr<std::vector<core::StoredBatch>> loaded =
+      store.ok() ? LoadJournal(**store) : store.status();
+  if (!loaded.ok()) return loaded.status();
+  opened.stored = *std::move(loaded);
+  spdlog::info("journal {} (durability {}): {} batches stored", (*store)->path(),
+               core::DurabilityName(options.durability), opened.stored.size());
+  opened.journal = std::make_unique<core::GroupCommitJournal>(*std::move(store));
+  // New work is refused while it cannot be made durable: say so on Health.
+  opened.journal->SetWritableListener([this](absl::Status writable) {
+    health_.SetServiceServing(v1::BatchService::service_full_name(), writable.ok());
+  });
+  return opened;
+}
+
+void Daemon::BuildServices() {
+  const DaemonOptions& options = config_.daemon;
+  batches_ = std::make_unique<BatchService>(
+      runtime_->scheduler(), runtime_->registry(), streams_, auth_,
+      RequestLimits{options.max_batch_tasks, options.max_task_input_bytes});
+  workers_ = std::make_unique<WorkerService>(runtime_->worker_hub(), streams_, auth_);
+}
+
+absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
+  const std::string& listen = config_.daemon.metrics_listen;
+  if (listen.empty()) return absl::OkStatus();
+  tuning.interceptors.push_back(
+      std::make_unique<RpcMetricsInterceptorFactory>(runtime_->metrics()));
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+      MetricsHttpServer::Start(listen, [this] { return runtime_->RenderMetrics(); });
+  if (!started.ok()) return started.status();
+  metrics_server_ = *std::move(started);
+  spdlog::info("metrics on http://{}/metrics", metrics_server_->address());
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Listen(ServerTuning tuning) {
+  grpc::Service* const services[] = {&health_, batches_.get(), workers_.get()};
+  absl::StatusOr<RunningServer> running = StartGrpcServer(
+      config_.daemon.listen, services, std::move(tuning), config_.security);
+  if (!running.ok()) return running.status();
+  running_ = *std::move(running);
+  health_.SetServing(true);
+  spdlog::info("batchd listening on {}", running_->address);
+  // Tests and scripts read this line to learn the port; it is the only thing on stdout.
+  std::cout << "batchd listening on " << running_->address << std::endl;
+  return absl::OkStatus();
+}
+
+void Daemon::Shutdown() {
+  const absl::Duration grace = config_.daemon.shutdown_grace;
+  health_.Shutdown();
+  // In-flight calls get the grace period; after it, unfinished batches are cancelled so calls
+  // waiting on them (ProcessBatch, result and progress streams) complete and the drain ends.
+  // Worker streams stay open while batches may still need them, and are closed once none is
+  // unfinished (or after the cancel), so they do not hold the shutdown for the whole grace.
+  const absl::Time deadline = absl::Now() + grace;
+  // Batches are cancelled (or suspended) a little before gRPC cancels the calls still open, so
+  // those calls end with the batch's own answer rather than a bare CANCELLED. The last quarter
+  // of the grace, up to 2 s: a busy machine (or a sanitizer build under load) needs that long
+  // to deliver the answers.
+  const absl::Time stop_batches_at = deadline - std::min(grace / 4, absl::Seconds(2));
+  absl::Notification drained;
+  std::thread canceller([&] {
+    while (!drained.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+      if (absl::Now() >= stop_batches_at) {
+        // With a journal, unfinished batches resume at the next start instead.
+        if (runtime_->scheduler().journaled()) {
+          runtime_->StopJournal();
+        } else {
+          runtime_->scheduler().CancelAll("batchd is shutting down");
+        }
+        break;
+      }
+      if (runtime_->UnfinishedBatches() == 0) break;
+    }
+    runtime_->worker_hub().CloseAll(absl::UnavailableError("batchd is shutting down"));
+  });
+  // Via absl::Time so an infinite grace saturates instead of overflowing the time_point.
+  running_->server->Shutdown(absl::ToChronoTime(deadline));
+  running_->server->Wait();
+  drained.Notify();
+  canceller.join();
+  runtime_->StopJournal();
+}
+
+}  // namespace batchd::server

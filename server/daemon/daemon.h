@@ -1,0 +1,76 @@
+// The batchd daemon, its composition root: from a validated DaemonConfig it opens the journal,
+// recovers stored batches, builds the scheduler, executors and services, serves gRPC (and the
+// metrics endpoint), and on a shutdown signal runs the one shutdown sequence. Construct, run and
+// destroy on main's thread, after the shutdown signals are blocked in it.
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/journal/group_commit_journal.h"
+#include "core/journal/journal_store.h"
+#include "server/rpc/auth_check.h"
+#include "server/rpc/batch_service.h"
+#include "server/daemon/daemon_config.h"
+#include "server/rpc/grpc_server.h"
+#include "server/rpc/health_service.h"
+#include "server/observability/malloc_trimmer.h"
+#include "server/observability/metrics_http_server.h"
+#include "server/daemon/scheduler_runtime.h"
+#include "server/rpc/stream_limiter.h"
+#include "server/rpc/worker_service.h"
+
+namespace batchd::server {
+
+// batchd's exit codes.
+inline constexpr int kExitServed = 0;       // stopped by SIGTERM/SIGINT
+inline constexpr int kExitCannotServe = 1;  // the address or the data directory is unusable
+inline constexpr int kExitBadFlags = 2;     // a flag value batchd rejects
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config);
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  // Serves until one of `shutdown_signals` (blocked in every thread) arrives, then shuts down:
+  // kExitServed. kExitCannotServe when the journal, the metrics address or the address cannot be
+  // used, kExitBadFlags when a configured executor cannot be set up; both after writing
+  // "batchd: <why>" on stderr. Call once.
+  int Run(const sigset_t& shutdown_signals);
+
+ private:
+  struct OpenedJournal {
+    std::unique_ptr<core::GroupCommitJournal> journal;  // null with --durability=none
+    std::vector<core::StoredBatch> stored;
+  };
+
+  absl::StatusOr<OpenedJournal> OpenJournal();
+  void BuildServices();
+  // Starts the metrics endpoint (with --metrics-listen) and its RPC interceptor in `tuning`.
+  absl::Status StartMetrics(ServerTuning& tuning);
+  // Serves gRPC on --listen and prints the one stdout line, "batchd listening on <address>".
+  absl::Status Listen(ServerTuning tuning);
+  // After a shutdown signal: drains in-flight calls for up to --shutdown-grace, stopping
+  // batches shortly before the end of it.
+  void Shutdown();
+
+  const DaemonConfig config_;
+  const MallocTrimmer trimmer_;  // its thread inherits main's blocked signal mask
+  HealthService health_;
+  std::unique_ptr<SchedulerRuntime> runtime_;
+  const AuthCheck auth_;
+  StreamLimiter streams_;
+  std::unique_ptr<BatchService> batches_;
+  std::unique_ptr<WorkerService> workers_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  std::optional<RunningServer> running_;
+};
+
+}  // namespace batchd::server
