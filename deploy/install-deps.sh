@@ -21,6 +21,7 @@ packages=(
   # holds the sanitizer and fuzzer runtimes and FuzzedDataProvider.h, which the gcc build's
   # corpus replays include.
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  clang-format-14  # tests/lint/clang_format.sh
 )
 
 missing=()
