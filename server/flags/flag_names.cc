@@ -75,14 +75,21 @@ absl::StatusOr<std::vector<std::string>> ReadFlagfile(const std::string& path) {
 }
 
 // Abseil would refuse the value too, but naming the flag as registered (allow_insecure_remote):
-// it is tried here on a copy of every flag's state, which is restored.
+// it is tried here on the flag itself, whose value is put back. Not with absl::FlagSaver: that
+// logs "Restore saved value of ..." on stderr for each flag it restores, which would break the
+// JSON log lines (--log-format=json) before the first one is written.
 absl::Status CheckValue(const absl::CommandLineFlag& flag, absl::string_view value) {
   if (flag.Name() == "fromenv" || flag.Name() == "tryfromenv" || flag.Name() == "undefok") {
     return absl::OkStatus();
   }
-  const absl::FlagSaver restore;
+  absl::CommandLineFlag& target = *absl::FindCommandLineFlag(flag.Name());
+  const std::string saved = target.CurrentValue();
   std::string error;
-  if (absl::FindCommandLineFlag(flag.Name())->ParseFrom(value, &error)) return absl::OkStatus();
+  if (target.ParseFrom(value, &error)) {
+    std::string restore_error;  // a value Abseil unparsed always parses back
+    target.ParseFrom(saved, &restore_error);
+    return absl::OkStatus();
+  }
   const std::string dashed = DashedFlagName(flag.Name());
   if (error.empty()) {
     error = absl::StrCat("Illegal value '", value, "' specified for flag '", dashed, "'");
