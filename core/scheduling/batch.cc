@@ -206,30 +206,82 @@ void Batch::OnAttemptStarted(uint32_t t, SteadyTime now) {
   ++version_;
 }
 
+void Batch::Requeue(uint32_t t, SteadyTime now) {
+  TaskSlot& s = slots_[t];
+  s.state = TaskState::kPending;
+  s.ready_at = now;
+  PushReady(t);
+  ++version_;
+}
+
+void Batch::WaitForRetry(uint32_t t) {
+  TaskSlot& s = slots_[t];
+  ++s.retries;
+  s.state = TaskState::kRetryWait;
+  ++version_;
+}
+
+void Batch::OnRetryDue(uint32_t t, SteadyTime now) {
+  TaskSlot& s = slots_[t];
+  s.timer = kNoTimer;  // it fired
+  s.state = TaskState::kPending;
+  s.ready_at = now;
+  PushReady(t);
+}
+
 bool Batch::Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
                    SteadyTime now, std::string worker_id) {
-  TaskSlot& s = slots_[t];
+  const TaskSlot& s = slots_[t];
   const bool ran = s.generation > 0;
-  s.state = state;
-  TaskResult& r = results_.emplace_back();
+  TaskResult r;
   r.task = t;
-  r.task_id = &ids_[t];
   r.state = state;
   r.retry_count = s.retries;
-  r.priority = priorities_[t];
   r.output = std::move(output);
   r.error = std::move(error);
   r.worker_id = std::move(worker_id);
-  r.executor = &executor_names_[executor_index_[t]];
   r.finished_at = ToWall(now);
   if (ran) {
     r.started_at = ToWall(s.attempt_started);
     r.duration_ms = ToMillis(now - s.attempt_started);
-    ++executed_;
   }
+  return AppendResult(std::move(r), ran);
+}
+
+void Batch::RestoreResult(JournalEvent& e) {
+  TaskResult r;
+  r.task = e.task;
+  r.state = e.state;
+  r.retry_count = e.retries;
+  r.output = std::move(e.output);
+  r.error = std::move(e.error);
+  r.worker_id = std::move(e.worker_id);
+  r.started_at = e.started_at;
+  r.finished_at = e.at;
+  r.duration_ms = e.duration_ms;
+  const bool ran = r.started_at != WallTime{};
+  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+  AppendResult(std::move(r), ran);
+  // The ready queue is rebuilt once everything is replayed: only the counts change here.
+  if (FateOfDependents(e.state) == DependentsFate::kRelease) {
+    for (uint32_t d : graph_->Dependents(e.task)) {
+      TaskSlot& s = slots_[d];
+      if (s.remaining_deps > 0) --s.remaining_deps;
+    }
+  }
+}
+
+bool Batch::AppendResult(TaskResult result, bool ran) {
+  const uint32_t t = result.task;
+  slots_[t].state = result.state;
+  TaskResult& r = results_.emplace_back(std::move(result));
+  r.task_id = &ids_[t];
+  r.priority = priorities_[t];
+  r.executor = &executor_names_[executor_index_[t]];
+  if (ran) ++executed_;
   duration_sum_ms_ += r.duration_ms;
-  if (state == TaskState::kSucceeded) ++successful_;
-  if (s.retries > 0) ++retried_;
+  if (r.state == TaskState::kSucceeded) ++successful_;
+  if (r.retry_count > 0) ++retried_;
   ++version_;
   result_of_[t] = &r;
   if (order_.empty()) {
@@ -249,44 +301,68 @@ bool Batch::EmitVisible() {
   return any;
 }
 
+Batch::DependentsFate Batch::FateOfDependents(TaskState state) const {
+  assert(IsFinal(state));
+  if (state == TaskState::kSucceeded) return DependentsFate::kRelease;
+  switch (on_dependency_failure_) {
+    case DependencyFailure::kRunDependents:
+      return DependentsFate::kRelease;
+    case DependencyFailure::kCancelBatch:
+      return DependentsFate::kCancelBatch;
+    case DependencyFailure::kSkipDependents:
+      break;
+  }
+  return DependentsFate::kSkip;
+}
+
+void Batch::ReleaseDependents(uint32_t t, SteadyTime now) {
+  for (uint32_t d : graph_->Dependents(t)) {
+    TaskSlot& s = slots_[d];
+    if (--s.remaining_deps == 0 && s.state == TaskState::kPending && !cancel_requested_) {
+      s.ready_at = now;
+      PushReady(d);
+    }
+  }
+}
+
+void Batch::SkipDependents(uint32_t failed, SteadyTime now,
+                           absl::FunctionRef<void(uint32_t)> recorded) {
+  const std::string error = absl::StrCat("Skipped: dependency '", ids_[failed], "' failed");
+  std::vector<uint32_t> stack(graph_->Dependents(failed).begin(),
+                              graph_->Dependents(failed).end());
+  while (!stack.empty()) {
+    const uint32_t t = stack.back();
+    stack.pop_back();
+    if (slots_[t].state != TaskState::kPending) continue;
+    Record(t, TaskState::kSkipped, {}, error, now);
+    recorded(t);
+    for (uint32_t d : graph_->Dependents(t)) stack.push_back(d);
+  }
+}
+
 void Batch::MarkDurable(uint64_t visible_results, bool finished) {
   durable_visible_ = std::max(durable_visible_, visible_results);
   durable_finished_ = durable_finished_ || finished;
 }
 
-void Batch::RestoreResult(const JournalEvent& e) {
-  TaskSlot& s = slots_[e.task];
-  s.state = e.state;
-  TaskResult& r = results_.emplace_back();
-  r.task = e.task;
-  r.task_id = &ids_[e.task];
-  r.state = e.state;
-  r.retry_count = e.retries;
-  r.priority = priorities_[e.task];
-  r.output = e.output;
-  r.error = e.error;
-  r.worker_id = e.worker_id;
-  r.executor = &executor_names_[executor_index_[e.task]];
-  r.started_at = e.started_at;
-  r.finished_at = e.at;
-  r.duration_ms = e.duration_ms;
-  if (r.started_at != WallTime{}) ++executed_;
-  duration_sum_ms_ += r.duration_ms;
-  if (e.state == TaskState::kSucceeded) ++successful_;
-  if (e.retries > 0) ++retried_;
+void Batch::RestoreStarted(uint32_t t, uint32_t retries) {
+  TaskSlot& s = slots_[t];
+  s.state = TaskState::kRunning;
+  s.retries = retries;
+  ++s.generation;
   if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
-  ++version_;
-  result_of_[e.task] = &r;
-  if (order_.empty()) {
-    visible_.push_back(&r);
-  } else {
-    EmitVisible();
-  }
 }
 
-void Batch::RestoreStarted(uint32_t t, uint32_t generation) {
-  slots_[t].generation = generation;
-  if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
+void Batch::RestoreRetryWait(uint32_t t, uint32_t retries) {
+  TaskSlot& s = slots_[t];
+  s.state = TaskState::kRetryWait;
+  s.retries = retries;
+}
+
+void Batch::RerunInterrupted(uint32_t t) {
+  TaskSlot& s = slots_[t];
+  s.state = TaskState::kPending;
+  ++s.retries;
 }
 
 void Batch::RebuildReady() {
@@ -387,6 +463,4 @@ ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {
   }
   return chunk;
 }
-
-
 }  // namespace batchd::core

@@ -99,7 +99,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // The final result of task `t`, or nullptr while it has none.
   const TaskResult* result(uint32_t t) const { return result_of_[t]; }
 
-  TaskSlot& slot(uint32_t t) { return slots_[t]; }
+  // A task's run state is read-only outside Batch: every change is one of the transitions below.
   const TaskSlot& slot(uint32_t t) const { return slots_[t]; }
 
   BatchState state() const { return state_; }
@@ -111,17 +111,58 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Ready queue: highest priority first, ties in input order.
   bool CanStart() const { return !ready_.empty() && running_ < max_concurrent_ && !finished(); }
-  void PushReady(uint32_t t);
   uint32_t PopReady();
 
-  // Attempt bookkeeping, called by the scheduler.
-  void OnAttemptStarted(uint32_t t, SteadyTime now);
-  void OnAttemptEnded() { --running_; }
+  // The stale-attempt check: true while task `t` is still in `state` in attempt `generation`
+  // (a timer or an outcome of any earlier attempt, or of a task that moved on, is stale).
+  bool IsCurrent(uint32_t t, TaskState state, uint32_t generation) const {
+    const TaskSlot& s = slots_[t];
+    return s.state == state && s.generation == generation;
+  }
 
-  // Records the final result of task `t` (state must be final). Returns true when new results
-  // became visible to readers (hold-back orders may delay them).
+  // Task transitions (the one task state machine), called by the scheduler on the strand.
+  // PENDING -> RUNNING: a new attempt (generation) starts.
+  void OnAttemptStarted(uint32_t t, SteadyTime now);
+  // The running attempt ended (an outcome, a timeout or a cancellation); its task moves on.
+  void OnAttemptEnded() { --running_; }
+  // Its attempt was lost with its worker: returns the losses so far (not counted as retries).
+  uint8_t CountLostWorker(uint32_t t) { return ++slots_[t].workers_lost; }
+  // RUNNING -> PENDING (its attempt was lost with its worker): ready again.
+  void Requeue(uint32_t t, SteadyTime now);
+  // RUNNING -> RETRY_WAIT: the retry counted, it waits for its delay.
+  void WaitForRetry(uint32_t t);
+  // RETRY_WAIT -> PENDING: its retry timer fired; ready again.
+  void OnRetryDue(uint32_t t, SteadyTime now);
+  // PENDING, held back (or no longer) because its executor has no free capacity. Unpark
+  // returns whether it was parked; Wake also makes it ready.
+  void Park(uint32_t t) { slots_[t].parked = true; }
+  bool Unpark(uint32_t t) { return std::exchange(slots_[t].parked, false); }
+  void Wake(uint32_t t) {
+    slots_[t].parked = false;
+    PushReady(t);
+  }
+  // The task's one timer (timeout, retry delay or no-worker deadline): TakeTimer disarms the
+  // slot and returns what was armed (for the caller to cancel), kNoTimer when nothing.
+  void SetTimer(uint32_t t, TimerId timer) { slots_[t].timer = timer; }
+  TimerId TakeTimer(uint32_t t) { return std::exchange(slots_[t].timer, kNoTimer); }
+
+  // Records the final result of task `t` (`state` must be final). Returns true when new
+  // results became visible to readers (hold-back orders may delay them).
   bool Record(uint32_t t, TaskState state, boost::json::value output, std::string error,
               SteadyTime now, std::string worker_id = {});
+
+  // The dependency-failure policy, in one place: what a task ending in the final `state` means
+  // for its dependents. Success (and any end under RUN_DEPENDENTS) releases them.
+  enum class DependentsFate { kRelease, kSkip, kCancelBatch };
+  DependentsFate FateOfDependents(TaskState state) const;
+  // kRelease: each dependent has one dependency fewer; those with none left become ready
+  // (`ready_at` = now) unless the batch is cancelled.
+  void ReleaseDependents(uint32_t t, SteadyTime now);
+  // kSkip: records every pending task downstream of `failed` as SKIPPED, calling `recorded`
+  // for each.
+  void SkipDependents(uint32_t failed, SteadyTime now,
+                      absl::FunctionRef<void(uint32_t)> recorded);
+
   // Marks the batch finished once every task is final (or it was cancelled and nothing runs),
   // and releases its executors.
   void Finish(SteadyTime now);
@@ -130,6 +171,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
   const std::string& cancel_reason() const { return cancel_reason_; }
   bool AllFinal() const { return results_.size() == ids_.size(); }
   void Touch() { ++version_; }
+  // The scheduler let go of the batch (retention ended): whoever still holds it only reads it.
+  void Retire() { retired_ = true; }
+  bool retired() const { return retired_; }
 
   // Durability: a journaled batch shows readers only results (and its end) the journal has
   // made durable; without a journal everything recorded is readable at once.
@@ -143,12 +187,17 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Membership of the scheduler's list of batches with events to flush.
   bool in_journal_list = false;
 
-  // Recovery from the journal: replays a stored final result, an attempt that had started,
-  // and the end of the batch; RebuildReady then queues every pending task whose
-  // dependencies are done.
-  void RestoreResult(const JournalEvent& e);
-  void RestoreStarted(uint32_t t, uint32_t generation);
+  // Recovery from the journal (see ReplayJournal in batch_replay.h): replays an attempt that
+  // had started, its requeueing or retry delay, a stored final result (with what it means for
+  // its dependents' counts) and the end of the batch. RerunInterrupted then makes an attempt
+  // that was running when the daemon stopped pending again (counted as a retry) and
+  // RebuildReady queues every pending task whose dependencies are done.
+  void RestoreStarted(uint32_t t, uint32_t retries);
+  void RestoreRequeued(uint32_t t) { slots_[t].state = TaskState::kPending; }
+  void RestoreRetryWait(uint32_t t, uint32_t retries);
+  void RestoreResult(JournalEvent& e);
   void RestoreFinished(SteadyTime finished) { Finish(finished); }
+  void RerunInterrupted(uint32_t t);
   void RebuildReady();
   WallTime WallAt(SteadyTime t) const { return ToWall(t); }
 
@@ -172,6 +221,10 @@ class Batch : public std::enable_shared_from_this<Batch> {
  private:
   Batch() = default;
   bool ReadyBefore(uint32_t a, uint32_t b) const;
+  void PushReady(uint32_t t);
+  // The one way a result enters the log (live or replayed): counts it and makes it visible
+  // in aggregation order. `ran`: the task ran at least once.
+  bool AppendResult(TaskResult result, bool ran);
   bool EmitVisible();
   WallTime ToWall(SteadyTime t) const {
     return identity_.created_wall +
@@ -225,6 +278,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   std::vector<absl::AnyInvocable<void()>> change_waiters_;
   bool changed_ = false;
+  bool retired_ = false;
 
   bool journaled_ = false;
   uint64_t durable_visible_ = 0;

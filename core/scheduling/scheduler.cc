@@ -1,22 +1,17 @@
 #include "core/scheduling/scheduler.h"
 
 #include <algorithm>
-#include <bit>
 #include <utility>
 
 #include <boost/asio/post.hpp>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/scheduling/batch_replay.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
 namespace {
-
-absl::Status BatchNotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("Batch '", id, "' not found"));
-}
 
 SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
   return clock.SteadyNow() +
@@ -40,12 +35,6 @@ class BatchTaskDependencies final : public TaskDependencies {
   absl::Span<const uint32_t> dependencies_;
 };
 
-// Heap order for parked tasks: std heaps keep the greatest on top, so "less" means "later".
-bool ParkedAfter(const auto& a, const auto& b) {
-  if (a.priority != b.priority) return a.priority < b.priority;
-  return a.order > b.order;
-}
-
 }  // namespace
 
 Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
@@ -57,6 +46,8 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       id_rng_(std::random_device{}()),
+      finished_(options.retention, options.max_finished_batches),
+      readers_(clock, timers, options.max_results_per_chunk),
       jitter_rng_(std::random_device{}()) {
   if (options_.journal != nullptr) {
     options_.journal->SetDurableListener([this](std::vector<DurableMark> marks) {
@@ -72,16 +63,14 @@ Scheduler::~Scheduler() {
   for (auto& [seq, batch] : batches_) batch->change_waiters().clear();
 }
 
+// ---- Admission ----
+
 absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers,
                                                std::string content) {
-  if (!spec.request_id.empty()) {
-    // A retried submission must find its batch even when the daemon is at its limit.
-    absl::MutexLock lock(&requests_mu_);
-    auto it = requests_.find(spec.request_id);
-    if (it != requests_.end()) {
-      return AnswerTwin(spec.request_id, it->second, absl::HashOf(content), with_layers);
-    }
-  }
+  // A retried submission must find its batch even when the daemon is at its limit.
+  AdmissionLedger::Answer twin = ledger_.Find(spec.request_id, content);
+  if (!twin.ok()) return twin.status();
+  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
   if (active_batches_.fetch_add(1) >= options_.max_active_batches) {
     active_batches_.fetch_sub(1);
     return absl::ResourceExhaustedError(
@@ -107,16 +96,9 @@ SubmitResult Scheduler::Describe(const BatchPtr& batch, bool with_layers) {
   return result;
 }
 
-absl::StatusOr<SubmitResult> Scheduler::AnswerTwin(const std::string& request_id,
-                                                   const AdmittedRequest& admitted,
-                                                   size_t content_hash, bool with_layers) {
-  if (admitted.content_hash != content_hash) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "request_id '", request_id, "' was already used for batch ", admitted.batch->id(),
-        " with different content; use a new request_id"));
-  }
-  SubmitResult result = Describe(admitted.batch, with_layers);
-  result.admission = admitted.admission;
+SubmitResult Scheduler::DescribeTwin(const AdmissionLedger::Twin& twin, bool with_layers) {
+  SubmitResult result = Describe(twin.batch, with_layers);
+  result.admission = twin.admission;
   result.duplicate = true;
   return result;
 }
@@ -149,19 +131,14 @@ absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
     batch->SetJournaled();
     result.admission = std::make_shared<Admission>();
   }
-  if (!batch->request_id().empty()) {
-    // Under the lock, so a concurrent twin either finds this batch or is found by it.
-    absl::MutexLock lock(&requests_mu_);
-    const size_t hash = absl::HashOf(content);
-    auto [it, inserted] = requests_.try_emplace(batch->request_id());
-    if (!inserted) return AnswerTwin(batch->request_id(), it->second, hash, with_layers);
-    it->second = AdmittedRequest{hash, batch, result.admission};
-  }
+  AdmissionLedger::Answer twin = ledger_.Claim(batch, content, result.admission);
+  if (!twin.ok()) return twin.status();
+  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
   if (journal == nullptr) {
     boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
     return result;
   }
-  // Outside requests_mu_: a refusal may come at once and frees the request_id.
+  // After the claim: a refusal may come at once and frees the request_id.
   BatchRecord record{batch->seq(), batch->id(), batch->request_id(), batch->created_wall(),
                      std::move(content)};
   journal->AppendBatch(std::move(record),
@@ -179,7 +156,7 @@ void Scheduler::OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admi
   } else {
     // Refused: it never runs, is never listed, and its request_id may be used again.
     spdlog::debug("batch {} refused: {}", batch->id(), std::string(stored.message()));
-    ForgetRequest(*batch);
+    ledger_.Forget(*batch);
     active_batches_.fetch_sub(1);
   }
   admission->Resolve(std::move(stored));
@@ -191,7 +168,7 @@ void Scheduler::AddBatch(BatchPtr batch) {
   batches_.emplace(batch->seq(), batch);
   seq_by_id_.emplace(batch->id(), batch->seq());
   observer_.OnBatchSubmitted();
-  MarkChanged(batch);
+  readers_.MarkChanged(batch);
   MakeRunnable(batch);
   MaybeFinishBatch(batch);  // an empty batch is done at once
   Pump();
@@ -203,22 +180,33 @@ Scheduler::BatchPtr Scheduler::Find(const std::string& id) const {
   return batches_.at(it->second);
 }
 
+Scheduler::BatchPtr Scheduler::Current(const AttemptToken& token, TaskState state) const {
+  auto it = batches_.find(token.batch_seq);
+  if (it == batches_.end() || token.task >= it->second->size()) return nullptr;
+  if (!it->second->IsCurrent(token.task, state, token.generation)) return nullptr;
+  return it->second;
+}
+
+// ---- The strand loop ----
+
 void Scheduler::Complete(const AttemptToken& token, ExecutionOutcome outcome) {
   if (strand_.running_in_this_thread()) {
     completions_.push_back({token, std::move(outcome)});
     // Inside Pump (a synchronous executor) the loop picks it up. Otherwise pump soon rather
     // than now, so a burst of completions (a worker's batched outcomes) is handled in one turn.
-    if (!pumping_ && !pump_posted_) {
-      pump_posted_ = true;
-      boost::asio::post(strand_, [this] {
-        pump_posted_ = false;
-        Pump();
-      });
-    }
+    if (!pumping_) PostPump();
     return;
   }
   boost::asio::post(strand_, [this, token, o = std::move(outcome)]() mutable {
     completions_.push_back({token, std::move(o)});
+    Pump();
+  });
+}
+
+void Scheduler::PostPump() {
+  if (std::exchange(pump_posted_, true)) return;
+  boost::asio::post(strand_, [this] {
+    pump_posted_ = false;
     Pump();
   });
 }
@@ -244,15 +232,9 @@ void Scheduler::Pump() {
   }
   pumping_ = false;
   FlushJournal();
-  NotifyChanged();
-  if (steps >= options_.max_steps_per_turn && !pump_posted_) {
-    // Yield so readers and RPCs queued on the strand are served during a huge batch.
-    pump_posted_ = true;
-    boost::asio::post(strand_, [this] {
-      pump_posted_ = false;
-      Pump();
-    });
-  }
+  readers_.NotifyChanged();
+  // Yield so readers and RPCs queued on the strand are served during a huge batch.
+  if (steps >= options_.max_steps_per_turn) PostPump();
 }
 
 void Scheduler::MakeRunnable(const BatchPtr& batch) {
@@ -290,8 +272,8 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   }
   batch->OnAttemptStarted(task, now);
   ++running_total_;
-  MarkChanged(batch);
-  TaskSlot& slot = batch->slot(task);
+  readers_.MarkChanged(batch);
+  const TaskSlot& slot = batch->slot(task);
   if (std::string* events = JournalEvents(batch)) EncodeStarted(*events, task, slot.retries);
   const AttemptToken token{batch->seq(), task, slot.generation};
   const uint32_t timeout_ms = batch->timeout_ms(task);
@@ -312,25 +294,18 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   batch->executor(task)->Start(request, *this);
   const bool completed_inline = completions_.size() > before && completions_.back().token == token;
   if (!completed_inline) {
-    slot.timer = timers_.ScheduleAt(deadline, [this, token] { OnTimeout(token); });
+    batch->SetTimer(task, timers_.ScheduleAt(deadline, [this, token] { OnTimeout(token); }));
   }
 }
 
 void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome) {
-  auto it = batches_.find(token.batch_seq);
-  if (it == batches_.end()) return;
-  BatchPtr batch = it->second;
-  if (token.task >= batch->size()) return;
-  TaskSlot& slot = batch->slot(token.task);
-  if (slot.state != TaskState::kRunning || slot.generation != token.generation) {
-    spdlog::debug("batch {} task '{}': ignoring outcome of a stale attempt", batch->id(),
-                  batch->task_id(token.task));
+  BatchPtr batch = Current(token, TaskState::kRunning);
+  if (batch == nullptr) {
+    spdlog::debug("batch #{} task #{}: ignoring outcome of a stale attempt", token.batch_seq,
+                  token.task);
     return;
   }
-  if (slot.timer != kNoTimer) {
-    timers_.Cancel(slot.timer);
-    slot.timer = kNoTimer;
-  }
+  CancelTimer(*batch, token.task);
   batch->OnAttemptEnded();
   --running_total_;
   if (outcome.worker_lost) {
@@ -339,7 +314,7 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
                std::move(outcome.worker_id));
   } else if (!outcome.non_retryable &&
-             slot.retries < batch->retry_policy(token.task).max_retries) {
+             batch->slot(token.task).retries < batch->retry_policy(token.task).max_retries) {
     ScheduleRetry(batch, token.task, outcome.retry_after_ms);
   } else {
     FinishTask(batch, token.task, TaskState::kFailed, std::move(outcome.output),
@@ -349,8 +324,7 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
 }
 
 void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome) {
-  TaskSlot& slot = batch->slot(task);
-  if (++slot.workers_lost >= kMaxWorkerLosses) {
+  if (batch->CountLostWorker(task) >= kMaxWorkerLosses) {
     FinishTask(batch, task, TaskState::kFailed, {},
                absl::StrCat("Worker lost ", kMaxWorkerLosses, " times (last: ", outcome.error, ")"),
                std::move(outcome.worker_id));
@@ -358,137 +332,26 @@ void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, Execution
   }
   spdlog::info("batch {} task '{}': {}; running it again", batch->id(), batch->task_id(task),
                outcome.error);
-  slot.state = TaskState::kPending;
-  slot.ready_at = clock_.SteadyNow();
+  batch->Requeue(task, clock_.SteadyNow());
   if (std::string* events = JournalEvents(batch)) EncodeRequeued(*events, task);
-  batch->PushReady(task);
-  batch->Touch();
-  MarkChanged(batch);
-}
-
-void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& executor) {
-  TaskSlot& slot = batch->slot(task);
-  slot.parked = true;
-  ParkedTasks& parked = parked_[&executor];
-  ++parked.waiting;
-  std::vector<ParkedTask>& heap = parked.heap;
-  heap.push_back({batch->priority(task), next_park_order_++, batch->seq(), task});
-  std::push_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-  // Entries of tasks that timed out or were cancelled while parked stay until popped (or until
-  // none waits and the whole list goes); drop them whenever the heap doubles so an executor
-  // that never gets a worker does not grow forever.
-  if (heap.size() >= 1024 && std::has_single_bit(heap.size())) CompactParked(heap);
-  if (slot.timer == kNoTimer && !executor.Unserved().empty()) ArmUnservedTimeout(batch, task);
-}
-
-void Scheduler::Unpark(Batch& batch, uint32_t task) {
-  TaskSlot& slot = batch.slot(task);
-  if (!std::exchange(slot.parked, false)) return;
-  auto it = parked_.find(batch.executor(task));
-  if (it != parked_.end() && --it->second.waiting == 0) parked_.erase(it);
-}
-
-void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
-  TaskSlot& slot = batch->slot(task);
-  const uint64_t seq = batch->seq();
-  const uint32_t generation = slot.generation;
-  slot.timer = timers_.ScheduleAt(
-      clock_.SteadyNow() + std::chrono::milliseconds(batch->timeout_ms(task)),
-      [this, seq, task, generation] { OnUnservedTimeout(seq, task, generation); });
-}
-
-void Scheduler::OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation) {
-  if (suspended_) return;
-  auto it = batches_.find(batch_seq);
-  if (it == batches_.end()) return;
-  const BatchPtr batch = it->second;
-  TaskSlot& slot = batch->slot(task);
-  if (!slot.parked || slot.state != TaskState::kPending || slot.generation != generation) return;
-  slot.timer = kNoTimer;
-  std::string error = batch->executor(task)->Unserved();
-  if (error.empty()) return;  // a worker serves it now: it waits for a free slot
-  Unpark(*batch, task);
-  FinishTask(batch, task, TaskState::kFailed, {}, std::move(error));
-  MakeRunnable(batch);
-  Pump();
-}
-
-Batch* Scheduler::StillParked(const ParkedTask& p) const {
-  auto b = batches_.find(p.batch_seq);
-  if (b == batches_.end()) return nullptr;
-  const TaskSlot& slot = b->second->slot(p.task);
-  return slot.parked && slot.state == TaskState::kPending ? b->second.get() : nullptr;
-}
-
-void Scheduler::CompactParked(std::vector<ParkedTask>& heap) const {
-  std::erase_if(heap, [this](const ParkedTask& p) { return StillParked(p) == nullptr; });
-  std::make_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-}
-
-void Scheduler::OnCapacityChanged(Executor& executor) {
-  // A woken task may not start at once (its batch is at max_concurrent, or runs another task
-  // first) and may never start (its batch is cancelled): while a slot stays free, pump and wake
-  // more, so no slot idles next to a parked task. Pump may park again: find the heap anew.
-  for (bool woke = true; woke;) {
-    woke = false;
-    auto it = parked_.find(&executor);
-    if (it == parked_.end()) break;
-    ParkedTasks& parked = it->second;
-    std::vector<ParkedTask>& heap = parked.heap;
-    uint32_t free = executor.FreeCapacity();
-    while (free > 0 && parked.waiting > 0 && !heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), ParkedAfter<ParkedTask, ParkedTask>);
-      const ParkedTask p = heap.back();
-      heap.pop_back();
-      Batch* batch = StillParked(p);
-      if (batch == nullptr) continue;
-      TaskSlot& slot = batch->slot(p.task);
-      slot.parked = false;
-      --parked.waiting;
-      if (slot.timer != kNoTimer) {
-        timers_.Cancel(slot.timer);
-        slot.timer = kNoTimer;
-      }
-      batch->PushReady(p.task);
-      MakeRunnable(batches_.at(p.batch_seq));
-      --free;
-      woke = true;
-    }
-    if (parked.waiting == 0) parked_.erase(it);
-    if (woke) Pump();
-  }
-  auto it = parked_.find(&executor);
-  if (it != parked_.end() && !executor.Unserved().empty()) {
-    // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
-    std::vector<ParkedTask>& heap = it->second.heap;
-    CompactParked(heap);
-    for (const ParkedTask& p : heap) {
-      const BatchPtr& batch = batches_.at(p.batch_seq);
-      if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
-    }
-  }
-  Pump();
+  readers_.MarkChanged(batch);
 }
 
 void Scheduler::OnTimeout(const AttemptToken& token) {
   if (suspended_) return;
-  auto it = batches_.find(token.batch_seq);
-  if (it == batches_.end()) return;
-  BatchPtr batch = it->second;
-  TaskSlot& slot = batch->slot(token.task);
-  if (slot.state != TaskState::kRunning || slot.generation != token.generation) return;
-  slot.timer = kNoTimer;
-  batch->executor(token.task)->CancelBecause(
-      token, absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms"));
+  BatchPtr batch = Current(token, TaskState::kRunning);
+  if (batch == nullptr) return;
+  batch->TakeTimer(token.task);  // it fired
+  const std::string error = absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms");
+  batch->executor(token.task)->CancelBecause(token, error);
   batch->OnAttemptEnded();
   --running_total_;
   observer_.OnTimeout(batch->executor_name(token.task));
   const RetryPolicy& policy = batch->retry_policy(token.task);
-  if (policy.retry_on_timeout && slot.retries < policy.max_retries) {
+  if (policy.retry_on_timeout && batch->slot(token.task).retries < policy.max_retries) {
     ScheduleRetry(batch, token.task, std::nullopt);
   } else {
-    FinishTask(batch, token.task, TaskState::kTimedOut, {},
-               absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms"));
+    FinishTask(batch, token.task, TaskState::kTimedOut, {}, error);
   }
   MakeRunnable(batch);
   Pump();
@@ -496,96 +359,145 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
 
 void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
                               std::optional<uint32_t> retry_after_ms) {
-  TaskSlot& slot = batch->slot(task);
   const RetryPolicy& policy = batch->retry_policy(task);
   uint64_t delay_ms = 0;
   if (retry_after_ms.has_value()) {
     delay_ms = *retry_after_ms;
   } else {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    delay_ms = ApplyJitter(policy.jitter, BaseRetryDelayMs(policy, slot.retries), unit(jitter_rng_));
+    delay_ms = ApplyJitter(policy.jitter, BaseRetryDelayMs(policy, batch->slot(task).retries),
+                           unit(jitter_rng_));
   }
-  ++slot.retries;
-  slot.state = TaskState::kRetryWait;
+  batch->WaitForRetry(task);
   observer_.OnRetryScheduled(batch->executor_name(task));
   const auto delay = std::chrono::milliseconds(delay_ms);
   if (std::string* events = JournalEvents(batch)) {
-    EncodeRetryWait(*events, task, slot.retries, clock_.WallNow() + delay);
+    EncodeRetryWait(*events, task, batch->slot(task).retries, clock_.WallNow() + delay);
   }
   ArmRetryTimer(batch, task, clock_.SteadyNow() + delay);
-  batch->Touch();
-  MarkChanged(batch);
+  readers_.MarkChanged(batch);
 }
 
 void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at) {
-  TaskSlot& slot = batch->slot(task);
-  const uint64_t seq = batch->seq();
-  const uint32_t generation = slot.generation;
-  slot.timer = timers_.ScheduleAt(at, [this, seq, task, generation] {
-                                    auto it = batches_.find(seq);
-                                    if (it == batches_.end()) return;
-                                    const TaskSlot& s = it->second->slot(task);
-                                    if (s.state != TaskState::kRetryWait ||
-                                        s.generation != generation) {
-                                      return;
-                                    }
-                                    OnRetryDue(it->second, task);
-                                  });
+  const AttemptToken token{batch->seq(), task, batch->slot(task).generation};
+  batch->SetTimer(task, timers_.ScheduleAt(at, [this, token] {
+    const BatchPtr due = Current(token, TaskState::kRetryWait);
+    if (due == nullptr) return;
+    due->OnRetryDue(token.task, clock_.SteadyNow());
+    MakeRunnable(due);
+    Pump();
+  }));
 }
 
-void Scheduler::OnRetryDue(const BatchPtr& batch, uint32_t task) {
-  TaskSlot& slot = batch->slot(task);
-  slot.timer = kNoTimer;
-  slot.state = TaskState::kPending;
-  slot.ready_at = clock_.SteadyNow();
-  batch->PushReady(task);
+void Scheduler::CancelTimer(Batch& batch, uint32_t task) {
+  if (const TimerId timer = batch.TakeTimer(task); timer != kNoTimer) timers_.Cancel(timer);
+}
+
+// ---- Capacity parking ----
+
+void Scheduler::Park(const BatchPtr& batch, uint32_t task, const Executor& executor) {
+  batch->Park(task);
+  parking_.Park(executor, batch->seq(), task, batch->priority(task),
+                [this](const ParkedTask& entry) { return StillParked(entry); });
+  if (batch->slot(task).timer == kNoTimer && !executor.Unserved().empty()) {
+    ArmUnservedTimeout(batch, task);
+  }
+}
+
+void Scheduler::Unpark(Batch& batch, uint32_t task) {
+  if (batch.Unpark(task)) parking_.Leave(*batch.executor(task));
+}
+
+bool Scheduler::StillParked(const ParkedTask& p) const {
+  auto b = batches_.find(p.batch_seq);
+  if (b == batches_.end()) return false;
+  const TaskSlot& slot = b->second->slot(p.task);
+  return slot.parked && slot.state == TaskState::kPending;
+}
+
+void Scheduler::OnCapacityChanged(Executor& executor) {
+  // A woken task may not start at once (its batch is at max_concurrent, or runs another task
+  // first) and may never start (its batch is cancelled): while a slot stays free, pump and wake
+  // more, so no slot idles next to a parked task.
+  while (WakeParked(executor) > 0) Pump();
+  if (parking_.waiting(executor) > 0 && !executor.Unserved().empty()) {
+    // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
+    for (const ParkedTask& p :
+         parking_.Waiting(executor, [this](const ParkedTask& entry) { return StillParked(entry); })) {
+      const BatchPtr& batch = batches_.at(p.batch_seq);
+      if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
+    }
+  }
+  Pump();
+}
+
+uint32_t Scheduler::WakeParked(Executor& executor) {
+  uint32_t woken = 0;
+  for (const uint32_t free = executor.FreeCapacity(); woken < free; ++woken) {
+    const std::optional<ParkedTask> p =
+        parking_.Wake(executor, [this](const ParkedTask& entry) { return StillParked(entry); });
+    if (!p.has_value()) break;
+    const BatchPtr& batch = batches_.at(p->batch_seq);
+    CancelTimer(*batch, p->task);
+    batch->Wake(p->task);
+    MakeRunnable(batch);
+  }
+  return woken;
+}
+
+void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
+  const AttemptToken token{batch->seq(), task, batch->slot(task).generation};
+  batch->SetTimer(task, timers_.ScheduleAt(
+                            clock_.SteadyNow() + std::chrono::milliseconds(batch->timeout_ms(task)),
+                            [this, token] { OnUnservedTimeout(token); }));
+}
+
+void Scheduler::OnUnservedTimeout(const AttemptToken& token) {
+  if (suspended_) return;
+  const BatchPtr batch = Current(token, TaskState::kPending);
+  if (batch == nullptr || !batch->slot(token.task).parked) return;
+  batch->TakeTimer(token.task);  // it fired
+  std::string error = batch->executor(token.task)->Unserved();
+  if (error.empty()) return;  // a worker serves it now: it waits for a free slot
+  Unpark(*batch, token.task);
+  FinishTask(batch, token.task, TaskState::kFailed, {}, std::move(error));
   MakeRunnable(batch);
   Pump();
 }
 
+// ---- Finishing tasks and batches ----
+
 void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
                            boost::json::value output, std::string error, std::string worker_id) {
-  const SteadyTime now = clock_.SteadyNow();
-  batch->Record(task, state, std::move(output), std::move(error), now, std::move(worker_id));
+  batch->Record(task, state, std::move(output), std::move(error), clock_.SteadyNow(),
+                std::move(worker_id));
   ReportFinished(batch, task);
-  MarkChanged(batch);
-  const bool failed = state == TaskState::kFailed || state == TaskState::kTimedOut;
-  const bool release_dependents =
-      state == TaskState::kSucceeded ||
-      (failed && batch->on_dependency_failure() == DependencyFailure::kRunDependents);
-  if (release_dependents) {
-    for (uint32_t d : batch->graph().Dependents(task)) {
-      TaskSlot& s = batch->slot(d);
-      if (--s.remaining_deps == 0 && s.state == TaskState::kPending &&
-          !batch->cancel_requested()) {
-        s.ready_at = now;
-        batch->PushReady(d);
-      }
-    }
-  } else if (failed) {
-    if (batch->on_dependency_failure() == DependencyFailure::kCancelBatch) {
-      CancelBatch(batch, absl::StrCat("task '", batch->task_id(task), "' failed"));
-    } else {
-      SkipDependents(batch, task);
-    }
-  }
+  readers_.MarkChanged(batch);
+  ApplyDependencyPolicy(batch, task);
   MaybeFinishBatch(batch);
 }
 
-void Scheduler::SkipDependents(const BatchPtr& batch, uint32_t failed_task) {
-  const std::string error =
-      absl::StrCat("Skipped: dependency '", batch->task_id(failed_task), "' failed");
+void Scheduler::ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task) {
   const SteadyTime now = clock_.SteadyNow();
-  std::vector<uint32_t> stack(batch->graph().Dependents(failed_task).begin(),
-                              batch->graph().Dependents(failed_task).end());
-  while (!stack.empty()) {
-    const uint32_t t = stack.back();
-    stack.pop_back();
-    if (batch->slot(t).state != TaskState::kPending) continue;
-    batch->Record(t, TaskState::kSkipped, {}, error, now);
-    ReportFinished(batch, t);
-    for (uint32_t d : batch->graph().Dependents(t)) stack.push_back(d);
+  switch (batch->FateOfDependents(batch->slot(task).state)) {
+    case Batch::DependentsFate::kRelease:
+      batch->ReleaseDependents(task, now);
+      break;
+    case Batch::DependentsFate::kSkip:
+      batch->SkipDependents(task, now, [&](uint32_t skipped) { ReportFinished(batch, skipped); });
+      break;
+    case Batch::DependentsFate::kCancelBatch:
+      CancelBatch(batch, absl::StrCat("task '", batch->task_id(task), "' failed"));
+      break;
   }
+}
+
+void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
+  const TaskResult* r = batch->result(task);
+  observer_.OnTaskFinished(batch->executor_name(task), r->state,
+                           std::chrono::duration_cast<Duration>(
+                               std::chrono::duration<double, std::milli>(r->duration_ms)));
+  if (std::string* events = JournalEvents(batch)) EncodeResult(*events, *r);
 }
 
 void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
@@ -595,19 +507,16 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
   if (std::string* events = JournalEvents(batch)) EncodeCancelled(*events, reason);
   batch->MarkCancelled(std::move(reason));
   CancelRemaining(batch, error);
-  MarkChanged(batch);
+  readers_.MarkChanged(batch);
   MaybeFinishBatch(batch);
 }
 
 void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error) {
   const SteadyTime now = clock_.SteadyNow();
   for (uint32_t t = 0; t < batch->size(); ++t) {
-    TaskSlot& slot = batch->slot(t);
+    const TaskSlot& slot = batch->slot(t);
     if (IsFinal(slot.state)) continue;
-    if (slot.timer != kNoTimer) {
-      timers_.Cancel(slot.timer);
-      slot.timer = kNoTimer;
-    }
+    CancelTimer(*batch, t);
     Unpark(*batch, t);
     if (slot.state == TaskState::kRunning) {
       batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation}, error);
@@ -625,62 +534,40 @@ void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
   if (std::string* events = JournalEvents(batch)) EncodeFinished(*events, clock_.WallNow());
   active_batches_.fetch_sub(1);
   observer_.OnBatchFinished(batch->state());
-  MarkChanged(batch);
+  readers_.MarkChanged(batch);
   const BatchSummary s = batch->Summary();
   spdlog::info("batch {} finished {}: {} tasks, {} succeeded, {} failed, {} retried, {:.1f} ms",
                batch->id(), BatchStateName(s.state), s.total_tasks, s.successful_count,
                s.failed_count, s.retried_count, s.total_duration_ms);
-  finished_order_.push_back(batch);
+  finished_.Add(batch);
   EvictExpired();
 }
 
 void Scheduler::EvictExpired() {
-  const SteadyTime now = clock_.SteadyNow();
-  while (!finished_order_.empty()) {
-    const BatchPtr& oldest = finished_order_.front();
-    const bool too_many = finished_order_.size() > options_.max_finished_batches;
-    const bool too_old = now - oldest->finished_steady() >= options_.retention;
-    if (!too_many && !too_old) break;
+  while (const BatchPtr oldest = finished_.PopExpired(clock_.SteadyNow())) {
     seq_by_id_.erase(oldest->id());
     if (options_.journal != nullptr) options_.journal->Forget(oldest->seq());
-    ForgetRequest(*oldest);
+    ledger_.Forget(*oldest);
+    oldest->Retire();
     batches_.erase(oldest->seq());
-    finished_order_.pop_front();
   }
-  if (eviction_timer_ != kNoTimer) {
-    timers_.Cancel(eviction_timer_);
-    eviction_timer_ = kNoTimer;
+  if (const TimerId timer = std::exchange(eviction_timer_, kNoTimer); timer != kNoTimer) {
+    timers_.Cancel(timer);
   }
-  if (!finished_order_.empty()) {
-    eviction_timer_ =
-        timers_.ScheduleAt(finished_order_.front()->finished_steady() + options_.retention, [this] {
-          eviction_timer_ = kNoTimer;
-          EvictExpired();
-        });
+  if (const std::optional<SteadyTime> next = finished_.NextExpiry()) {
+    eviction_timer_ = timers_.ScheduleAt(*next, [this] {
+      eviction_timer_ = kNoTimer;
+      EvictExpired();
+    });
   }
 }
 
-void Scheduler::MarkChanged(const BatchPtr& batch) {
-  if (batch->MarkChanged()) changed_.push_back(batch);
-}
-
-void Scheduler::NotifyChanged() {
-  while (!changed_.empty()) {
-    std::vector<BatchPtr> changed;
-    changed.swap(changed_);
-    for (const BatchPtr& batch : changed) {
-      batch->ClearChanged();
-      std::vector<absl::AnyInvocable<void()>> waiters;
-      waiters.swap(batch->change_waiters());
-      for (auto& waiter : waiters) waiter();
-    }
-  }
-}
+// ---- Readers ----
 
 void Scheduler::GetSummary(std::string batch_id, Callback<BatchSummary> done) {
   boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
     done(batch->Summary());
   });
 }
@@ -688,24 +575,15 @@ void Scheduler::GetSummary(std::string batch_id, Callback<BatchSummary> done) {
 void Scheduler::WaitForCompletion(std::string batch_id, Callback<BatchSummary> done) {
   boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
-    TryDeliverCompletion(std::move(batch), std::move(done));
-  });
-}
-
-void Scheduler::TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done) {
-  if (batch->finished_durably()) return done(batch->Summary());
-  if (suspended_) return done(Suspended(*batch));
-  Batch& b = *batch;
-  b.change_waiters().push_back([this, batch = std::move(batch), done = std::move(done)]() mutable {
-    TryDeliverCompletion(std::move(batch), std::move(done));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
+    readers_.WaitForCompletion(std::move(batch), std::move(done));
   });
 }
 
 void Scheduler::GetProgress(std::string batch_id, Callback<BatchProgress> done) {
   boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
     done(batch->Progress());
   });
 }
@@ -715,44 +593,9 @@ void Scheduler::WatchProgress(std::string batch_id, uint64_t after_version, Stea
   boost::asio::post(strand_, [this, id = std::move(batch_id), after_version, not_before,
                               done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
-    TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
+    readers_.WatchProgress(std::move(batch), after_version, not_before, std::move(done));
   });
-}
-
-void Scheduler::TryDeliverProgress(BatchPtr batch, uint64_t after_version, SteadyTime not_before,
-                                   Callback<ProgressUpdate> done) {
-  const SteadyTime now = clock_.SteadyNow();
-  Batch& b = *batch;
-  // A finished batch's update is the last one, sent once its end is durable (like its
-  // results): until then the reader waits, and never sees an end that a crash could undo.
-  const bool final = b.finished_durably();
-  const bool wait = b.finished() ? !final : after_version != 0 && b.version() <= after_version;
-  if (wait) {
-    if (suspended_) return done(Suspended(b));
-    b.change_waiters().push_back(
-        [this, batch = std::move(batch), after_version, not_before, done = std::move(done)]() mutable {
-          TryDeliverProgress(std::move(batch), after_version, not_before, std::move(done));
-        });
-    return;
-  }
-  if (now < not_before && !final) {
-    // Holds the batch's seq, not the batch: a reader waiting out a long interval must not keep
-    // the batch past its retention.
-    timers_.ScheduleAt(not_before, [this, seq = b.seq(), id = b.id(), after_version, not_before,
-                                    done = std::move(done)]() mutable {
-      auto it = batches_.find(seq);
-      if (it == batches_.end()) return done(BatchNotFound(id));
-      TryDeliverProgress(it->second, after_version, not_before, std::move(done));
-    });
-    return;
-  }
-  ProgressUpdate update;
-  update.progress = b.Progress();
-  update.version = b.version();
-  update.delivered_at = now;
-  update.final = final;
-  done(std::move(update));
 }
 
 void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
@@ -760,18 +603,8 @@ void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
   boost::asio::post(strand_, [this, id = std::move(batch_id), after_sequence,
                               done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
-    TryDeliverResults(std::move(batch), after_sequence, std::move(done));
-  });
-}
-
-void Scheduler::TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done) {
-  ResultChunk chunk = batch->ReadResults(after, options_.max_results_per_chunk);
-  if (!chunk.results.empty() || chunk.summary.has_value()) return done(std::move(chunk));
-  if (suspended_) return done(Suspended(*batch));
-  Batch& b = *batch;
-  b.change_waiters().push_back([this, batch = std::move(batch), after, done = std::move(done)]() mutable {
-    TryDeliverResults(std::move(batch), after, std::move(done));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
+    readers_.ReadResults(std::move(batch), after_sequence, std::move(done));
   });
 }
 
@@ -791,8 +624,8 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
   boost::asio::post(strand_, [this, id = std::move(batch_id), reason = std::move(reason),
                               done = std::move(done)]() mutable {
     BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchNotFound(id));
-    if (suspended_) return done(Suspended(*batch));
+    if (batch == nullptr) return done(BatchReaders::NotFound(id));
+    if (suspended_) return done(BatchReaders::Suspended(*batch));
     if (batch->finished()) {
       return done(absl::FailedPreconditionError(absl::StrCat(
           "Batch '", id, "' already finished (", BatchStateName(batch->state()), ")")));
@@ -803,41 +636,24 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
   });
 }
 
-void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
-  const TaskResult* r = batch->result(task);
-  observer_.OnTaskFinished(batch->executor_name(task), r->state,
-                           std::chrono::duration_cast<Duration>(
-                               std::chrono::duration<double, std::milli>(r->duration_ms)));
-  if (std::string* events = JournalEvents(batch)) EncodeResult(*events, *r);
-}
-
 void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
     SchedulerGauges g;
-    g.active_batches = batches_.size() - finished_order_.size();
+    g.active_batches = batches_.size() - finished_.size();
     g.running_tasks = running_total_;
     for (const auto& [seq, batch] : batches_) g.ready_tasks += batch->ready_count();
-    for (const auto& [executor, parked] : parked_) g.waiting_for_worker_tasks += parked.waiting;
+    g.waiting_for_worker_tasks = parking_.waiting();
     done(g);
   });
 }
 
 void Scheduler::CountUnfinished(absl::AnyInvocable<void(size_t)> done) {
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
-    done(batches_.size() - finished_order_.size());
+    done(batches_.size() - finished_.size());
   });
 }
 
-void Scheduler::CancelAll(std::string reason) {
-  boost::asio::post(strand_, [this, reason = std::move(reason)] {
-    std::vector<BatchPtr> unfinished;
-    for (auto& [seq, batch] : batches_) {
-      if (!batch->finished()) unfinished.push_back(batch);
-    }
-    for (const BatchPtr& batch : unfinished) CancelBatch(batch, reason);
-    Pump();
-  });
-}
+// ---- Journal buffering ----
 
 std::string* Scheduler::JournalEvents(const BatchPtr& batch) {
   if (options_.journal == nullptr || suspended_) return nullptr;
@@ -872,43 +688,42 @@ void Scheduler::OnDurable(std::vector<DurableMark> marks) {
     auto it = batches_.find(m.batch_seq);
     if (it == batches_.end()) continue;
     it->second->MarkDurable(m.visible_results, m.finished);
-    MarkChanged(it->second);
+    readers_.MarkChanged(it->second);
   }
-  NotifyChanged();
+  readers_.NotifyChanged();
 }
 
-void Scheduler::ForgetRequest(const Batch& batch) {
-  if (batch.request_id().empty()) return;
-  absl::MutexLock lock(&requests_mu_);
-  auto it = requests_.find(batch.request_id());
-  if (it != requests_.end() && it->second.batch.get() == &batch) requests_.erase(it);
-}
+// ---- Shutdown and recovery ----
 
-absl::Status Scheduler::Suspended(const Batch& batch) const {
-  return absl::UnavailableError(absl::StrCat(
-      "batchd is shutting down; batch ", batch.id(), " resumes when the daemon restarts"));
+void Scheduler::CancelAll(std::string reason) {
+  boost::asio::post(strand_, [this, reason = std::move(reason)] {
+    std::vector<BatchPtr> unfinished;
+    for (auto& [seq, batch] : batches_) {
+      if (!batch->finished()) unfinished.push_back(batch);
+    }
+    for (const BatchPtr& batch : unfinished) CancelBatch(batch, reason);
+    Pump();
+  });
 }
 
 void Scheduler::Suspend(std::string reason) {
   boost::asio::post(strand_, [this, reason = std::move(reason)] {
     FlushJournal();
     suspended_ = true;
+    readers_.Suspend();
     for (auto& [seq, batch] : batches_) {
       if (batch->finished()) continue;
       for (uint32_t t = 0; t < batch->size(); ++t) {
-        TaskSlot& slot = batch->slot(t);
-        if (slot.timer != kNoTimer) {
-          timers_.Cancel(slot.timer);
-          slot.timer = kNoTimer;
-        }
+        CancelTimer(*batch, t);
+        const TaskSlot& slot = batch->slot(t);
         if (slot.state == TaskState::kRunning) {
           batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation},
                                             reason);
         }
       }
-      MarkChanged(batch);
+      readers_.MarkChanged(batch);
     }
-    NotifyChanged();
+    readers_.NotifyChanged();
   });
 }
 
@@ -932,11 +747,7 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
     absl::MutexLock lock(&id_mu_);
     next_seq_ = std::max(next_seq_, batch->seq() + 1);
   }
-  if (!batch->request_id().empty()) {
-    absl::MutexLock lock(&requests_mu_);
-    requests_[batch->request_id()] = AdmittedRequest{absl::HashOf(recovered.record.content), batch,
-                                                     Admission::Decided(absl::OkStatus())};
-  }
+  ledger_.Restore(batch, recovered.record.content);
   boost::asio::post(strand_, [this, batch, events = std::move(recovered.events)]() mutable {
     Replay(batch, std::move(events));
   });
@@ -946,66 +757,14 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
 void Scheduler::Replay(const BatchPtr& batch, std::vector<JournalEvent> events) {
   batches_.emplace(batch->seq(), batch);
   seq_by_id_.emplace(batch->id(), batch->seq());
-  std::vector<WallTime> retry_due(batch->size());
-  std::optional<WallTime> finished_at;
-  for (JournalEvent& e : events) {
-    if (e.kind != JournalEventKind::kCancelled && e.kind != JournalEventKind::kFinished &&
-        e.task >= batch->size()) {
-      continue;  // not this batch's task: ignore rather than corrupt memory
-    }
-    TaskSlot& slot = batch->slot(e.task);
-    switch (e.kind) {
-      case JournalEventKind::kStarted:
-        if (IsFinal(slot.state)) break;
-        slot.state = TaskState::kRunning;
-        slot.retries = e.retries;
-        batch->RestoreStarted(e.task, slot.generation + 1);
-        break;
-      case JournalEventKind::kRequeued:
-        if (!IsFinal(slot.state)) slot.state = TaskState::kPending;
-        break;
-      case JournalEventKind::kRetryWait:
-        if (IsFinal(slot.state)) break;
-        slot.state = TaskState::kRetryWait;
-        slot.retries = e.retries;
-        retry_due[e.task] = e.at;
-        break;
-      case JournalEventKind::kResult: {
-        if (IsFinal(slot.state)) break;  // a duplicate: the first result stands
-        batch->RestoreResult(e);
-        if (e.state == TaskState::kSucceeded ||
-            batch->on_dependency_failure() == DependencyFailure::kRunDependents) {
-          for (uint32_t d : batch->graph().Dependents(e.task)) {
-            TaskSlot& s = batch->slot(d);
-            if (s.remaining_deps > 0) --s.remaining_deps;
-          }
-        }
-        break;
-      }
-      case JournalEventKind::kCancelled:
-        if (!batch->cancel_requested()) batch->MarkCancelled(e.reason);
-        break;
-      case JournalEventKind::kFinished:
-        finished_at = e.at;
-        break;
-    }
-  }
-  batch->MarkDurable(batch->visible_count(), false);
-  if (finished_at.has_value() && batch->AllFinal()) {
-    batch->RestoreFinished(SteadyEquivalent(clock_, *finished_at));
-    batch->MarkDurable(batch->visible_count(), true);
-    // Keep finished_order_ sorted by finish time (recovered batches come in admission order).
-    auto pos = finished_order_.end();
-    while (pos != finished_order_.begin() &&
-           (*std::prev(pos))->finished_steady() > batch->finished_steady()) {
-      --pos;
-    }
-    finished_order_.insert(pos, batch);
+  const ReplayedJournal replayed = ReplayJournal(*batch, std::move(events), clock_);
+  if (replayed.finished) {
+    finished_.AddRecovered(batch);
     EvictExpired();
     return;
   }
   active_batches_.fetch_add(1);
-  ResumeRecovered(batch, retry_due);
+  ResumeRecovered(batch, replayed.retry_due);
 }
 
 void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTime>& retry_due) {
@@ -1013,13 +772,12 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
   const WallTime wall_now = clock_.WallNow();
   uint32_t rerun = 0;
   for (uint32_t t = 0; t < batch->size(); ++t) {
-    TaskSlot& slot = batch->slot(t);
-    if (slot.state == TaskState::kRunning) {
+    const TaskState state = batch->slot(t).state;
+    if (state == TaskState::kRunning) {
       // It was running when the daemon stopped: run it again, the lost attempt counted.
-      slot.state = TaskState::kPending;
-      ++slot.retries;
+      batch->RerunInterrupted(t);
       ++rerun;
-    } else if (slot.state == TaskState::kRetryWait) {
+    } else if (state == TaskState::kRetryWait) {
       // A retry delay is at most 2^32 ms (~50 days): more means a clock jump or corruption.
       const auto remaining = std::clamp<Duration>(
           std::chrono::duration_cast<Duration>(retry_due[t] - wall_now), Duration::zero(),
@@ -1029,23 +787,21 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
   }
   spdlog::info("batch {} recovered: {} of {} tasks final, {} interrupted attempts run again",
                batch->id(), batch->completed(), batch->size(), rerun);
-  // Consequences of failures that the crash may have cut short.
-  // (Any final task that did not succeed counts: a journal from an older or damaged file may
-  // hold a skipped or cancelled task whose dependents are still pending.)
+  // Consequences of failures that the crash may have cut short (any final task that did not
+  // succeed counts: a journal from an older or damaged file may hold a skipped or cancelled
+  // task whose dependents are still pending). Released dependents were counted by the replay.
   for (uint32_t t = 0; t < batch->size() && !batch->cancel_requested(); ++t) {
     const TaskState state = batch->slot(t).state;
-    if (!IsFinal(state) || state == TaskState::kSucceeded) continue;
-    if (batch->on_dependency_failure() == DependencyFailure::kCancelBatch) {
-      CancelBatch(batch, absl::StrCat("task '", batch->task_id(t), "' failed"));
-    } else if (batch->on_dependency_failure() == DependencyFailure::kSkipDependents) {
-      SkipDependents(batch, t);
+    if (!IsFinal(state) || batch->FateOfDependents(state) == Batch::DependentsFate::kRelease) {
+      continue;
     }
+    ApplyDependencyPolicy(batch, t);
   }
   if (batch->cancel_requested()) {
     CancelRemaining(batch, absl::StrCat("Cancelled: ", batch->cancel_reason()));
   }
   batch->RebuildReady();
-  MarkChanged(batch);
+  readers_.MarkChanged(batch);
   MakeRunnable(batch);
   MaybeFinishBatch(batch);
   Pump();

@@ -22,13 +22,17 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/scheduling/admission.h"
+#include "core/scheduling/admission_ledger.h"
 #include "core/scheduling/batch.h"
+#include "core/scheduling/batch_readers.h"
 #include "core/model/batch_spec.h"
 #include "core/time/clock.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
+#include "core/scheduling/finished_batches.h"
 #include "core/journal/journal.h"
 #include "core/journal/journal_events.h"
+#include "core/scheduling/parking_lot.h"
 #include "core/scheduling/scheduler_observer.h"
 #include "core/model/task_result.h"
 #include "core/time/timer_service.h"
@@ -143,55 +147,59 @@ class Scheduler final : private CompletionSink, public CapacityListener {
 
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
 
+  // Admission.
   absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers, std::string content);
+  static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
+  static SubmitResult DescribeTwin(const AdmissionLedger::Twin& twin, bool with_layers);
   // From the journal's thread: the batch's record is durable (it starts) or refused.
   void OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
                       absl::Status stored);
-  static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
+  void AddBatch(BatchPtr batch);
+  BatchPtr Find(const std::string& id) const;
+  // The stale-attempt check: the batch of `token` while its task is still in `state` in that
+  // attempt, else nullptr.
+  BatchPtr Current(const AttemptToken& token, TaskState state) const;
+
+  // The strand loop.
+  void Pump();
+  void PostPump();
+  void MakeRunnable(const BatchPtr& batch);
+  bool StartNext();
+  void StartAttempt(const BatchPtr& batch, uint32_t task);
+  void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
+  void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
+  void OnTimeout(const AttemptToken& token);
+  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
+  void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
+  void CancelTimer(Batch& batch, uint32_t task);
+
+  // Capacity parking.
+  void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
+  // The parked task stops waiting (it timed out or was cancelled); its entry goes stale.
+  void Unpark(Batch& batch, uint32_t task);
+  bool StillParked(const ParkedTask& p) const;
+  uint32_t WakeParked(Executor& executor);
+  void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
+  void OnUnservedTimeout(const AttemptToken& token);
+
+  // Finishing tasks and batches.
+  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
+                  boost::json::value output, std::string error, std::string worker_id = {});
+  void ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task);
   void ReportFinished(const BatchPtr& batch, uint32_t task);
+  void CancelBatch(const BatchPtr& batch, std::string reason);
+  void CancelRemaining(const BatchPtr& batch, const std::string& error);
+  void MaybeFinishBatch(const BatchPtr& batch);
+  void EvictExpired();
+
   // Journal: events of this turn are buffered per batch and flushed at the end of Pump.
   std::string* JournalEvents(const BatchPtr& batch);
   void FlushJournal();
   void OnDurable(std::vector<DurableMark> marks);
+
+  // Recovery.
   void Replay(const BatchPtr& batch, std::vector<JournalEvent> events);
   void ResumeRecovered(const BatchPtr& batch, const std::vector<WallTime>& retry_due);
-  void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
-  void ForgetRequest(const Batch& batch);
-  absl::Status Suspended(const Batch& batch) const;
-  void AddBatch(BatchPtr batch);
-  BatchPtr Find(const std::string& id) const;
-  void Pump();
-  void MakeRunnable(const BatchPtr& batch);
-  bool StartNext();
-  void StartAttempt(const BatchPtr& batch, uint32_t task);
-  void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
-  // The parked task stops waiting (it timed out or was cancelled); its heap entry goes stale.
-  void Unpark(Batch& batch, uint32_t task);
-  void ArmUnservedTimeout(const BatchPtr& batch, uint32_t task);
-  void OnUnservedTimeout(uint64_t batch_seq, uint32_t task, uint32_t generation);
-  void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
-  struct ParkedTask;
-  // The batch of a parked entry whose task still waits parked, else nullptr (a stale entry).
-  Batch* StillParked(const ParkedTask& p) const;
-  void CompactParked(std::vector<ParkedTask>& heap) const;
-  void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
-  void OnTimeout(const AttemptToken& token);
-  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
-  void OnRetryDue(const BatchPtr& batch, uint32_t task);
-  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
-                  boost::json::value output, std::string error, std::string worker_id = {});
-  void SkipDependents(const BatchPtr& batch, uint32_t failed_task);
-  void CancelBatch(const BatchPtr& batch, std::string reason);
-  void CancelRemaining(const BatchPtr& batch, const std::string& error);
-  void MaybeFinishBatch(const BatchPtr& batch);
-  void MarkChanged(const BatchPtr& batch);
-  void NotifyChanged();
-  void EvictExpired();
-
-  void TryDeliverResults(BatchPtr batch, uint64_t after, Callback<ResultChunk> done);
-  void TryDeliverProgress(BatchPtr batch, uint64_t after_version, SteadyTime not_before,
-                          Callback<ProgressUpdate> done);
-  void TryDeliverCompletion(BatchPtr batch, Callback<BatchSummary> done);
 
   Strand strand_;
   const Clock& clock_;
@@ -207,27 +215,15 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   absl::Mutex id_mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(id_mu_) = 1;
   std::mt19937_64 id_rng_ ABSL_GUARDED_BY(id_mu_);
-
-  // Idempotent submission: request_id -> the batch it admitted, while that batch is retained.
-  struct AdmittedRequest {
-    size_t content_hash = 0;
-    BatchPtr batch;
-    std::shared_ptr<Admission> admission;
-  };
-  // A submission whose request_id names `admitted`: its batch again, or ALREADY_EXISTS when the
-  // content differs.
-  static absl::StatusOr<SubmitResult> AnswerTwin(const std::string& request_id,
-                                                 const AdmittedRequest& admitted,
-                                                 size_t content_hash, bool with_layers);
-  absl::Mutex requests_mu_;
-  absl::flat_hash_map<std::string, AdmittedRequest> requests_ ABSL_GUARDED_BY(requests_mu_);
+  AdmissionLedger ledger_;  // thread-safe
 
   // Strand-owned state.
   std::map<uint64_t, BatchPtr> batches_;  // by seq: creation order
   absl::flat_hash_map<std::string, uint64_t> seq_by_id_;
   std::deque<BatchPtr> runnable_;
-  std::deque<BatchPtr> finished_order_;
-  std::vector<BatchPtr> changed_;
+  FinishedBatches finished_;
+  BatchReaders readers_;
+  ParkingLot parking_;
   std::vector<BatchPtr> journal_dirty_;  // batches with events not yet flushed
   bool suspended_ = false;
   struct PendingCompletion {
@@ -235,23 +231,6 @@ class Scheduler final : private CompletionSink, public CapacityListener {
     ExecutionOutcome outcome;
   };
   std::vector<PendingCompletion> completions_;
-  // Tasks kept PENDING because their executor had no free capacity, per executor: a heap,
-  // highest priority first, then first parked. Entries of tasks that moved on are skipped.
-  struct ParkedTask {
-    double priority = 0;
-    uint64_t order = 0;
-    uint64_t batch_seq = 0;
-    uint32_t task = 0;
-  };
-  struct ParkedTasks {
-    std::vector<ParkedTask> heap;
-    size_t waiting = 0;  // entries whose task still waits parked (one each); the rest are stale
-  };
-  // An executor has an entry only while a task waits in it, and that task's unfinished batch
-  // holds the executor: a key never outlives its executor (worker executors are destroyed once
-  // nothing holds them, and another could take the address).
-  absl::flat_hash_map<const Executor*, ParkedTasks> parked_;
-  uint64_t next_park_order_ = 0;
   uint32_t running_total_ = 0;
   bool pumping_ = false;
   bool pump_posted_ = false;

@@ -1,0 +1,29 @@
+// Replay of a batch's journal into the Batch read back at start-up: a pure function of the
+// batch (as Create compiled it) and its stored events, beside Batch. Call on the strand that
+// owns the batch (or before anyone else sees it).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/scheduling/batch.h"
+#include "core/time/clock.h"
+#include "core/journal/journal_events.h"
+
+namespace batchd::core {
+
+// What the journal leaves for the scheduler once it is replayed.
+struct ReplayedJournal {
+  // By task: when a task that was waiting for its retry delay is due (epoch for the others).
+  std::vector<WallTime> retry_due;
+  // The batch had finished (every task final, its end recorded): nothing resumes.
+  bool finished = false;
+};
+
+// Applies `events` in order: attempts that started, requeueings, retry delays, final results
+// (the first one stands), the cancellation and the end. What was replayed counts as durable.
+// Events naming a task the batch does not have are ignored. `clock` converts the stored end
+// to this process's steady time.
+ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, const Clock& clock);
+
+}  // namespace batchd::core
