@@ -101,6 +101,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // A task's run state is read-only outside Batch: every change is one of the transitions below.
   const TaskSlot& slot(uint32_t t) const { return slots_[t]; }
+  // The token of task `t`'s current attempt (what its timers and outcomes are fenced by).
+  AttemptToken attempt(uint32_t t) const { return {identity_.seq, t, slots_[t].generation}; }
 
   BatchState state() const { return state_; }
   bool finished() const { return IsFinal(state_); }

@@ -6,37 +6,11 @@
 #include <boost/asio/post.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "core/scheduling/batch_replay.h"
+#include "core/scheduling/batch_task_dependencies.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
-namespace {
-
-SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
-  return clock.SteadyNow() +
-         std::chrono::duration_cast<Duration>(wall - clock.WallNow());
-}
-
-// The dependencies of one task and the outputs of those that succeeded, read from its batch.
-class BatchTaskDependencies final : public TaskDependencies {
- public:
-  BatchTaskDependencies(const Batch& batch, uint32_t task)
-      : batch_(batch), dependencies_(batch.graph().Dependencies(task)) {}
-  size_t size() const override { return dependencies_.size(); }
-  std::string_view id(size_t i) const override { return batch_.task_id(dependencies_[i]); }
-  const boost::json::value* output(size_t i) const override {
-    const TaskResult* r = batch_.result(dependencies_[i]);
-    return r != nullptr && r->success() ? &r->output : nullptr;
-  }
-
- private:
-  const Batch& batch_;
-  absl::Span<const uint32_t> dependencies_;
-};
-
-}  // namespace
-
 Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
                      ExecutorRegistry& registry, SchedulerOptions options)
     : strand_(strand),
@@ -45,9 +19,12 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       registry_(registry),
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
-      id_rng_(std::random_device{}()),
-      finished_(options.retention, options.max_finished_batches),
+      admitter_(clock, registry, options.journal, options.max_active_batches,
+                [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }),
+      retention_(clock, timers, options.retention, options.max_finished_batches,
+                 [this](const BatchPtr& batch) { Evict(batch); }),
       readers_(clock, timers, options.max_results_per_chunk),
+      journal_(options.journal),
       jitter_rng_(std::random_device{}()) {
   if (options_.journal != nullptr) {
     options_.journal->SetDurableListener([this](std::vector<DurableMark> marks) {
@@ -60,131 +37,26 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
 
 Scheduler::~Scheduler() {
   // Parked waiters hold their batch; drop them to break the cycle.
-  for (auto& [seq, batch] : batches_) batch->change_waiters().clear();
+  for (const auto& [seq, batch] : batches_.by_seq()) batch->change_waiters().clear();
 }
 
 // ---- Admission ----
 
-absl::StatusOr<SubmitResult> Scheduler::Submit(BatchSpec spec, bool with_layers,
-                                               std::string content) {
-  // A retried submission must find its batch even when the daemon is at its limit.
-  AdmissionLedger::Answer twin = ledger_.Find(spec.request_id, content);
-  if (!twin.ok()) return twin.status();
-  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
-  if (active_batches_.fetch_add(1) >= options_.max_active_batches) {
-    active_batches_.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("Too many active batches: the limit is ", options_.max_active_batches,
-                     " unfinished batches (--max-active-batches)"));
-  }
-  absl::StatusOr<SubmitResult> result = Admit(std::move(spec), with_layers, std::move(content));
-  if (!result.ok() || result->duplicate) active_batches_.fetch_sub(1);
-  return result;
-}
-
-SubmitResult Scheduler::Describe(const BatchPtr& batch, bool with_layers) {
-  SubmitResult result;
-  result.batch_id = batch->id();
-  if (with_layers) {
-    for (const std::vector<uint32_t>& layer : batch->graph().Layers()) {
-      std::vector<std::string_view>& ids = result.layers.emplace_back();
-      ids.reserve(layer.size());
-      for (uint32_t t : layer) ids.push_back(batch->task_id(t));
-    }
-  }
-  result.keep_alive = batch;
-  return result;
-}
-
-SubmitResult Scheduler::DescribeTwin(const AdmissionLedger::Twin& twin, bool with_layers) {
-  SubmitResult result = Describe(twin.batch, with_layers);
-  result.admission = twin.admission;
-  result.duplicate = true;
-  return result;
-}
-
-void Scheduler::WhenDurable(const SubmitResult& submitted,
-                            absl::AnyInvocable<void(absl::Status)> done) {
-  if (submitted.admission == nullptr) return done(absl::OkStatus());
-  submitted.admission->WhenResolved(std::move(done));
-}
-
-absl::StatusOr<SubmitResult> Scheduler::Admit(BatchSpec spec, bool with_layers,
-                                              std::string content) {
-  Batch::Identity identity;
-  {
-    absl::MutexLock lock(&id_mu_);
-    identity.seq = next_seq_++;
-    // Unique within the process (sequence), unlikely to repeat across restarts (random half).
-    identity.id = absl::StrFormat("%08x%08x", static_cast<uint32_t>(id_rng_()),
-                                  static_cast<uint32_t>(identity.seq));
-  }
-  identity.created_steady = clock_.SteadyNow();
-  identity.created_wall = clock_.WallNow();
-  absl::StatusOr<std::shared_ptr<Batch>> created =
-      Batch::Create(std::move(spec), registry_, std::move(identity));
-  if (!created.ok()) return created.status();
-  BatchPtr batch = *std::move(created);
-  Journal* const journal = options_.journal;
-  SubmitResult result = Describe(batch, with_layers);
-  if (journal != nullptr) {
-    batch->SetJournaled();
-    result.admission = std::make_shared<Admission>();
-  }
-  AdmissionLedger::Answer twin = ledger_.Claim(batch, content, result.admission);
-  if (!twin.ok()) return twin.status();
-  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
-  if (journal == nullptr) {
-    boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
-    return result;
-  }
-  // After the claim: a refusal may come at once and frees the request_id.
-  BatchRecord record{batch->seq(), batch->id(), batch->request_id(), batch->created_wall(),
-                     std::move(content)};
-  journal->AppendBatch(std::move(record),
-                       [this, batch, admission = result.admission](absl::Status stored) {
-                         OnRecordStored(batch, admission, std::move(stored));
-                       });
-  return result;
-}
-
-void Scheduler::OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
-                               absl::Status stored) {
-  if (stored.ok()) {
-    // Posted before the submitter is answered, so whatever it asks next finds the batch.
-    boost::asio::post(strand_, [this, batch]() mutable { AddBatch(batch); });
-  } else {
-    // Refused: it never runs, is never listed, and its request_id may be used again.
-    spdlog::debug("batch {} refused: {}", batch->id(), std::string(stored.message()));
-    ledger_.Forget(*batch);
-    active_batches_.fetch_sub(1);
-  }
-  admission->Resolve(std::move(stored));
+void Scheduler::OnAdmitted(BatchPtr batch) {
+  // From the submitter's or the journal's thread; posted before the submitter is answered, so
+  // whatever it asks next finds the batch.
+  boost::asio::post(strand_, [this, b = std::move(batch)]() mutable { AddBatch(std::move(b)); });
 }
 
 void Scheduler::AddBatch(BatchPtr batch) {
   spdlog::info("batch {} submitted: {} tasks, max_concurrent {}", batch->id(), batch->size(),
                batch->max_concurrent());
-  batches_.emplace(batch->seq(), batch);
-  seq_by_id_.emplace(batch->id(), batch->seq());
+  batches_.Add(batch);
   observer_.OnBatchSubmitted();
   readers_.MarkChanged(batch);
-  MakeRunnable(batch);
+  runnable_.Add(batch);
   MaybeFinishBatch(batch);  // an empty batch is done at once
   Pump();
-}
-
-Scheduler::BatchPtr Scheduler::Find(const std::string& id) const {
-  auto it = seq_by_id_.find(id);
-  if (it == seq_by_id_.end()) return nullptr;
-  return batches_.at(it->second);
-}
-
-Scheduler::BatchPtr Scheduler::Current(const AttemptToken& token, TaskState state) const {
-  auto it = batches_.find(token.batch_seq);
-  if (it == batches_.end() || token.task >= it->second->size()) return nullptr;
-  if (!it->second->IsCurrent(token.task, state, token.generation)) return nullptr;
-  return it->second;
 }
 
 // ---- The strand loop ----
@@ -231,36 +103,25 @@ void Scheduler::Pump() {
     break;
   }
   pumping_ = false;
-  FlushJournal();
+  journal_.Flush();
   readers_.NotifyChanged();
   // Yield so readers and RPCs queued on the strand are served during a huge batch.
   if (steps >= options_.max_steps_per_turn) PostPump();
 }
 
-void Scheduler::MakeRunnable(const BatchPtr& batch) {
-  if (batch->in_runnable_ring || !batch->CanStart()) return;
-  batch->in_runnable_ring = true;
-  runnable_.push_back(batch);
-}
-
 bool Scheduler::StartNext() {
-  while (!runnable_.empty()) {
-    BatchPtr batch = std::move(runnable_.front());
-    runnable_.pop_front();
-    batch->in_runnable_ring = false;
-    if (!batch->CanStart()) continue;
-    const uint32_t task = batch->PopReady();
-    const Executor& executor = *batch->executor(task);
-    if (executor.FreeCapacity() == 0) {
-      Park(batch, task, executor);
-    } else {
-      StartAttempt(batch, task);
-    }
-    // One task per batch per turn of the ring: fair share of max_running between batches.
-    MakeRunnable(batch);
-    return true;
+  const BatchPtr batch = runnable_.Next();
+  if (batch == nullptr) return false;
+  const uint32_t task = batch->PopReady();
+  const Executor& executor = *batch->executor(task);
+  if (executor.FreeCapacity() == 0) {
+    Park(batch, task, executor);
+  } else {
+    StartAttempt(batch, task);
   }
-  return false;
+  // One task per batch per turn of the ring: fair share of max_running between batches.
+  runnable_.Add(batch);
+  return true;
 }
 
 void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
@@ -274,8 +135,8 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   ++running_total_;
   readers_.MarkChanged(batch);
   const TaskSlot& slot = batch->slot(task);
-  if (std::string* events = JournalEvents(batch)) EncodeStarted(*events, task, slot.retries);
-  const AttemptToken token{batch->seq(), task, slot.generation};
+  if (std::string* events = journal_.Events(batch)) EncodeStarted(*events, task, slot.retries);
+  const AttemptToken token = batch->attempt(task);
   const uint32_t timeout_ms = batch->timeout_ms(task);
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
   const size_t before = completions_.size();
@@ -299,7 +160,7 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
 }
 
 void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome) {
-  BatchPtr batch = Current(token, TaskState::kRunning);
+  BatchPtr batch = batches_.Current(token, TaskState::kRunning);
   if (batch == nullptr) {
     spdlog::debug("batch #{} task #{}: ignoring outcome of a stale attempt", token.batch_seq,
                   token.task);
@@ -320,7 +181,7 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     FinishTask(batch, token.task, TaskState::kFailed, std::move(outcome.output),
                std::move(outcome.error), std::move(outcome.worker_id));
   }
-  MakeRunnable(batch);
+  runnable_.Add(batch);
 }
 
 void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome) {
@@ -333,13 +194,13 @@ void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, Execution
   spdlog::info("batch {} task '{}': {}; running it again", batch->id(), batch->task_id(task),
                outcome.error);
   batch->Requeue(task, clock_.SteadyNow());
-  if (std::string* events = JournalEvents(batch)) EncodeRequeued(*events, task);
+  if (std::string* events = journal_.Events(batch)) EncodeRequeued(*events, task);
   readers_.MarkChanged(batch);
 }
 
 void Scheduler::OnTimeout(const AttemptToken& token) {
   if (suspended_) return;
-  BatchPtr batch = Current(token, TaskState::kRunning);
+  BatchPtr batch = batches_.Current(token, TaskState::kRunning);
   if (batch == nullptr) return;
   batch->TakeTimer(token.task);  // it fired
   const std::string error = absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms");
@@ -353,7 +214,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   } else {
     FinishTask(batch, token.task, TaskState::kTimedOut, {}, error);
   }
-  MakeRunnable(batch);
+  runnable_.Add(batch);
   Pump();
 }
 
@@ -371,7 +232,7 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
   batch->WaitForRetry(task);
   observer_.OnRetryScheduled(batch->executor_name(task));
   const auto delay = std::chrono::milliseconds(delay_ms);
-  if (std::string* events = JournalEvents(batch)) {
+  if (std::string* events = journal_.Events(batch)) {
     EncodeRetryWait(*events, task, batch->slot(task).retries, clock_.WallNow() + delay);
   }
   ArmRetryTimer(batch, task, clock_.SteadyNow() + delay);
@@ -379,12 +240,12 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
 }
 
 void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at) {
-  const AttemptToken token{batch->seq(), task, batch->slot(task).generation};
+  const AttemptToken token = batch->attempt(task);
   batch->SetTimer(task, timers_.ScheduleAt(at, [this, token] {
-    const BatchPtr due = Current(token, TaskState::kRetryWait);
+    const BatchPtr due = batches_.Current(token, TaskState::kRetryWait);
     if (due == nullptr) return;
     due->OnRetryDue(token.task, clock_.SteadyNow());
-    MakeRunnable(due);
+    runnable_.Add(due);
     Pump();
   }));
 }
@@ -409,9 +270,9 @@ void Scheduler::Unpark(Batch& batch, uint32_t task) {
 }
 
 bool Scheduler::StillParked(const ParkedTask& p) const {
-  auto b = batches_.find(p.batch_seq);
-  if (b == batches_.end()) return false;
-  const TaskSlot& slot = b->second->slot(p.task);
+  const BatchPtr batch = batches_.Find(p.batch_seq);
+  if (batch == nullptr) return false;
+  const TaskSlot& slot = batch->slot(p.task);
   return slot.parked && slot.state == TaskState::kPending;
 }
 
@@ -424,7 +285,7 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
     // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
     for (const ParkedTask& p :
          parking_.Waiting(executor, [this](const ParkedTask& entry) { return StillParked(entry); })) {
-      const BatchPtr& batch = batches_.at(p.batch_seq);
+      const BatchPtr batch = batches_.Find(p.batch_seq);
       if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
     }
   }
@@ -437,16 +298,16 @@ uint32_t Scheduler::WakeParked(Executor& executor) {
     const std::optional<ParkedTask> p =
         parking_.Wake(executor, [this](const ParkedTask& entry) { return StillParked(entry); });
     if (!p.has_value()) break;
-    const BatchPtr& batch = batches_.at(p->batch_seq);
+    const BatchPtr batch = batches_.Find(p->batch_seq);
     CancelTimer(*batch, p->task);
     batch->Wake(p->task);
-    MakeRunnable(batch);
+    runnable_.Add(batch);
   }
   return woken;
 }
 
 void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
-  const AttemptToken token{batch->seq(), task, batch->slot(task).generation};
+  const AttemptToken token = batch->attempt(task);
   batch->SetTimer(task, timers_.ScheduleAt(
                             clock_.SteadyNow() + std::chrono::milliseconds(batch->timeout_ms(task)),
                             [this, token] { OnUnservedTimeout(token); }));
@@ -454,14 +315,14 @@ void Scheduler::ArmUnservedTimeout(const BatchPtr& batch, uint32_t task) {
 
 void Scheduler::OnUnservedTimeout(const AttemptToken& token) {
   if (suspended_) return;
-  const BatchPtr batch = Current(token, TaskState::kPending);
+  const BatchPtr batch = batches_.Current(token, TaskState::kPending);
   if (batch == nullptr || !batch->slot(token.task).parked) return;
   batch->TakeTimer(token.task);  // it fired
   std::string error = batch->executor(token.task)->Unserved();
   if (error.empty()) return;  // a worker serves it now: it waits for a free slot
   Unpark(*batch, token.task);
   FinishTask(batch, token.task, TaskState::kFailed, {}, std::move(error));
-  MakeRunnable(batch);
+  runnable_.Add(batch);
   Pump();
 }
 
@@ -497,14 +358,14 @@ void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
   observer_.OnTaskFinished(batch->executor_name(task), r->state,
                            std::chrono::duration_cast<Duration>(
                                std::chrono::duration<double, std::milli>(r->duration_ms)));
-  if (std::string* events = JournalEvents(batch)) EncodeResult(*events, *r);
+  if (std::string* events = journal_.Events(batch)) EncodeResult(*events, *r);
 }
 
 void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
   if (batch->finished() || batch->cancel_requested()) return;
   spdlog::info("batch {} cancelled: {}", batch->id(), reason);
   const std::string error = absl::StrCat("Cancelled: ", reason);
-  if (std::string* events = JournalEvents(batch)) EncodeCancelled(*events, reason);
+  if (std::string* events = journal_.Events(batch)) EncodeCancelled(*events, reason);
   batch->MarkCancelled(std::move(reason));
   CancelRemaining(batch, error);
   readers_.MarkChanged(batch);
@@ -519,7 +380,7 @@ void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error)
     CancelTimer(*batch, t);
     Unpark(*batch, t);
     if (slot.state == TaskState::kRunning) {
-      batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation}, error);
+      batch->executor(t)->CancelBecause(batch->attempt(t), error);
       batch->OnAttemptEnded();
       --running_total_;
     }
@@ -531,117 +392,99 @@ void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error)
 void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
   if (batch->finished() || !batch->AllFinal() || batch->running() > 0) return;
   batch->Finish(clock_.SteadyNow());
-  if (std::string* events = JournalEvents(batch)) EncodeFinished(*events, clock_.WallNow());
-  active_batches_.fetch_sub(1);
+  if (std::string* events = journal_.Events(batch)) EncodeFinished(*events, clock_.WallNow());
+  admitter_.Finished();
   observer_.OnBatchFinished(batch->state());
   readers_.MarkChanged(batch);
   const BatchSummary s = batch->Summary();
   spdlog::info("batch {} finished {}: {} tasks, {} succeeded, {} failed, {} retried, {:.1f} ms",
                batch->id(), BatchStateName(s.state), s.total_tasks, s.successful_count,
                s.failed_count, s.retried_count, s.total_duration_ms);
-  finished_.Add(batch);
-  EvictExpired();
+  retention_.Add(batch);
 }
 
-void Scheduler::EvictExpired() {
-  while (const BatchPtr oldest = finished_.PopExpired(clock_.SteadyNow())) {
-    seq_by_id_.erase(oldest->id());
-    if (options_.journal != nullptr) options_.journal->Forget(oldest->seq());
-    ledger_.Forget(*oldest);
-    oldest->Retire();
-    batches_.erase(oldest->seq());
-  }
-  if (const TimerId timer = std::exchange(eviction_timer_, kNoTimer); timer != kNoTimer) {
-    timers_.Cancel(timer);
-  }
-  if (const std::optional<SteadyTime> next = finished_.NextExpiry()) {
-    eviction_timer_ = timers_.ScheduleAt(*next, [this] {
-      eviction_timer_ = kNoTimer;
-      EvictExpired();
-    });
-  }
+void Scheduler::Evict(const BatchPtr& batch) {
+  if (options_.journal != nullptr) options_.journal->Forget(batch->seq());
+  admitter_.Forget(*batch);
+  batch->Retire();
+  batches_.Remove(*batch);
 }
 
 // ---- Readers ----
 
-void Scheduler::GetSummary(std::string batch_id, Callback<BatchSummary> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
+template <typename T, typename Read>
+void Scheduler::OnBatch(std::string batch_id, Callback<T> done, Read read) {
+  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done),
+                              read = std::move(read)]() mutable {
+    BatchPtr batch = batches_.Find(id);
     if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    done(batch->Summary());
+    read(std::move(batch), std::move(done));
   });
+}
+
+void Scheduler::GetSummary(std::string batch_id, Callback<BatchSummary> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [](BatchPtr batch, Callback<BatchSummary> reply) { reply(batch->Summary()); });
 }
 
 void Scheduler::WaitForCompletion(std::string batch_id, Callback<BatchSummary> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    readers_.WaitForCompletion(std::move(batch), std::move(done));
-  });
+  OnBatch(std::move(batch_id), std::move(done),
+          [this](BatchPtr batch, Callback<BatchSummary> reply) {
+            readers_.WaitForCompletion(std::move(batch), std::move(reply));
+          });
 }
 
 void Scheduler::GetProgress(std::string batch_id, Callback<BatchProgress> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    done(batch->Progress());
-  });
+  OnBatch(std::move(batch_id), std::move(done),
+          [](BatchPtr batch, Callback<BatchProgress> reply) { reply(batch->Progress()); });
 }
 
 void Scheduler::WatchProgress(std::string batch_id, uint64_t after_version, SteadyTime not_before,
                               Callback<ProgressUpdate> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), after_version, not_before,
-                              done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    readers_.WatchProgress(std::move(batch), after_version, not_before, std::move(done));
-  });
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, after_version, not_before](BatchPtr batch, Callback<ProgressUpdate> reply) {
+            readers_.WatchProgress(std::move(batch), after_version, not_before, std::move(reply));
+          });
 }
 
 void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
                             Callback<ResultChunk> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), after_sequence,
-                              done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    readers_.ReadResults(std::move(batch), after_sequence, std::move(done));
-  });
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, after_sequence](BatchPtr batch, Callback<ResultChunk> reply) {
+            readers_.ReadResults(std::move(batch), after_sequence, std::move(reply));
+          });
 }
 
 void Scheduler::ListBatches(size_t limit,
                             absl::AnyInvocable<void(std::vector<BatchProgress>)> done) {
   boost::asio::post(strand_, [this, limit, done = std::move(done)]() mutable {
-    std::vector<BatchProgress> out;
-    for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
-      if (limit != 0 && out.size() >= limit) break;
-      out.push_back(it->second->Progress());
-    }
-    done(std::move(out));
+    done(batches_.List(limit));
   });
 }
 
 void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done) {
-  boost::asio::post(strand_, [this, id = std::move(batch_id), reason = std::move(reason),
-                              done = std::move(done)]() mutable {
-    BatchPtr batch = Find(id);
-    if (batch == nullptr) return done(BatchReaders::NotFound(id));
-    if (suspended_) return done(BatchReaders::Suspended(*batch));
-    if (batch->finished()) {
-      return done(absl::FailedPreconditionError(absl::StrCat(
-          "Batch '", id, "' already finished (", BatchStateName(batch->state()), ")")));
-    }
-    CancelBatch(batch, reason.empty() ? std::string("cancelled by client") : std::move(reason));
-    Pump();
-    done(batch->Progress());
-  });
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, reason = std::move(reason)](BatchPtr batch,
+                                             Callback<BatchProgress> reply) mutable {
+            if (suspended_) return reply(BatchReaders::Suspended(*batch));
+            if (batch->finished()) {
+              return reply(absl::FailedPreconditionError(
+                  absl::StrCat("Batch '", batch->id(), "' already finished (",
+                               BatchStateName(batch->state()), ")")));
+            }
+            CancelBatch(batch,
+                        reason.empty() ? std::string("cancelled by client") : std::move(reason));
+            Pump();
+            reply(batch->Progress());
+          });
 }
 
 void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
     SchedulerGauges g;
-    g.active_batches = batches_.size() - finished_.size();
+    g.active_batches = batches_.size() - retention_.size();
     g.running_tasks = running_total_;
-    for (const auto& [seq, batch] : batches_) g.ready_tasks += batch->ready_count();
+    for (const auto& [seq, batch] : batches_.by_seq()) g.ready_tasks += batch->ready_count();
     g.waiting_for_worker_tasks = parking_.waiting();
     done(g);
   });
@@ -649,46 +492,18 @@ void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
 
 void Scheduler::CountUnfinished(absl::AnyInvocable<void(size_t)> done) {
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
-    done(batches_.size() - finished_.size());
+    done(batches_.size() - retention_.size());
   });
 }
 
-// ---- Journal buffering ----
-
-std::string* Scheduler::JournalEvents(const BatchPtr& batch) {
-  if (options_.journal == nullptr || suspended_) return nullptr;
-  if (!batch->in_journal_list) {
-    batch->in_journal_list = true;
-    journal_dirty_.push_back(batch);
-  }
-  return &batch->journal_events();
-}
-
-void Scheduler::FlushJournal() {
-  if (journal_dirty_.empty()) return;
-  std::vector<EventChunk> chunks;
-  chunks.reserve(journal_dirty_.size());
-  for (const BatchPtr& batch : journal_dirty_) {
-    batch->in_journal_list = false;
-    std::string events = std::exchange(batch->journal_events(), {});
-    // The next turn's chunk is about as big: reserving (up to 64 KiB) saves regrowing the
-    // string from empty (~2 % of the daemon's samples in the no-op benchmark).
-    if (!batch->finished()) {
-      batch->journal_events().reserve(std::min<size_t>(events.size(), 64 << 10));
-    }
-    chunks.push_back(EventChunk{batch->seq(), std::move(events), batch->visible_count(),
-                                batch->finished()});
-  }
-  journal_dirty_.clear();
-  options_.journal->AppendEvents(std::move(chunks));
-}
+// ---- Journal ----
 
 void Scheduler::OnDurable(std::vector<DurableMark> marks) {
   for (const DurableMark& m : marks) {
-    auto it = batches_.find(m.batch_seq);
-    if (it == batches_.end()) continue;
-    it->second->MarkDurable(m.visible_results, m.finished);
-    readers_.MarkChanged(it->second);
+    const BatchPtr batch = batches_.Find(m.batch_seq);
+    if (batch == nullptr) continue;
+    batch->MarkDurable(m.visible_results, m.finished);
+    readers_.MarkChanged(batch);
   }
   readers_.NotifyChanged();
 }
@@ -697,28 +512,22 @@ void Scheduler::OnDurable(std::vector<DurableMark> marks) {
 
 void Scheduler::CancelAll(std::string reason) {
   boost::asio::post(strand_, [this, reason = std::move(reason)] {
-    std::vector<BatchPtr> unfinished;
-    for (auto& [seq, batch] : batches_) {
-      if (!batch->finished()) unfinished.push_back(batch);
-    }
-    for (const BatchPtr& batch : unfinished) CancelBatch(batch, reason);
+    for (const BatchPtr& batch : batches_.Unfinished()) CancelBatch(batch, reason);
     Pump();
   });
 }
 
 void Scheduler::Suspend(std::string reason) {
   boost::asio::post(strand_, [this, reason = std::move(reason)] {
-    FlushJournal();
+    journal_.Stop();
     suspended_ = true;
     readers_.Suspend();
-    for (auto& [seq, batch] : batches_) {
+    for (const auto& [seq, batch] : batches_.by_seq()) {
       if (batch->finished()) continue;
       for (uint32_t t = 0; t < batch->size(); ++t) {
         CancelTimer(*batch, t);
-        const TaskSlot& slot = batch->slot(t);
-        if (slot.state == TaskState::kRunning) {
-          batch->executor(t)->CancelBecause(AttemptToken{batch->seq(), t, slot.generation},
-                                            reason);
+        if (batch->slot(t).state == TaskState::kRunning) {
+          batch->executor(t)->CancelBecause(batch->attempt(t), reason);
         }
       }
       readers_.MarkChanged(batch);
@@ -728,42 +537,23 @@ void Scheduler::Suspend(std::string reason) {
 }
 
 absl::Status Scheduler::Restore(RecoveredBatch recovered) {
-  Batch::Identity identity;
-  identity.id = recovered.record.id;
-  identity.seq = recovered.record.seq;
-  identity.created_wall = recovered.record.created_at;
-  identity.created_steady = SteadyEquivalent(clock_, recovered.record.created_at);
-  recovered.spec.request_id = recovered.record.request_id;
-  // Callback workers reconnect after a restart, but not before recovery runs: executors nobody
-  // serves yet are their executors (made now and kept by the batch while it is unfinished), and
-  // the tasks wait for them (up to their timeouts).
-  recovered.spec.options.wait_for_workers = true;
-  absl::StatusOr<std::shared_ptr<Batch>> created =
-      Batch::Create(std::move(recovered.spec), registry_, std::move(identity));
-  if (!created.ok()) return created.status();
-  BatchPtr batch = *std::move(created);
-  if (options_.journal != nullptr) batch->SetJournaled();
-  {
-    absl::MutexLock lock(&id_mu_);
-    next_seq_ = std::max(next_seq_, batch->seq() + 1);
-  }
-  ledger_.Restore(batch, recovered.record.content);
-  boost::asio::post(strand_, [this, batch, events = std::move(recovered.events)]() mutable {
+  absl::StatusOr<BatchPtr> batch = admitter_.Restore(std::move(recovered.spec), recovered.record);
+  if (!batch.ok()) return batch.status();
+  boost::asio::post(strand_, [this, batch = *std::move(batch),
+                              events = std::move(recovered.events)]() mutable {
     Replay(batch, std::move(events));
   });
   return absl::OkStatus();
 }
 
 void Scheduler::Replay(const BatchPtr& batch, std::vector<JournalEvent> events) {
-  batches_.emplace(batch->seq(), batch);
-  seq_by_id_.emplace(batch->id(), batch->seq());
+  batches_.Add(batch);
   const ReplayedJournal replayed = ReplayJournal(*batch, std::move(events), clock_);
   if (replayed.finished) {
-    finished_.AddRecovered(batch);
-    EvictExpired();
+    retention_.AddRecovered(batch);
     return;
   }
-  active_batches_.fetch_add(1);
+  admitter_.Resumed();
   ResumeRecovered(batch, replayed.retry_due);
 }
 
@@ -802,7 +592,7 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
   }
   batch->RebuildReady();
   readers_.MarkChanged(batch);
-  MakeRunnable(batch);
+  runnable_.Add(batch);
   MaybeFinishBatch(batch);
   Pump();
 }

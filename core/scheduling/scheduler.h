@@ -6,9 +6,6 @@
 // onto the strand and calls its callback there (callbacks must not block).
 #pragma once
 
-#include <atomic>
-#include <deque>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -17,23 +14,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "core/scheduling/admission.h"
-#include "core/scheduling/admission_ledger.h"
 #include "core/scheduling/batch.h"
+#include "core/scheduling/batch_admitter.h"
 #include "core/scheduling/batch_readers.h"
+#include "core/scheduling/batch_retention.h"
+#include "core/scheduling/batch_table.h"
 #include "core/model/batch_spec.h"
 #include "core/time/clock.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
-#include "core/scheduling/finished_batches.h"
 #include "core/journal/journal.h"
 #include "core/journal/journal_events.h"
 #include "core/scheduling/parking_lot.h"
+#include "core/scheduling/runnable_ring.h"
 #include "core/scheduling/scheduler_observer.h"
+#include "core/scheduling/turn_journal.h"
 #include "core/model/task_result.h"
 #include "core/time/timer_service.h"
 
@@ -53,24 +50,6 @@ struct SchedulerOptions {
   // Optional; when set, a batch runs only once its record is durable, its progress is recorded
   // and readers see only what is durable. Must outlive the scheduler's strand work.
   Journal* journal = nullptr;
-};
-
-struct SubmitResult {
-  std::string batch_id;
-  // Task ids by execution layer when requested, valid while keep_alive lives.
-  std::vector<std::vector<std::string_view>> layers;
-  std::shared_ptr<const void> keep_alive;
-  // Resolved once the batch is accepted (its record durable) or refused (it never runs).
-  std::shared_ptr<Admission> admission;
-  // True when request_id named a batch admitted before: nothing new was admitted.
-  bool duplicate = false;
-};
-
-// A batch read back from the journal at start-up, its request decoded by the server.
-struct RecoveredBatch {
-  BatchSpec spec;
-  BatchRecord record;
-  std::vector<JournalEvent> events;
 };
 
 // A task lost with its worker this many times fails instead of running again.
@@ -95,11 +74,15 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // `content` is the request's durable form: what the journal stores and what makes two
   // submissions with the same request_id "the same" (ALREADY_EXISTS when it differs).
   absl::StatusOr<SubmitResult> Submit(BatchSpec spec, bool with_layers = false,
-                                      std::string content = {});
+                                      std::string content = {}) {
+    return admitter_.Submit(std::move(spec), with_layers, std::move(content));
+  }
   // Calls `done` once the submitted batch is durable and admitted (at once without a
   // journal), from any thread; UNAVAILABLE when the journal cannot store it — then nothing of
   // it runs, it is not listed and its request_id is free again.
-  void WhenDurable(const SubmitResult& submitted, absl::AnyInvocable<void(absl::Status)> done);
+  void WhenDurable(const SubmitResult& submitted, absl::AnyInvocable<void(absl::Status)> done) {
+    BatchAdmitter::WhenDurable(submitted, std::move(done));
+  }
   bool journaled() const { return options_.journal != nullptr; }
 
   // Start-up only, before serving: rebuilds a batch read from the journal; an unfinished one
@@ -147,23 +130,16 @@ class Scheduler final : private CompletionSink, public CapacityListener {
 
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
 
-  // Admission.
-  absl::StatusOr<SubmitResult> Admit(BatchSpec spec, bool with_layers, std::string content);
-  static SubmitResult Describe(const BatchPtr& batch, bool with_layers);
-  static SubmitResult DescribeTwin(const AdmissionLedger::Twin& twin, bool with_layers);
-  // From the journal's thread: the batch's record is durable (it starts) or refused.
-  void OnRecordStored(const BatchPtr& batch, const std::shared_ptr<Admission>& admission,
-                      absl::Status stored);
+  // Admission: `batch` was admitted (from any thread).
+  void OnAdmitted(BatchPtr batch);
   void AddBatch(BatchPtr batch);
-  BatchPtr Find(const std::string& id) const;
-  // The stale-attempt check: the batch of `token` while its task is still in `state` in that
-  // attempt, else nullptr.
-  BatchPtr Current(const AttemptToken& token, TaskState state) const;
+  // On the strand: `read(batch, done)` with the batch named `batch_id`, or NOT_FOUND to `done`.
+  template <typename T, typename Read>
+  void OnBatch(std::string batch_id, Callback<T> done, Read read);
 
   // The strand loop.
   void Pump();
   void PostPump();
-  void MakeRunnable(const BatchPtr& batch);
   bool StartNext();
   void StartAttempt(const BatchPtr& batch, uint32_t task);
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
@@ -190,11 +166,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void CancelBatch(const BatchPtr& batch, std::string reason);
   void CancelRemaining(const BatchPtr& batch, const std::string& error);
   void MaybeFinishBatch(const BatchPtr& batch);
-  void EvictExpired();
+  // Retention ended: the batch is gone for readers, its request_id free, its journal dropped.
+  void Evict(const BatchPtr& batch);
 
-  // Journal: events of this turn are buffered per batch and flushed at the end of Pump.
-  std::string* JournalEvents(const BatchPtr& batch);
-  void FlushJournal();
+  // Journal: this turn's events are flushed at the end of Pump; durable ones become readable.
   void OnDurable(std::vector<DurableMark> marks);
 
   // Recovery.
@@ -207,24 +182,18 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   ExecutorRegistry& registry_;
   const SchedulerOptions options_;
 
-  std::atomic<size_t> active_batches_{0};  // admitted by Submit and not finished
   SchedulerObserver no_observer_;
   SchedulerObserver& observer_;
 
-  // Only touched in Submit, before posting.
-  absl::Mutex id_mu_;
-  uint64_t next_seq_ ABSL_GUARDED_BY(id_mu_) = 1;
-  std::mt19937_64 id_rng_ ABSL_GUARDED_BY(id_mu_);
-  AdmissionLedger ledger_;  // thread-safe
+  BatchAdmitter admitter_;  // thread-safe: Submit runs on the caller's thread
 
   // Strand-owned state.
-  std::map<uint64_t, BatchPtr> batches_;  // by seq: creation order
-  absl::flat_hash_map<std::string, uint64_t> seq_by_id_;
-  std::deque<BatchPtr> runnable_;
-  FinishedBatches finished_;
+  BatchTable batches_;
+  RunnableRing runnable_;
+  BatchRetention retention_;
   BatchReaders readers_;
   ParkingLot parking_;
-  std::vector<BatchPtr> journal_dirty_;  // batches with events not yet flushed
+  TurnJournal journal_;
   bool suspended_ = false;
   struct PendingCompletion {
     AttemptToken token;
@@ -234,7 +203,6 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   uint32_t running_total_ = 0;
   bool pumping_ = false;
   bool pump_posted_ = false;
-  TimerId eviction_timer_ = kNoTimer;
   std::mt19937_64 jitter_rng_;
 };
 
