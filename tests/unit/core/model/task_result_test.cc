@@ -50,9 +50,9 @@ TEST(IsFinalTest, BatchStatesFromSucceededOnAreFinal) {
 TEST(TaskResultTest, OnlySucceededIsSuccess) {
   TaskResult result;
   EXPECT_FALSE(result.success()) << "a default result is pending";
-  for (TaskState state : {TaskState::kPending, TaskState::kRunning, TaskState::kRetryWait,
-                          TaskState::kFailed, TaskState::kTimedOut, TaskState::kSkipped,
-                          TaskState::kCancelled}) {
+  for (TaskState state :
+       {TaskState::kPending, TaskState::kRunning, TaskState::kRetryWait, TaskState::kFailed,
+        TaskState::kTimedOut, TaskState::kSkipped, TaskState::kCancelled}) {
     result.state = state;
     EXPECT_FALSE(result.success()) << TaskStateName(state);
   }

@@ -19,12 +19,12 @@ struct Case {
 TEST(ToValidUtf8Test, KeepsWellFormedTextByteForByte) {
   for (const std::string& text :
        {std::string(), std::string("plain ascii\n\t"), std::string("a\0b", 3),
-        std::string("caf\xC3\xA9"),              // U+00E9, two bytes
-        std::string("\xE2\x82\xAC"),             // U+20AC, three bytes
-        std::string("\xF0\x9F\x98\x80"),         // U+1F600, four bytes
-        std::string("\xC2\x80\xDF\xBF"),         // the two-byte range's ends
-        std::string("\xE0\xA0\x80\xED\x9F\xBF"),  // U+0800, U+D7FF
-        std::string("\xEE\x80\x80\xEF\xBF\xBF"),  // U+E000, U+FFFF
+        std::string("caf\xC3\xA9"),                          // U+00E9, two bytes
+        std::string("\xE2\x82\xAC"),                         // U+20AC, three bytes
+        std::string("\xF0\x9F\x98\x80"),                     // U+1F600, four bytes
+        std::string("\xC2\x80\xDF\xBF"),                     // the two-byte range's ends
+        std::string("\xE0\xA0\x80\xED\x9F\xBF"),             // U+0800, U+D7FF
+        std::string("\xEE\x80\x80\xEF\xBF\xBF"),             // U+E000, U+FFFF
         std::string("\xF0\x90\x80\x80\xF4\x8F\xBF\xBF")}) {  // U+10000, U+10FFFF
     EXPECT_EQ(ToValidUtf8(text), text);
   }
@@ -33,25 +33,25 @@ TEST(ToValidUtf8Test, KeepsWellFormedTextByteForByte) {
 TEST(ToValidUtf8Test, ReplacesEachIllFormedSequenceWithOneReplacementCharacter) {
   const std::string r = kReplacement;
   const Case cases[] = {
-      {"\x80", r},                          // stray continuation byte
-      {"a\xBF" "b", "a" + r + "b"},
-      {"\xFF", r},                          // never valid
+      {"\x80", r},  // stray continuation byte
+      {"a\xBFz", "a" + r + "z"},
+      {"\xFF", r},  // never valid
       {"\xFE!", r + "!"},
-      {"\xC0\xAF", r},                      // overlong '/'
-      {"\xC1\xBF", r},                      // overlong
-      {"\xE0\x80\xAF", r},                  // overlong three-byte form
-      {"\xF0\x80\x80\xAF", r},              // overlong four-byte form
-      {"\xED\xA0\x80", r},                  // surrogate U+D800
-      {"\xED\xBF\xBF", r},                  // surrogate U+DFFF
-      {"\xF4\x90\x80\x80", r},              // U+110000, above the last code point
-      {"\xF5\x80\x80\x80", r},              // lead byte beyond U+10FFFF
-      {"\xC3", r},                          // cut short at the end
+      {"\xC0\xAF", r},          // overlong '/'
+      {"\xC1\xBF", r},          // overlong
+      {"\xE0\x80\xAF", r},      // overlong three-byte form
+      {"\xF0\x80\x80\xAF", r},  // overlong four-byte form
+      {"\xED\xA0\x80", r},      // surrogate U+D800
+      {"\xED\xBF\xBF", r},      // surrogate U+DFFF
+      {"\xF4\x90\x80\x80", r},  // U+110000, above the last code point
+      {"\xF5\x80\x80\x80", r},  // lead byte beyond U+10FFFF
+      {"\xC3", r},              // cut short at the end
       {"ok\xE2\x82", "ok" + r},
       {"\xF0\x9F\x98", r},
-      {"\xC3" "A", r + "A"},                // cut short by an ASCII byte, which is kept
-      {"\xE2\x82" "A", r + "A"},
+      {"\xC3z", r + "z"},  // cut short by an ASCII byte, which is kept
+      {"\xE2\x82z", r + "z"},
       {"\xC3\xA9\xFF\xC3\xA9", "\xC3\xA9" + r + "\xC3\xA9"},
-      {"\xFF\xFF", r + r},                  // two bad lead bytes: two replacements
+      {"\xFF\xFF", r + r},  // two bad lead bytes: two replacements
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ToValidUtf8(c.bytes), c.valid) << absl::CEscape(c.bytes);

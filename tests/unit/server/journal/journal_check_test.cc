@@ -45,8 +45,7 @@ class JournalCheckTest : public ::testing::Test {
   }
   static core::BatchRecord Record(uint64_t seq, std::string content) {
     return core::BatchRecord{seq, "id" + std::to_string(seq), "",
-                             core::WallTime(std::chrono::seconds(1714564800)),
-                             std::move(content)};
+                             core::WallTime(std::chrono::seconds(1714564800)), std::move(content)};
   }
 
   // Writes `batches` and `chunks` the way the daemon's journal does, then closes the store.
@@ -190,10 +189,9 @@ TEST_F(JournalCheckTest, AJournalInUseIsNotChecked) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   const JournalCheck check = CheckJournal(dir_);
   EXPECT_FALSE(check.intact);
-  EXPECT_THAT(check.lines, ElementsAre("data directory '" + dir_ +
-                                       "' is in use by another batchd (pid " +
-                                       std::to_string(::getpid()) +
-                                       "); give each daemon its own --data-dir"));
+  EXPECT_THAT(check.lines,
+              ElementsAre("data directory '" + dir_ + "' is in use by another batchd (pid " +
+                          std::to_string(::getpid()) + "); give each daemon its own --data-dir"));
 }
 
 TEST_F(JournalCheckTest, AnUnusableDirectoryIsReportedAsTheOnlyLine) {
