@@ -8,8 +8,15 @@ namespace batchd::server {
 void WallToProto(core::WallTime t, google::protobuf::Timestamp* out) {
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+  // Floor division: a Timestamp's nanos are 0..999,999,999 also before 1970.
+  int64_t seconds = ns / 1000000000;
+  int64_t nanos = ns % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(nanos));
 }
 
 v1::TaskState TaskStateToProto(core::TaskState state) {

@@ -34,6 +34,16 @@ TEST(WallToProtoTest, SplitsSecondsAndNanos) {
   EXPECT_EQ(t.nanos(), 0);
 }
 
+TEST(WallToProtoTest, BeforeTheEpochNanosStayNonNegative) {
+  google::protobuf::Timestamp t;
+  WallToProto(At(-1, 250000000), &t);  // 0.75 s before 1970
+  EXPECT_EQ(t.seconds(), -1);
+  EXPECT_EQ(t.nanos(), 250000000);
+  WallToProto(At(0, -1), &t);  // 1 ns before 1970
+  EXPECT_EQ(t.seconds(), -1);
+  EXPECT_EQ(t.nanos(), 999999999);
+}
+
 TEST(TaskStateToProtoTest, MapsEveryStateAndUnknownToUnspecified) {
   EXPECT_EQ(TaskStateToProto(core::TaskState::kPending), v1::TASK_STATE_PENDING);
   EXPECT_EQ(TaskStateToProto(core::TaskState::kRunning), v1::TASK_STATE_RUNNING);
