@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "core/time/asio_timer_service.h"
 #include "core/executors/builtin_executors.h"
 #include "core/scheduling/scheduler.h"
+#include "core/time/asio_timer_service.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::bench {

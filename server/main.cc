@@ -1,12 +1,13 @@
 // batchd: the gRPC batch-execution daemon. Reads its flags into one validated DaemonConfig, then
-// runs a Daemon (server/daemon/daemon.h) until SIGTERM/SIGINT, which drains in-flight calls for up to
+// runs a Daemon (server/daemon/daemon.h) until SIGTERM/SIGINT, which drains in-flight calls for up
+// to
 // --shutdown-grace and exits 0. `batchd --check-journal` verifies the journal and exits (0
 // intact, 1 damaged or unusable). Exit codes: 0 after a signal, 1 when the address or the data
 // directory cannot be used (and for what Abseil's parser rejects), 2 for unusable flag values.
 #include <pthread.h>
 #include <signal.h>
-#include <unistd.h>  // environ
 #include <spdlog/spdlog.h>
+#include <unistd.h>  // environ
 
 #include <iostream>
 #include <string>

@@ -11,10 +11,10 @@
 
 #include "absl/strings/string_view.h"
 #include "client/batchctl/batch_commands.h"
-#include "client/cpp/channel.h"
 #include "client/batchctl/command_line.h"
 #include "client/batchctl/daemon_commands.h"
 #include "client/batchctl/worker_command.h"
+#include "client/cpp/channel.h"
 
 namespace batchd::client {
 namespace {

@@ -8,9 +8,9 @@
 #include <ostream>
 
 #include "absl/status/status.h"
+#include "client/batchctl/command_line.h"
 #include "client/cpp/batch_client.h"
 #include "client/cpp/channel.h"
-#include "client/batchctl/command_line.h"
 
 namespace batchd::client {
 

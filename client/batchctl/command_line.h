@@ -23,16 +23,16 @@ struct CommandLine {
   std::string address;                    // --addr, else the default passed to the parser
   std::optional<absl::Duration> timeout;  // --timeout
   // How to authenticate and check the daemon (files are read by the caller).
-  std::string token_file;       // --token-file
-  std::string tls_ca;           // --tls-ca
-  std::string tls_cert;         // --tls-cert
-  std::string tls_key;          // --tls-key
-  std::string tls_server_name;  // --tls-server-name
-  bool help = false;                      // --help / -h
-  bool watch = false;                     // --watch
-  bool follow = false;                    // --follow
-  std::string reason;                     // --reason
-  std::set<std::string> command_flags;    // command-specific flags given, without "--"
+  std::string token_file;               // --token-file
+  std::string tls_ca;                   // --tls-ca
+  std::string tls_cert;                 // --tls-cert
+  std::string tls_key;                  // --tls-key
+  std::string tls_server_name;          // --tls-server-name
+  bool help = false;                    // --help / -h
+  bool watch = false;                   // --watch
+  bool follow = false;                  // --follow
+  std::string reason;                   // --reason
+  std::set<std::string> command_flags;  // command-specific flags given, without "--"
   // `batchctl worker`'s flags.
   std::vector<std::string> executors;  // --executor, repeatable
   std::optional<uint32_t> slots;       // --slots, positive

@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/worker/process_task_handler.h"
 #include "client/cpp/stop_signal_watcher.h"
+#include "client/worker/process_task_handler.h"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere
 

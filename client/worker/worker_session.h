@@ -38,7 +38,7 @@ class TaskHandler {
 };
 
 struct WorkerSessionOptions {
-  std::string address;  // as batchctl's --addr: host:port or unix:/path
+  std::string address;       // as batchctl's --addr: host:port or unix:/path
   ChannelSecurity security;  // token and TLS, as for batchctl's other commands
   std::string name;
   std::vector<std::string> executors;

@@ -1,16 +1,14 @@
 #include "core/executors/builtin_executors.h"
 
+#include <boost/json.hpp>
 #include <cmath>
 #include <limits>
-
-#include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "core/process/json_number.h"
 
 namespace batchd::core {
 namespace {
-
 
 constexpr uint64_t kMaxSleepMs = 24ull * 3600 * 1000;
 
@@ -37,12 +35,11 @@ void SleepExecutor::Start(const ExecutionRequest& request, CompletionSink& sink)
     return;
   }
   AttemptToken token = request.token;
-  TimerId id = timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(*ms),
-                                  [this, token, ms = *ms, &sink] {
-                                    sleeping_.erase(token);
-                                    sink.Complete(token, ExecutionOutcome::Success(
-                                                             boost::json::object{{"slept_ms", ms}}));
-                                  });
+  TimerId id = timers_.ScheduleAt(
+      clock_.SteadyNow() + std::chrono::milliseconds(*ms), [this, token, ms = *ms, &sink] {
+        sleeping_.erase(token);
+        sink.Complete(token, ExecutionOutcome::Success(boost::json::object{{"slept_ms", ms}}));
+      });
   sleeping_[token] = id;
 }
 
@@ -83,8 +80,7 @@ absl::Status RegisterBuiltinExecutors(ExecutorRegistry& registry, const Clock& c
                                       TimerService& timers) {
   absl::Status s = registry.Register({"echo", "builtin", 0, 0}, std::make_unique<EchoExecutor>());
   if (!s.ok()) return s;
-  s = registry.Register({"sleep", "builtin", 0, 0},
-                        std::make_unique<SleepExecutor>(clock, timers));
+  s = registry.Register({"sleep", "builtin", 0, 0}, std::make_unique<SleepExecutor>(clock, timers));
   if (!s.ok()) return s;
   return registry.Register({"fail", "builtin", 0, 0}, std::make_unique<FailExecutor>());
 }

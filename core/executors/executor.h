@@ -4,12 +4,11 @@
 // block; CompletionSink::Complete may be called from any thread.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/value.hpp>
 
 #include "absl/hash/hash.h"
 #include "core/model/batch_spec.h"

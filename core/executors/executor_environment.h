@@ -6,8 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "core/time/clock.h"
 #include "core/executors/executor_registry.h"
+#include "core/time/clock.h"
 #include "core/time/timer_service.h"
 
 namespace batchd::core {

@@ -20,8 +20,8 @@ namespace batchd::core {
 //  kRandom:      uniform, reproducible from `seed`.
 // workers == 0 -> INVALID_ARGUMENT "Number of workers must be greater than 0".
 absl::StatusOr<std::vector<std::vector<uint32_t>>> AssignTasks(absl::Span<const TaskSpec> tasks,
-                                                                uint32_t workers,
-                                                                LoadBalancerKind strategy,
-                                                                uint64_t seed);
+                                                               uint32_t workers,
+                                                               LoadBalancerKind strategy,
+                                                               uint64_t seed);
 
 }  // namespace batchd::core

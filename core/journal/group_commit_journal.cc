@@ -97,9 +97,8 @@ bool GroupCommitJournal::NextGroup(Group& group) {
     mu_.AwaitWithTimeout(absl::Condition(&closing_), retry_delay_);
   } else {
     mu_.Await(absl::Condition(
-        +[](GroupCommitJournal* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
-          return j->closing_ || !j->pending_.empty();
-        },
+        +[](GroupCommitJournal* j)
+             ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) { return j->closing_ || !j->pending_.empty(); },
         this));
   }
   if (closing_ && pending_.empty() && unstored_.empty()) return false;
@@ -121,9 +120,10 @@ void GroupCommitJournal::Run() {
       // The last attempt failed: what was not stored is lost; those batches resume from their
       // last stored state at the next start (running tasks run again).
       if (!unstored_.empty() || !pending_.empty()) {
-        spdlog::error("journal closed with {} event records not stored: their batches resume "
-                      "from their last stored state at the next start",
-                      unstored_.chunks.size() + pending_.chunks.size());
+        spdlog::error(
+            "journal closed with {} event records not stored: their batches resume "
+            "from their last stored state at the next start",
+            unstored_.chunks.size() + pending_.chunks.size());
       }
       unstored_ = Group{};
       pending_ = Group{};
@@ -134,9 +134,8 @@ void GroupCommitJournal::Run() {
 
 void GroupCommitJournal::Commit(Group group) {
   const bool probe = group.empty();
-  const absl::Status status = probe
-                                  ? storage_->Probe()
-                                  : storage_->Write(group.batches, group.chunks, group.forgotten);
+  const absl::Status status =
+      probe ? storage_->Probe() : storage_->Write(group.batches, group.chunks, group.forgotten);
   std::vector<DurableMark> marks;
   if (status.ok()) marks = MarksOf(group.chunks);
   std::optional<absl::Status> writable_change;
@@ -158,10 +157,10 @@ void GroupCommitJournal::Commit(Group group) {
       ++stats_.failed_writes;
       stats_.refused_batches += group.batches.size();
       if (failure_.ok()) {
-        spdlog::critical("journal: {}; new batches are refused until writes succeed again "
-                         "(retrying every {} at most)",
-                         std::string(status.message()),
-                         absl::FormatDuration(options_.max_retry_delay));
+        spdlog::critical(
+            "journal: {}; new batches are refused until writes succeed again "
+            "(retrying every {} at most)",
+            std::string(status.message()), absl::FormatDuration(options_.max_retry_delay));
         degraded_since_ = absl::Now();
         stats_.writable = false;
         writable_change = status;

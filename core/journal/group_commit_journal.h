@@ -71,8 +71,8 @@ class GroupCommitJournal final : public Journal {
 
   std::unique_ptr<JournalStorage> storage_;  // used by the writer thread only
   const GroupCommitOptions options_;
-  DurableListener listener_;             // set before appends start
-  WritableListener writable_listener_;   // set before appends start
+  DurableListener listener_;            // set before appends start
+  WritableListener writable_listener_;  // set before appends start
 
   mutable absl::Mutex mu_;
   Group pending_ ABSL_GUARDED_BY(mu_);

@@ -23,8 +23,8 @@ struct BatchRecord {
   std::string content;
 };
 
-// Events of one batch appended in one scheduler turn (encoded by core/journal/journal_events.h), with
-// what becomes readable once they are durable.
+// Events of one batch appended in one scheduler turn (encoded by core/journal/journal_events.h),
+// with what becomes readable once they are durable.
 struct EventChunk {
   uint64_t batch_seq = 0;
   std::string events;

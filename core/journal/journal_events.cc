@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -36,9 +35,7 @@ void PutDouble(std::string& out, double d) {
   out.append(bytes, 8);
 }
 
-void PutHeader(std::string& out, JournalEventKind kind) {
-  out.push_back(static_cast<char>(kind));
-}
+void PutHeader(std::string& out, JournalEventKind kind) { out.push_back(static_cast<char>(kind)); }
 
 // Reads what the Put functions wrote; any read past the end or malformed value fails the whole
 // decode.

@@ -2,16 +2,15 @@
 // binary encoding (varints and length-prefixed strings). Pure functions; no shared state.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <boost/json/value.hpp>
-
 #include "absl/status/statusor.h"
-#include "core/time/clock.h"
 #include "core/model/task_result.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 

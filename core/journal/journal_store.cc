@@ -97,8 +97,8 @@ absl::StatusOr<Durability> ParseDurability(std::string_view name) {
   if (name == "none") return Durability::kNone;
   if (name == "normal") return Durability::kNormal;
   if (name == "full") return Durability::kFull;
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid --durability '", std::string(name), "': expected none, normal or full"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid --durability '", std::string(name),
+                                                 "': expected none, normal or full"));
 }
 
 const char* DurabilityName(Durability d) {
@@ -119,14 +119,13 @@ absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Open(const std::stri
   if (!lock_fd.ok()) return lock_fd.status();
   const std::string path = dir + "/journal.db";
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<JournalStore> store(
       new JournalStore(path, *lock_fd, db, std::move(options.page_limit_file)));
   if (rc != SQLITE_OK) return store->Error("cannot open the journal");
   const char* sync = options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
-                                                              : "PRAGMA synchronous=NORMAL";
+                                                             : "PRAGMA synchronous=NORMAL";
   for (const char* sql : {"PRAGMA journal_mode=WAL", sync, "PRAGMA journal_size_limit=67108864",
                           "PRAGMA busy_timeout=5000"}) {
     if (absl::Status s = store->Exec(sql); !s.ok()) return s;
@@ -137,7 +136,9 @@ absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Open(const std::stri
 }
 
 JournalStore::JournalStore(std::string path, int lock_fd, sqlite3* db, std::string page_limit_file)
-    : path_(std::move(path)), lock_fd_(lock_fd), db_(db),
+    : path_(std::move(path)),
+      lock_fd_(lock_fd),
+      db_(db),
       page_limit_file_(std::move(page_limit_file)) {}
 
 JournalStore::~JournalStore() {
@@ -149,8 +150,8 @@ JournalStore::~JournalStore() {
 }
 
 absl::Status JournalStore::Error(std::string_view what) const {
-  return absl::UnavailableError(
-      absl::StrCat(std::string(what), " (", path_, "): ", db_ != nullptr ? sqlite3_errmsg(db_) : "no memory"));
+  return absl::UnavailableError(absl::StrCat(
+      std::string(what), " (", path_, "): ", db_ != nullptr ? sqlite3_errmsg(db_) : "no memory"));
 }
 
 absl::Status JournalStore::Exec(const char* sql) {
@@ -268,17 +269,17 @@ absl::StatusOr<JournalContents> JournalStore::LoadAll() {
     if (it == index.end()) {
       // Events of a batch whose record was dropped (retention), unless the seq is the damage.
       if (mismatch.has_value()) {
-        contents.orphan_damage.push_back(absl::StrCat(
-            "event record ", sqlite3_column_int64(stmt, 3), " (journal seq ", seq,
-            ") fails its checksum and names no stored batch"));
+        contents.orphan_damage.push_back(
+            absl::StrCat("event record ", sqlite3_column_int64(stmt, 3), " (journal seq ", seq,
+                         ") fails its checksum and names no stored batch"));
       }
       continue;
     }
     StoredBatch& b = batches[it->second];
     if (mismatch.has_value() && b.damage.ok()) {
-      b.damage = absl::DataLossError(absl::StrFormat(
-          "batch %s (journal seq %d): event record %d fails its checksum", b.record.id, seq,
-          sqlite3_column_int64(stmt, 3)));
+      b.damage = absl::DataLossError(
+          absl::StrFormat("batch %s (journal seq %d): event record %d fails its checksum",
+                          b.record.id, seq, sqlite3_column_int64(stmt, 3)));
     }
     b.events.append(data);
   }
@@ -320,8 +321,8 @@ void JournalStore::ApplyPageLimit() {
 absl::Status JournalStore::Probe() {
   ApplyPageLimit();
   // Needs a fresh page like a real write would; leaves the page free for the next one.
-  for (const char* sql : {"BEGIN", "INSERT INTO probe(data) VALUES(zeroblob(8192))",
-                          "DELETE FROM probe", "COMMIT"}) {
+  for (const char* sql :
+       {"BEGIN", "INSERT INTO probe(data) VALUES(zeroblob(8192))", "DELETE FROM probe", "COMMIT"}) {
     if (absl::Status s = Exec(sql); !s.ok()) {
       RollBack();
       return s;

@@ -3,13 +3,12 @@
 // Value types; no thread-safety concerns of their own.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 namespace batchd::core {
 

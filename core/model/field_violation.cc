@@ -122,8 +122,8 @@ absl::Status StatusOf(std::vector<FieldViolation> violations, size_t total) {
   if (total > 1) absl::StrAppend(&message, " (and ", total - 1, " more)");
   std::string payload;
   for (const FieldViolation& v : violations) {
-    absl::StrAppend(&payload, Sanitise(v.field), std::string(1, kUnitSep),
-                    Sanitise(v.description), std::string(1, kRecordSep));
+    absl::StrAppend(&payload, Sanitise(v.field), std::string(1, kUnitSep), Sanitise(v.description),
+                    std::string(1, kRecordSep));
   }
   absl::Status status = absl::InvalidArgumentError(message);
   status.SetPayload(kPayloadUrl, absl::Cord(std::move(payload)));

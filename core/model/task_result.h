@@ -3,14 +3,13 @@
 // holds stay valid on any thread.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "core/time/clock.h"
 
@@ -41,8 +40,8 @@ struct TaskResult {
   double priority = 0;
   boost::json::value output;
   std::string error;
-  double duration_ms = 0;        // of the final attempt; 0 when it never ran
-  WallTime started_at{};         // of the final attempt; epoch when it never ran
+  double duration_ms = 0;  // of the final attempt; 0 when it never ran
+  WallTime started_at{};   // of the final attempt; epoch when it never ran
   WallTime finished_at{};
   std::string worker_id;
   const std::string* executor = nullptr;
@@ -84,7 +83,7 @@ struct BatchProgress {
 // A slice of a batch's result log for one reader.
 struct ResultChunk {
   std::vector<const TaskResult*> results;
-  uint64_t last_sequence = 0;            // sequence of the last result here (or the cursor)
+  uint64_t last_sequence = 0;           // sequence of the last result here (or the cursor)
   std::optional<BatchSummary> summary;  // set, with no results, once the reader is at the end
   std::shared_ptr<const void> keep_alive;
 };

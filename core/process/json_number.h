@@ -2,10 +2,9 @@
 // depending on how the client wrote them. Pure functions; thread-safe.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
-
-#include <boost/json/value.hpp>
 
 namespace batchd::core {
 

@@ -10,9 +10,9 @@ namespace batchd::core {
 AdmissionLedger::Answer AdmissionLedger::AnswerFor(const std::string& request_id,
                                                    const Entry& entry, size_t content_hash) {
   if (entry.content_hash != content_hash) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "request_id '", request_id, "' was already used for batch ", entry.twin.batch->id(),
-        " with different content; use a new request_id"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("request_id '", request_id, "' was already used for batch ",
+                     entry.twin.batch->id(), " with different content; use a new request_id"));
   }
   return entry.twin;
 }

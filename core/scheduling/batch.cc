@@ -70,8 +70,7 @@ absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck e
   return graph;
 }
 
-absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec,
-                                                     ExecutorRegistry& registry,
+absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorRegistry& registry,
                                                      Identity identity) {
   const bool wait_for_workers = spec.options.wait_for_workers;
   absl::StatusOr<TaskGraph> graph = Validate(
@@ -328,8 +327,7 @@ void Batch::ReleaseDependents(uint32_t t, SteadyTime now) {
 void Batch::SkipDependents(uint32_t failed, SteadyTime now,
                            absl::FunctionRef<void(uint32_t)> recorded) {
   const std::string error = absl::StrCat("Skipped: dependency '", ids_[failed], "' failed");
-  std::vector<uint32_t> stack(graph_->Dependents(failed).begin(),
-                              graph_->Dependents(failed).end());
+  std::vector<uint32_t> stack(graph_->Dependents(failed).begin(), graph_->Dependents(failed).end());
   while (!stack.empty()) {
     const uint32_t t = stack.back();
     stack.pop_back();
@@ -426,8 +424,7 @@ BatchProgress Batch::Progress() const {
   p.failed_tasks = completed() - successful_;
   p.running_tasks = running_;
   p.pending_tasks = p.total_tasks - p.completed_tasks - p.running_tasks;
-  p.progress_percentage =
-      p.total_tasks == 0 ? 100.0 : 100.0 * p.completed_tasks / p.total_tasks;
+  p.progress_percentage = p.total_tasks == 0 ? 100.0 : 100.0 * p.completed_tasks / p.total_tasks;
   p.created_at = identity_.created_wall;
   p.labels = labels_;
   if (!finished() && executed_ > 0) {

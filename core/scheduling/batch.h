@@ -16,13 +16,13 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "core/model/batch_spec.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
-#include "core/journal/journal_events.h"
-#include "core/scheduling/retry_backoff.h"
 #include "core/graph/task_graph.h"
+#include "core/journal/journal_events.h"
+#include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
+#include "core/scheduling/retry_backoff.h"
 #include "core/time/timer_service.h"
 
 namespace batchd::core {
@@ -68,8 +68,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Validates the spec as Validate (an executor exists when `registry` has it or, with
   // wait_for_workers, makes it on demand) and compiles it.
-  static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec,
-                                                       ExecutorRegistry& registry,
+  static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec, ExecutorRegistry& registry,
                                                        Identity identity);
 
   const std::string& id() const { return identity_.id; }
@@ -162,8 +161,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   void ReleaseDependents(uint32_t t, SteadyTime now);
   // kSkip: records every pending task downstream of `failed` as SKIPPED, calling `recorded`
   // for each.
-  void SkipDependents(uint32_t failed, SteadyTime now,
-                      absl::FunctionRef<void(uint32_t)> recorded);
+  void SkipDependents(uint32_t failed, SteadyTime now, absl::FunctionRef<void(uint32_t)> recorded);
 
   // Marks the batch finished once every task is final (or it was cancelled and nothing runs),
   // and releases its executors.
@@ -218,7 +216,6 @@ class Batch : public std::enable_shared_from_this<Batch> {
   void ClearChanged() { changed_ = false; }
   // Membership of the scheduler's round-robin ring of batches with ready tasks.
   bool in_runnable_ring = false;
-
 
  private:
   Batch() = default;

@@ -9,8 +9,7 @@ namespace batchd::core {
 namespace {
 
 SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
-  return clock.SteadyNow() +
-         std::chrono::duration_cast<Duration>(wall - clock.WallNow());
+  return clock.SteadyNow() + std::chrono::duration_cast<Duration>(wall - clock.WallNow());
 }
 
 }  // namespace
@@ -31,9 +30,9 @@ absl::StatusOr<SubmitResult> BatchAdmitter::Submit(BatchSpec spec, bool with_lay
   if (twin->has_value()) return DescribeTwin(**twin, with_layers);
   if (active_.fetch_add(1) >= max_active_batches_) {
     active_.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("Too many active batches: the limit is ", max_active_batches_,
-                     " unfinished batches (--max-active-batches)"));
+    return absl::ResourceExhaustedError(absl::StrCat("Too many active batches: the limit is ",
+                                                     max_active_batches_,
+                                                     " unfinished batches (--max-active-batches)"));
   }
   absl::StatusOr<SubmitResult> result = Admit(std::move(spec), with_layers, std::move(content));
   if (!result.ok() || result->duplicate) active_.fetch_sub(1);

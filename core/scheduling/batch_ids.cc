@@ -10,8 +10,8 @@ BatchIdIssuer::Issued BatchIdIssuer::Next() {
   absl::MutexLock lock(&mu_);
   Issued issued;
   issued.seq = next_seq_++;
-  issued.id = absl::StrFormat("%08x%08x", static_cast<uint32_t>(rng_()),
-                              static_cast<uint32_t>(issued.seq));
+  issued.id =
+      absl::StrFormat("%08x%08x", static_cast<uint32_t>(rng_()), static_cast<uint32_t>(issued.seq));
   return issued;
 }
 

@@ -7,8 +7,8 @@
 namespace batchd::core {
 
 absl::Status BatchReaders::Suspended(const Batch& batch) {
-  return absl::UnavailableError(absl::StrCat(
-      "batchd is shutting down; batch ", batch.id(), " resumes when the daemon restarts"));
+  return absl::UnavailableError(absl::StrCat("batchd is shutting down; batch ", batch.id(),
+                                             " resumes when the daemon restarts"));
 }
 
 absl::Status BatchReaders::NotFound(const std::string& batch_id) {

@@ -13,9 +13,9 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "core/model/task_result.h"
 #include "core/scheduling/batch.h"
 #include "core/time/clock.h"
-#include "core/model/task_result.h"
 #include "core/time/timer_service.h"
 
 namespace batchd::core {

@@ -45,8 +45,8 @@ ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, co
   }
   batch.MarkDurable(batch.visible_count(), false);
   if (finished_at.has_value() && batch.AllFinal()) {
-    batch.RestoreFinished(clock.SteadyNow() + std::chrono::duration_cast<Duration>(
-                                                  *finished_at - clock.WallNow()));
+    batch.RestoreFinished(clock.SteadyNow() +
+                          std::chrono::duration_cast<Duration>(*finished_at - clock.WallNow()));
     batch.MarkDurable(batch.visible_count(), true);
     out.finished = true;
   }

@@ -6,9 +6,9 @@
 #include <optional>
 #include <vector>
 
+#include "core/journal/journal_events.h"
 #include "core/scheduling/batch.h"
 #include "core/time/clock.h"
-#include "core/journal/journal_events.h"
 
 namespace batchd::core {
 

@@ -7,10 +7,7 @@ namespace batchd::core {
 
 BatchRetention::BatchRetention(const Clock& clock, TimerService& timers, Duration retention,
                                size_t max_batches, Evict evict)
-    : clock_(clock),
-      timers_(timers),
-      finished_(retention, max_batches),
-      evict_(std::move(evict)) {}
+    : clock_(clock), timers_(timers), finished_(retention, max_batches), evict_(std::move(evict)) {}
 
 void BatchRetention::Add(BatchPtr batch) {
   finished_.Add(std::move(batch));

@@ -19,8 +19,8 @@ class BatchRetention {
   using BatchPtr = std::shared_ptr<Batch>;
   using Evict = absl::AnyInvocable<void(const BatchPtr&)>;
 
-  BatchRetention(const Clock& clock, TimerService& timers, Duration retention,
-                 size_t max_batches, Evict evict);
+  BatchRetention(const Clock& clock, TimerService& timers, Duration retention, size_t max_batches,
+                 Evict evict);
   // The timer captures this: it must not move (and, like every strand callback, the timer
   // must not fire once this is gone).
   BatchRetention(const BatchRetention&) = delete;

@@ -14,8 +14,8 @@ bool ParkedAfter(const ParkedTask& a, const ParkedTask& b) {
 
 }  // namespace
 
-void ParkingLot::Park(const Executor& executor, uint64_t batch_seq, uint32_t task,
-                      double priority, StillWaiting still_waiting) {
+void ParkingLot::Park(const Executor& executor, uint64_t batch_seq, uint32_t task, double priority,
+                      StillWaiting still_waiting) {
   Lot& lot = lots_[&executor];
   ++lot.waiting;
   ++waiting_;

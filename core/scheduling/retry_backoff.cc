@@ -22,8 +22,7 @@ RetryPolicy ResolveRetryPolicy(const RetryPolicySpec& spec) {
 
 absl::Status ValidateRetryPolicy(const RetryPolicySpec& spec, const std::string& field) {
   if (spec.multiplier.has_value() && !(std::isfinite(*spec.multiplier) && *spec.multiplier >= 0)) {
-    return InvalidField(field + ".multiplier",
-                        "Retry multiplier must be a finite number >= 0");
+    return InvalidField(field + ".multiplier", "Retry multiplier must be a finite number >= 0");
   }
   return absl::OkStatus();
 }

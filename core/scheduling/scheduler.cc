@@ -1,9 +1,8 @@
 #include "core/scheduling/scheduler.h"
 
 #include <algorithm>
-#include <utility>
-
 #include <boost/asio/post.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/scheduling/batch_replay.h"
@@ -28,9 +27,8 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       jitter_rng_(std::random_device{}()) {
   if (options_.journal != nullptr) {
     options_.journal->SetDurableListener([this](std::vector<DurableMark> marks) {
-      boost::asio::post(strand_, [this, marks = std::move(marks)]() mutable {
-        OnDurable(std::move(marks));
-      });
+      boost::asio::post(
+          strand_, [this, marks = std::move(marks)]() mutable { OnDurable(std::move(marks)); });
     });
   }
 }
@@ -283,8 +281,8 @@ void Scheduler::OnCapacityChanged(Executor& executor) {
   while (WakeParked(executor) > 0) Pump();
   if (parking_.waiting(executor) > 0 && !executor.Unserved().empty()) {
     // The last worker left: tasks waiting for a slot now wait for a worker, up to their timeout.
-    for (const ParkedTask& p :
-         parking_.Waiting(executor, [this](const ParkedTask& entry) { return StillParked(entry); })) {
+    for (const ParkedTask& p : parking_.Waiting(
+             executor, [this](const ParkedTask& entry) { return StillParked(entry); })) {
       const BatchPtr batch = batches_.Find(p.batch_seq);
       if (batch->slot(p.task).timer == kNoTimer) ArmUnservedTimeout(batch, p.task);
     }
@@ -457,26 +455,24 @@ void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
 
 void Scheduler::ListBatches(size_t limit,
                             absl::AnyInvocable<void(std::vector<BatchProgress>)> done) {
-  boost::asio::post(strand_, [this, limit, done = std::move(done)]() mutable {
-    done(batches_.List(limit));
-  });
+  boost::asio::post(
+      strand_, [this, limit, done = std::move(done)]() mutable { done(batches_.List(limit)); });
 }
 
 void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done) {
-  OnBatch(std::move(batch_id), std::move(done),
-          [this, reason = std::move(reason)](BatchPtr batch,
-                                             Callback<BatchProgress> reply) mutable {
-            if (suspended_) return reply(BatchReaders::Suspended(*batch));
-            if (batch->finished()) {
-              return reply(absl::FailedPreconditionError(
-                  absl::StrCat("Batch '", batch->id(), "' already finished (",
-                               BatchStateName(batch->state()), ")")));
-            }
-            CancelBatch(batch,
-                        reason.empty() ? std::string("cancelled by client") : std::move(reason));
-            Pump();
-            reply(batch->Progress());
-          });
+  OnBatch(
+      std::move(batch_id), std::move(done),
+      [this, reason = std::move(reason)](BatchPtr batch, Callback<BatchProgress> reply) mutable {
+        if (suspended_) return reply(BatchReaders::Suspended(*batch));
+        if (batch->finished()) {
+          return reply(absl::FailedPreconditionError(
+              absl::StrCat("Batch '", batch->id(), "' already finished (",
+                           BatchStateName(batch->state()), ")")));
+        }
+        CancelBatch(batch, reason.empty() ? std::string("cancelled by client") : std::move(reason));
+        Pump();
+        reply(batch->Progress());
+      });
 }
 
 void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
@@ -539,10 +535,10 @@ void Scheduler::Suspend(std::string reason) {
 absl::Status Scheduler::Restore(RecoveredBatch recovered) {
   absl::StatusOr<BatchPtr> batch = admitter_.Restore(std::move(recovered.spec), recovered.record);
   if (!batch.ok()) return batch.status();
-  boost::asio::post(strand_, [this, batch = *std::move(batch),
-                              events = std::move(recovered.events)]() mutable {
-    Replay(batch, std::move(events));
-  });
+  boost::asio::post(
+      strand_, [this, batch = *std::move(batch), events = std::move(recovered.events)]() mutable {
+        Replay(batch, std::move(events));
+      });
   return absl::OkStatus();
 }
 
@@ -569,9 +565,9 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
       ++rerun;
     } else if (state == TaskState::kRetryWait) {
       // A retry delay is at most 2^32 ms (~50 days): more means a clock jump or corruption.
-      const auto remaining = std::clamp<Duration>(
-          std::chrono::duration_cast<Duration>(retry_due[t] - wall_now), Duration::zero(),
-          std::chrono::milliseconds(UINT32_MAX));
+      const auto remaining =
+          std::clamp<Duration>(std::chrono::duration_cast<Duration>(retry_due[t] - wall_now),
+                               Duration::zero(), std::chrono::milliseconds(UINT32_MAX));
       ArmRetryTimer(batch, t, now + remaining);
     }
   }

@@ -6,47 +6,46 @@
 // onto the strand and calls its callback there (callbacks must not block).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
-
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "core/executors/executor.h"
+#include "core/executors/executor_registry.h"
+#include "core/journal/journal.h"
+#include "core/journal/journal_events.h"
+#include "core/model/batch_spec.h"
+#include "core/model/task_result.h"
 #include "core/scheduling/batch.h"
 #include "core/scheduling/batch_admitter.h"
 #include "core/scheduling/batch_readers.h"
 #include "core/scheduling/batch_retention.h"
 #include "core/scheduling/batch_table.h"
-#include "core/model/batch_spec.h"
-#include "core/time/clock.h"
-#include "core/executors/executor.h"
-#include "core/executors/executor_registry.h"
-#include "core/journal/journal.h"
-#include "core/journal/journal_events.h"
 #include "core/scheduling/parking_lot.h"
 #include "core/scheduling/runnable_ring.h"
 #include "core/scheduling/scheduler_observer.h"
 #include "core/scheduling/turn_journal.h"
-#include "core/model/task_result.h"
+#include "core/time/clock.h"
 #include "core/time/timer_service.h"
 
 namespace batchd::core {
 
 struct SchedulerOptions {
-  uint32_t max_running = 1024;             // daemon-wide running attempts
+  uint32_t max_running = 1024;  // daemon-wide running attempts
   Duration retention = std::chrono::hours(1);
   size_t max_finished_batches = 10000;
   // Per ReadResults answer (1 for STREAMING). A count, not bytes: the server measures each
   // result in the proto it builds anyway and splits an answer into messages by size
   // (server/rpc/result_packer.h); an estimate here would be a second, looser measure.
   size_t max_results_per_chunk = 1024;
-  uint32_t max_steps_per_turn = 4096;      // strand fairness: yield after this many steps
-  size_t max_active_batches = 10000;       // unfinished batches; more are refused
-  SchedulerObserver* observer = nullptr;   // optional; must outlive the scheduler
+  uint32_t max_steps_per_turn = 4096;     // strand fairness: yield after this many steps
+  size_t max_active_batches = 10000;      // unfinished batches; more are refused
+  SchedulerObserver* observer = nullptr;  // optional; must outlive the scheduler
   // Optional; when set, a batch runs only once its record is durable, its progress is recorded
   // and readers see only what is durable. Must outlive the scheduler's strand work.
   Journal* journal = nullptr;
@@ -61,8 +60,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   template <typename T>
   using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
-  Scheduler(Strand strand, const Clock& clock, TimerService& timers,
-            ExecutorRegistry& registry, SchedulerOptions options);
+  Scheduler(Strand strand, const Clock& clock, TimerService& timers, ExecutorRegistry& registry,
+            SchedulerOptions options);
   ~Scheduler() override;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -159,8 +158,8 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void OnUnservedTimeout(const AttemptToken& token);
 
   // Finishing tasks and batches.
-  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
-                  boost::json::value output, std::string error, std::string worker_id = {});
+  void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state, boost::json::value output,
+                  std::string error, std::string worker_id = {});
   void ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task);
   void ReportFinished(const BatchPtr& batch, uint32_t task);
   void CancelBatch(const BatchPtr& batch, std::string reason);

@@ -5,8 +5,8 @@
 
 #include <string_view>
 
-#include "core/time/clock.h"
 #include "core/model/task_result.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 
@@ -28,7 +28,7 @@ class SchedulerObserver {
 struct SchedulerGauges {
   size_t active_batches = 0;
   uint64_t running_tasks = 0;
-  uint64_t ready_tasks = 0;              // dependencies done, waiting for a concurrency slot
+  uint64_t ready_tasks = 0;               // dependencies done, waiting for a concurrency slot
   uint64_t waiting_for_worker_tasks = 0;  // ready, waiting for a worker slot
 };
 

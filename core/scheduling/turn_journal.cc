@@ -26,8 +26,8 @@ void TurnJournal::Flush() {
     if (!batch->finished()) {
       batch->journal_events().reserve(std::min<size_t>(events.size(), 64 << 10));
     }
-    chunks.push_back(EventChunk{batch->seq(), std::move(events), batch->visible_count(),
-                                batch->finished()});
+    chunks.push_back(
+        EventChunk{batch->seq(), std::move(events), batch->visible_count(), batch->finished()});
   }
   dirty_.clear();
   journal_->AppendEvents(std::move(chunks));

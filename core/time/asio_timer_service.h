@@ -5,9 +5,9 @@
 // All methods and handlers run on the strand given at construction.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "core/time/timer_queue.h"
 #include "core/time/timer_service.h"

@@ -24,8 +24,6 @@ class SystemClock final : public Clock {
   WallTime WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
-inline double ToMillis(Duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+inline double ToMillis(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 }  // namespace batchd::core

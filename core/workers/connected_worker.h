@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/time/clock.h"
 #include "core/executors/executor.h"
+#include "core/time/clock.h"
 #include "core/workers/worker_connection.h"
 
 namespace batchd::core {

@@ -4,25 +4,24 @@
 // tests use a fake. WorkerConnection methods are thread-safe and never block.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <boost/json/value.hpp>
-
 #include "absl/status/status.h"
-#include "core/time/clock.h"
 #include "core/executors/executor.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 
 struct WorkerRegistrationSpec {
   std::string name;
   std::vector<std::string> executors;
-  uint32_t slots = 0;   // 1 to WorkerHubOptions::max_slots; 0 is refused
-  double weight = 0;    // 0 = 1
+  uint32_t slots = 0;  // 1 to WorkerHubOptions::max_slots; 0 is refused
+  double weight = 0;   // 0 = 1
   std::map<std::string, std::string> labels;
 };
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/workers/connected_worker.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
+#include "core/workers/connected_worker.h"
 #include "core/workers/load_balancer.h"
 
 namespace batchd::core {

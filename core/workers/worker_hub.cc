@@ -1,10 +1,9 @@
 #include "core/workers/worker_hub.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <cmath>
-
-#include <boost/asio/post.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -98,26 +97,25 @@ absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
     return absl::InvalidArgumentError("registration.slots must be at least 1 (got 0)");
   }
   if (spec.slots > options_.max_slots) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("registration.slots must be at most ", options_.max_slots, " (got ",
-                     spec.slots, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("registration.slots must be at most ",
+                                                   options_.max_slots, " (got ", spec.slots, ")"));
   }
   if (!std::isfinite(spec.weight) || spec.weight < 0 || spec.weight > kMaxWeight) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "registration.weight must be between 0 and ", kMaxWeight, " (got ", spec.weight, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("registration.weight must be between 0 and ",
+                                                   kMaxWeight, " (got ", spec.weight, ")"));
   }
   absl::flat_hash_set<std::string> seen;
   for (const std::string& name : spec.executors) {
     if (name.empty() || name.size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "registration.executors entries must be 1 to ", kMaxNameBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("registration.executors entries must be 1 to ", kMaxNameBytes, " bytes"));
     }
     if (!seen.insert(name).second) continue;
     ExecutorRegistry::Found found = registry_.FindOrCreate(name);
     if (found.executor == nullptr || found.kind != kWorkerExecutorKind) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Executor '", name, "' is provided by the daemon (", found.kind,
-                       "); a worker cannot serve it"));
+      return absl::InvalidArgumentError(absl::StrCat("Executor '", name,
+                                                     "' is provided by the daemon (", found.kind,
+                                                     "); a worker cannot serve it"));
     }
     executors.push_back(std::static_pointer_cast<WorkerExecutor>(std::move(found.executor)));
   }
@@ -171,9 +169,10 @@ void WorkerHub::HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, De
   const std::optional<AttemptToken> token = ParseAssignmentId(outcome.assignment_id);
   auto it = token.has_value() ? assignments_.find(*token) : assignments_.end();
   if (it == assignments_.end() || it->second.worker != &worker) {
-    spdlog::info("worker {}: ignoring outcome of assignment '{}': not current (finished, "
-                 "re-dispatched or unknown)",
-                 worker.id, outcome.assignment_id);
+    spdlog::info(
+        "worker {}: ignoring outcome of assignment '{}': not current (finished, "
+        "re-dispatched or unknown)",
+        worker.id, outcome.assignment_id);
     return;
   }
   if (it->second.cancelling) {
@@ -248,9 +247,10 @@ void WorkerHub::OnCancelGraceOver(const AttemptToken& token) {
   auto it = assignments_.find(token);
   if (it == assignments_.end()) return;
   it->second.grace_timer = kNoTimer;
-  spdlog::warn("worker {} did not acknowledge the cancel of assignment '{}' within {} ms; "
-               "its slot is free again",
-               it->second.worker->id, AssignmentId(token), ToMillis32(options_.cancel_grace));
+  spdlog::warn(
+      "worker {} did not acknowledge the cancel of assignment '{}' within {} ms; "
+      "its slot is free again",
+      it->second.worker->id, AssignmentId(token), ToMillis32(options_.cancel_grace));
   Deliveries out;
   Release(it, out);
   Deliver(out);

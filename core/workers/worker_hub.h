@@ -5,6 +5,8 @@
 // other method runs on that strand.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -12,15 +14,12 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
-
 #include "absl/container/flat_hash_map.h"
-#include "core/time/clock.h"
-#include "core/workers/connected_worker.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
+#include "core/time/clock.h"
 #include "core/time/timer_service.h"
+#include "core/workers/connected_worker.h"
 #include "core/workers/worker_connection.h"
 #include "core/workers/worker_executor.h"
 
@@ -28,9 +27,9 @@ namespace batchd::core {
 
 struct WorkerHubOptions {
   Duration heartbeat_interval = std::chrono::seconds(5);
-  uint32_t missed_heartbeats = 3;  // silent for this many intervals = gone
+  uint32_t missed_heartbeats = 3;                   // silent for this many intervals = gone
   Duration cancel_grace = std::chrono::seconds(5);  // slot held at most this long after a cancel
-  uint32_t max_slots = 10000;      // per worker
+  uint32_t max_slots = 10000;                       // per worker
 };
 
 inline constexpr const char* kWorkerExecutorKind = "worker";
@@ -94,8 +93,7 @@ class WorkerHub final : private WorkerDispatcher {
                         std::vector<std::shared_ptr<WorkerExecutor>>& executors);
   void ReceiveOnStrand(WorkerConnection* connection, WorkerMessage message);
   void HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, Deliveries& out);
-  void HandleCancelAck(ConnectedWorker& worker, const std::string& assignment_id,
-                       Deliveries& out);
+  void HandleCancelAck(ConnectedWorker& worker, const std::string& assignment_id, Deliveries& out);
   void Release(absl::flat_hash_map<AttemptToken, Assignment>::iterator it, Deliveries& out);
   void OnCancelGraceOver(const AttemptToken& token);
   void RemoveWorker(WorkerConnection* connection, const std::string& reason,

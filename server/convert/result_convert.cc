@@ -21,25 +21,38 @@ void WallToProto(core::WallTime t, google::protobuf::Timestamp* out) {
 
 v1::TaskState TaskStateToProto(core::TaskState state) {
   switch (state) {
-    case core::TaskState::kPending: return v1::TASK_STATE_PENDING;
-    case core::TaskState::kRunning: return v1::TASK_STATE_RUNNING;
-    case core::TaskState::kRetryWait: return v1::TASK_STATE_RETRY_WAIT;
-    case core::TaskState::kSucceeded: return v1::TASK_STATE_SUCCEEDED;
-    case core::TaskState::kFailed: return v1::TASK_STATE_FAILED;
-    case core::TaskState::kTimedOut: return v1::TASK_STATE_TIMED_OUT;
-    case core::TaskState::kSkipped: return v1::TASK_STATE_SKIPPED;
-    case core::TaskState::kCancelled: return v1::TASK_STATE_CANCELLED;
+    case core::TaskState::kPending:
+      return v1::TASK_STATE_PENDING;
+    case core::TaskState::kRunning:
+      return v1::TASK_STATE_RUNNING;
+    case core::TaskState::kRetryWait:
+      return v1::TASK_STATE_RETRY_WAIT;
+    case core::TaskState::kSucceeded:
+      return v1::TASK_STATE_SUCCEEDED;
+    case core::TaskState::kFailed:
+      return v1::TASK_STATE_FAILED;
+    case core::TaskState::kTimedOut:
+      return v1::TASK_STATE_TIMED_OUT;
+    case core::TaskState::kSkipped:
+      return v1::TASK_STATE_SKIPPED;
+    case core::TaskState::kCancelled:
+      return v1::TASK_STATE_CANCELLED;
   }
   return v1::TASK_STATE_UNSPECIFIED;
 }
 
 v1::BatchState BatchStateToProto(core::BatchState state) {
   switch (state) {
-    case core::BatchState::kPending: return v1::BATCH_STATE_PENDING;
-    case core::BatchState::kRunning: return v1::BATCH_STATE_RUNNING;
-    case core::BatchState::kSucceeded: return v1::BATCH_STATE_SUCCEEDED;
-    case core::BatchState::kFailed: return v1::BATCH_STATE_FAILED;
-    case core::BatchState::kCancelled: return v1::BATCH_STATE_CANCELLED;
+    case core::BatchState::kPending:
+      return v1::BATCH_STATE_PENDING;
+    case core::BatchState::kRunning:
+      return v1::BATCH_STATE_RUNNING;
+    case core::BatchState::kSucceeded:
+      return v1::BATCH_STATE_SUCCEEDED;
+    case core::BatchState::kFailed:
+      return v1::BATCH_STATE_FAILED;
+    case core::BatchState::kCancelled:
+      return v1::BATCH_STATE_CANCELLED;
   }
   return v1::BATCH_STATE_UNSPECIFIED;
 }
@@ -48,13 +61,15 @@ void TaskResultToProto(const core::TaskResult& result, v1::TaskResult* out) {
   out->set_task_id(*result.task_id);
   out->set_success(result.success());
   out->set_state(TaskStateToProto(result.state));
-  if (!result.output.is_null() || result.success()) JsonToValue(result.output, out->mutable_output());
+  if (!result.output.is_null() || result.success())
+    JsonToValue(result.output, out->mutable_output());
   out->set_error(result.error);
   out->set_duration_ms(result.duration_ms);
   out->set_retry_count(result.retry_count);
   out->set_priority(result.priority);
   out->set_worker_id(result.worker_id);
-  if (result.started_at != core::WallTime{}) WallToProto(result.started_at, out->mutable_started_at());
+  if (result.started_at != core::WallTime{})
+    WallToProto(result.started_at, out->mutable_started_at());
   WallToProto(result.finished_at, out->mutable_finished_at());
   if (result.executor != nullptr) out->set_executor(*result.executor);
 }
@@ -94,7 +109,7 @@ void BatchProgressToProto(const core::BatchProgress& progress, v1::BatchProgress
 }
 
 void LayerIdsToProto(const std::vector<std::vector<std::string_view>>& layers,
-                      google::protobuf::RepeatedPtrField<v1::Layer>* out) {
+                     google::protobuf::RepeatedPtrField<v1::Layer>* out) {
   out->Reserve(static_cast<int>(layers.size()));
   for (const std::vector<std::string_view>& layer : layers) {
     v1::Layer* l = out->Add();

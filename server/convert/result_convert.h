@@ -19,6 +19,6 @@ void BatchSummaryToProto(const core::BatchSummary& summary, bool include_results
                          v1::BatchSummary* out);
 void BatchProgressToProto(const core::BatchProgress& progress, v1::BatchProgress* out);
 void LayerIdsToProto(const std::vector<std::vector<std::string_view>>& layers,
-                      google::protobuf::RepeatedPtrField<v1::Layer>* out);
+                     google::protobuf::RepeatedPtrField<v1::Layer>* out);
 
 }  // namespace batchd::server

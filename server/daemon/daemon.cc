@@ -14,8 +14,8 @@
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "server/journal/journal_recovery.h"
-#include "server/rpc/request_limits.h"
 #include "server/observability/rpc_metrics_interceptor.h"
+#include "server/rpc/request_limits.h"
 
 namespace batchd::server {
 namespace {
@@ -66,7 +66,8 @@ int Daemon::Run(const sigset_t& shutdown_signals) {
   runtime_ = std::make_unique<SchedulerRuntime>(config_, std::move(opened->journal));
   if (!runtime_->executors_status().ok()) return Fail(runtime_->executors_status(), kExitBadFlags);
   if (!opened->stored.empty()) {
-    const RecoveryCounts recovered = RecoverBatches(std::move(opened->stored), runtime_->scheduler());
+    const RecoveryCounts recovered =
+        RecoverBatches(std::move(opened->stored), runtime_->scheduler());
     spdlog::info("journal: {} batches recovered, {} not recoverable", recovered.restored,
                  recovered.failed);
   }
@@ -131,8 +132,8 @@ absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
 
 absl::Status Daemon::Listen(ServerTuning tuning) {
   grpc::Service* const services[] = {&health_, batches_.get(), workers_.get()};
-  absl::StatusOr<RunningServer> running = StartGrpcServer(
-      config_.daemon.listen, services, std::move(tuning), config_.security);
+  absl::StatusOr<RunningServer> running =
+      StartGrpcServer(config_.daemon.listen, services, std::move(tuning), config_.security);
   if (!running.ok()) return running.status();
   running_ = *std::move(running);
   health_.SetServing(true);

@@ -2,12 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <future>
 #include <optional>
 #include <utility>
-
-#include <boost/asio/strand.hpp>
 
 #include "absl/time/time.h"
 #include "core/executors/builtin_executors.h"

@@ -4,21 +4,20 @@
 // thread (the daemon's); the accessors' objects document their own thread-safety.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "absl/status/status.h"
-#include "core/time/asio_timer_service.h"
-#include "core/time/clock.h"
 #include "core/executors/executor_registry.h"
 #include "core/journal/group_commit_journal.h"
 #include "core/scheduling/scheduler.h"
+#include "core/time/asio_timer_service.h"
+#include "core/time/clock.h"
 #include "core/workers/worker_hub.h"
 #include "server/daemon/daemon_config.h"
 #include "server/observability/prometheus_metrics.h"
@@ -29,8 +28,7 @@ class SchedulerRuntime {
  public:
   // Starts config.daemon.scheduler_threads threads running the io_context. `journal` may be null
   // (--durability=none).
-  SchedulerRuntime(const DaemonConfig& config,
-                   std::unique_ptr<core::GroupCommitJournal> journal);
+  SchedulerRuntime(const DaemonConfig& config, std::unique_ptr<core::GroupCommitJournal> journal);
   SchedulerRuntime(const SchedulerRuntime&) = delete;
   SchedulerRuntime& operator=(const SchedulerRuntime&) = delete;
   // Stops the journal (see StopJournal), then the threads.

@@ -9,11 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
-ABSL_FLAG(std::string, log_level, "info",
-          "Log level: trace, debug, info, warn or error");
+ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn or error");
 ABSL_FLAG(std::string, log_format, "text",
           "Log lines on stderr: text, or json (one object per line)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
@@ -35,8 +33,7 @@ ABSL_FLAG(uint32_t, max_request_bytes, 64u << 20,
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port serving Prometheus metrics at GET /metrics (e.g. 127.0.0.1:9464); "
           "empty = off");
-ABSL_FLAG(uint32_t, max_batch_tasks, 1000000,
-          "Most tasks one batch may have");
+ABSL_FLAG(uint32_t, max_batch_tasks, 1000000, "Most tasks one batch may have");
 ABSL_FLAG(uint32_t, max_task_input_bytes, 1u << 20,
           "Largest input of one task, in bytes of its protobuf encoding");
 ABSL_FLAG(uint32_t, max_active_batches, 10000,
@@ -44,13 +41,11 @@ ABSL_FLAG(uint32_t, max_active_batches, 10000,
 ABSL_FLAG(uint32_t, max_streams_per_client, 256,
           "Most open streams (StreamResults, WatchProgress, worker Connect) from one "
           "client host");
-ABSL_FLAG(uint32_t, max_streams, 4096,
-          "Most open streams in total");
+ABSL_FLAG(uint32_t, max_streams, 4096, "Most open streams in total");
 ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(60),
           "Idle time after which the server pings a connection to keep long streams "
           "alive through NATs and proxies (clients may ping every 10s or more)");
-ABSL_FLAG(absl::Duration, worker_heartbeat_interval,
-          absl::Seconds(5),
+ABSL_FLAG(absl::Duration, worker_heartbeat_interval, absl::Seconds(5),
           "How often callback workers must send a heartbeat; a worker silent for 3 "
           "intervals is dropped and its running tasks are re-dispatched");
 ABSL_FLAG(absl::Duration, worker_cancel_grace, absl::Seconds(5),
@@ -76,8 +71,7 @@ namespace {
 
 absl::Status CheckWorkerDuration(absl::string_view flag, absl::Duration d) {
   if (d < absl::Milliseconds(10) || d > absl::Hours(1)) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid --", flag, " ",
-                                                   absl::FormatDuration(d),
+    return absl::InvalidArgumentError(absl::StrCat("invalid --", flag, " ", absl::FormatDuration(d),
                                                    ": must be between 10ms and 1h"));
   }
   return absl::OkStatus();
@@ -121,21 +115,20 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   }
   options.retention = absl::GetFlag(FLAGS_retention);
   if (options.retention < absl::ZeroDuration() || options.retention == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid --retention ", absl::FormatDuration(options.retention),
-                     ": must be a finite, non-negative duration"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid --retention ",
+                                                   absl::FormatDuration(options.retention),
+                                                   ": must be a finite, non-negative duration"));
   }
   options.max_finished_batches = absl::GetFlag(FLAGS_max_finished_batches);
   options.scheduler_threads = absl::GetFlag(FLAGS_scheduler_threads);
   if (options.scheduler_threads == 0 || options.scheduler_threads > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid --scheduler-threads ", options.scheduler_threads,
-                     ": must be between 1 and 64"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --scheduler-threads ", options.scheduler_threads, ": must be between 1 and 64"));
   }
   const uint32_t max_request = absl::GetFlag(FLAGS_max_request_bytes);
   if (max_request < 1024 || max_request > (1u << 31) - 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid --max-request-bytes ", max_request, ": must be between 1024 and 2147483647"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid --max-request-bytes ", max_request,
+                                                   ": must be between 1024 and 2147483647"));
   }
   options.max_request_bytes = static_cast<int>(max_request);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
@@ -176,10 +169,10 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   if (options.data_dir.empty()) {
     // systemd's StateDirectory= may list several directories separated by ':'; use the first.
     const char* state = std::getenv("STATE_DIRECTORY");
-    options.data_dir = state != nullptr && *state != '\0'
-                           ? std::string(absl::string_view(state).substr(
-                                 0, absl::string_view(state).find(':')))
-                           : std::string("batchd-data");
+    options.data_dir =
+        state != nullptr && *state != '\0'
+            ? std::string(absl::string_view(state).substr(0, absl::string_view(state).find(':')))
+            : std::string("batchd-data");
   }
   options.worker_cancel_grace = absl::GetFlag(FLAGS_worker_cancel_grace);
   if (absl::Status s = CheckWorkerDuration("worker-cancel-grace", options.worker_cancel_grace);

@@ -43,9 +43,9 @@ void AppendFlag(const absl::CommandLineFlag& flag, std::string& out) {
   const auto shown = [&flag](std::string value) {
     return flag.IsOfType<std::string>() ? absl::StrCat("\"", value, "\"") : value;
   };
-  std::vector<std::string> words = absl::StrSplit(
-      absl::StrCat("--", DashedFlagName(flag.Name()), " (", flag.Help(), ");"),
-      absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  std::vector<std::string> words =
+      absl::StrSplit(absl::StrCat("--", DashedFlagName(flag.Name()), " (", flag.Help(), ");"),
+                     absl::ByAnyChar(" \n"), absl::SkipEmpty());
   words.push_back(absl::StrCat("default: ", shown(flag.DefaultValue()), ";"));
   if (const std::string current = flag.CurrentValue(); current != flag.DefaultValue()) {
     words.push_back(absl::StrCat("currently: ", shown(current), ";"));
@@ -76,7 +76,8 @@ std::optional<HelpRequest> FindHelpRequest(const std::vector<std::string>& args)
     const std::string value =
         eq == absl::string_view::npos ? std::string() : std::string(arg.substr(eq + 1));
     if (name == "help" || name == "helpshort" || name == "helppackage") {
-      if (name == "help" && !value.empty()) return HelpRequest{HelpRequest::Scope::kMatching, value};
+      if (name == "help" && !value.empty())
+        return HelpRequest{HelpRequest::Scope::kMatching, value};
       return HelpRequest{HelpRequest::Scope::kDaemon, ""};
     }
     if (name == "helpfull") return HelpRequest{HelpRequest::Scope::kAll, ""};

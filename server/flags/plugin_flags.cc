@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "core/executors/plugin/plugin_executor.h"
 
-
-ABSL_FLAG(std::vector<std::string>, plugin, {},
-          "Executor plugins to load: comma-separated paths of shared objects implementing "
-          "core/executors/plugin/batchd_plugin.h, e.g. --plugin=/opt/a.so,/opt/b.so. Abseil does not "
-          "accumulate repeated list flags: a later --plugin replaces an earlier one");
+ABSL_FLAG(
+    std::vector<std::string>, plugin, {},
+    "Executor plugins to load: comma-separated paths of shared objects implementing "
+    "core/executors/plugin/batchd_plugin.h, e.g. --plugin=/opt/a.so,/opt/b.so. Abseil does not "
+    "accumulate repeated list flags: a later --plugin replaces an earlier one");
 ABSL_FLAG(uint32_t, plugin_threads, 4,
           "Threads per plugin running its (possibly blocking) execute calls; attempts "
           "beyond that wait for a thread. Also each plugin executor's listed capacity");

@@ -17,8 +17,7 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token; BatchService and WorkerService calls must then "
           "send 'authorization: Bearer <token>' (Health and reflection stay open). "
           "Read once at start");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain: serve TLS (needs --tls-key)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle: require client certificates signed by it (mTLS; needs "

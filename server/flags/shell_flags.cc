@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
-
 ABSL_FLAG(bool, enable_shell, false,
           "Register the 'shell' executor, which runs programs as the daemon's user: "
           "input {\"argv\": [program, args...], \"env\": {...}, \"cwd\": \"...\", "

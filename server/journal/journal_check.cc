@@ -44,10 +44,9 @@ JournalCheck CheckJournal(const std::string& data_dir) {
   check.lines.push_back(absl::StrCat(
       "journal ", (*store)->path(), ": ", contents->batches.size(), " batches, ",
       contents->event_records, " event records",
-      contents->unchecked_records > 0
-          ? absl::StrCat(" (", contents->unchecked_records,
-                         " written before checksums, not verifiable)")
-          : "",
+      contents->unchecked_records > 0 ? absl::StrCat(" (", contents->unchecked_records,
+                                                     " written before checksums, not verifiable)")
+                                      : "",
       check.intact ? ": intact" : absl::StrCat(": ", damaged, " damaged")));
   return check;
 }

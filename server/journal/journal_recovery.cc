@@ -25,15 +25,15 @@ RecoveryCounts RecoverBatches(std::vector<core::StoredBatch> stored, core::Sched
         core::DecodeJournalEvents(batch.events);
     absl::Status status = !spec.ok() ? spec.status() : events.status();
     if (status.ok()) {
-      status = scheduler.Restore(core::RecoveredBatch{*std::move(spec), std::move(batch.record),
-                                                      *std::move(events)});
+      status = scheduler.Restore(
+          core::RecoveredBatch{*std::move(spec), std::move(batch.record), *std::move(events)});
     }
     if (status.ok()) {
       ++counts.restored;
     } else {
       ++counts.failed;
-      spdlog::error("journal: batch {} not recovered (kept for a later start): {}",
-                    id, status.ToString());
+      spdlog::error("journal: batch {} not recovered (kept for a later start): {}", id,
+                    status.ToString());
     }
   }
   return counts;

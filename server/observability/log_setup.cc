@@ -73,11 +73,21 @@ void AppendJsonString(absl::string_view text, std::string& out) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           out += absl::StrFormat("\\u%04x", c);
@@ -100,9 +110,9 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memor
   gmtime_r(&t, &utc);
   char stamp[32];
   const size_t len = std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string line = absl::StrFormat("{\"ts\":\"%s.%06dZ\",\"level\":\"%s\",\"logger\":",
-                                     absl::string_view(stamp, len), static_cast<int>(micros),
-                                     spdlog::level::to_string_view(msg.level).data());
+  std::string line = absl::StrFormat(
+      "{\"ts\":\"%s.%06dZ\",\"level\":\"%s\",\"logger\":", absl::string_view(stamp, len),
+      static_cast<int>(micros), spdlog::level::to_string_view(msg.level).data());
   AppendJsonString(absl::string_view(msg.logger_name.data(), msg.logger_name.size()), line);
   absl::StrAppend(&line, ",\"thread\":", msg.thread_id, ",\"msg\":");
   AppendJsonString(absl::string_view(msg.payload.data(), msg.payload.size()), line);

@@ -27,8 +27,8 @@ MallocTrimmer::MallocTrimmer(absl::Duration interval)
     : interval_(interval),
       // Present when batchd links (or preloads) tcmalloc, which then serves every malloc:
       // glibc's malloc_trim has nothing left to trim, tcmalloc's free pages go back this way.
-      release_tcmalloc_(reinterpret_cast<void (*)()>(
-          dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"))) {
+      release_tcmalloc_(
+          reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"))) {
   if (interval_ <= absl::ZeroDuration()) return;
   BoundTcmallocThreadCaches();
   thread_ = std::thread([this] { Run(); });
@@ -39,8 +39,8 @@ void MallocTrimmer::BoundTcmallocThreadCaches() {
   // ReleaseFreeMemory: with the default the soak test's idle daemon ended 11 % above its start.
   // 4 MiB brought it back within 8 %, and no-op throughput did not change (bench/README.md).
   using SetProperty = int (*)(const char*, size_t);
-  const auto set = reinterpret_cast<SetProperty>(
-      dlsym(RTLD_DEFAULT, "MallocExtension_SetNumericProperty"));
+  const auto set =
+      reinterpret_cast<SetProperty>(dlsym(RTLD_DEFAULT, "MallocExtension_SetNumericProperty"));
   if (set != nullptr) set("tcmalloc.max_total_thread_cache_bytes", size_t{4} << 20);
 }
 

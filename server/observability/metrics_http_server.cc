@@ -61,8 +61,7 @@ class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
 
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(Render render)
-    : render_(std::move(render)), acceptor_(io_) {}
+MetricsHttpServer::MetricsHttpServer(Render render) : render_(std::move(render)), acceptor_(io_) {}
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, Render render) {
@@ -110,7 +109,8 @@ MetricsHttpServer::~MetricsHttpServer() {
 void MetricsHttpServer::Accept() {
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec != boost::asio::error::operation_aborted) spdlog::warn("metrics accept: {}", ec.message());
+      if (ec != boost::asio::error::operation_aborted)
+        spdlog::warn("metrics accept: {}", ec.message());
       if (!acceptor_.is_open()) return;
     } else {
       std::make_shared<MetricsSession>(std::move(socket), render_)->Run();

@@ -3,13 +3,12 @@
 // and io_context, one request per connection, 10 s I/O timeout. Start/destroy from one thread.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -21,7 +20,7 @@ class MetricsHttpServer {
 
   // `listen` is host:port (port 0 = any free port). UNAVAILABLE when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& listen,
-                                                                   Render render);
+                                                                  Render render);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

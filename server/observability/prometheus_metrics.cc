@@ -35,8 +35,7 @@ std::string Lower(const char* name) {
 }
 
 void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  absl::StrAppend(&out, "# HELP ", A(name), " ", A(help), "\n# TYPE ", A(name), " ", A(type),
-                  "\n");
+  absl::StrAppend(&out, "# HELP ", A(name), " ", A(help), "\n# TYPE ", A(name), " ", A(type), "\n");
 }
 
 }  // namespace
@@ -69,7 +68,8 @@ void SecondsHistogram::Render(std::string_view name_view, std::string_view label
 
 PrometheusMetrics::ExecutorCounters& PrometheusMetrics::For(std::string_view executor) {
   auto it = executors_.find(executor);
-  if (it == executors_.end()) it = executors_.emplace(std::string(executor), ExecutorCounters{}).first;
+  if (it == executors_.end())
+    it = executors_.emplace(std::string(executor), ExecutorCounters{}).first;
   return it->second;
 }
 
@@ -119,11 +119,10 @@ std::string PrometheusMetrics::Render(
   Header(out, "batchd_batches_submitted_total", "counter", "Batches accepted.");
   absl::StrAppend(&out, "batchd_batches_submitted_total ", batches_submitted_, "\n");
   Header(out, "batchd_batches_finished_total", "counter", "Batches finished, by final state.");
-  for (core::BatchState s : {core::BatchState::kSucceeded, core::BatchState::kFailed,
-                             core::BatchState::kCancelled}) {
-    absl::StrAppend(&out, "batchd_batches_finished_total{state=\"",
-                    Lower(core::BatchStateName(s)), "\"} ",
-                    batches_finished_[static_cast<size_t>(s)], "\n");
+  for (core::BatchState s :
+       {core::BatchState::kSucceeded, core::BatchState::kFailed, core::BatchState::kCancelled}) {
+    absl::StrAppend(&out, "batchd_batches_finished_total{state=\"", Lower(core::BatchStateName(s)),
+                    "\"} ", batches_finished_[static_cast<size_t>(s)], "\n");
   }
   Header(out, "batchd_tasks_finished_total", "counter", "Tasks finished, by executor and state.");
   for (const auto& [name, c] : executors_) {
@@ -177,8 +176,8 @@ std::string PrometheusMetrics::Render(
   Header(out, "batchd_worker_slots", "gauge", "Total slots of connected workers, by executor.");
   for (const core::ExecutorDescription& e : executors) {
     if (e.kind != "worker") continue;
-    absl::StrAppend(&out, "batchd_worker_slots{executor=\"", LabelValue(e.name), "\"} ",
-                    e.capacity, "\n");
+    absl::StrAppend(&out, "batchd_worker_slots{executor=\"", LabelValue(e.name), "\"} ", e.capacity,
+                    "\n");
   }
   Header(out, "batchd_rpcs_total", "counter", "RPCs finished, by method and status code.");
   for (const auto& [key, n] : rpcs_) {
@@ -196,8 +195,7 @@ std::string PrometheusMetrics::Render(
     absl::StrAppend(&out, "batchd_journal_failed_writes_total ", journal->failed_writes, "\n");
     Header(out, "batchd_journal_refused_batches_total", "counter",
            "Batches refused because their record could not be stored (none of them ran).");
-    absl::StrAppend(&out, "batchd_journal_refused_batches_total ", journal->refused_batches,
-                    "\n");
+    absl::StrAppend(&out, "batchd_journal_refused_batches_total ", journal->refused_batches, "\n");
   }
   return out;
 }

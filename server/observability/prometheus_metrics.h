@@ -25,7 +25,7 @@ namespace batchd::server {
 class SecondsHistogram {
  public:
   static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                     0.25,   0.5,   1,     2.5,  5,     10,  60};
+                                                     0.25,   0.5,   1,     2.5,  5,     10,   60};
   void Observe(double seconds);
   // Appends the _bucket/_sum/_count lines of `name` with `labels` (e.g. executor="echo").
   void Render(std::string_view name, std::string_view labels, std::string& out) const;

@@ -3,8 +3,8 @@
 #include <string>
 #include <utility>
 
-#include "core/scheduling/batch.h"
 #include "core/model/field_violation.h"
+#include "core/scheduling/batch.h"
 #include "server/convert/proto_convert.h"
 
 namespace batchd::server {

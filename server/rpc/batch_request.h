@@ -6,8 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "batchd/v1/batch_service.pb.h"
-#include "core/model/batch_spec.h"
 #include "core/executors/executor_registry.h"
+#include "core/model/batch_spec.h"
 #include "server/rpc/request_limits.h"
 
 namespace batchd::server {

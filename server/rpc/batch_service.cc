@@ -7,18 +7,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "core/model/batch_spec.h"
-#include "core/model/field_violation.h"
 #include "core/graph/task_assignment.h"
 #include "core/graph/task_graph.h"
+#include "core/model/batch_spec.h"
+#include "core/model/field_violation.h"
+#include "server/convert/proto_convert.h"
+#include "server/convert/result_convert.h"
+#include "server/convert/status_convert.h"
 #include "server/journal/batch_record_codec.h"
 #include "server/rpc/batch_request.h"
 #include "server/rpc/finished_reactor.h"
 #include "server/rpc/progress_stream.h"
-#include "server/convert/proto_convert.h"
-#include "server/convert/result_convert.h"
 #include "server/rpc/result_stream.h"
-#include "server/convert/status_convert.h"
 
 namespace batchd::server {
 namespace {
@@ -85,8 +85,7 @@ absl::Status CheckBatchId(const std::string& batch_id) {
 }  // namespace
 
 BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
-                           StreamLimiter& streams, const AuthCheck& auth,
-                           RequestLimits limits)
+                           StreamLimiter& streams, const AuthCheck& auth, RequestLimits limits)
     : scheduler_(scheduler), registry_(registry), streams_(streams), auth_(auth), limits_(limits) {}
 
 grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext* context,
@@ -107,9 +106,8 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
   }
   // Answer only once the batch is durably recorded.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.WhenDurable(*submitted, [reactor](absl::Status durable) {
-    reactor->Finish(ToGrpcStatus(durable));
-  });
+  scheduler_.WhenDurable(
+      *submitted, [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(durable)); });
   return reactor;
 }
 
@@ -125,16 +123,16 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
   response->set_batch_id(submitted->batch_id);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The batch exists in the scheduler only once it is durable (or never, when refused).
-  scheduler_.WhenDurable(*submitted, [this, reactor, response,
-                                      id = submitted->batch_id](absl::Status durable) {
-    if (!durable.ok()) return reactor->Finish(ToGrpcStatus(durable));
-    scheduler_.WaitForCompletion(
-        id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
-          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
-          BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
-          reactor->Finish(grpc::Status::OK);
-        });
-  });
+  scheduler_.WhenDurable(
+      *submitted, [this, reactor, response, id = submitted->batch_id](absl::Status durable) {
+        if (!durable.ok()) return reactor->Finish(ToGrpcStatus(durable));
+        scheduler_.WaitForCompletion(
+            id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+              if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+              BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
+              reactor->Finish(grpc::Status::OK);
+            });
+      });
   return reactor;
 }
 
@@ -162,7 +160,8 @@ grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetProgress(request->batch_id(),
                          [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
-                           if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
+                           if (!progress.ok())
+                             return reactor->Finish(ToGrpcStatus(progress.status()));
                            BatchProgressToProto(*progress, response->mutable_progress());
                            reactor->Finish(grpc::Status::OK);
                          });
@@ -179,9 +178,8 @@ grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress
   if (!lease.ok()) {
     return FinishedWriter<v1::WatchProgressResponse>(ToGrpcStatus(lease.status()));
   }
-  const core::Duration interval =
-      std::chrono::milliseconds(request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs
-                                                                : request->min_interval_ms());
+  const core::Duration interval = std::chrono::milliseconds(
+      request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs : request->min_interval_ms());
   return ProgressStream::Start(*std::move(lease), scheduler_, request->batch_id(), interval);
 }
 
@@ -193,13 +191,12 @@ grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* co
     return FinishUnary(context, ToGrpcStatus(s));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.GetSummary(request->batch_id(),
-                        [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
-                          if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
-                          BatchSummaryToProto(*summary, /*include_results=*/true,
-                                              response->mutable_summary());
-                          reactor->Finish(grpc::Status::OK);
-                        });
+  scheduler_.GetSummary(
+      request->batch_id(), [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+        if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
+        BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

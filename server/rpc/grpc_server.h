@@ -5,12 +5,10 @@
 
 #include <grpcpp/impl/service_type.h>
 #include <grpcpp/server.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
 #include <string>
-
-#include <grpcpp/support/server_interceptor.h>
-
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,8 +32,7 @@ struct ServerTuning {
   // Server pings after this much idle time keep long streams alive; clients may ping as often
   // as every 10 s without being disconnected.
   absl::Duration keepalive_time = absl::Seconds(60);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-      interceptors;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
 };
 
 // `security` picks plaintext or TLS (mTLS with a client CA). For unix:/path, a stale socket file

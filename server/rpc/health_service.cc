@@ -95,7 +95,8 @@ void HealthService::SetServing(bool serving) {
 void HealthService::SetServiceServing(absl::string_view service, bool serving) {
   absl::MutexLock lock(&mu_);
   if (shut_down_ || !services_.contains(service)) return;
-  const bool changed = serving ? down_.erase(service) > 0 : down_.insert(std::string(service)).second;
+  const bool changed =
+      serving ? down_.erase(service) > 0 : down_.insert(std::string(service)).second;
   if (changed) NotifyWatchersLocked(/*then_finish=*/false);
 }
 

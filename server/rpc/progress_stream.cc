@@ -1,8 +1,8 @@
 #include "server/rpc/progress_stream.h"
 
+#include "server/convert/result_convert.h"
 #include "server/rpc/message_budget.h"
 #include "server/rpc/request_limits.h"
-#include "server/convert/result_convert.h"
 
 namespace batchd::server {
 

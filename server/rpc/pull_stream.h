@@ -7,9 +7,9 @@
 // changes), so a callback that arrives after the call ended finds nothing. Thread-safe.
 #pragma once
 
-#include <memory>
-
 #include <grpcpp/support/server_callback.h>
+
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"

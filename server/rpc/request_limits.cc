@@ -10,9 +10,9 @@ namespace batchd::server {
 absl::Status CheckTaskCount(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
                             const RequestLimits& limits) {
   if (static_cast<uint64_t>(tasks.size()) > limits.max_batch_tasks) {
-    return core::InvalidField("tasks", absl::StrCat("Batch has ", tasks.size(),
-                                                    " tasks; the limit is ", limits.max_batch_tasks,
-                                                    " (--max-batch-tasks)"));
+    return core::InvalidField("tasks",
+                              absl::StrCat("Batch has ", tasks.size(), " tasks; the limit is ",
+                                           limits.max_batch_tasks, " (--max-batch-tasks)"));
   }
   return absl::OkStatus();
 }

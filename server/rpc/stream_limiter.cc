@@ -47,9 +47,9 @@ absl::StatusOr<StreamLimiter::Lease> StreamLimiter::Acquire(std::string_view pee
   }
   uint32_t& mine = per_client_[client];
   if (mine >= max_per_client_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("Too many open streams from ", client, ": the limit is ", max_per_client_,
-                     " per client (--max-streams-per-client)"));
+    return absl::ResourceExhaustedError(absl::StrCat("Too many open streams from ", client,
+                                                     ": the limit is ", max_per_client_,
+                                                     " per client (--max-streams-per-client)"));
   }
   ++mine;
   ++total_;

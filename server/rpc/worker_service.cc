@@ -1,7 +1,7 @@
 #include "server/rpc/worker_service.h"
 
-#include "server/rpc/finished_reactor.h"
 #include "server/convert/status_convert.h"
+#include "server/rpc/finished_reactor.h"
 #include "server/rpc/worker_stream.h"
 
 namespace batchd::server {

@@ -2,9 +2,9 @@
 
 #include <utility>
 
-#include "server/rpc/connect_response_queue.h"
 #include "server/convert/status_convert.h"
 #include "server/convert/worker_convert.h"
+#include "server/rpc/connect_response_queue.h"
 
 namespace batchd::server {
 

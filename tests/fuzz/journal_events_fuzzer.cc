@@ -1,7 +1,7 @@
 // Fuzz target: what batchd reads back from its journal at start-up. The bytes are decoded as a
-// batch's event log (core/journal/journal_events.h); a decoded log must re-encode to events that decode
-// the same, and replaying it into a real scheduler (Scheduler::Restore on a 6-task batch with
-// dependencies, on a fake clock) must never crash and must leave a batch that runs to its end.
+// batch's event log (core/journal/journal_events.h); a decoded log must re-encode to events that
+// decode the same, and replaying it into a real scheduler (Scheduler::Restore on a 6-task batch
+// with dependencies, on a fake clock) must never crash and must leave a batch that runs to its end.
 // A log that does not decode must be DATA_LOSS. No state between inputs.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
@@ -63,7 +63,8 @@ BatchSpec SixTasks() {
     TaskSpec t;
     t.id = ids[i];
     t.executor = i % 2 == 0 ? "echo" : "sleep";
-    t.input = i % 2 == 0 ? boost::json::value(i) : boost::json::value(boost::json::object{{"ms", 5}});
+    t.input =
+        i % 2 == 0 ? boost::json::value(i) : boost::json::value(boost::json::object{{"ms", 5}});
     if (i >= 2) t.dependencies.push_back(ids[i - 2]);
     spec.tasks.push_back(std::move(t));
   }

@@ -1,6 +1,6 @@
-// Fuzz target: retry policies (core/scheduling/retry_backoff.h) from arbitrary bytes, including huge and
-// non-finite multipliers and max values. Checks validation, the delay arithmetic (caps, exact
-// fixed/linear values, monotonic exponential growth or decay) and jitter bounds. No state.
+// Fuzz target: retry policies (core/scheduling/retry_backoff.h) from arbitrary bytes, including
+// huge and non-finite multipliers and max values. Checks validation, the delay arithmetic (caps,
+// exact fixed/linear values, monotonic exponential growth or decay) and jitter bounds. No state.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>

@@ -21,9 +21,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "core/graph/task_graph.h"
 #include "core/model/batch_spec.h"
 #include "core/model/field_violation.h"
-#include "core/graph/task_graph.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace batchd::core {

@@ -2,10 +2,10 @@
 // workers connect (a ConnectRequest parsed from the bytes, or a registration built from
 // them), send ConnectRequests (parsed from the bytes, or outcomes / cancel acks / heartbeats
 // for assignments they really hold), disconnect; batches for worker executors are submitted
-// and cancelled; fake time passes. Messages take the server's path (server/convert/worker_convert.h)
-// into core::WorkerHub and the Scheduler, with fake connections and a fake clock. At the end
-// every batch must finish with exactly one result per task and the hub must hold nothing.
-// Single-threaded.
+// and cancelled; fake time passes. Messages take the server's path
+// (server/convert/worker_convert.h) into core::WorkerHub and the Scheduler, with fake connections
+// and a fake clock. At the end every batch must finish with exactly one result per task and the hub
+// must hold nothing. Single-threaded.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -25,11 +25,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "batchd/v1/worker_service.pb.h"
-#include "core/model/batch_spec.h"
 #include "core/executors/builtin_executors.h"
 #include "core/executors/executor_registry.h"
-#include "core/scheduling/scheduler.h"
+#include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
+#include "core/scheduling/scheduler.h"
 #include "core/workers/worker_hub.h"
 #include "server/convert/worker_convert.h"
 #include "spdlog/spdlog.h"

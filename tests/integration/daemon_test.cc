@@ -82,7 +82,6 @@ class DaemonTest : public testing::DaemonTestBase {
     SetDeadline(&context);
     return batches_->AssignTasks(&context, request, response);
   }
-
 };
 
 TEST_F(DaemonTest, HealthCheckIsServing) {
@@ -391,12 +390,12 @@ TEST(DaemonFlagsTest, BadFlagIsExitTwoEvenWhenTheDataDirectoryIsInUse) {
          {std::pair<std::string, std::string>{"--plugin-threads=0",
                                               "invalid --plugin-threads 0: must be between 1 "
                                               "and 256"},
-          {"--shell-kill-grace=-1s", "invalid --shell-kill-grace -1s: must be between 0s and "
-                                     "10m"}}) {
-      absl::StatusOr<CommandResult> second =
-          RunCommand({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0",
-                      "--data-dir=" + *data_dir, flag},
-                     kExitTimeout);
+          {"--shell-kill-grace=-1s",
+           "invalid --shell-kill-grace -1s: must be between 0s and "
+           "10m"}}) {
+      absl::StatusOr<CommandResult> second = RunCommand(
+          {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--data-dir=" + *data_dir, flag},
+          kExitTimeout);
       ASSERT_TRUE(second.ok()) << second.status();
       EXPECT_EQ(second->exit_code, 2) << flag << ": " << second->stderr_text;
       EXPECT_THAT(second->stderr_text, HasSubstr("batchd: " + message));

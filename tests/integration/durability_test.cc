@@ -18,8 +18,8 @@
 namespace batchd {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::DaemonProcess;
+using ::testing::HasSubstr;
 
 v1::SubmitBatchRequest SleepBatch(int tasks, int ms, std::string request_id = "") {
   v1::SubmitBatchRequest request;
@@ -153,9 +153,8 @@ TEST_F(DurabilityTest, RequestIdIsIdempotentAcrossARestartAndRejectsOtherContent
   EXPECT_EQ(*after, *first);
   absl::StatusOr<std::string> other = Submit(*daemon, SleepBatch(3, 10, "order-42"));
   EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(other.status().message(),
-            "request_id 'order-42' was already used for batch " + *first +
-                " with different content; use a new request_id");
+  EXPECT_EQ(other.status().message(), "request_id 'order-42' was already used for batch " + *first +
+                                          " with different content; use a new request_id");
   // ProcessBatch with the same id and content joins the same batch.
   grpc::ClientContext context;
   v1::ProcessBatchRequest process;

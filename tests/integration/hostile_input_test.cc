@@ -63,7 +63,7 @@ struct Clients {
   v1::BatchService::Stub& batches;  // gRPC's default 4 MiB receive limit, as most clients
   v1::BatchService::Stub& big;      // unlimited receive: answers about a million tasks
   v1::WorkerService::Stub& workers;
-  grpc::GenericStub& raw;           // hand-encoded request bytes
+  grpc::GenericStub& raw;  // hand-encoded request bytes
 };
 
 void SetDeadline(grpc::ClientContext* context) {
@@ -131,7 +131,10 @@ std::string NestedValueBytes(int depth) {
   };
   for (int level = 0; level < depth; ++level) {
     prepend("\x12" + Varint(reversed.size()));  // map entry: value = the inner Value
-    prepend(std::string("\x0a\x01" "a", 3));    // map entry: key = "a"
+    prepend(
+        std::string("\x0a\x01"
+                    "a",
+                    3));                        // map entry: key = "a"
     prepend("\x0a" + Varint(reversed.size()));  // Struct.fields
     prepend("\x2a" + Varint(reversed.size()));  // Value.struct_value
   }
@@ -438,11 +441,10 @@ std::vector<Row> Rows() {
   std::vector<Row> rows;
   const auto invalid = [&rows](std::string name, v1::ProcessBatchRequest request,
                                std::string message) {
-    rows.push_back({std::move(name),
-                    [request = std::move(request)](Clients& c) {
-                      return ExpectValidationError(c, request);
-                    },
-                    Code::INVALID_ARGUMENT, std::move(message)});
+    rows.push_back(
+        {std::move(name),
+         [request = std::move(request)](Clients& c) { return ExpectValidationError(c, request); },
+         Code::INVALID_ARGUMENT, std::move(message)});
   };
   const auto runs = [&rows](std::string name, v1::ProcessBatchRequest request,
                             v1::BatchState state = v1::BATCH_STATE_SUCCEEDED) {
@@ -493,7 +495,8 @@ std::vector<Row> Rows() {
                   [](Clients& c) {
                     v1::SubmitBatchRequest request;
                     AddTask(request, "root")->set_executor("fail");
-                    for (int i = 0; i < 100000; ++i) AddTask(request, absl::StrCat("leaf", i), {"root"});
+                    for (int i = 0; i < 100000; ++i)
+                      AddTask(request, absl::StrCat("leaf", i), {"root"});
                     request.mutable_options()->mutable_retry_policy()->set_kind(
                         v1::RETRY_KIND_NONE);
                     v1::SubmitBatchResponse submitted;
@@ -550,15 +553,19 @@ std::vector<Row> Rows() {
   {
     v1::ProcessBatchRequest r;
     for (int i = 0; i < 200; ++i) AddTask(r, std::string(64 << 10, 'd'));
-    invalid("200 duplicate 64 KiB ids: an error that fits in trailers", r, "Duplicate task id 'ddd");
+    invalid("200 duplicate 64 KiB ids: an error that fits in trailers", r,
+            "Duplicate task id 'ddd");
   }
 
   // -- dependencies
-  invalid("dependency on itself", [] {
-    v1::ProcessBatchRequest r;
-    AddTask(r, "a", {"a"});
-    return r;
-  }(), "Task 'a' depends on itself");
+  invalid(
+      "dependency on itself",
+      [] {
+        v1::ProcessBatchRequest r;
+        AddTask(r, "a", {"a"});
+        return r;
+      }(),
+      "Task 'a' depends on itself");
   rows.push_back({"unknown dependency is named as such, not as a cycle",
                   [](Clients& c) {
                     v1::ProcessBatchRequest r = OneTask("a");
@@ -568,49 +575,71 @@ std::vector<Row> Rows() {
                     return status;
                   },
                   Code::INVALID_ARGUMENT, "Unknown dependency 'ghost' of task 'b'"});
-  invalid("2-cycle names its tasks", [] {
-    v1::ProcessBatchRequest r;
-    AddTask(r, "a", {"b"});
-    AddTask(r, "b", {"a"});
-    return r;
-  }(), "Circular dependency: a -> b -> a");
-  invalid("100 unknown dependencies at once", [] {
-    v1::ProcessBatchRequest r;
-    for (int i = 0; i < 100; ++i) AddTask(r, absl::StrCat("task", i), {absl::StrCat("ghost", i)});
-    return r;
-  }(), "Unknown dependency 'ghost0' of task 'task0' (and 99 more)");
+  invalid(
+      "2-cycle names its tasks",
+      [] {
+        v1::ProcessBatchRequest r;
+        AddTask(r, "a", {"b"});
+        AddTask(r, "b", {"a"});
+        return r;
+      }(),
+      "Circular dependency: a -> b -> a");
+  invalid(
+      "100 unknown dependencies at once",
+      [] {
+        v1::ProcessBatchRequest r;
+        for (int i = 0; i < 100; ++i)
+          AddTask(r, absl::StrCat("task", i), {absl::StrCat("ghost", i)});
+        return r;
+      }(),
+      "Unknown dependency 'ghost0' of task 'task0' (and 99 more)");
 
   // -- numbers
-  invalid("NaN priority", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_tasks(0)->set_priority(kNaN);
-    return r;
-  }(), "Priority of task 'a' must be finite");
-  invalid("+inf priority", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_tasks(0)->set_priority(kInf);
-    return r;
-  }(), "Priority of task 'a' must be finite");
-  invalid("-inf priority", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_tasks(0)->set_priority(-kInf);
-    return r;
-  }(), "Priority of task 'a' must be finite");
-  invalid("max_concurrent 0", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_options()->set_max_concurrent(0);
-    return r;
-  }(), "max_concurrent must be greater than 0");
+  invalid(
+      "NaN priority",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_tasks(0)->set_priority(kNaN);
+        return r;
+      }(),
+      "Priority of task 'a' must be finite");
+  invalid(
+      "+inf priority",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_tasks(0)->set_priority(kInf);
+        return r;
+      }(),
+      "Priority of task 'a' must be finite");
+  invalid(
+      "-inf priority",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_tasks(0)->set_priority(-kInf);
+        return r;
+      }(),
+      "Priority of task 'a' must be finite");
+  invalid(
+      "max_concurrent 0",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_options()->set_max_concurrent(0);
+        return r;
+      }(),
+      "max_concurrent must be greater than 0");
   runs("max_concurrent 2^32-1", [] {
     v1::ProcessBatchRequest r = OneTask("a");
     r.mutable_options()->set_max_concurrent(kMaxU32);
     return r;
   }());
-  invalid("batch timeout_ms 0", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_options()->set_timeout_ms(0);
-    return r;
-  }(), "timeout_ms must be greater than 0");
+  invalid(
+      "batch timeout_ms 0",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_options()->set_timeout_ms(0);
+        return r;
+      }(),
+      "timeout_ms must be greater than 0");
   runs("timeout_ms 2^32-1 (49.7 days) on batch and task", [] {
     v1::ProcessBatchRequest r = OneTask("a");
     r.mutable_options()->set_timeout_ms(kMaxU32);
@@ -620,8 +649,8 @@ std::vector<Row> Rows() {
   rows.push_back({"negative timeout_ms and max_concurrent on the wire (64-bit -1)",
                   [](Clients& c) {
                     const std::string task = BytesField(1, "neg") + VarintField(5, ~uint64_t{0});
-                    const std::string options = VarintField(1, ~uint64_t{0}) +
-                                                VarintField(2, ~uint64_t{0});
+                    const std::string options =
+                        VarintField(1, ~uint64_t{0}) + VarintField(2, ~uint64_t{0});
                     v1::ProcessBatchResponse response;
                     grpc::Status status =
                         ProcessRaw(c, OneRawTaskRequest(task) + BytesField(3, options), &response);
@@ -631,9 +660,11 @@ std::vector<Row> Rows() {
                     return status;
                   },
                   Code::OK, ""});
-  invalid("retry multiplier NaN", WithRetryPolicy([](v1::RetryPolicy* p) { p->set_multiplier(kNaN); }),
+  invalid("retry multiplier NaN",
+          WithRetryPolicy([](v1::RetryPolicy* p) { p->set_multiplier(kNaN); }),
           "Retry multiplier must be a finite number >= 0");
-  invalid("retry multiplier +inf", WithRetryPolicy([](v1::RetryPolicy* p) { p->set_multiplier(kInf); }),
+  invalid("retry multiplier +inf",
+          WithRetryPolicy([](v1::RetryPolicy* p) { p->set_multiplier(kInf); }),
           "Retry multiplier must be a finite number >= 0");
   invalid("retry multiplier -2", WithRetryPolicy([](v1::RetryPolicy* p) { p->set_multiplier(-2); }),
           "Retry multiplier must be a finite number >= 0");
@@ -666,39 +697,57 @@ std::vector<Row> Rows() {
                   Code::OK, ""});
 
   // -- names, enums, labels, inputs
-  invalid("unknown executor", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_tasks(0)->set_executor("nope");
-    return r;
-  }(), "Unknown executor 'nope' of task 'a' (known: echo, fail, http, sleep)");
-  invalid("unknown enum number 99 (aggregation)", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_options()->set_aggregation(static_cast<v1::Aggregation>(99));
-    return r;
-  }(), "options.aggregation: unknown value 99");
-  invalid("negative enum number (retry kind -1)", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    r.mutable_tasks(0)->mutable_retry_policy()->set_kind(static_cast<v1::RetryKind>(-1));
-    return r;
-  }(), "tasks[0].retry_policy.kind: unknown value -1");
-  invalid("every enum unknown at once", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    v1::BatchOptions* o = r.mutable_options();
-    o->set_load_balancer(static_cast<v1::LoadBalancer>(7));
-    o->set_on_dependency_failure(static_cast<v1::DependencyFailure>(8));
-    o->mutable_retry_policy()->set_jitter(static_cast<v1::Jitter>(9));
-    return r;
-  }(), "unknown value");
-  invalid("a 1 MiB label value", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    (*r.mutable_labels())["huge"] = std::string(1 << 20, 'l');
-    return r;
-  }(), "Label 'huge' has a value of 1048576 bytes; the limit is 4096");
-  invalid("65 labels", [] {
-    v1::ProcessBatchRequest r = OneTask("a");
-    for (int i = 0; i < 65; ++i) (*r.mutable_labels())[absl::StrCat("k", i)] = "v";
-    return r;
-  }(), "Batch has 65 labels; the limit is 64");
+  invalid(
+      "unknown executor",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_tasks(0)->set_executor("nope");
+        return r;
+      }(),
+      "Unknown executor 'nope' of task 'a' (known: echo, fail, http, sleep)");
+  invalid(
+      "unknown enum number 99 (aggregation)",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_options()->set_aggregation(static_cast<v1::Aggregation>(99));
+        return r;
+      }(),
+      "options.aggregation: unknown value 99");
+  invalid(
+      "negative enum number (retry kind -1)",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        r.mutable_tasks(0)->mutable_retry_policy()->set_kind(static_cast<v1::RetryKind>(-1));
+        return r;
+      }(),
+      "tasks[0].retry_policy.kind: unknown value -1");
+  invalid(
+      "every enum unknown at once",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        v1::BatchOptions* o = r.mutable_options();
+        o->set_load_balancer(static_cast<v1::LoadBalancer>(7));
+        o->set_on_dependency_failure(static_cast<v1::DependencyFailure>(8));
+        o->mutable_retry_policy()->set_jitter(static_cast<v1::Jitter>(9));
+        return r;
+      }(),
+      "unknown value");
+  invalid(
+      "a 1 MiB label value",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        (*r.mutable_labels())["huge"] = std::string(1 << 20, 'l');
+        return r;
+      }(),
+      "Label 'huge' has a value of 1048576 bytes; the limit is 4096");
+  invalid(
+      "65 labels",
+      [] {
+        v1::ProcessBatchRequest r = OneTask("a");
+        for (int i = 0; i < 65; ++i) (*r.mutable_labels())[absl::StrCat("k", i)] = "v";
+        return r;
+      }(),
+      "Batch has 65 labels; the limit is 64");
   rows.push_back({"labels at their limits (64, 4 KiB values) run; progress carries them",
                   [](Clients& c) {
                     v1::ProcessBatchRequest r = OneTask("a");
@@ -745,7 +794,8 @@ std::vector<Row> Rows() {
   rows.push_back({"garbage bytes as a ProcessBatchRequest",
                   [](Clients& c) {
                     v1::ProcessBatchResponse response;
-                    return ProcessRaw(c, std::string("\xff\xff\xff\xff\x0f garbage", 13), &response);
+                    return ProcessRaw(c, std::string("\xff\xff\xff\xff\x0f garbage", 13),
+                                      &response);
                   },
                   kUnparsable, ""});
 
@@ -883,8 +933,8 @@ std::vector<Row> Rows() {
                     return stream->Finish();
                   },
                   Code::INVALID_ARGUMENT, "registration.weight must be between 0 and"});
-  rows.push_back({"a stream opened and abandoned 10,000 times", AbandonTenThousandStreams,
-                  Code::OK, ""});
+  rows.push_back(
+      {"a stream opened and abandoned 10,000 times", AbandonTenThousandStreams, Code::OK, ""});
   return rows;
 }
 
@@ -920,7 +970,8 @@ TEST(HostileInputTest, EveryRowGetsAClearErrorOrRunsAndTheDaemonKeepsServing) {
     v1::ProcessBatchResponse echo;
     const grpc::Status alive = Process(*batches, OneTask("ping"), &echo);
     ASSERT_TRUE(alive.ok()) << "after '" << row.name << "': " << alive.error_message()
-                            << "\nbatchd stderr:\n" << daemon.Stderr().substr(0, 20000);
+                            << "\nbatchd stderr:\n"
+                            << daemon.Stderr().substr(0, 20000);
     ASSERT_EQ(echo.summary().state(), v1::BATCH_STATE_SUCCEEDED);
   }
   EXPECT_EQ(daemon.WaitForExit(absl::ZeroDuration()).status().code(),

@@ -25,10 +25,10 @@
 namespace batchd {
 namespace {
 
-using ::testing::HasSubstr;
-using testing::DaemonProcess;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
+using testing::DaemonProcess;
+using ::testing::HasSubstr;
 
 // 20 echo tasks with 2 KB inputs, labelled with its number.
 v1::SubmitBatchRequest EchoBatch(int n) {
@@ -68,7 +68,8 @@ HealthCheckResponse::ServingStatus Health(DaemonProcess& daemon, const std::stri
 std::set<std::string> Listed(DaemonProcess& daemon) {
   grpc::ClientContext context;
   v1::ListBatchesResponse response;
-  EXPECT_TRUE(daemon.NewBatchStub()->ListBatches(&context, v1::ListBatchesRequest(), &response).ok());
+  EXPECT_TRUE(
+      daemon.NewBatchStub()->ListBatches(&context, v1::ListBatchesRequest(), &response).ok());
   std::set<std::string> labels;
   for (const v1::BatchProgress& p : response.batches()) labels.insert(p.labels().at("n"));
   return labels;
@@ -97,7 +98,7 @@ class JournalFaultsTest : public ::testing::Test {
   struct Fill {
     std::set<std::string> accepted;  // labels
     std::set<std::string> refused;
-    std::string refusal;             // the first refusal's message
+    std::string refusal;  // the first refusal's message
   };
   // Submits numbered batches until `refusals` were refused in a row (at most `limit`).
   static Fill FillUp(DaemonProcess& daemon, int first, int limit, int refusals) {
@@ -271,9 +272,9 @@ TEST_F(JournalFaultsTest, ADamagedRecordThatStillParsesIsNotReplayedAndCheckJour
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((data_dir() + "/journal.db").c_str(), &db), SQLITE_OK);
     sqlite3_stmt* read = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT content FROM batches WHERE id = ?", -1, &read,
-                                 nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "SELECT content FROM batches WHERE id = ?", -1, &read, nullptr),
+        SQLITE_OK);
     sqlite3_bind_text(read, 1, damaged_id.c_str(), -1, SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(read), SQLITE_ROW);
     std::string content(static_cast<const char*>(sqlite3_column_blob(read, 0)),
@@ -283,9 +284,9 @@ TEST_F(JournalFaultsTest, ADamagedRecordThatStillParsesIsNotReplayedAndCheckJour
     ASSERT_NE(at, std::string::npos);
     content[at] ^= 0x04;  // 'f' -> 'b': "blip-me", still a valid id
     sqlite3_stmt* write = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE batches SET content = ? WHERE id = ?", -1, &write,
-                                 nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "UPDATE batches SET content = ? WHERE id = ?", -1, &write, nullptr),
+        SQLITE_OK);
     sqlite3_bind_blob(write, 1, content.data(), static_cast<int>(content.size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(write, 2, damaged_id.c_str(), -1, SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(write), SQLITE_DONE);
@@ -297,9 +298,8 @@ TEST_F(JournalFaultsTest, ADamagedRecordThatStillParsesIsNotReplayedAndCheckJour
                               absl::Seconds(30));
   ASSERT_TRUE(check.ok());
   EXPECT_EQ(check->exit_code, 1);
-  EXPECT_THAT(check->stdout_text,
-              HasSubstr("batch " + damaged_id + ": DATA_LOSS: batch " + damaged_id +
-                        " (journal seq "));
+  EXPECT_THAT(check->stdout_text, HasSubstr("batch " + damaged_id + ": DATA_LOSS: batch " +
+                                            damaged_id + " (journal seq "));
   EXPECT_THAT(check->stdout_text, HasSubstr("its record fails its checksum"));
   EXPECT_THAT(check->stdout_text, HasSubstr("2 batches"));
   EXPECT_THAT(check->stdout_text, HasSubstr(": 1 damaged"));

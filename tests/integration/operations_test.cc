@@ -2,6 +2,8 @@
 // answering its error while the daemon keeps serving. Real daemon, bounded waits.
 #include <arpa/inet.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,9 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -49,7 +48,8 @@ std::string MetricsAddress(const DaemonProcess& daemon) {
   while (absl::Now() < deadline) {
     std::smatch match;
     const std::string text = daemon.Stderr();
-    if (std::regex_search(text, match, pattern)) return absl::StrCat(match[1].str(), ":", match[2].str());
+    if (std::regex_search(text, match, pattern))
+      return absl::StrCat(match[1].str(), ":", match[2].str());
     absl::SleepFor(absl::Milliseconds(10));
   }
   return "";
@@ -59,7 +59,8 @@ std::string MetricsAddress(const DaemonProcess& daemon) {
 std::string HttpGet(const std::string& host_port, const std::string& path) {
   const size_t colon = host_port.rfind(':');
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port)) return "";
+  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port))
+    return "";
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -80,7 +81,8 @@ std::string HttpGet(const std::string& host_port, const std::string& path) {
   std::string response;
   char buffer[8192];
   ssize_t n = 0;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, static_cast<size_t>(n));
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+    response.append(buffer, static_cast<size_t>(n));
   close(fd);
   return response;
 }
@@ -92,7 +94,8 @@ std::map<std::string, double> ParseSamples(const std::string& body) {
     if (line.empty() || line[0] == '#') continue;
     const size_t space = line.rfind(' ');
     double value = 0;
-    EXPECT_TRUE(space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value))
+    EXPECT_TRUE(space != absl::string_view::npos &&
+                absl::SimpleAtod(line.substr(space + 1), &value))
         << "unparsable sample line: " << line;
     samples[std::string(line.substr(0, space))] = value;
   }
@@ -155,8 +158,8 @@ TEST(OperationsTest, MetricsCountWhatABatchDid) {
   EXPECT_EQ(s.at("batchd_task_queue_wait_seconds_count{executor=\"fail\"}"), 3);  // 3 attempts
   EXPECT_EQ(s.at("batchd_running_tasks"), 0);
   EXPECT_EQ(s.at("batchd_active_batches"), 0);
-  EXPECT_EQ(
-      s.at("batchd_rpcs_total{method=\"/batchd.v1.BatchService/ProcessBatch\",code=\"OK\"}"), 1);
+  EXPECT_EQ(s.at("batchd_rpcs_total{method=\"/batchd.v1.BatchService/ProcessBatch\",code=\"OK\"}"),
+            1);
   EXPECT_THAT(HttpGet(metrics, "/nope"), HasSubstr("404"));
 }
 
@@ -175,7 +178,8 @@ TEST(OperationsTest, JsonLogLinesParseAndEscapeMessages) {
   v1::CancelBatchResponse cancelled;
   ASSERT_TRUE(stub->CancelBatch(&cancel_context, cancel, &cancelled).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline && daemon->Stderr().find("finished CANCELLED") == std::string::npos) {
+  while (absl::Now() < deadline &&
+         daemon->Stderr().find("finished CANCELLED") == std::string::npos) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   const std::string logs = daemon->Stderr();
@@ -212,8 +216,9 @@ TEST(OperationsTest, OversizedTaskInputIsRefusedNamingTheFlag) {
   v1::ProcessBatchResponse response;
   const grpc::Status status = Process(*stub, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(),
-              HasSubstr("Input of task 't1' is 203 bytes; the limit is 100 (--max-task-input-bytes)"));
+  EXPECT_THAT(
+      status.error_message(),
+      HasSubstr("Input of task 't1' is 203 bytes; the limit is 100 (--max-task-input-bytes)"));
   request.mutable_tasks(1)->mutable_input()->set_string_value("small");
   EXPECT_TRUE(Process(*stub, request, &response).ok());
 }
@@ -266,8 +271,8 @@ TEST(OperationsTest, StreamsPerClientAndInTotalAreCapped) {
   for (int i = 0; i < 3; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("batchd.test.connection", i);
-    channels.push_back(grpc::CreateCustomChannel(daemon->address(),
-                                                 grpc::InsecureChannelCredentials(), args));
+    channels.push_back(
+        grpc::CreateCustomChannel(daemon->address(), grpc::InsecureChannelCredentials(), args));
     ASSERT_TRUE(channels.back()->WaitForConnected(std::chrono::system_clock::now() + kCallTimeout))
         << "connection " << i;
   }
@@ -336,8 +341,8 @@ TEST(OperationsTest, OversizedRequestIsResourceExhausted) {
 }
 
 TEST(OperationsTest, BadLimitFlagRefusesToStart) {
-  absl::StatusOr<testing::CommandResult> result = testing::RunCommand(
-      {DaemonProcess::BinaryPath(), "--max-streams=0"}, absl::Seconds(30));
+  absl::StatusOr<testing::CommandResult> result =
+      testing::RunCommand({DaemonProcess::BinaryPath(), "--max-streams=0"}, absl::Seconds(30));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->exit_code, 2);
   EXPECT_THAT(result->stderr_text, HasSubstr("invalid --max-streams 0: must be at least 1"));

@@ -222,7 +222,6 @@ class SchedulerTest : public testing::DaemonTestBase {
     }
     return false;
   }
-
 };
 
 // Asserts a finished StreamResults capture: it ended OK and its last message carries the

@@ -587,10 +587,10 @@ TEST_F(SecurityTest, CommandLineWinsOverEnvironment) {
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.stderr_text, HasSubstr("invalid --log-level 'loud'"));
 
-  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon = ChildProcess::Spawn(
-      {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--log-level=info",
-       "--data-dir=" + dir_.File("data")},
-      env);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon =
+      ChildProcess::Spawn({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--log-level=info",
+                           "--data-dir=" + dir_.File("data")},
+                          env);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   absl::StatusOr<std::string> line =
       (*daemon)->WaitForStdoutLine("batchd listening on ", DaemonProcess::kDefaultReadyTimeout);

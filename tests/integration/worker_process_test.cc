@@ -9,8 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -78,9 +78,9 @@ class WorkerProcessTest : public testing::DaemonTestBase {
   ChildProcess& StartTestWorker(const std::string& name, const std::string& executor,
                                 std::vector<std::string> extra = {}) {
     const std::string events = EventsPath(name);
-    std::vector<std::string> argv = {BATCHD_TEST_WORKER, "--addr",   daemon_->address(),
-                                     "--name",           name,       "--executor",
-                                     executor,           "--events-file", events};
+    std::vector<std::string> argv = {
+        BATCHD_TEST_WORKER, "--addr", daemon_->address(), "--name", name,
+        "--executor",       executor, "--events-file",    events};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return Spawn(name, argv);
   }
@@ -276,7 +276,8 @@ TEST_F(WorkerProcessTest, TestWorkerHonoursRetryAdviceAndNonRetryable) {
   v1::ProcessBatchRequest request = Batch("advice", 2, v1::LOAD_BALANCER_LEAST_LOADED, 2);
   request.mutable_options()->mutable_retry_policy()->set_max_retries(3);
   *request.mutable_tasks(0)->mutable_input() = Input("retry_after_ms", 300);
-  auto& fields = *request.mutable_tasks(1)->mutable_input()->mutable_struct_value()->mutable_fields();
+  auto& fields =
+      *request.mutable_tasks(1)->mutable_input()->mutable_struct_value()->mutable_fields();
   fields["fail"].set_string_value("no such user");
   fields["non_retryable"].set_bool_value(true);
   const absl::Time start = absl::Now();
@@ -322,9 +323,9 @@ TEST_F(WorkerProcessTest, BatchctlWorkerRunsACommandPerTask) {
   EXPECT_EQ(a_out.at("input").struct_value().fields().at("n").number_value(), 5);
   ASSERT_EQ(by_id["b"].state(), v1::TASK_STATE_SUCCEEDED);
   const auto& b_deps = by_id["b"].output().struct_value().fields().at("dependency_outputs");
-  EXPECT_EQ(b_deps.struct_value().fields().at("a").struct_value().fields().at("task_id")
-                .string_value(),
-            "a");
+  EXPECT_EQ(
+      b_deps.struct_value().fields().at("a").struct_value().fields().at("task_id").string_value(),
+      "a");
   EXPECT_EQ(by_id["c"].state(), v1::TASK_STATE_FAILED);
   EXPECT_THAT(by_id["c"].error(), StartsWith("exit code 3"));
   EXPECT_THAT(by_id["c"].error(), HasSubstr("boom"));
@@ -332,8 +333,8 @@ TEST_F(WorkerProcessTest, BatchctlWorkerRunsACommandPerTask) {
 
 TEST_F(WorkerProcessTest, BatchctlWorkerReconnectsAfterTheDaemonRestarts) {
   const std::string address = daemon_->address();
-  Spawn("batchctl", {BATCHCTL_BINARY, "--addr", address, "worker", "--executor", "again", "--",
-                     "cat"});
+  Spawn("batchctl",
+        {BATCHCTL_BINARY, "--addr", address, "worker", "--executor", "again", "--", "cat"});
   ASSERT_TRUE(WaitForWorkers("again", 1));
   ASSERT_TRUE(daemon_->SendSignal(SIGKILL).ok());
   ASSERT_TRUE(daemon_->WaitForExit(absl::Seconds(30)).ok());

@@ -59,7 +59,8 @@ constexpr absl::Duration kRetention = absl::Seconds(2);
 constexpr absl::Duration kWarmUp = absl::Seconds(10);
 constexpr absl::Duration kDrainTimeout = absl::Seconds(20);
 // glibc keeps memory freed by threads in its arenas; the daemon hands it back every
-// --malloc-trim-interval (server/observability/malloc_trimmer.h). Both figures are taken after one trim.
+// --malloc-trim-interval (server/observability/malloc_trimmer.h). Both figures are taken after one
+// trim.
 constexpr absl::Duration kTrimInterval = absl::Seconds(1);
 // After the last batch is freed, closed client connections and stopped workers' streams are torn
 // down asynchronously, and freed memory goes back at the next trim: the end figures may take
@@ -74,8 +75,8 @@ constexpr bool kCheckRss = false;
 constexpr bool kCheckRss = true;
 #endif
 
-// Whether this batchd has --malloc-trim-interval (until main.cc wires server/observability/malloc_trimmer.h,
-// it does not, and RSS is compared without trimming).
+// Whether this batchd has --malloc-trim-interval (until main.cc wires
+// server/observability/malloc_trimmer.h, it does not, and RSS is compared without trimming).
 bool DaemonTrimsMalloc() {
   const absl::StatusOr<testing::CommandResult> help =
       testing::RunCommand({DaemonProcess::BinaryPath(), "--help"}, absl::Seconds(20));

@@ -29,8 +29,7 @@ namespace {
 
 #define BATCHD_STRINGIFY_INNER(x) #x
 #define BATCHD_STRINGIFY(x) BATCHD_STRINGIFY_INNER(x)
-constexpr std::string_view kInlineNamespace =
-    BATCHD_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
+constexpr std::string_view kInlineNamespace = BATCHD_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
 
 // The library's definition of `mangled`, where "@" stands for the inline namespace's name
 // (e.g. "_ZN4absl@5Mutex4LockEv" is absl::<ns>::Mutex::Lock()).
@@ -40,10 +39,10 @@ Fn Real(std::string_view mangled) {
   size_t size = 0;
   for (char c : mangled) {
     const int n =
-        c == '@' ? std::snprintf(name + size, sizeof(name) - size, "%zu%.*s",
-                                 kInlineNamespace.size(), static_cast<int>(kInlineNamespace.size()),
-                                 kInlineNamespace.data())
-                 : std::snprintf(name + size, sizeof(name) - size, "%c", c);
+        c == '@'
+            ? std::snprintf(name + size, sizeof(name) - size, "%zu%.*s", kInlineNamespace.size(),
+                            static_cast<int>(kInlineNamespace.size()), kInlineNamespace.data())
+            : std::snprintf(name + size, sizeof(name) - size, "%c", c);
     if (n < 0 || size + static_cast<size_t>(n) >= sizeof(name)) std::abort();  // never: short names
     size += static_cast<size_t>(n);
   }
@@ -55,7 +54,7 @@ Fn Real(std::string_view mangled) {
   return reinterpret_cast<Fn>(symbol);
 }
 
-#define BATCHD_REAL(type, mangled)             \
+#define BATCHD_REAL(type, mangled)              \
   static const auto real = Real<type>(mangled); \
   static_assert(true)
 
@@ -164,24 +163,27 @@ void Mutex::ReaderLock() {
 
 bool Mutex::TryLock() {
   BATCHD_REAL(bool (*)(Mutex*), "_ZN4absl@5Mutex7TryLockEv");
-  return Outermost([&] { return real(this); }, [&](auto& call) {
-    __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
-    const bool locked = call();
-    __tsan_mutex_post_lock(this, locked ? __tsan_mutex_try_lock : __tsan_mutex_try_lock_failed,
-                           0);
-    return locked;
-  });
+  return Outermost([&] { return real(this); },
+                   [&](auto& call) {
+                     __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
+                     const bool locked = call();
+                     __tsan_mutex_post_lock(
+                         this, locked ? __tsan_mutex_try_lock : __tsan_mutex_try_lock_failed, 0);
+                     return locked;
+                   });
 }
 
 bool Mutex::ReaderTryLock() {
   BATCHD_REAL(bool (*)(Mutex*), "_ZN4absl@5Mutex13ReaderTryLockEv");
-  return Outermost([&] { return real(this); }, [&](auto& call) {
-    __tsan_mutex_pre_lock(this, __tsan_mutex_try_read_lock);
-    const bool locked = call();
-    __tsan_mutex_post_lock(
-        this, locked ? __tsan_mutex_try_read_lock : __tsan_mutex_try_read_lock_failed, 0);
-    return locked;
-  });
+  return Outermost(
+      [&] { return real(this); },
+      [&](auto& call) {
+        __tsan_mutex_pre_lock(this, __tsan_mutex_try_read_lock);
+        const bool locked = call();
+        __tsan_mutex_post_lock(
+            this, locked ? __tsan_mutex_try_read_lock : __tsan_mutex_try_read_lock_failed, 0);
+        return locked;
+      });
 }
 
 void Mutex::Unlock() {

@@ -24,8 +24,8 @@ class ManualExecutor final : public core::Executor {
 
   void Start(const core::ExecutionRequest& request, core::CompletionSink& sink) override {
     sink_ = &sink;
-    attempts_.push_back({request.token, std::string(request.task_id), request.attempt,
-                         clock_.SteadyNow(), true});
+    attempts_.push_back(
+        {request.token, std::string(request.task_id), request.attempt, clock_.SteadyNow(), true});
     peak_running_ = std::max(peak_running_, running());
   }
   void Cancel(const core::AttemptToken& token) override {
@@ -52,8 +52,8 @@ class ManualExecutor final : public core::Executor {
   }
 
   size_t running() const {
-    return static_cast<size_t>(
-        std::count_if(attempts_.begin(), attempts_.end(), [](const Attempt& a) { return a.active; }));
+    return static_cast<size_t>(std::count_if(attempts_.begin(), attempts_.end(),
+                                             [](const Attempt& a) { return a.active; }));
   }
   std::vector<std::string> StartedIds() const {
     std::vector<std::string> ids;

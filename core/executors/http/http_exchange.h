@@ -16,9 +16,9 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
-#include "core/time/clock.h"
 #include "core/executors/executor.h"
 #include "core/executors/http/http_request_spec.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 

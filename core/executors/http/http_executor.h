@@ -11,10 +11,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "core/time/clock.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_environment.h"
 #include "core/executors/http/http_exchange.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 

@@ -8,9 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/process/json_number.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "core/process/json_number.h"
 
 namespace batchd::core {
 namespace {
@@ -51,7 +51,6 @@ bool IsVisibleAscii(absl::string_view s) {
   }
   return true;
 }
-
 
 // Splits "host[:port]" (host possibly a bracketed IPv6 literal) into the spec.
 absl::Status ParseAuthority(absl::string_view url, absl::string_view authority,

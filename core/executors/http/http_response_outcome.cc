@@ -8,8 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/process/valid_utf8.h"
 #include "absl/time/time.h"
+#include "core/process/valid_utf8.h"
 
 namespace batchd::core {
 namespace {
@@ -32,7 +32,6 @@ const std::string* FindHeader(const HttpResponseData& response, absl::string_vie
 }
 
 }  // namespace
-
 
 std::optional<uint32_t> ParseRetryAfter(absl::string_view value, WallTime now) {
   value = absl::StripAsciiWhitespace(value);

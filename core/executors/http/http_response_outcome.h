@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "core/time/clock.h"
 #include "core/executors/executor.h"
+#include "core/time/clock.h"
 
 namespace batchd::core {
 
@@ -38,6 +38,5 @@ ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime 
 // Retry-After as delta-seconds or an IMF-fixdate HTTP-date, in ms from `now` (0 for past dates),
 // capped at kMaxRetryAfterMs; nullopt when unparsable.
 std::optional<uint32_t> ParseRetryAfter(absl::string_view value, WallTime now);
-
 
 }  // namespace batchd::core

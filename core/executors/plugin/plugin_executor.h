@@ -1,5 +1,5 @@
-// Executors from plugins: shared objects implementing core/executors/plugin/batchd_plugin.h, loaded with
-// dlopen at startup. Blocking plugin code runs on each plugin's bounded thread pool, never on
+// Executors from plugins: shared objects implementing core/executors/plugin/batchd_plugin.h, loaded
+// with dlopen at startup. Blocking plugin code runs on each plugin's bounded thread pool, never on
 // the scheduler's strand. Start/Cancel run on the strand; loading runs on the main thread.
 #pragma once
 

@@ -1,8 +1,9 @@
 // The `shell` executor: runs a program given as an argv array (exec'd directly, never through
 // a shell) with an allowlisted environment, and reports its exit code and captured output.
 // Start/Cancel run on the scheduler's strand and never block beyond vfork+execve; each running
-// program is driven on its own strand (core/process/shell_run.h). Destroy only after the io_context's
-// threads have stopped (the daemon's order), so no program's report can outlive the sink.
+// program is driven on its own strand (core/process/shell_run.h). Destroy only after the
+// io_context's threads have stopped (the daemon's order), so no program's report can outlive the
+// sink.
 #pragma once
 
 #include <sys/types.h>
@@ -18,9 +19,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "core/process/child_process.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
+#include "core/process/child_process.h"
 #include "core/process/shell_run.h"
 
 namespace batchd::core {
@@ -33,11 +34,12 @@ struct ShellOptions {
   ResourceLimits limits;
 };
 
-// Input {"argv": [...], "env": {...}, "cwd": "...", "stdin": "..."} (core/executors/shell/shell_input.h).
-// Output {"exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"}, plus
-// "signal" (and a null exit_code) when a signal ended the program; output is valid UTF-8
-// (invalid bytes become U+FFFD). A non-zero exit or a signal is a (retryable) failure that still
-// carries the output; a program that cannot be executed is a non-retryable one.
+// Input {"argv": [...], "env": {...}, "cwd": "...", "stdin": "..."}
+// (core/executors/shell/shell_input.h). Output {"exit_code", "stdout", "stderr",
+// "stdout_truncated", "stderr_truncated"}, plus "signal" (and a null exit_code) when a signal ended
+// the program; output is valid UTF-8 (invalid bytes become U+FFFD). A non-zero exit or a signal is
+// a (retryable) failure that still carries the output; a program that cannot be executed is a
+// non-retryable one.
 class ShellExecutor final : public Executor {
  public:
   // Reads the allowlisted variables from the daemon's environment now, once.

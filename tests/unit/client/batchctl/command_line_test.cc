@@ -126,8 +126,8 @@ TEST(CheckSyntaxTest, TrailingCommandFollowsTheArguments) {
 
 TEST(ParseCommandLineTest, SecurityFlagsAreGlobal) {
   const CommandLine command_line =
-      Parse({"--token-file", "/t", "health", "--tls-ca=/ca", "--tls-cert", "/c", "--tls-key",
-             "/k", "--tls-server-name", "batchd.internal"});
+      Parse({"--token-file", "/t", "health", "--tls-ca=/ca", "--tls-cert", "/c", "--tls-key", "/k",
+             "--tls-server-name", "batchd.internal"});
   EXPECT_EQ(command_line.token_file, "/t");
   EXPECT_EQ(command_line.tls_ca, "/ca");
   EXPECT_EQ(command_line.tls_cert, "/c");

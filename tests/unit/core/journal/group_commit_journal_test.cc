@@ -45,9 +45,8 @@ class FakeStorage final : public JournalStorage {
     std::pair<FakeStorage*, int> arg(this, n);
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::pair<FakeStorage*, int>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return a->first->attempts_ >= a->second;
-        },
+        +[](std::pair<FakeStorage*, int>* a)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->attempts_ >= a->second; },
         &arg));
   }
   std::vector<std::string> stored() {
@@ -78,9 +77,8 @@ class Reports {
     std::pair<Reports*, size_t> arg(this, n);
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::pair<Reports*, size_t>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return a->first->lines_.size() >= a->second;
-        },
+        +[](std::pair<Reports*, size_t>* a)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->lines_.size() >= a->second; },
         &arg));
     return lines_;
   }
@@ -108,11 +106,10 @@ class GroupCommitJournalTest : public ::testing::Test {
   ~GroupCommitJournalTest() override { spdlog::set_level(spdlog::level::info); }
 
   void Append(uint64_t seq) {
-    journal_->AppendBatch(BatchRecord{seq, "b" + std::to_string(seq), "", {}, ""},
-                          [this, seq](absl::Status s) {
-                            reports_.Add("batch " + std::to_string(seq) + ": " +
-                                         (s.ok() ? "OK" : s.ToString()));
-                          });
+    journal_->AppendBatch(
+        BatchRecord{seq, "b" + std::to_string(seq), "", {}, ""}, [this, seq](absl::Status s) {
+          reports_.Add("batch " + std::to_string(seq) + ": " + (s.ok() ? "OK" : s.ToString()));
+        });
   }
   void Events(uint64_t seq, std::string events) {
     journal_->AppendEvents({EventChunk{seq, std::move(events), 1, false}});

@@ -1,12 +1,10 @@
 #include "core/journal/journal_store.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-
-#include <sqlite3.h>
-
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -47,11 +45,12 @@ class JournalStoreTest : public ::testing::Test {
 
 TEST_F(JournalStoreTest, WhatIsWrittenIsReadBackInOrderAfterReopening) {
   {
-    absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE((*store)->Write({Record(2, "req"), Record(1)}, {}, {}).ok());
-    ASSERT_TRUE((*store)->Write({}, {{2, "ab", 1, false}, {1, "x", 0, false}, {2, "cd", 2, true}},
-                                {})
+    ASSERT_TRUE((*store)
+                    ->Write({}, {{2, "ab", 1, false}, {1, "x", 0, false}, {2, "cd", 2, true}}, {})
                     .ok());
   }
   absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kFull);
@@ -75,9 +74,11 @@ TEST_F(JournalStoreTest, WhatIsWrittenIsReadBackInOrderAfterReopening) {
 }
 
 TEST_F(JournalStoreTest, ForgottenBatchesAndTheirEventsAreGone) {
-  absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Write({Record(1), Record(2)}, {{1, "a", 1, true}, {2, "b", 1, true}}, {}).ok());
+  ASSERT_TRUE(
+      (*store)->Write({Record(1), Record(2)}, {{1, "a", 1, true}, {2, "b", 1, true}}, {}).ok());
   ASSERT_TRUE((*store)->Write({}, {}, {1}).ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
   ASSERT_TRUE(contents.ok());
@@ -87,9 +88,11 @@ TEST_F(JournalStoreTest, ForgottenBatchesAndTheirEventsAreGone) {
 }
 
 TEST_F(JournalStoreTest, SecondOpenOfTheSameDirectoryIsRefusedNamingIt) {
-  absl::StatusOr<std::unique_ptr<JournalStore>> first = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> first =
+      JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(first.ok());
-  absl::StatusOr<std::unique_ptr<JournalStore>> second = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> second =
+      JournalStore::Open(dir_, Durability::kNormal);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(second.status().message(),
             "data directory '" + dir_ + "' is in use by another batchd (pid " +
@@ -109,16 +112,20 @@ TEST_F(JournalStoreTest, UnusableDirectoryIsUnavailableNamingIt) {
 // Damage that still parses: a changed byte in a batch's request, in a number, in an event.
 TEST_F(JournalStoreTest, RecordsThatFailTheirChecksumAreReportedAsDataLossNamingTheBatch) {
   {
-    absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->Write({Record(1), Record(2), Record(3)},
-                                {{1, "a", 1, false}, {2, "b", 1, false}, {3, "c", 1, false}}, {})
+    ASSERT_TRUE((*store)
+                    ->Write({Record(1), Record(2), Record(3)},
+                            {{1, "a", 1, false}, {2, "b", 1, false}, {3, "c", 1, false}}, {})
                     .ok());
   }
-  Tamper("UPDATE batches SET content = CAST('Content' AS BLOB) || substr(content, 8) WHERE seq = 1");
+  Tamper(
+      "UPDATE batches SET content = CAST('Content' AS BLOB) || substr(content, 8) WHERE seq = 1");
   Tamper("UPDATE batches SET created_us = created_us + 1 WHERE seq = 2");
   Tamper("UPDATE events SET data = CAST('C' AS BLOB) WHERE seq = 3");
-  absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok());
   EXPECT_TRUE((*store)->QuickCheck().ok());  // the database itself is sound
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
@@ -137,12 +144,14 @@ TEST_F(JournalStoreTest, RecordsThatFailTheirChecksumAreReportedAsDataLossNaming
 
 TEST_F(JournalStoreTest, AnEventWhoseBatchSeqWasDamagedIsReportedAsAnOrphan) {
   {
-    absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
     ASSERT_TRUE(store.ok());
     ASSERT_TRUE((*store)->Write({Record(1)}, {{1, "a", 1, false}}, {}).ok());
   }
   Tamper("UPDATE events SET seq = 9 WHERE seq = 1");
-  absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
   ASSERT_TRUE(contents.ok());
@@ -154,13 +163,15 @@ TEST_F(JournalStoreTest, AnEventWhoseBatchSeqWasDamagedIsReportedAsAnOrphan) {
 TEST_F(JournalStoreTest, AJournalWithoutChecksumsIsMigratedAndItsOldRecordsReadUnchecked) {
   // The schema batchd wrote before checksums (user_version 0).
   ::mkdir(dir_.c_str(), 0700);
-  Tamper("CREATE TABLE batches(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, request_id TEXT NOT "
-         "NULL, created_us INTEGER NOT NULL, content BLOB NOT NULL);"
-         "CREATE TABLE events(n INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, data "
-         "BLOB NOT NULL);"
-         "INSERT INTO batches VALUES(1, 'old', '', 5, x'00');"
-         "INSERT INTO events(seq, data) VALUES(1, x'01')");
-  absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+  Tamper(
+      "CREATE TABLE batches(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, request_id TEXT NOT "
+      "NULL, created_us INTEGER NOT NULL, content BLOB NOT NULL);"
+      "CREATE TABLE events(n INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, data "
+      "BLOB NOT NULL);"
+      "INSERT INTO batches VALUES(1, 'old', '', 5, x'00');"
+      "INSERT INTO events(seq, data) VALUES(1, x'01')");
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->Write({Record(2)}, {{2, "b", 1, false}}, {}).ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
@@ -175,11 +186,13 @@ TEST_F(JournalStoreTest, AJournalWithoutChecksumsIsMigratedAndItsOldRecordsReadU
 TEST_F(JournalStoreTest, AJournalFromANewerBatchdIsRefusedNamingBothVersions) {
   ASSERT_TRUE(JournalStore::Open(dir_, Durability::kNormal).ok());
   Tamper("PRAGMA user_version=7");
-  absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kNormal);
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
-            "the journal " + dir_ + "/journal.db has schema version 7, newer than this batchd's "
-            "(1): run the batchd that wrote it, or a newer one");
+            "the journal " + dir_ +
+                "/journal.db has schema version 7, newer than this batchd's "
+                "(1): run the batchd that wrote it, or a newer one");
 }
 
 // The test-only page limit stands for a full disk: writes and probes fail with SQLite's own

@@ -17,9 +17,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
 using testing::ManualTask;
 using testing::TestBatches;
+using ::testing::UnorderedElementsAre;
 
 class BatchAdmitterTest : public ::testing::Test {
  protected:
@@ -184,7 +184,7 @@ TEST_F(BatchAdmitterTest, ARestoredBatchKeepsItsIdentityAndItsRequestId) {
   EXPECT_TRUE(batch.journaled());
   EXPECT_EQ(batch.created_wall(), record.created_at);
   EXPECT_EQ(batch.created_steady(), clock_.SteadyNow() - std::chrono::seconds(10));
-  EXPECT_TRUE(admitted_.empty());   // the caller replays it
+  EXPECT_TRUE(admitted_.empty());    // the caller replays it
   EXPECT_EQ(admitter.active(), 0u);  // not counted until it resumes
 
   // A retry of its submission finds it, accepted.

@@ -2,13 +2,12 @@
 // only what is durable is shown for a journaled batch.
 #include "core/scheduling/batch_readers.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,8 +17,8 @@
 namespace batchd::core {
 namespace {
 
-using ::testing::ElementsAre;
 using std::chrono::milliseconds;
+using ::testing::ElementsAre;
 using testing::ManualTask;
 
 class BatchReadersTest : public ::testing::Test {
@@ -190,7 +189,8 @@ TEST_F(BatchReadersTest, OnceSuspendedReadersThatWouldWaitAreUnavailable) {
   EXPECT_EQ(woken, expected);
 
   std::optional<absl::Status> completion;
-  readers_.WaitForCompletion(batch, [&](absl::StatusOr<BatchSummary> s) { completion = s.status(); });
+  readers_.WaitForCompletion(batch,
+                             [&](absl::StatusOr<BatchSummary> s) { completion = s.status(); });
   EXPECT_EQ(completion, expected);  // at once
   std::optional<absl::Status> watch;
   readers_.WatchProgress(batch, batch->version(), SteadyTime{},

@@ -93,7 +93,7 @@ TEST_F(BatchReplayTest, TheFirstResultStandsAndIsDurable) {
   std::vector<JournalEvent> events;
   events.push_back(Event(JournalEventKind::kStarted, 0, 0));
   events.push_back(Result(0, TaskState::kSucceeded, 1));
-  events.push_back(Result(0, TaskState::kFailed, 2));  // a duplicate: ignored
+  events.push_back(Result(0, TaskState::kFailed, 2));         // a duplicate: ignored
   events.push_back(Event(JournalEventKind::kStarted, 0, 5));  // after the end: ignored
   const ReplayedJournal replayed = ReplayJournal(*batch, std::move(events), clock_);
   EXPECT_FALSE(replayed.finished);

@@ -2,11 +2,10 @@
 // over the count.
 #include "core/scheduling/batch_retention.h"
 
-#include <chrono>
-#include <vector>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,17 +15,18 @@
 namespace batchd::core {
 namespace {
 
-using ::testing::ElementsAre;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
 
 class BatchRetentionTest : public ::testing::Test {
  protected:
   BatchRetentionTest() : strand_(boost::asio::make_strand(io_)), timers_(clock_, io_, strand_) {}
 
   BatchRetention Make(Duration retention, size_t max_batches) {
-    return BatchRetention(clock_, timers_, retention, max_batches,
-                          [this](const std::shared_ptr<Batch>& b) { evicted_.push_back(b->seq()); });
+    return BatchRetention(
+        clock_, timers_, retention, max_batches,
+        [this](const std::shared_ptr<Batch>& b) { evicted_.push_back(b->seq()); });
   }
   std::shared_ptr<Batch> Finished(uint64_t seq) {
     auto batch = batches_.Make(seq);

@@ -65,7 +65,7 @@ TEST_F(BatchTableTest, CurrentFindsOnlyTheTaskStillInThatStateInThatAttempt) {
   EXPECT_EQ(token.generation, 1u);
 
   EXPECT_EQ(table_.Current(token, TaskState::kRunning), batch);
-  EXPECT_EQ(table_.Current(token, TaskState::kPending), nullptr);  // other state
+  EXPECT_EQ(table_.Current(token, TaskState::kPending), nullptr);      // other state
   EXPECT_EQ(table_.Current({1, t, 0}, TaskState::kRunning), nullptr);  // an earlier attempt
   EXPECT_EQ(table_.Current({1, 2, 1}, TaskState::kRunning), nullptr);  // no such task
   EXPECT_EQ(table_.Current({9, t, 1}, TaskState::kRunning), nullptr);  // no such batch

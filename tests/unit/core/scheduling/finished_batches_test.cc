@@ -14,9 +14,9 @@
 namespace batchd::core {
 namespace {
 
-using ::testing::ElementsAre;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
 
 class FinishedBatchesTest : public ::testing::Test {
  protected:

@@ -142,7 +142,7 @@ TEST_F(ParkingLotTest, StaleEntriesAreDroppedWhenTheHeapReaches1024) {
     if (t % 2 == 1) waiting_.erase({1, t});  // odd tasks stop waiting, entries stay
   }
   EXPECT_EQ(lot_.entries(executor_), 1023u);
-  Park(executor_, 1, 1023, 0.0);  // the 1024th entry: compacts
+  Park(executor_, 1, 1023, 0.0);             // the 1024th entry: compacts
   EXPECT_EQ(lot_.entries(executor_), 513u);  // 512 even tasks and the new one
   EXPECT_EQ(Wake(executor_), Key(1, 0));     // same priority: first parked
   EXPECT_EQ(Wake(executor_), Key(1, 2));

@@ -19,9 +19,9 @@
 namespace batchd::core {
 namespace {
 
+using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using std::chrono::milliseconds;
 
 TaskSpec Task(std::string id, std::string executor, std::vector<std::string> deps = {}) {
   TaskSpec t;
@@ -176,7 +176,8 @@ TEST_F(SchedulerJournalTest, FinalProgressWaitsUntilTheEndIsDurable) {
   spec.tasks = {Task("a", "manual")};
   const std::string id = Submit(std::move(spec));
   std::optional<absl::StatusOr<ProgressUpdate>> first;
-  scheduler().WatchProgress(id, 0, SteadyTime{}, [&](absl::StatusOr<ProgressUpdate> u) { first = u; });
+  scheduler().WatchProgress(id, 0, SteadyTime{},
+                            [&](absl::StatusOr<ProgressUpdate> u) { first = u; });
   Poll();
   ASSERT_TRUE(first.has_value() && first->ok());
   EXPECT_EQ((*first)->progress.state, BatchState::kRunning);
@@ -369,9 +370,9 @@ TEST_F(SchedulerJournalTest, SameRequestIdAndContentGiveTheSameBatchAcrossACrash
 
   absl::StatusOr<SubmitResult> other = SubmitAs(spec, "content-2");
   EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(other.status().message(),
-            "request_id 'req-1' was already used for batch " + first->batch_id +
-                " with different content; use a new request_id");
+  EXPECT_EQ(other.status().message(), "request_id 'req-1' was already used for batch " +
+                                          first->batch_id +
+                                          " with different content; use a new request_id");
 
   Commit();
   Crash();

@@ -6,18 +6,18 @@
 
 #include "core/executors/builtin_executors.h"
 #include "core/model/field_violation.h"
-#include "spdlog/spdlog.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/spdlog.h"
 #include "tests/testing/fake_time.h"
 #include "tests/testing/manual_executor.h"
 
 namespace batchd::core {
 namespace {
 
+using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using std::chrono::milliseconds;
 
 TaskSpec MakeTask(std::string id, std::string executor, boost::json::value input,
                   std::vector<std::string> deps = {}, double priority = 0) {
@@ -101,7 +101,8 @@ class SchedulerTest : public ::testing::Test {
     while (true) {
       // Shared: a reader that parks outlives this call and may still be woken later.
       auto slot = std::make_shared<std::optional<absl::StatusOr<ResultChunk>>>();
-      scheduler_->ReadResults(id, cursor, [slot](absl::StatusOr<ResultChunk> c) { *slot = std::move(c); });
+      scheduler_->ReadResults(id, cursor,
+                              [slot](absl::StatusOr<ResultChunk> c) { *slot = std::move(c); });
       timers_.Poll();
       std::optional<absl::StatusOr<ResultChunk>>& out = *slot;
       if (!out.has_value()) return ids;  // parked: nothing new yet
@@ -246,8 +247,8 @@ TEST_F(SchedulerTest, DependentStartsWhenItsOwnDependenciesFinishNotTheLayer) {
 
 TEST_F(SchedulerTest, FixedRetryUntilSuccessCountsRetries) {
   BatchSpec spec;
-  spec.tasks.push_back(MakeTask(
-      "f", "fail", boost::json::object{{"error", "boom"}, {"succeed_on_attempt", 2}}));
+  spec.tasks.push_back(
+      MakeTask("f", "fail", boost::json::object{{"error", "boom"}, {"succeed_on_attempt", 2}}));
   spec.options.retry_policy = FixedRetry(100);
   std::string id = Submit(std::move(spec));
   EXPECT_EQ(Summary(id)->state, BatchState::kRunning);
@@ -541,7 +542,8 @@ TEST_F(SchedulerTest, ProgressCountsAndEstimate) {
 TEST_F(SchedulerTest, WatchProgressWaitsForChangeAndRespectsMinInterval) {
   std::string id = Submit(ThreeManualTasks(Aggregation::kUnordered));
   std::optional<ProgressUpdate> first;
-  scheduler_->WatchProgress(id, 0, SteadyTime{}, [&](absl::StatusOr<ProgressUpdate> u) { first = *u; });
+  scheduler_->WatchProgress(id, 0, SteadyTime{},
+                            [&](absl::StatusOr<ProgressUpdate> u) { first = *u; });
   timers_.Poll();
   ASSERT_TRUE(first.has_value());
   EXPECT_FALSE(first->final);
@@ -563,7 +565,8 @@ TEST_F(SchedulerTest, DaemonWideLimitIsSharedFairlyBetweenBatches) {
   options.max_running = 2;
   Start(options);
   BatchSpec big;
-  for (int i = 0; i < 100; ++i) big.tasks.push_back(MakeTask("big" + std::to_string(i), "manual", nullptr));
+  for (int i = 0; i < 100; ++i)
+    big.tasks.push_back(MakeTask("big" + std::to_string(i), "manual", nullptr));
   big.options.max_concurrent = 100;
   Submit(std::move(big));
   EXPECT_EQ(manual_->running(), 2u);

@@ -63,26 +63,26 @@ TEST(DashedFlagNameTest, UnderscoresBecomeDashes) {
 }
 
 TEST_F(FlagNamesTest, DashedAndUnderscoredNamesAreSpelledAsRegistered) {
-  EXPECT_THAT(*NormalizeFlagNames({"batchd", "--names-test-value=a", "--names_test_value=b",
-                                   "-names-test-count=3", "--names-test-switch",
-                                   "--nonames-test-switch", "--names-test-switch=false"}),
-              ElementsAre("batchd", "--names_test_value=a", "--names_test_value=b",
-                          "-names_test_count=3", "--names_test_switch", "--nonames_test_switch",
-                          "--names_test_switch=false"));
+  EXPECT_THAT(
+      *NormalizeFlagNames({"batchd", "--names-test-value=a", "--names_test_value=b",
+                           "-names-test-count=3", "--names-test-switch", "--nonames-test-switch",
+                           "--names-test-switch=false"}),
+      ElementsAre("batchd", "--names_test_value=a", "--names_test_value=b", "-names_test_count=3",
+                  "--names_test_switch", "--nonames_test_switch", "--names_test_switch=false"));
 }
 
 TEST_F(FlagNamesTest, SeparateValuesAreKeptEvenWhenTheyLookLikeFlags) {
-  EXPECT_THAT(*NormalizeFlagNames({"batchd", "--names-test-value", "--names-test-count",
-                                   "--names-test-count", "4"}),
-              ElementsAre("batchd", "--names_test_value", "--names-test-count",
-                          "--names_test_count", "4"));
+  EXPECT_THAT(
+      *NormalizeFlagNames(
+          {"batchd", "--names-test-value", "--names-test-count", "--names-test-count", "4"}),
+      ElementsAre("batchd", "--names_test_value", "--names-test-count", "--names_test_count", "4"));
 }
 
 TEST_F(FlagNamesTest, UnknownNamesPositionalArgumentsAndTheRestAfterDoubleDashAreKept) {
   EXPECT_THAT(*NormalizeFlagNames({"batchd", "--no-such-flag=1", "--nonames-test-value", "file",
                                    "-", "--", "--names-test-value=x"}),
-              ElementsAre("batchd", "--no-such-flag=1", "--nonames-test-value", "file", "-",
-                          "--", "--names-test-value=x"));
+              ElementsAre("batchd", "--no-such-flag=1", "--nonames-test-value", "file", "-", "--",
+                          "--names-test-value=x"));
 }
 
 TEST_F(FlagNamesTest, NameListsOfGeneratorFlagsAreRewritten) {
@@ -92,13 +92,13 @@ TEST_F(FlagNamesTest, NameListsOfGeneratorFlagsAreRewritten) {
 
 TEST_F(FlagNamesTest, FlagfilesAreExpandedInPlace) {
   const std::string inner = WriteFile("--names-test-switch\n");
-  const std::string outer = WriteFile(absl::StrCat(
-      "# a comment\n\n   --names-test-value=from file\n--flagfile=", inner, "\n--names-test-count=7\n"));
-  EXPECT_THAT(
-      *NormalizeFlagNames({"batchd", "--names-test-count=1", "--flagfile", outer,
-                           "--names-test-count=2"}),
-      ElementsAre("batchd", "--names_test_count=1", "--names_test_value=from file",
-                  "--names_test_switch", "--names_test_count=7", "--names_test_count=2"));
+  const std::string outer =
+      WriteFile(absl::StrCat("# a comment\n\n   --names-test-value=from file\n--flagfile=", inner,
+                             "\n--names-test-count=7\n"));
+  EXPECT_THAT(*NormalizeFlagNames(
+                  {"batchd", "--names-test-count=1", "--flagfile", outer, "--names-test-count=2"}),
+              ElementsAre("batchd", "--names_test_count=1", "--names_test_value=from file",
+                          "--names_test_switch", "--names_test_count=7", "--names_test_count=2"));
 }
 
 TEST_F(FlagNamesTest, UnreadableOrMalformedFlagfilesAreErrors) {

@@ -30,14 +30,18 @@ TEST(PrometheusMetricsTest, RendersCountersHistogramsAndGauges) {
   EXPECT_THAT(text,
               HasSubstr("batchd_tasks_finished_total{executor=\"echo\",state=\"succeeded\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("batchd_task_retries_total{executor=\"echo\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"0.005\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"0.005\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("batchd_task_duration_seconds_bucket{executor=\"echo\",le=\"+Inf\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("batchd_task_duration_seconds_count{executor=\"echo\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("batchd_running_tasks 4\n"));
   EXPECT_THAT(text, HasSubstr("batchd_connected_workers{executor=\"tool\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("batchd_worker_slots{executor=\"tool\"} 8\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "batchd_rpcs_total{method=\"/batchd.v1.BatchService/SubmitBatch\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "batchd_rpcs_total{method=\"/batchd.v1.BatchService/SubmitBatch\",code=\"OK\"} 1\n"));
 }
 
 TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/time/asio_timer_service.h"
 #include "core/executors/builtin_executors.h"
+#include "core/time/asio_timer_service.h"
 #include "core/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

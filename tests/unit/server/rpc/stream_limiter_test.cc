@@ -48,12 +48,14 @@ TEST(StreamLimiterTest, CapsPerClientAndInTotalAndReleasesOnDestruction) {
   ASSERT_TRUE(a1.ok() && a2.ok());
   auto a3 = limiter.Acquire("ipv4:10.0.0.1:3");
   EXPECT_EQ(a3.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(a3.status().message(), "Too many open streams from 10.0.0.1: the limit is 2 per "
-                                   "client (--max-streams-per-client)");
+  EXPECT_EQ(a3.status().message(),
+            "Too many open streams from 10.0.0.1: the limit is 2 per "
+            "client (--max-streams-per-client)");
   auto b1 = limiter.Acquire("ipv4:10.0.0.2:1");
   ASSERT_TRUE(b1.ok());
   auto b2 = limiter.Acquire("ipv4:10.0.0.2:2");
-  EXPECT_EQ(b2.status().message(), "Too many open streams: the limit is 3 in total (--max-streams)");
+  EXPECT_EQ(b2.status().message(),
+            "Too many open streams: the limit is 3 in total (--max-streams)");
   EXPECT_EQ(limiter.open_streams(), 3u);
   { StreamLimiter::Lease gone = *std::move(a1); }
   EXPECT_EQ(limiter.open_streams(), 2u);
