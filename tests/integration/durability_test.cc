@@ -107,6 +107,16 @@ TEST_F(DurabilityTest, SigtermSuspendsARunningBatchAndTheNextStartFinishesIt) {
   v1::StreamResultsRequest stream_request;
   stream_request.set_batch_id(*id);
   auto reader = stub->StreamResults(&stream_context, stream_request);
+  // A unary call on the same channel (so on the same connection, after the stream's headers):
+  // once it is answered the daemon has the stream, and SIGTERM cannot overtake it (on a loaded
+  // machine it did: the stream then reached a server already shutting down, CANCELLED).
+  {
+    grpc::ClientContext context;
+    v1::GetProgressRequest request;
+    request.set_batch_id(*id);
+    v1::GetProgressResponse response;
+    ASSERT_TRUE(stub->GetProgress(&context, request, &response).ok());
+  }
   ASSERT_TRUE(daemon->SendSignal(SIGTERM).ok());
   v1::StreamResultsResponse message;
   while (reader->Read(&message)) {
