@@ -221,9 +221,11 @@ class Batch : public std::enable_shared_from_this<Batch> {
   Batch() = default;
   bool ReadyBefore(uint32_t a, uint32_t b) const;
   void PushReady(uint32_t t);
-  // The one way a result enters the log (live or replayed): counts it and makes it visible
-  // in aggregation order. `ran`: the task ran at least once.
-  bool AppendResult(TaskResult result, bool ran);
+  // The one way a result enters the log (live or replayed): sets the task's state, builds its
+  // result in place (`fill` sets what the caller knows: retries, output, error, times), counts
+  // it and makes it visible in aggregation order. `ran`: the task ran at least once.
+  bool AppendResult(uint32_t t, TaskState state, bool ran,
+                    absl::FunctionRef<void(TaskResult&)> fill);
   bool EmitVisible();
   WallTime ToWall(SteadyTime t) const {
     return identity_.created_wall +

@@ -328,16 +328,15 @@ void Scheduler::OnUnservedTimeout(const AttemptToken& token) {
 
 void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state,
                            boost::json::value output, std::string error, std::string worker_id) {
-  batch->Record(task, state, std::move(output), std::move(error), clock_.SteadyNow(),
-                std::move(worker_id));
+  const SteadyTime now = clock_.SteadyNow();  // one clock read per finished task
+  batch->Record(task, state, std::move(output), std::move(error), now, std::move(worker_id));
   ReportFinished(batch, task);
   readers_.MarkChanged(batch);
-  ApplyDependencyPolicy(batch, task);
+  ApplyDependencyPolicy(batch, task, now);
   MaybeFinishBatch(batch);
 }
 
-void Scheduler::ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task) {
-  const SteadyTime now = clock_.SteadyNow();
+void Scheduler::ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task, SteadyTime now) {
   switch (batch->FateOfDependents(batch->slot(task).state)) {
     case Batch::DependentsFate::kRelease:
       batch->ReleaseDependents(task, now);
@@ -581,7 +580,7 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
     if (!IsFinal(state) || batch->FateOfDependents(state) == Batch::DependentsFate::kRelease) {
       continue;
     }
-    ApplyDependencyPolicy(batch, t);
+    ApplyDependencyPolicy(batch, t, now);
   }
   if (batch->cancel_requested()) {
     CancelRemaining(batch, absl::StrCat("Cancelled: ", batch->cancel_reason()));

@@ -160,7 +160,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // Finishing tasks and batches.
   void FinishTask(const BatchPtr& batch, uint32_t task, TaskState state, boost::json::value output,
                   std::string error, std::string worker_id = {});
-  void ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task);
+  void ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task, SteadyTime now);
   void ReportFinished(const BatchPtr& batch, uint32_t task);
   void CancelBatch(const BatchPtr& batch, std::string reason);
   void CancelRemaining(const BatchPtr& batch, const std::string& error);
