@@ -1,6 +1,7 @@
 #include "server/flags/flag_help.h"
 
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,7 +30,8 @@ bool Selected(const HelpRequest& request, const absl::CommandLineFlag& flag,
              absl::StrContains(DashedFlagName(flag.Name()), request.pattern) ||
              absl::StrContains(flag.Help(), request.pattern);
     case HelpRequest::Scope::kFile: {
-      absl::string_view base = flag.Filename();
+      const std::string file = flag.Filename();  // a string by value: keep it for the view
+      absl::string_view base = file;
       base = base.substr(base.rfind('/') + 1);  // npos + 1 == 0
       return base.substr(0, base.find('.')) == request.pattern;
     }

@@ -3,6 +3,7 @@
 #include "core/scheduling/batch_admitter.h"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -30,10 +31,12 @@ class BatchAdmitterTest : public ::testing::Test {
   static BatchSpec Spec(std::string request_id = {}) {
     return TestBatches::Spec({ManualTask("a")}, std::move(request_id));
   }
+  // The admission's state now: nullopt while it is pending. A callback registered while
+  // pending runs later, so it writes into shared state, not into this frame.
   static std::optional<absl::Status> Durable(const SubmitResult& r) {
-    std::optional<absl::Status> out;
-    BatchAdmitter::WhenDurable(r, [&](absl::Status s) { out = s; });
-    return out;
+    auto out = std::make_shared<std::optional<absl::Status>>();
+    BatchAdmitter::WhenDurable(r, [out](absl::Status s) { *out = s; });
+    return *out;
   }
 
   testing::FakeClock clock_;
