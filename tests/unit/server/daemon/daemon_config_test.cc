@@ -9,25 +9,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/flags/flag_names.h"
+#include "tests/testing/flag_test.h"
 
 namespace batchd::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-class DaemonConfigTest : public ::testing::Test {
- protected:
-  // Sets the flag registered as `name` as the command line would.
-  static void Set(absl::string_view name, absl::string_view value) {
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    ASSERT_NE(flag, nullptr) << name;
-    std::string error;
-    ASSERT_TRUE(flag->ParseFrom(value, &error)) << name << ": " << error;
-  }
-
- private:
-  absl::FlagSaver saver_;
-};
+class DaemonConfigTest : public batchd::testing::FlagTest {};
 
 TEST_F(DaemonConfigTest, DefaultsAreValid) {
   absl::StatusOr<DaemonConfig> config = DaemonConfigFromFlags();

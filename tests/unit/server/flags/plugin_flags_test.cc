@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_time.h"
+#include "tests/testing/flag_test.h"
 
 namespace batchd::server {
 namespace {
@@ -23,19 +24,7 @@ using ::testing::IsEmpty;
 const std::string kTextPlugin = BATCHD_TEXT_PLUGIN;
 const std::string kWrongAbiPlugin = BATCHD_WRONG_ABI_PLUGIN;
 
-class PluginFlagsTest : public ::testing::Test {
- protected:
-  // Sets the flag registered as `name` as the command line would.
-  static void Set(absl::string_view name, absl::string_view value) {
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    ASSERT_NE(flag, nullptr) << name;
-    std::string error;
-    ASSERT_TRUE(flag->ParseFrom(value, &error)) << name << ": " << error;
-  }
-
- private:
-  absl::FlagSaver saver_;
-};
+class PluginFlagsTest : public batchd::testing::FlagTest {};
 
 TEST_F(PluginFlagsTest, DefaultsLoadNothingWithFourThreads) {
   absl::StatusOr<PluginOptions> options = PluginOptionsFromFlags();

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_time.h"
+#include "tests/testing/flag_test.h"
 
 namespace batchd::server {
 namespace {
@@ -20,19 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-class ShellFlagsTest : public ::testing::Test {
- protected:
-  // Sets the flag registered as `name` as the command line would.
-  static void Set(absl::string_view name, absl::string_view value) {
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    ASSERT_NE(flag, nullptr) << name;
-    std::string error;
-    ASSERT_TRUE(flag->ParseFrom(value, &error)) << name << ": " << error;
-  }
-
- private:
-  absl::FlagSaver saver_;
-};
+class ShellFlagsTest : public batchd::testing::FlagTest {};
 
 TEST_F(ShellFlagsTest, DefaultsAreOffWithTheDocumentedOptions) {
   absl::StatusOr<ShellConfig> config = ShellConfigFromFlags();
