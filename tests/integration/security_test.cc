@@ -11,12 +11,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -257,6 +259,16 @@ class SecurityTest : public ::testing::Test {
                                   const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {DaemonProcess::BinaryPath()};
     argv.insert(argv.end(), flags.begin(), flags.end());
+    // Its own data directory unless the test names one: the default ./batchd-data is shared
+    // by every test run from the same directory, and the daemon takes it before it listens.
+    const bool names_data_dir = std::any_of(flags.begin(), flags.end(), [](const std::string& f) {
+      return absl::StartsWith(f, "--data-dir");
+    });
+    std::optional<TempDir> data_dir;
+    if (!names_data_dir) {
+      data_dir.emplace();
+      argv.push_back("--data-dir=" + data_dir->File("data"));
+    }
     absl::StatusOr<CommandResult> result = RunCommand(argv, kCommandTimeout, env);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : CommandResult{};
