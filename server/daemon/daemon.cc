@@ -112,9 +112,9 @@ absl::StatusOr<Daemon::OpenedJournal> Daemon::OpenJournal() {
 void Daemon::BuildServices() {
   const DaemonOptions& options = config_.daemon;
   batches_ = std::make_unique<BatchService>(
-      runtime_->scheduler(), runtime_->registry(), streams_, auth_,
+      runtime_->scheduler(), runtime_->registry(), streams_, auth_, conversions_,
       RequestLimits{options.max_batch_tasks, options.max_task_input_bytes});
-  workers_ = std::make_unique<WorkerService>(runtime_->worker_hub(), streams_, auth_);
+  workers_ = std::make_unique<WorkerService>(runtime_->worker_hub(), streams_, auth_, conversions_);
 }
 
 absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
@@ -177,6 +177,8 @@ void Daemon::Shutdown() {
   running_->server->Wait();
   drained.Notify();
   canceller.join();
+  // Every call has ended, so no job is posted any more; what is queued finds its call gone.
+  conversions_.Join();
   runtime_->StopJournal();
 }
 

@@ -20,6 +20,7 @@
 #include "server/observability/metrics_http_server.h"
 #include "server/rpc/auth_check.h"
 #include "server/rpc/batch_service.h"
+#include "server/rpc/conversion_pool.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/stream_limiter.h"
@@ -67,6 +68,9 @@ class Daemon {
   std::unique_ptr<SchedulerRuntime> runtime_;
   const AuthCheck auth_;
   StreamLimiter streams_;
+  // Converts and writes what the scheduler hands the services (its threads inherit main's
+  // blocked signal mask); joined in Shutdown after the server's Wait.
+  ConversionPool conversions_;
   std::unique_ptr<BatchService> batches_;
   std::unique_ptr<WorkerService> workers_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;

@@ -82,11 +82,56 @@ absl::Status CheckBatchId(const std::string& batch_id) {
   return absl::OkStatus();
 }
 
+// For the scheduler's callbacks, which run on its strand (or the journal's thread): they hand
+// their value over, and the conversion pool converts it and finishes the call (Finish
+// serialises the answer). `fill` returns the call's status.
+template <typename Value, typename Fill>
+void ConvertAndFinish(ConversionPool& conversions, grpc::ServerUnaryReactor* reactor,
+                      absl::StatusOr<Value> value, Fill fill) {
+  conversions.Post([reactor, value = std::move(value), fill = std::move(fill)]() mutable {
+    if (!value.ok()) return reactor->Finish(ToGrpcStatus(value.status()));
+    reactor->Finish(fill(*value));
+  });
+}
+
+void FinishOnPool(ConversionPool& conversions, grpc::ServerUnaryReactor* reactor,
+                  const absl::Status& status) {
+  conversions.Post([reactor, status = ToGrpcStatus(status)] { reactor->Finish(status); });
+}
+
+// `response` has a `progress` field (GetProgress, CancelBatch).
+template <typename Response>
+void FinishWithProgress(ConversionPool& conversions, grpc::ServerUnaryReactor* reactor,
+                        absl::StatusOr<core::BatchProgress> progress, Response* response) {
+  ConvertAndFinish(conversions, reactor, std::move(progress),
+                   [response](const core::BatchProgress& p) {
+                     BatchProgressToProto(p, response->mutable_progress());
+                     return grpc::Status::OK;
+                   });
+}
+
+// `response` has a `summary` field (ProcessBatch, GetBatch).
+template <typename Response>
+void FinishWithSummary(ConversionPool& conversions, grpc::ServerUnaryReactor* reactor,
+                       absl::StatusOr<core::BatchSummary> summary, Response* response) {
+  ConvertAndFinish(conversions, reactor, std::move(summary),
+                   [response](const core::BatchSummary& s) {
+                     BatchSummaryToProto(s, /*include_results=*/true, response->mutable_summary());
+                     return grpc::Status::OK;
+                   });
+}
+
 }  // namespace
 
 BatchService::BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
-                           StreamLimiter& streams, const AuthCheck& auth, RequestLimits limits)
-    : scheduler_(scheduler), registry_(registry), streams_(streams), auth_(auth), limits_(limits) {}
+                           StreamLimiter& streams, const AuthCheck& auth,
+                           ConversionPool& conversions, RequestLimits limits)
+    : scheduler_(scheduler),
+      registry_(registry),
+      streams_(streams),
+      auth_(auth),
+      conversions_(conversions),
+      limits_(limits) {}
 
 grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext* context,
                                                     const v1::SubmitBatchRequest* request,
@@ -106,8 +151,9 @@ grpc::ServerUnaryReactor* BatchService::SubmitBatch(grpc::CallbackServerContext*
   }
   // Answer only once the batch is durably recorded.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.WhenDurable(
-      *submitted, [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(durable)); });
+  scheduler_.WhenDurable(*submitted, [this, reactor](absl::Status durable) {
+    FinishOnPool(conversions_, reactor, durable);  // the answer may list many layers
+  });
   return reactor;
 }
 
@@ -125,12 +171,10 @@ grpc::ServerUnaryReactor* BatchService::ProcessBatch(grpc::CallbackServerContext
   // The batch exists in the scheduler only once it is durable (or never, when refused).
   scheduler_.WhenDurable(
       *submitted, [this, reactor, response, id = submitted->batch_id](absl::Status durable) {
-        if (!durable.ok()) return reactor->Finish(ToGrpcStatus(durable));
+        if (!durable.ok()) return FinishOnPool(conversions_, reactor, durable);
         scheduler_.WaitForCompletion(
-            id, [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
-              if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
-              BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
-              reactor->Finish(grpc::Status::OK);
+            id, [this, reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+              FinishWithSummary(conversions_, reactor, std::move(summary), response);
             });
       });
   return reactor;
@@ -146,7 +190,7 @@ grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults
   if (!lease.ok()) {
     return FinishedWriter<v1::StreamResultsResponse>(ToGrpcStatus(lease.status()));
   }
-  return ResultStream::Start(*std::move(lease), scheduler_, request->batch_id(),
+  return ResultStream::Start(*std::move(lease), conversions_, scheduler_, request->batch_id(),
                              request->after_sequence());
 }
 
@@ -159,11 +203,8 @@ grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext*
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.GetProgress(request->batch_id(),
-                         [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
-                           if (!progress.ok())
-                             return reactor->Finish(ToGrpcStatus(progress.status()));
-                           BatchProgressToProto(*progress, response->mutable_progress());
-                           reactor->Finish(grpc::Status::OK);
+                         [this, reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                           FinishWithProgress(conversions_, reactor, std::move(progress), response);
                          });
   return reactor;
 }
@@ -180,7 +221,8 @@ grpc::ServerWriteReactor<v1::WatchProgressResponse>* BatchService::WatchProgress
   }
   const core::Duration interval = std::chrono::milliseconds(
       request->min_interval_ms() == 0 ? kDefaultProgressIntervalMs : request->min_interval_ms());
-  return ProgressStream::Start(*std::move(lease), scheduler_, request->batch_id(), interval);
+  return ProgressStream::Start(*std::move(lease), conversions_, scheduler_, request->batch_id(),
+                               interval);
 }
 
 grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* context,
@@ -191,12 +233,10 @@ grpc::ServerUnaryReactor* BatchService::GetBatch(grpc::CallbackServerContext* co
     return FinishUnary(context, ToGrpcStatus(s));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.GetSummary(
-      request->batch_id(), [reactor, response](absl::StatusOr<core::BatchSummary> summary) {
-        if (!summary.ok()) return reactor->Finish(ToGrpcStatus(summary.status()));
-        BatchSummaryToProto(*summary, /*include_results=*/true, response->mutable_summary());
-        reactor->Finish(grpc::Status::OK);
-      });
+  scheduler_.GetSummary(request->batch_id(),
+                        [this, reactor, response](absl::StatusOr<core::BatchSummary> summary) {
+                          FinishWithSummary(conversions_, reactor, std::move(summary), response);
+                        });
   return reactor;
 }
 
@@ -205,14 +245,18 @@ grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext*
                                                     v1::ListBatchesResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.ListBatches(request->limit(),
-                         [reactor, response](std::vector<core::BatchProgress> batches) {
-                           response->mutable_batches()->Reserve(static_cast<int>(batches.size()));
-                           for (const core::BatchProgress& p : batches) {
+  scheduler_.ListBatches(
+      request->limit(), [this, reactor, response](std::vector<core::BatchProgress> batches) {
+        ConvertAndFinish(conversions_, reactor,
+                         absl::StatusOr<std::vector<core::BatchProgress>>(std::move(batches)),
+                         [response](const std::vector<core::BatchProgress>& list) {
+                           response->mutable_batches()->Reserve(static_cast<int>(list.size()));
+                           for (const core::BatchProgress& p : list) {
                              BatchProgressToProto(p, response->add_batches());
                            }
-                           reactor->Finish(grpc::Status::OK);
+                           return grpc::Status::OK;
                          });
+      });
   return reactor;
 }
 
@@ -228,10 +272,8 @@ grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext*
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_.Cancel(request->batch_id(), request->reason(),
-                    [reactor, response](absl::StatusOr<core::BatchProgress> progress) {
-                      if (!progress.ok()) return reactor->Finish(ToGrpcStatus(progress.status()));
-                      BatchProgressToProto(*progress, response->mutable_progress());
-                      reactor->Finish(grpc::Status::OK);
+                    [this, reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                      FinishWithProgress(conversions_, reactor, std::move(progress), response);
                     });
   return reactor;
 }

@@ -1,6 +1,7 @@
 // batchd.v1.BatchService on gRPC's callback API: converts requests to core values, calls core
 // (the scheduler for everything about batches), converts the answer back and finishes.
-// Reactors never block: scheduler calls complete them later from the scheduler's strand.
+// Reactors never block: scheduler calls complete them later; the scheduler's callbacks (on its
+// strand) only hand their values to the conversion pool, which converts and finishes the call.
 // Thread-safe (no mutable state of its own).
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "core/executors/executor_registry.h"
 #include "core/scheduling/scheduler.h"
 #include "server/rpc/auth_check.h"
+#include "server/rpc/conversion_pool.h"
 #include "server/rpc/request_limits.h"
 #include "server/rpc/stream_limiter.h"
 
@@ -17,9 +19,11 @@ namespace batchd::server {
 
 class BatchService final : public v1::BatchService::CallbackService {
  public:
-  // `auth` is checked first by every handler; it and `streams` must outlive the service.
+  // `auth` is checked first by every handler; it, `streams` and `conversions` must outlive the
+  // service (`conversions` runs its calls' jobs, so it is joined after the server's Wait).
   BatchService(core::Scheduler& scheduler, const core::ExecutorRegistry& registry,
-               StreamLimiter& streams, const AuthCheck& auth, RequestLimits limits = {});
+               StreamLimiter& streams, const AuthCheck& auth, ConversionPool& conversions,
+               RequestLimits limits = {});
 
   grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* context,
                                         const v1::SubmitBatchRequest* request,
@@ -58,6 +62,7 @@ class BatchService final : public v1::BatchService::CallbackService {
   const core::ExecutorRegistry& registry_;
   StreamLimiter& streams_;
   const AuthCheck& auth_;
+  ConversionPool& conversions_;
   const RequestLimits limits_;
 };
 

@@ -7,8 +7,12 @@
 namespace batchd::server {
 
 ConnectResponseQueue::Message& ConnectResponseQueue::Back() {
-  if (messages_.empty()) messages_.emplace_back();
+  if (messages_.empty() || messages_.back().ended) messages_.emplace_back();
   return messages_.back();
+}
+
+void ConnectResponseQueue::EndMessage() {
+  if (!messages_.empty()) messages_.back().ended = true;
 }
 
 template <typename Element>
@@ -26,7 +30,7 @@ void ConnectResponseQueue::Place(
 }
 
 void ConnectResponseQueue::AddRegistered(std::string worker_id, uint32_t heartbeat_interval_ms) {
-  // The first message of a stream, and small: it never needs a message of its own.
+  // The first message of a stream, and small: never over the bound (EndMessage keeps others out).
   Message& back = Back();
   v1::WorkerRegistered* registered = back.response.mutable_registered();
   registered->set_worker_id(std::move(worker_id));

@@ -24,6 +24,8 @@ class ConnectResponseQueue {
   void AddRegistered(std::string worker_id, uint32_t heartbeat_interval_ms);
   void AddAssignment(const core::WorkerAssignment& assignment);
   void AddCancel(std::string assignment_id, std::string reason);
+  // What is added next starts a message of its own (the registration goes alone).
+  void EndMessage();
 
   bool empty() const { return messages_.empty(); }
   size_t size() const { return messages_.size(); }
@@ -36,6 +38,7 @@ class ConnectResponseQueue {
     v1::ConnectResponse response;
     size_t bytes = 0;     // serialized size of `response`
     size_t elements = 0;  // fields set or elements added
+    bool ended = false;   // takes nothing more (EndMessage)
   };
   // The message the element just added to `messages_.back()` in `field` (framed size `framed`)
   // belongs in: the back one while it fits, else a new one it is moved to.

@@ -16,7 +16,11 @@ static_assert(kMaxLabels * (kMaxLabelKeyBytes + kMaxLabelValueBytes + 64) + 256 
 void ProgressStream::RequestNext() {
   scheduler_.WatchProgress(batch_id_, version_, not_before_,
                            [weak = weak_from_this()](absl::StatusOr<core::ProgressUpdate> u) {
-                             if (auto self = weak.lock()) self->OnUpdate(std::move(u));
+                             if (auto self = weak.lock()) {
+                               self->OffStrand([u = std::move(u)](ProgressStream& s) mutable {
+                                 s.OnUpdate(std::move(u));
+                               });
+                             }
                            });
 }
 

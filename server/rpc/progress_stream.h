@@ -1,6 +1,7 @@
 // WatchProgress: sends a batch's progress when it changes, at most once per interval, and a
 // final update when the batch finishes. Each update is one small message (the label limits
-// bound it; see progress_stream.cc). Thread-safe (see PullStream).
+// bound it; see progress_stream.cc), converted on the conversion pool. Thread-safe (see
+// PullStream).
 #pragma once
 
 #include <string>

@@ -5,14 +5,17 @@
 namespace batchd::server {
 
 void ResultStream::RequestNext() {
-  // The rest of a chunk is converted here, on the gRPC thread that completed the last write.
-  // A chunk's first message is built in the scheduler's callback, on its strand: at most one
-  // bounded message per pull (it used to be the whole chunk of up to 1,024 results).
+  // The rest of a chunk is converted here, on the gRPC thread that completed the last write; a
+  // chunk's first message on the conversion pool. The strand only hands the chunk over: the
+  // pointers to its immutable, durable results and what keeps them alive.
   if (!packer_.done()) return DeliverPacked();
-  scheduler_.ReadResults(batch_id_, cursor_,
-                         [weak = weak_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
-                           if (auto self = weak.lock()) self->OnChunk(std::move(chunk));
-                         });
+  scheduler_.ReadResults(
+      batch_id_, cursor_, [weak = weak_from_this()](absl::StatusOr<core::ResultChunk> chunk) {
+        if (auto self = weak.lock()) {
+          self->OffStrand(
+              [chunk = std::move(chunk)](ResultStream& s) mutable { s.OnChunk(std::move(chunk)); });
+        }
+      });
 }
 
 void ResultStream::OnChunk(absl::StatusOr<core::ResultChunk> chunk) {

@@ -1,7 +1,8 @@
 // StreamResults: one reader's cursor over a batch's result log. It pulls the next chunk from
 // the scheduler only after the previous write completed, so a slow reader only falls behind
-// itself; a chunk goes out in messages of at most kMaxStreamMessageBytes (ResultPacker), and
-// the last message carries the summary. Thread-safe (see PullStream).
+// itself; the chunk is converted on the conversion pool and goes out in messages of at most
+// kMaxStreamMessageBytes (ResultPacker), and the last message carries the summary. Thread-safe (see
+// PullStream).
 #pragma once
 
 #include <string>

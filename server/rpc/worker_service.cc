@@ -15,7 +15,7 @@ grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* WorkerService:
   if (!lease.ok()) {
     return FinishedBidi<v1::ConnectRequest, v1::ConnectResponse>(ToGrpcStatus(lease.status()));
   }
-  return new WorkerStream(context, hub_, *std::move(lease));
+  return new WorkerStream(context, hub_, conversions_, *std::move(lease));
 }
 
 }  // namespace batchd::server

@@ -7,15 +7,18 @@
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/workers/worker_hub.h"
 #include "server/rpc/auth_check.h"
+#include "server/rpc/conversion_pool.h"
 #include "server/rpc/stream_limiter.h"
 
 namespace batchd::server {
 
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  // `auth` is checked first on every Connect; it and `streams` must outlive the service.
-  WorkerService(core::WorkerHub& hub, StreamLimiter& streams, const AuthCheck& auth)
-      : hub_(hub), streams_(streams), auth_(auth) {}
+  // `auth` is checked first on every Connect; it, `streams` and `conversions` must outlive the
+  // service (`conversions` runs its streams' jobs, so it is joined after the server's Wait).
+  WorkerService(core::WorkerHub& hub, StreamLimiter& streams, const AuthCheck& auth,
+                ConversionPool& conversions)
+      : hub_(hub), streams_(streams), auth_(auth), conversions_(conversions) {}
 
   grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -24,6 +27,7 @@ class WorkerService final : public v1::WorkerService::CallbackService {
   core::WorkerHub& hub_;
   StreamLimiter& streams_;
   const AuthCheck& auth_;
+  ConversionPool& conversions_;
 };
 
 }  // namespace batchd::server

@@ -86,6 +86,7 @@ class BatchServiceTest : public ::testing::Test {
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
       server_->Wait();
     }
+    conversions_.Join();
     work_.reset();
     io_.stop();
     thread_.join();
@@ -96,7 +97,7 @@ class BatchServiceTest : public ::testing::Test {
   bool Serve(ServiceConfig config = {}) {
     auth_.emplace(config.token);
     streams_.emplace(config.max_streams_per_client, config.max_streams);
-    service_.emplace(*scheduler_, registry_, *streams_, *auth_, config.limits);
+    service_.emplace(*scheduler_, registry_, *streams_, *auth_, conversions_, config.limits);
     grpc::Service* const services[] = {&*service_};
     absl::StatusOr<RunningServer> running = StartGrpcServer(config.listen, services);
     if (!running.ok()) {
@@ -178,6 +179,7 @@ class BatchServiceTest : public ::testing::Test {
   std::thread thread_;
   std::optional<AuthCheck> auth_;
   std::optional<StreamLimiter> streams_;
+  ConversionPool conversions_{2};
   std::optional<BatchService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Stub> stub_;

@@ -92,6 +92,22 @@ TEST(ConnectResponseQueueTest, AssignmentOverTheBoundGoesAlone) {
   EXPECT_THAT(reads[3].assignments, ElementsAre("huge"));
 }
 
+TEST(ConnectResponseQueueTest, EndMessageStartsTheNextOne) {
+  ConnectResponseQueue queue;
+  queue.EndMessage();  // nothing to end yet
+  queue.AddRegistered("w#1", 5000);
+  queue.EndMessage();
+  queue.AddAssignment(Assignment("a1", 10));
+  queue.AddCancel("a1", "cancelled by client");
+  std::vector<Read> reads = Drain(queue);
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_TRUE(reads[0].registered);
+  EXPECT_THAT(reads[0].assignments, IsEmpty());
+  EXPECT_FALSE(reads[1].registered);
+  EXPECT_THAT(reads[1].assignments, ElementsAre("a1"));
+  EXPECT_THAT(reads[1].cancels, ElementsAre("a1"));
+}
+
 TEST(ConnectResponseQueueTest, CountsWhatItHoldsAndClears) {
   ConnectResponseQueue queue(/*max_message_bytes=*/1000);
   EXPECT_TRUE(queue.empty());
