@@ -85,13 +85,14 @@ void Scheduler::Pump() {
   if (pumping_ || suspended_) return;
   pumping_ = true;
   uint32_t steps = 0;
-  std::vector<PendingCompletion> processing;
   while (steps < options_.max_steps_per_turn) {
     if (!completions_.empty()) {
-      processing.swap(completions_);
-      for (PendingCompletion& c : processing) HandleOutcome(c.token, std::move(c.outcome));
-      steps += static_cast<uint32_t>(processing.size());
-      processing.clear();
+      // Both vectors keep their capacity from turn to turn: a burst of completions does not
+      // regrow one from empty (Pump does not nest, so one spare vector is enough).
+      processing_.swap(completions_);
+      for (PendingCompletion& c : processing_) HandleOutcome(c.token, std::move(c.outcome));
+      steps += static_cast<uint32_t>(processing_.size());
+      processing_.clear();
       continue;
     }
     if (running_total_ < options_.max_running && StartNext()) {

@@ -199,6 +199,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
     ExecutionOutcome outcome;
   };
   std::vector<PendingCompletion> completions_;
+  std::vector<PendingCompletion> processing_;  // Pump's spare buffer for completions_
   uint32_t running_total_ = 0;
   bool pumping_ = false;
   bool pump_posted_ = false;
