@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "core/journal/journal_events.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
@@ -134,6 +135,8 @@ void GroupCommitJournal::Run() {
 
 void GroupCommitJournal::Commit(Group group) {
   const bool probe = group.empty();
+  // Results are encoded here, on the writer's thread, not on the scheduler's strand.
+  for (EventChunk& chunk : group.chunks) EncodeDeferredResults(chunk);
   const absl::Status status =
       probe ? storage_->Probe() : storage_->Write(group.batches, group.chunks, group.forgotten);
   std::vector<DurableMark> marks;

@@ -3,7 +3,9 @@
 // its strand, Submit from RPC threads; durability is reported later from the journal's thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,13 +25,26 @@ struct BatchRecord {
   std::string content;
 };
 
+struct TaskResult;
+
+// A final result whose encoding belongs at byte `offset` of its chunk's `events`. The scheduler
+// hands the immutable result over and the journal's thread encodes it (EncodeDeferredResults,
+// core/journal/journal_events.h), so the strand does not serialise outputs.
+struct DeferredResult {
+  size_t offset = 0;
+  const TaskResult* result = nullptr;
+};
+
 // Events of one batch appended in one scheduler turn (encoded by core/journal/journal_events.h),
-// with what becomes readable once they are durable.
+// with what becomes readable once they are durable. A Journal encodes `results` into `events`
+// before it stores them.
 struct EventChunk {
   uint64_t batch_seq = 0;
   std::string events;
-  uint64_t visible_results = 0;  // results readers may see once this chunk is durable
-  bool finished = false;         // the batch finished in (or before) this chunk
+  uint64_t visible_results = 0;              // results readers may see once this chunk is durable
+  bool finished = false;                     // the batch finished in (or before) this chunk
+  std::vector<DeferredResult> results{};     // in offset order
+  std::shared_ptr<const void> keep_alive{};  // owns what `results` point to
 };
 
 // Reported once every chunk up to and including this one of its batch is durable.

@@ -155,6 +155,22 @@ void EncodeResult(std::string& out, const TaskResult& result) {
   PutString(out, result.worker_id);
 }
 
+void EncodeDeferredResults(EventChunk& chunk) {
+  if (chunk.results.empty()) return;
+  std::string out;
+  out.reserve(chunk.events.size() + chunk.results.size() * 48);
+  size_t copied = 0;
+  for (const DeferredResult& d : chunk.results) {
+    out.append(chunk.events, copied, d.offset - copied);
+    copied = d.offset;
+    EncodeResult(out, *d.result);
+  }
+  out.append(chunk.events, copied, std::string::npos);
+  chunk.events = std::move(out);
+  chunk.results.clear();
+  chunk.keep_alive.reset();
+}
+
 void EncodeCancelled(std::string& out, std::string_view reason) {
   PutHeader(out, JournalEventKind::kCancelled);
   PutString(out, reason);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/journal/journal.h"
 #include "core/model/task_result.h"
 #include "core/time/clock.h"
 
@@ -46,6 +47,9 @@ void EncodeRetryWait(std::string& out, uint32_t task, uint32_t retries, WallTime
 void EncodeResult(std::string& out, const TaskResult& result);
 void EncodeCancelled(std::string& out, std::string_view reason);
 void EncodeFinished(std::string& out, WallTime at);
+// Puts the encoding of each of `chunk.results` at its offset of `chunk.events`, then lets the
+// results go (clears `results` and `keep_alive`). Run on the journal's thread, before storing.
+void EncodeDeferredResults(EventChunk& chunk);
 
 // Wall times as the journal stores them: microseconds since the epoch. Read back, they are
 // clamped to 1970..2099 so that a corrupt journal cannot overflow the arithmetic that turns

@@ -184,6 +184,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
   bool finished_durably() const { return finished() && (!journaled_ || durable_finished_); }
   // Events recorded since the last flush to the journal.
   std::string& journal_events() { return journal_events_; }
+  // This turn's final results, encoded into journal_events() later by the journal's thread.
+  std::vector<DeferredResult>& journal_results() { return journal_results_; }
   // Membership of the scheduler's list of batches with events to flush.
   bool in_journal_list = false;
 
@@ -285,6 +287,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint64_t durable_visible_ = 0;
   bool durable_finished_ = false;
   std::string journal_events_;
+  std::vector<DeferredResult> journal_results_;
 };
 
 }  // namespace batchd::core

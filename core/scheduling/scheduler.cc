@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/scheduling/batch_replay.h"
 #include "core/scheduling/batch_task_dependencies.h"
 #include "spdlog/spdlog.h"
@@ -356,7 +357,7 @@ void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
   observer_.OnTaskFinished(batch->executor_name(task), r->state,
                            std::chrono::duration_cast<Duration>(
                                std::chrono::duration<double, std::milli>(r->duration_ms)));
-  if (std::string* events = journal_.Events(batch)) EncodeResult(*events, *r);
+  journal_.Result(batch, *r);
 }
 
 void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
@@ -533,10 +534,9 @@ void Scheduler::Suspend(std::string reason) {
 }
 
 absl::Status Scheduler::Restore(RecoveredBatch recovered) {
-  absl::StatusOr<BatchPtr> batch = admitter_.Restore(std::move(recovered.spec), recovered.record);
-  if (!batch.ok()) return batch.status();
+  ASSIGN_OR_RETURN(BatchPtr batch, admitter_.Restore(std::move(recovered.spec), recovered.record));
   boost::asio::post(
-      strand_, [this, batch = *std::move(batch), events = std::move(recovered.events)]() mutable {
+      strand_, [this, batch = std::move(batch), events = std::move(recovered.events)]() mutable {
         Replay(batch, std::move(events));
       });
   return absl::OkStatus();

@@ -14,6 +14,12 @@ std::string* TurnJournal::Events(const std::shared_ptr<Batch>& batch) {
   return &batch->journal_events();
 }
 
+void TurnJournal::Result(const std::shared_ptr<Batch>& batch, const TaskResult& result) {
+  std::string* events = Events(batch);
+  if (events == nullptr) return;
+  batch->journal_results().push_back({events->size(), &result});
+}
+
 void TurnJournal::Flush() {
   if (dirty_.empty()) return;
   std::vector<EventChunk> chunks;
@@ -26,8 +32,13 @@ void TurnJournal::Flush() {
     if (!batch->finished()) {
       batch->journal_events().reserve(std::min<size_t>(events.size(), 64 << 10));
     }
-    chunks.push_back(
-        EventChunk{batch->seq(), std::move(events), batch->visible_count(), batch->finished()});
+    EventChunk& chunk = chunks.emplace_back();
+    chunk.batch_seq = batch->seq();
+    chunk.events = std::move(events);
+    chunk.results.swap(batch->journal_results());
+    if (!chunk.results.empty()) chunk.keep_alive = batch;
+    chunk.visible_results = batch->visible_count();
+    chunk.finished = batch->finished();
   }
   dirty_.clear();
   journal_->AppendEvents(std::move(chunks));

@@ -22,6 +22,9 @@ class TurnJournal {
 
   // Where this turn's events of `batch` are encoded; nullptr when nothing is recorded.
   std::string* Events(const std::shared_ptr<Batch>& batch);
+  // Records `batch`'s final `result` (one of its recorded, immutable results) as the next event;
+  // the journal's thread encodes it.
+  void Result(const std::shared_ptr<Batch>& batch, const TaskResult& result);
   // Appends the turn's events (one chunk per batch that has any); nothing when there are none.
   void Flush();
   // Daemon shutdown: appends what is buffered, then records nothing more (running attempts run

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
+#include "core/base/status_macros.h"
 #include "server/journal/journal_recovery.h"
 #include "server/observability/rpc_metrics_interceptor.h"
 #include "server/rpc/request_limits.h"
@@ -34,16 +35,15 @@ absl::StatusOr<std::vector<core::StoredBatch>> LoadJournal(core::JournalStore& s
   } else {
     spdlog::info("journal {}: quick_check ok", store.path());
   }
-  absl::StatusOr<core::JournalContents> contents = store.LoadAll();
-  if (!contents.ok()) return contents.status();
-  for (const std::string& damage : contents->orphan_damage) {
+  ASSIGN_OR_RETURN(core::JournalContents contents, store.LoadAll());
+  for (const std::string& damage : contents.orphan_damage) {
     spdlog::error("journal: {} (not replayed)", damage);
   }
-  if (contents->unchecked_records > 0) {
+  if (contents.unchecked_records > 0) {
     spdlog::info("journal: {} records were written before checksums and are not verified",
-                 contents->unchecked_records);
+                 contents.unchecked_records);
   }
-  return std::move(contents->batches);
+  return std::move(contents.batches);
 }
 
 }  // namespace
@@ -122,20 +122,16 @@ absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
   if (listen.empty()) return absl::OkStatus();
   tuning.interceptors.push_back(
       std::make_unique<RpcMetricsInterceptorFactory>(runtime_->metrics()));
-  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
-      MetricsHttpServer::Start(listen, [this] { return runtime_->RenderMetrics(); });
-  if (!started.ok()) return started.status();
-  metrics_server_ = *std::move(started);
+  ASSIGN_OR_RETURN(metrics_server_,
+                   MetricsHttpServer::Start(listen, [this] { return runtime_->RenderMetrics(); }));
   spdlog::info("metrics on http://{}/metrics", metrics_server_->address());
   return absl::OkStatus();
 }
 
 absl::Status Daemon::Listen(ServerTuning tuning) {
   grpc::Service* const services[] = {&health_, batches_.get(), workers_.get()};
-  absl::StatusOr<RunningServer> running =
-      StartGrpcServer(config_.daemon.listen, services, std::move(tuning), config_.security);
-  if (!running.ok()) return running.status();
-  running_ = *std::move(running);
+  ASSIGN_OR_RETURN(running_, StartGrpcServer(config_.daemon.listen, services, std::move(tuning),
+                                             config_.security));
   health_.SetServing(true);
   spdlog::info("batchd listening on {}", running_->address);
   // Tests and scripts read this line to learn the port; it is the only thing on stdout.

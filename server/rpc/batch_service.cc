@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/status_macros.h"
 #include "core/graph/task_assignment.h"
 #include "core/graph/task_graph.h"
 #include "core/model/batch_spec.h"
@@ -33,25 +34,20 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc
 
 absl::Status ResolveOrder(const v1::ResolveExecutionOrderRequest& request,
                           v1::ResolveExecutionOrderResponse* response) {
-  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
-  if (!tasks.ok()) return tasks.status();
-  absl::StatusOr<core::TaskGraph> graph = core::TaskGraph::Build(*tasks);
-  if (!graph.ok()) return graph.status();
-  LayersToProto(graph->Layers(), *tasks, response->mutable_layers());
-  TaskIdsToProto(graph->CriticalPath(), *tasks, response->mutable_critical_path());
+  ASSIGN_OR_RETURN(const std::vector<core::TaskSpec> tasks, TasksFromProto(request.tasks()));
+  ASSIGN_OR_RETURN(const core::TaskGraph graph, core::TaskGraph::Build(tasks));
+  LayersToProto(graph.Layers(), tasks, response->mutable_layers());
+  TaskIdsToProto(graph.CriticalPath(), tasks, response->mutable_critical_path());
   return absl::OkStatus();
 }
 
 absl::Status Assign(const v1::AssignTasksRequest& request, v1::AssignTasksResponse* response) {
-  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request.tasks());
-  if (!tasks.ok()) return tasks.status();
-  absl::StatusOr<core::LoadBalancerKind> strategy =
-      LoadBalancerFromProto(request.strategy(), "strategy");
-  if (!strategy.ok()) return strategy.status();
-  absl::StatusOr<std::vector<std::vector<uint32_t>>> assignments =
-      core::AssignTasks(*tasks, request.workers(), *strategy, request.seed());
-  if (!assignments.ok()) return assignments.status();
-  LayersToProto(*assignments, *tasks, response->mutable_assignments());
+  ASSIGN_OR_RETURN(const std::vector<core::TaskSpec> tasks, TasksFromProto(request.tasks()));
+  ASSIGN_OR_RETURN(const core::LoadBalancerKind strategy,
+                   LoadBalancerFromProto(request.strategy(), "strategy"));
+  ASSIGN_OR_RETURN(const std::vector<std::vector<uint32_t>> assignments,
+                   core::AssignTasks(tasks, request.workers(), strategy, request.seed()));
+  LayersToProto(assignments, tasks, response->mutable_assignments());
   return absl::OkStatus();
 }
 

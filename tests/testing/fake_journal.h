@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/journal/journal.h"
+#include "core/journal/journal_events.h"
 
 namespace batchd::testing {
 
@@ -19,7 +20,10 @@ class FakeJournal final : public core::Journal {
     pending_batches_.emplace_back(std::move(record), std::move(stored));
   }
   void AppendEvents(std::vector<core::EventChunk> chunks) override {
-    for (core::EventChunk& c : chunks) pending_chunks_.push_back(std::move(c));
+    for (core::EventChunk& c : chunks) {
+      core::EncodeDeferredResults(c);  // as the real journal does on its thread
+      pending_chunks_.push_back(std::move(c));
+    }
   }
   void Forget(uint64_t batch_seq) override { pending_forgets_.push_back(batch_seq); }
   void SetDurableListener(DurableListener listener) override { listener_ = std::move(listener); }

@@ -3,10 +3,12 @@
 // The journal's writer is a real thread: tests wait for what it reports, never for time.
 #include "core/journal/group_commit_journal.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "core/journal/journal_events.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spdlog/spdlog.h"
@@ -112,7 +114,13 @@ class GroupCommitJournalTest : public ::testing::Test {
         });
   }
   void Events(uint64_t seq, std::string events) {
-    journal_->AppendEvents({EventChunk{seq, std::move(events), 1, false}});
+    EventChunk chunk;
+    chunk.batch_seq = seq;
+    chunk.events = std::move(events);
+    chunk.visible_results = 1;
+    std::vector<EventChunk> chunks;
+    chunks.push_back(std::move(chunk));
+    journal_->AppendEvents(std::move(chunks));
   }
 
   FakeStorage* storage_ = nullptr;
@@ -166,6 +174,31 @@ TEST_F(GroupCommitJournalTest, EventsThatCouldNotBeStoredAreRetriedInOrderAndOnl
   EXPECT_EQ(seen[2], "writable");
   EXPECT_EQ(seen[3], "durable 1");  // one mark: the newest of the batch's chunks
   EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "events e1", "events e2", "forget 7"));
+}
+
+TEST_F(GroupCommitJournalTest, DeferredResultsAreEncodedBeforeTheyAreStored) {
+  Append(1);
+  reports_.AwaitCount(1);
+  auto result = std::make_shared<TaskResult>();
+  result->task = 3;
+  result->state = TaskState::kSucceeded;
+  result->output = boost::json::value(42);
+  EventChunk chunk;
+  chunk.batch_seq = 1;
+  chunk.events = "<";
+  chunk.visible_results = 1;
+  chunk.results.push_back({1, result.get()});
+  chunk.events += ">";
+  chunk.keep_alive = result;
+  std::string expected = "<";
+  EncodeResult(expected, *result);
+  expected += ">";
+  std::vector<EventChunk> chunks;
+  chunks.push_back(std::move(chunk));
+  journal_->AppendEvents(std::move(chunks));
+  reports_.AwaitCount(2);  // durable 1
+  EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "events " + expected));
+  EXPECT_EQ(result.use_count(), 1);  // the journal let the result go once it was encoded
 }
 
 TEST_F(GroupCommitJournalTest, WithNothingToStoreADegradedJournalProbesUntilTheStorageTakesWrites) {

@@ -1,5 +1,8 @@
 #include "core/journal/journal_events.h"
 
+#include <memory>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -54,6 +57,47 @@ TEST(JournalEventsTest, EveryEventRoundTrips) {
   EXPECT_EQ(e[4].reason, "enough");
   EXPECT_EQ(e[5].kind, JournalEventKind::kFinished);
   EXPECT_EQ(e[5].at, At(99));
+}
+
+TEST(JournalEventsTest, DeferredResultsAreEncodedAtTheirOffsetsAsIfEncodedInPlace) {
+  TaskResult first;
+  first.task = 1;
+  first.state = TaskState::kSucceeded;
+  first.output = boost::json::value("one");
+  TaskResult second;
+  second.task = 2;
+  second.state = TaskState::kFailed;
+  second.error = "boom";
+  // In place: started 0, result 1, started 3, result 2, result 1 again, finished.
+  std::string in_place;
+  EncodeStarted(in_place, 0, 0);
+  EncodeResult(in_place, first);
+  EncodeStarted(in_place, 3, 1);
+  EncodeResult(in_place, second);
+  EncodeResult(in_place, first);
+  EncodeFinished(in_place, At(5));
+
+  EventChunk chunk;
+  EncodeStarted(chunk.events, 0, 0);
+  chunk.results.push_back({chunk.events.size(), &first});
+  EncodeStarted(chunk.events, 3, 1);
+  chunk.results.push_back({chunk.events.size(), &second});
+  chunk.results.push_back({chunk.events.size(), &first});  // two at one offset keep their order
+  EncodeFinished(chunk.events, At(5));
+  chunk.keep_alive = std::make_shared<int>(1);
+  EncodeDeferredResults(chunk);
+
+  EXPECT_EQ(chunk.events, in_place);
+  EXPECT_TRUE(chunk.results.empty());
+  EXPECT_EQ(chunk.keep_alive, nullptr);
+}
+
+TEST(JournalEventsTest, AChunkWithoutDeferredResultsIsLeftAsItIs) {
+  EventChunk chunk;
+  EncodeStarted(chunk.events, 4, 0);
+  const std::string before = chunk.events;
+  EncodeDeferredResults(chunk);
+  EXPECT_EQ(chunk.events, before);
 }
 
 TEST(JournalEventsTest, TimesOutsideTheCenturyAreClamped) {

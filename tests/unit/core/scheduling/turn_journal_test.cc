@@ -117,5 +117,39 @@ TEST_F(TurnJournalTest, StoredChunksReadBackAsTheEncodedEvents) {
   EXPECT_EQ((*events)[1].retries, 3u);
 }
 
+TEST_F(TurnJournalTest, AResultIsHandedOverAndStoredBetweenTheEventsAroundIt) {
+  TurnJournal turn(&journal_);
+  auto batch = batches_.Make(1);
+  batches_.RunToEnd(*batch);
+  journal_.AppendBatch({1, batch->id(), "", batch->created_wall(), "content"}, [](absl::Status) {});
+  EncodeStarted(*turn.Events(batch), 0, 0);
+  turn.Result(batch, *batch->result(0));
+  EXPECT_EQ(batch->journal_results().size(), 1u);  // not encoded on the caller's thread
+  EncodeFinished(*turn.Events(batch), clock_.WallNow());
+  turn.Flush();
+  EXPECT_TRUE(batch->journal_results().empty());
+  journal_.Commit();
+
+  ASSERT_EQ(journal_.Stored().size(), 1u);
+  absl::StatusOr<std::vector<JournalEvent>> events =
+      DecodeJournalEvents(journal_.Stored()[0].events);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].kind, JournalEventKind::kStarted);
+  EXPECT_EQ((*events)[1].kind, JournalEventKind::kResult);
+  EXPECT_EQ((*events)[1].task, 0u);
+  EXPECT_EQ((*events)[1].state, batch->result(0)->state);
+  EXPECT_EQ((*events)[2].kind, JournalEventKind::kFinished);
+}
+
+TEST_F(TurnJournalTest, WithoutAJournalAResultIsNotKept) {
+  TurnJournal turn(nullptr);
+  auto batch = batches_.Make(1);
+  batches_.RunToEnd(*batch);
+  turn.Result(batch, *batch->result(0));
+  EXPECT_TRUE(batch->journal_results().empty());
+  EXPECT_FALSE(batch->in_journal_list);
+}
+
 }  // namespace
 }  // namespace batchd::core
