@@ -94,24 +94,12 @@ uint32_t EventRecordCrc(uint64_t seq, std::string_view data) {
 }  // namespace
 
 absl::StatusOr<Durability> ParseDurability(std::string_view name) {
-  if (name == "none") return Durability::kNone;
-  if (name == "normal") return Durability::kNormal;
-  if (name == "full") return Durability::kFull;
+  if (std::optional<Durability> durability = kDurabilityNames.Parse(name)) return *durability;
   return absl::InvalidArgumentError(absl::StrCat("invalid --durability '", std::string(name),
-                                                 "': expected none, normal or full"));
+                                                 "': expected ", kDurabilityNames.Choices()));
 }
 
-const char* DurabilityName(Durability d) {
-  switch (d) {
-    case Durability::kNone:
-      return "none";
-    case Durability::kNormal:
-      return "normal";
-    case Durability::kFull:
-      return "full";
-  }
-  return "?";
-}
+const char* DurabilityName(Durability d) { return kDurabilityNames.Name(d); }
 
 absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Open(const std::string& dir,
                                                                  JournalStoreOptions options) {

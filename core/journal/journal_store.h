@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/enum_name.h"
 #include "core/journal/journal.h"
 #include "core/journal/journal_storage.h"
 
@@ -22,6 +23,13 @@ namespace batchd::core {
 // none: no journal; normal: survives a crash of the process (WAL, no fsync per commit);
 // full: also survives power loss (fsync per commit).
 enum class Durability : uint8_t { kNone, kNormal, kFull };
+inline constexpr auto kDurabilityNames = MakeEnumNames<Durability>(
+    {
+        {Durability::kNone, "none"},
+        {Durability::kNormal, "normal"},
+        {Durability::kFull, "full"},
+    },
+    "?");
 
 // INVALID_ARGUMENT naming the accepted values.
 absl::StatusOr<Durability> ParseDurability(std::string_view name);

@@ -19,6 +19,7 @@ enum class LoadBalancerKind : uint8_t { kRoundRobin, kLeastLoaded, kWeighted, kR
 enum class DependencyFailure : uint8_t { kSkipDependents, kRunDependents, kCancelBatch };
 
 inline constexpr RetryKind kDefaultRetryKind = RetryKind::kExponential;
+inline constexpr Jitter kDefaultJitter = Jitter::kNone;
 inline constexpr Aggregation kDefaultAggregation = Aggregation::kUnordered;
 inline constexpr LoadBalancerKind kDefaultLoadBalancer = LoadBalancerKind::kLeastLoaded;
 inline constexpr DependencyFailure kDefaultDependencyFailure = DependencyFailure::kSkipDependents;
@@ -35,7 +36,7 @@ struct RetryPolicySpec {
   std::optional<uint32_t> increment_ms;
   std::optional<double> multiplier;
   uint32_t max_delay_ms = 0;  // 0 = no cap
-  Jitter jitter = Jitter::kNone;
+  Jitter jitter = kDefaultJitter;
   bool retry_on_timeout = false;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/enum_name.h"
 #include "core/time/clock.h"
 
 namespace batchd::core {
@@ -29,6 +30,30 @@ enum class BatchState : uint8_t { kPending, kRunning, kSucceeded, kFailed, kCanc
 
 inline bool IsFinal(TaskState s) { return s >= TaskState::kSucceeded; }
 inline bool IsFinal(BatchState s) { return s >= BatchState::kSucceeded; }
+
+// The states' names in logs, errors and metric labels; batchd.v1 spells the same names with a
+// TASK_STATE_ / BATCH_STATE_ prefix (server/convert's enum_convert_test keeps them in step).
+inline constexpr auto kTaskStateNames = MakeEnumNames<TaskState>(
+    {
+        {TaskState::kPending, "PENDING"},
+        {TaskState::kRunning, "RUNNING"},
+        {TaskState::kRetryWait, "RETRY_WAIT"},
+        {TaskState::kSucceeded, "SUCCEEDED"},
+        {TaskState::kFailed, "FAILED"},
+        {TaskState::kTimedOut, "TIMED_OUT"},
+        {TaskState::kSkipped, "SKIPPED"},
+        {TaskState::kCancelled, "CANCELLED"},
+    },
+    "UNKNOWN");
+inline constexpr auto kBatchStateNames = MakeEnumNames<BatchState>(
+    {
+        {BatchState::kPending, "PENDING"},
+        {BatchState::kRunning, "RUNNING"},
+        {BatchState::kSucceeded, "SUCCEEDED"},
+        {BatchState::kFailed, "FAILED"},
+        {BatchState::kCancelled, "CANCELLED"},
+    },
+    "UNKNOWN");
 const char* TaskStateName(TaskState s);
 const char* BatchStateName(BatchState s);
 

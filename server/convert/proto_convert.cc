@@ -11,6 +11,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "core/model/field_violation.h"
+#include "server/convert/enum_convert.h"
 
 namespace batchd::server {
 namespace {
@@ -29,86 +30,6 @@ boost::json::value NumberToJson(double number) {
     return static_cast<int64_t>(number);
   }
   return number;
-}
-
-std::optional<core::RetryKind> RetryKindOf(int value) {
-  switch (value) {
-    case v1::RETRY_KIND_UNSPECIFIED:
-      return core::kDefaultRetryKind;
-    case v1::RETRY_KIND_NONE:
-      return core::RetryKind::kNone;
-    case v1::RETRY_KIND_FIXED:
-      return core::RetryKind::kFixed;
-    case v1::RETRY_KIND_LINEAR:
-      return core::RetryKind::kLinear;
-    case v1::RETRY_KIND_EXPONENTIAL:
-      return core::RetryKind::kExponential;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<core::Jitter> JitterOf(int value) {
-  switch (value) {
-    case v1::JITTER_UNSPECIFIED:
-    case v1::JITTER_NONE:
-      return core::Jitter::kNone;
-    case v1::JITTER_FULL:
-      return core::Jitter::kFull;
-    case v1::JITTER_EQUAL:
-      return core::Jitter::kEqual;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<core::Aggregation> AggregationOf(int value) {
-  switch (value) {
-    case v1::AGGREGATION_UNSPECIFIED:
-      return core::kDefaultAggregation;
-    case v1::AGGREGATION_ORDERED:
-      return core::Aggregation::kOrdered;
-    case v1::AGGREGATION_UNORDERED:
-      return core::Aggregation::kUnordered;
-    case v1::AGGREGATION_STREAMING:
-      return core::Aggregation::kStreaming;
-    case v1::AGGREGATION_PRIORITY:
-      return core::Aggregation::kPriority;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<core::LoadBalancerKind> LoadBalancerOf(int value) {
-  switch (value) {
-    case v1::LOAD_BALANCER_UNSPECIFIED:
-      return core::kDefaultLoadBalancer;
-    case v1::LOAD_BALANCER_ROUND_ROBIN:
-      return core::LoadBalancerKind::kRoundRobin;
-    case v1::LOAD_BALANCER_LEAST_LOADED:
-      return core::LoadBalancerKind::kLeastLoaded;
-    case v1::LOAD_BALANCER_WEIGHTED:
-      return core::LoadBalancerKind::kWeighted;
-    case v1::LOAD_BALANCER_RANDOM:
-      return core::LoadBalancerKind::kRandom;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<core::DependencyFailure> DependencyFailureOf(int value) {
-  switch (value) {
-    case v1::DEPENDENCY_FAILURE_UNSPECIFIED:
-      return core::kDefaultDependencyFailure;
-    case v1::DEPENDENCY_FAILURE_SKIP_DEPENDENTS:
-      return core::DependencyFailure::kSkipDependents;
-    case v1::DEPENDENCY_FAILURE_RUN_DEPENDENTS:
-      return core::DependencyFailure::kRunDependents;
-    case v1::DEPENDENCY_FAILURE_CANCEL_BATCH:
-      return core::DependencyFailure::kCancelBatch;
-    default:
-      return std::nullopt;
-  }
 }
 
 // The converted enum, or (recording a violation) T{} when `raw` is a number we do not know.
@@ -134,16 +55,16 @@ core::RetryPolicySpec RetryPolicyFromProto(const v1::RetryPolicy& policy, FieldN
                                            Violations* violations) {
   core::RetryPolicySpec spec;
   spec.kind = Checked(
-      RetryKindOf(policy.kind()), policy.kind(), [&] { return absl::StrCat(field(), ".kind"); },
-      violations);
+      kRetryKinds.ToCore(policy.kind()), policy.kind(),
+      [&] { return absl::StrCat(field(), ".kind"); }, violations);
   if (policy.has_max_retries()) spec.max_retries = policy.max_retries();
   if (policy.has_initial_delay_ms()) spec.initial_delay_ms = policy.initial_delay_ms();
   if (policy.has_increment_ms()) spec.increment_ms = policy.increment_ms();
   if (policy.has_multiplier()) spec.multiplier = policy.multiplier();
   spec.max_delay_ms = policy.max_delay_ms();
   spec.jitter = Checked(
-      JitterOf(policy.jitter()), policy.jitter(), [&] { return absl::StrCat(field(), ".jitter"); },
-      violations);
+      kJitters.ToCore(policy.jitter()), policy.jitter(),
+      [&] { return absl::StrCat(field(), ".jitter"); }, violations);
   spec.retry_on_timeout = policy.retry_on_timeout();
   return spec;
 }
@@ -182,13 +103,13 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
   spec.retry_policy = RetryPolicyFromProto(
       options.retry_policy(), [] { return std::string("options.retry_policy"); }, violations);
   spec.aggregation = Checked(
-      AggregationOf(options.aggregation()), options.aggregation(),
+      kAggregations.ToCore(options.aggregation()), options.aggregation(),
       [] { return std::string("options.aggregation"); }, violations);
   spec.load_balancer = Checked(
-      LoadBalancerOf(options.load_balancer()), options.load_balancer(),
+      kLoadBalancers.ToCore(options.load_balancer()), options.load_balancer(),
       [] { return std::string("options.load_balancer"); }, violations);
   spec.on_dependency_failure = Checked(
-      DependencyFailureOf(options.on_dependency_failure()), options.on_dependency_failure(),
+      kDependencyFailures.ToCore(options.on_dependency_failure()), options.on_dependency_failure(),
       [] { return std::string("options.on_dependency_failure"); }, violations);
   return spec;
 }
@@ -317,7 +238,7 @@ core::BatchSpec BatchSpecFromProto(const v1::ProcessBatchRequest& request,
 absl::StatusOr<core::LoadBalancerKind> LoadBalancerFromProto(int value, absl::string_view field) {
   Violations violations;
   core::LoadBalancerKind kind = Checked(
-      LoadBalancerOf(value), value, [&] { return std::string(field); }, &violations);
+      kLoadBalancers.ToCore(value), value, [&] { return std::string(field); }, &violations);
   return ValueOrViolations(kind, std::move(violations));
 }
 

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "server/convert/enum_convert.h"
 #include "server/convert/proto_convert.h"
 
 namespace batchd::server {
@@ -19,43 +20,9 @@ void WallToProto(core::WallTime t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(nanos));
 }
 
-v1::TaskState TaskStateToProto(core::TaskState state) {
-  switch (state) {
-    case core::TaskState::kPending:
-      return v1::TASK_STATE_PENDING;
-    case core::TaskState::kRunning:
-      return v1::TASK_STATE_RUNNING;
-    case core::TaskState::kRetryWait:
-      return v1::TASK_STATE_RETRY_WAIT;
-    case core::TaskState::kSucceeded:
-      return v1::TASK_STATE_SUCCEEDED;
-    case core::TaskState::kFailed:
-      return v1::TASK_STATE_FAILED;
-    case core::TaskState::kTimedOut:
-      return v1::TASK_STATE_TIMED_OUT;
-    case core::TaskState::kSkipped:
-      return v1::TASK_STATE_SKIPPED;
-    case core::TaskState::kCancelled:
-      return v1::TASK_STATE_CANCELLED;
-  }
-  return v1::TASK_STATE_UNSPECIFIED;
-}
+v1::TaskState TaskStateToProto(core::TaskState state) { return kTaskStates.ToProto(state); }
 
-v1::BatchState BatchStateToProto(core::BatchState state) {
-  switch (state) {
-    case core::BatchState::kPending:
-      return v1::BATCH_STATE_PENDING;
-    case core::BatchState::kRunning:
-      return v1::BATCH_STATE_RUNNING;
-    case core::BatchState::kSucceeded:
-      return v1::BATCH_STATE_SUCCEEDED;
-    case core::BatchState::kFailed:
-      return v1::BATCH_STATE_FAILED;
-    case core::BatchState::kCancelled:
-      return v1::BATCH_STATE_CANCELLED;
-  }
-  return v1::BATCH_STATE_UNSPECIFIED;
-}
+v1::BatchState BatchStateToProto(core::BatchState state) { return kBatchStates.ToProto(state); }
 
 void TaskResultToProto(const core::TaskResult& result, v1::TaskResult* out) {
   out->set_task_id(*result.task_id);

@@ -8,12 +8,17 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/enum_name.h"
 
 namespace batchd::server {
 namespace {
+
+constexpr auto kLogFormatNames =
+    core::MakeEnumNames<LogFormat>({{LogFormat::kText, "text"}, {LogFormat::kJson, "json"}}, "?");
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
 size_t Utf8SequenceLength(absl::string_view s, size_t i) {
@@ -51,10 +56,12 @@ void GprLogToSpdlog(gpr_log_func_args* args) {
 }  // namespace
 
 absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name) {
-  if (name == "text") return LogFormat::kText;
-  if (name == "json") return LogFormat::kJson;
+  // Debian's Abseil has its own string_view, not std::string_view.
+  if (std::optional<LogFormat> format = kLogFormatNames.Parse({name.data(), name.size()})) {
+    return *format;
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid --log-format '", name, "': expected text or json"));
+      absl::StrCat("invalid --log-format '", name, "': expected ", kLogFormatNames.Choices()));
 }
 
 void AppendJsonString(absl::string_view text, std::string& out) {

@@ -12,46 +12,25 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from batchd._proto import batch_pb2, struct_pb2
 from batchd.models import BatchTask
 
-RETRY_POLICIES: Dict[str, int] = {
-    "none": batch_pb2.RETRY_KIND_NONE,
-    "fixed": batch_pb2.RETRY_KIND_FIXED,
-    "linear": batch_pb2.RETRY_KIND_LINEAR,
-    "exponential": batch_pb2.RETRY_KIND_EXPONENTIAL,
-}
-AGGREGATION_STRATEGIES: Dict[str, int] = {
-    "ordered": batch_pb2.AGGREGATION_ORDERED,
-    "unordered": batch_pb2.AGGREGATION_UNORDERED,
-    "streaming": batch_pb2.AGGREGATION_STREAMING,
-    "priority": batch_pb2.AGGREGATION_PRIORITY,
-}
-LOAD_BALANCERS: Dict[str, int] = {
-    "round_robin": batch_pb2.LOAD_BALANCER_ROUND_ROBIN,
-    "least_loaded": batch_pb2.LOAD_BALANCER_LEAST_LOADED,
-    "weighted": batch_pb2.LOAD_BALANCER_WEIGHTED,
-    "random": batch_pb2.LOAD_BALANCER_RANDOM,
-}
-DEPENDENCY_FAILURE: Dict[str, int] = {
-    "skip_dependents": batch_pb2.DEPENDENCY_FAILURE_SKIP_DEPENDENTS,
-    "run_dependents": batch_pb2.DEPENDENCY_FAILURE_RUN_DEPENDENTS,
-    "cancel_batch": batch_pb2.DEPENDENCY_FAILURE_CANCEL_BATCH,
-}
+
+def _design_names(enum: Any, prefix: str) -> Dict[str, int]:
+    """{design name: number} of a generated batchd.v1 enum: each value's name without `prefix`,
+    in lower case ("RETRY_KIND_EXPONENTIAL" -> "exponential"). UNSPECIFIED (0) has none: in a
+    request it means the daemon's default, and answers never carry it."""
+    return {name[len(prefix):].lower(): number for name, number in enum.items() if number != 0}
+
+
+RETRY_POLICIES: Dict[str, int] = _design_names(batch_pb2.RetryKind, "RETRY_KIND_")
+AGGREGATION_STRATEGIES: Dict[str, int] = _design_names(batch_pb2.Aggregation, "AGGREGATION_")
+LOAD_BALANCERS: Dict[str, int] = _design_names(batch_pb2.LoadBalancer, "LOAD_BALANCER_")
+DEPENDENCY_FAILURE: Dict[str, int] = _design_names(batch_pb2.DependencyFailure,
+                                                   "DEPENDENCY_FAILURE_")
 
 TASK_STATES: Dict[int, str] = {
-    batch_pb2.TASK_STATE_PENDING: "pending",
-    batch_pb2.TASK_STATE_RUNNING: "running",
-    batch_pb2.TASK_STATE_RETRY_WAIT: "retry_wait",
-    batch_pb2.TASK_STATE_SUCCEEDED: "succeeded",
-    batch_pb2.TASK_STATE_FAILED: "failed",
-    batch_pb2.TASK_STATE_TIMED_OUT: "timed_out",
-    batch_pb2.TASK_STATE_SKIPPED: "skipped",
-    batch_pb2.TASK_STATE_CANCELLED: "cancelled",
+    number: name for name, number in _design_names(batch_pb2.TaskState, "TASK_STATE_").items()
 }
 BATCH_STATES: Dict[int, str] = {
-    batch_pb2.BATCH_STATE_PENDING: "pending",
-    batch_pb2.BATCH_STATE_RUNNING: "running",
-    batch_pb2.BATCH_STATE_SUCCEEDED: "succeeded",
-    batch_pb2.BATCH_STATE_FAILED: "failed",
-    batch_pb2.BATCH_STATE_CANCELLED: "cancelled",
+    number: name for name, number in _design_names(batch_pb2.BatchState, "BATCH_STATE_").items()
 }
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
