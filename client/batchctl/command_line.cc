@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::client {
 namespace {
@@ -85,9 +86,7 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
   } else if (flag.name == "addr") {
     out.address = value;
   } else if (flag.name == "timeout") {
-    absl::StatusOr<absl::Duration> timeout = ParseTimeout(value);
-    if (!timeout.ok()) return timeout.status();
-    out.timeout = *timeout;
+    ASSIGN_OR_RETURN(out.timeout, ParseTimeout(value));
   } else if (flag.name == "help") {
     out.help = true;
   } else if (flag.name == "watch") {
@@ -96,8 +95,8 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.follow = true;
   } else if (flag.name == "reason") {
     out.reason = value;
-  } else if (absl::Status status = ApplyWorkerFlag(flag.name, value, out); !status.ok()) {
-    return status;
+  } else {
+    RETURN_IF_ERROR(ApplyWorkerFlag(flag.name, value, out));
   }
   if (!flag.global) out.command_flags.emplace(flag.name);
   return absl::OkStatus();
@@ -152,8 +151,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     } else if (arg == "--") {
       flags_ended = true;
       out.args_before_double_dash = out.args.size();
-    } else if (absl::Status status = ParseFlag(args, &i, out); !status.ok()) {
-      return status;
+    } else {
+      RETURN_IF_ERROR(ParseFlag(args, &i, out));
     }
   }
   return out;

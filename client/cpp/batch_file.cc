@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::client {
 namespace {
@@ -80,9 +81,9 @@ absl::StatusOr<v1::SubmitBatchRequest> LoadBatchFile(absl::string_view path,
                                                      std::istream& stdin_stream) {
   const bool from_stdin = path == "-";
   const std::string source = from_stdin ? "<stdin>" : std::string(path);
-  absl::StatusOr<std::string> text = from_stdin ? ReadAll(stdin_stream, source) : ReadFile(path);
-  if (!text.ok()) return text.status();
-  return ParseBatchJson(*text, source);
+  ASSIGN_OR_RETURN(const std::string text,
+                   from_stdin ? ReadAll(stdin_stream, source) : ReadFile(path));
+  return ParseBatchJson(text, source);
 }
 
 v1::ProcessBatchRequest ToProcessBatchRequest(const v1::SubmitBatchRequest& batch) {

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::client {
 namespace {
@@ -58,9 +59,8 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::stri
 }
 
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadFlagFile("token-file", path);
-  if (!contents.ok()) return contents.status();
-  const absl::string_view token = absl::StripAsciiWhitespace(*contents);
+  ASSIGN_OR_RETURN(const std::string contents, ReadFlagFile("token-file", path));
+  const absl::string_view token = absl::StripAsciiWhitespace(contents);
   for (const char c : token) {
     if (c < 0x21 || c > 0x7e) {
       return absl::InvalidArgumentError(
@@ -119,9 +119,7 @@ std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(const ChannelSecurity& 
 absl::StatusOr<ChannelSecurity> LoadChannelSecurity(const ChannelSecurityFiles& files) {
   ChannelSecurity security;
   if (!files.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadToken(files.token_file);
-    if (!token.ok()) return token.status();
-    security.bearer_token = *std::move(token);
+    ASSIGN_OR_RETURN(security.bearer_token, ReadToken(files.token_file));
   }
   if (files.tls_cert_file.empty() != files.tls_key_file.empty()) {
     return absl::InvalidArgumentError(files.tls_cert_file.empty() ? "--tls-key needs --tls-cert"
@@ -142,9 +140,7 @@ absl::StatusOr<ChannelSecurity> LoadChannelSecurity(const ChannelSecurityFiles& 
   }};
   for (const PemFile& file : pem_files) {
     if (file.path.empty()) continue;
-    absl::StatusOr<std::string> pem = ReadFlagFile(file.flag, file.path);
-    if (!pem.ok()) return pem.status();
-    file.contents = *std::move(pem);
+    ASSIGN_OR_RETURN(file.contents, ReadFlagFile(file.flag, file.path));
   }
   return security;
 }
@@ -165,11 +161,10 @@ absl::StatusOr<std::string> ResolveTarget(absl::string_view address) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ChannelOptions& options) {
-  absl::StatusOr<std::string> target = ResolveTarget(options.address);
-  if (!target.ok()) return target.status();
+  ASSIGN_OR_RETURN(const std::string target, ResolveTarget(options.address));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  return CreateSecureChannel(*target, options.security, args);
+  return CreateSecureChannel(target, options.security, args);
 }
 
 std::shared_ptr<grpc::Channel> CreateSecureChannel(const std::string& target,

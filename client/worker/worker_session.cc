@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/cpp/channel.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::client {
 namespace {
@@ -56,12 +57,11 @@ WorkerSession::WorkerSession(WorkerSessionOptions options, TaskHandler& handler)
     : options_(std::move(options)), handler_(handler) {}
 
 absl::Status WorkerSession::Run() {
-  const absl::StatusOr<std::string> target = ResolveTarget(options_.address);
-  if (!target.ok()) return target.status();
+  ASSIGN_OR_RETURN(const std::string target, ResolveTarget(options_.address));
   absl::Duration backoff = options_.initial_backoff;
   for (;;) {
     const std::unique_ptr<v1::WorkerService::Stub> stub =
-        v1::WorkerService::NewStub(CreateAttemptChannel(*target, options_.security));
+        v1::WorkerService::NewStub(CreateAttemptChannel(target, options_.security));
     const ConnectionEnd end = Serve(*stub);
     {
       absl::MutexLock lock(&mu_);

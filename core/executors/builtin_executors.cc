@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/process/json_number.h"
 
 namespace batchd::core {
@@ -78,10 +79,9 @@ void FailExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) 
 
 absl::Status RegisterBuiltinExecutors(ExecutorRegistry& registry, const Clock& clock,
                                       TimerService& timers) {
-  absl::Status s = registry.Register({"echo", "builtin", 0, 0}, std::make_unique<EchoExecutor>());
-  if (!s.ok()) return s;
-  s = registry.Register({"sleep", "builtin", 0, 0}, std::make_unique<SleepExecutor>(clock, timers));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(registry.Register({"echo", "builtin", 0, 0}, std::make_unique<EchoExecutor>()));
+  RETURN_IF_ERROR(registry.Register({"sleep", "builtin", 0, 0},
+                                    std::make_unique<SleepExecutor>(clock, timers)));
   return registry.Register({"fail", "builtin", 0, 0}, std::make_unique<FailExecutor>());
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 #include "core/journal/crc32c.h"
 #include "core/journal/journal_events.h"
 
@@ -103,23 +104,22 @@ const char* DurabilityName(Durability d) { return kDurabilityNames.Name(d); }
 
 absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Open(const std::string& dir,
                                                                  JournalStoreOptions options) {
-  absl::StatusOr<int> lock_fd = TakeLock(dir);
-  if (!lock_fd.ok()) return lock_fd.status();
+  ASSIGN_OR_RETURN(const int lock_fd, TakeLock(dir));
   const std::string path = dir + "/journal.db";
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<JournalStore> store(
-      new JournalStore(path, *lock_fd, db, std::move(options.page_limit_file)));
+      new JournalStore(path, lock_fd, db, std::move(options.page_limit_file)));
   if (rc != SQLITE_OK) return store->Error("cannot open the journal");
   const char* sync = options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                              : "PRAGMA synchronous=NORMAL";
   for (const char* sql : {"PRAGMA journal_mode=WAL", sync, "PRAGMA journal_size_limit=67108864",
                           "PRAGMA busy_timeout=5000"}) {
-    if (absl::Status s = store->Exec(sql); !s.ok()) return s;
+    RETURN_IF_ERROR(store->Exec(sql));
   }
-  if (absl::Status s = store->Migrate(); !s.ok()) return s;
-  if (absl::Status s = store->Prepare(); !s.ok()) return s;
+  RETURN_IF_ERROR(store->Migrate());
+  RETURN_IF_ERROR(store->Prepare());
   return store;
 }
 
@@ -323,7 +323,7 @@ absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
                                  const std::vector<EventChunk>& chunks,
                                  const std::vector<uint64_t>& forgotten) {
   ApplyPageLimit();
-  if (absl::Status s = Exec("BEGIN"); !s.ok()) return s;
+  RETURN_IF_ERROR(Exec("BEGIN"));
   auto step = [](sqlite3_stmt* stmt) {
     StatementReset reset{stmt};
     return sqlite3_step(stmt) == SQLITE_DONE;

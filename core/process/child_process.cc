@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::core {
 namespace {
@@ -182,8 +183,8 @@ absl::Status OpenStreams(bool pipe_stdin, ChildStreams& streams) {
     ends[1].Reset(fds[1]);
     return absl::OkStatus();
   };
-  if (absl::Status s = make_pipe(streams.out); !s.ok()) return s;
-  if (absl::Status s = make_pipe(streams.err); !s.ok()) return s;
+  RETURN_IF_ERROR(make_pipe(streams.out));
+  RETURN_IF_ERROR(make_pipe(streams.err));
   if (pipe_stdin) {
     // A socket rather than a pipe: the daemon writes it with send(MSG_NOSIGNAL), so a program
     // that exits without reading its input cannot kill the daemon with SIGPIPE.
@@ -270,7 +271,7 @@ absl::StatusOr<SpawnedChild> SpawnChild(const ChildSpec& spec) {
     return absl::InvalidArgumentError("argv must name a program");
   }
   ChildStreams streams;
-  if (absl::Status s = OpenStreams(spec.pipe_stdin, streams); !s.ok()) return s;
+  RETURN_IF_ERROR(OpenStreams(spec.pipe_stdin, streams));
 
   const std::vector<char*> argv = CStringArray(spec.argv);
   const std::vector<char*> envp = CStringArray(spec.env);

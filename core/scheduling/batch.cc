@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/base/status_macros.h"
 #include "core/model/field_violation.h"
 
 namespace batchd::core {
@@ -73,14 +74,11 @@ absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck e
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorRegistry& registry,
                                                      Identity identity) {
   const bool wait_for_workers = spec.options.wait_for_workers;
-  absl::StatusOr<TaskGraph> graph = Validate(
-      spec,
-      [&](const std::string& name) {
-        return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
-                                : registry.Find(name) != nullptr;
-      },
-      [&] { return registry.Names(); });
-  if (!graph.ok()) return graph.status();
+  const auto has_executor = [&](const std::string& name) {
+    return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
+                            : registry.Find(name) != nullptr;
+  };
+  ASSIGN_OR_RETURN(TaskGraph graph, Validate(spec, has_executor, [&] { return registry.Names(); }));
 
   std::shared_ptr<Batch> b(new Batch());
   b->identity_ = std::move(identity);
@@ -145,7 +143,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
     b->executor_index_.push_back(exec_index);
     b->policy_index_.push_back(policy_index);
   }
-  b->graph_.emplace(*std::move(graph));
+  b->graph_.emplace(std::move(graph));
   b->slots_.resize(n);
   for (uint32_t t = 0; t < n; ++t) {
     b->slots_[t].remaining_deps = b->graph_->DependencyCount(t);

@@ -1,8 +1,10 @@
 #include "core/scheduling/batch_admitter.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
@@ -25,9 +27,9 @@ BatchAdmitter::BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Jou
 absl::StatusOr<SubmitResult> BatchAdmitter::Submit(BatchSpec spec, bool with_layers,
                                                    std::string content) {
   // A retried submission must find its batch even when the daemon is at its limit.
-  AdmissionLedger::Answer twin = ledger_.Find(spec.request_id, content);
-  if (!twin.ok()) return twin.status();
-  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
+  ASSIGN_OR_RETURN(const std::optional<AdmissionLedger::Twin> twin,
+                   ledger_.Find(spec.request_id, content));
+  if (twin.has_value()) return DescribeTwin(*twin, with_layers);
   if (active_.fetch_add(1) >= max_active_batches_) {
     active_.fetch_sub(1);
     return absl::ResourceExhaustedError(absl::StrCat("Too many active batches: the limit is ",
@@ -74,18 +76,15 @@ absl::StatusOr<SubmitResult> BatchAdmitter::Admit(BatchSpec spec, bool with_laye
   identity.id = std::move(issued.id);
   identity.created_steady = clock_.SteadyNow();
   identity.created_wall = clock_.WallNow();
-  absl::StatusOr<std::shared_ptr<Batch>> created =
-      Batch::Create(std::move(spec), registry_, std::move(identity));
-  if (!created.ok()) return created.status();
-  BatchPtr batch = *std::move(created);
+  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity)));
   SubmitResult result = Describe(batch, with_layers);
   if (journal_ != nullptr) {
     batch->SetJournaled();
     result.admission = std::make_shared<Admission>();
   }
-  AdmissionLedger::Answer twin = ledger_.Claim(batch, content, result.admission);
-  if (!twin.ok()) return twin.status();
-  if (twin->has_value()) return DescribeTwin(**twin, with_layers);
+  ASSIGN_OR_RETURN(const std::optional<AdmissionLedger::Twin> twin,
+                   ledger_.Claim(batch, content, result.admission));
+  if (twin.has_value()) return DescribeTwin(*twin, with_layers);
   if (journal_ == nullptr) {
     admitted_(std::move(batch));
     return result;
@@ -126,10 +125,7 @@ absl::StatusOr<BatchAdmitter::BatchPtr> BatchAdmitter::Restore(BatchSpec spec,
   // serves yet are their executors (made now and kept by the batch while it is unfinished), and
   // the tasks wait for them (up to their timeouts).
   spec.options.wait_for_workers = true;
-  absl::StatusOr<std::shared_ptr<Batch>> created =
-      Batch::Create(std::move(spec), registry_, std::move(identity));
-  if (!created.ok()) return created.status();
-  BatchPtr batch = *std::move(created);
+  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity)));
   if (journal_ != nullptr) batch->SetJournaled();
   ids_.Restored(batch->seq());
   ledger_.Restore(batch, record.content);

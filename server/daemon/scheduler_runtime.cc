@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "core/base/status_macros.h"
 #include "core/executors/builtin_executors.h"
 #include "core/executors/executor_environment.h"
 #include "core/executors/http/http_executor.h"
@@ -19,10 +20,8 @@ namespace {
 // Registers the executors the configuration asks for beyond the built-ins.
 absl::Status RegisterConfiguredExecutors(const DaemonConfig& config,
                                          core::ExecutorEnvironment& environment) {
-  if (absl::Status s = RegisterConfiguredPlugins(config.plugins, environment); !s.ok()) return s;
-  if (absl::Status s = RegisterConfiguredShellExecutor(config.shell, environment); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(RegisterConfiguredPlugins(config.plugins, environment));
+  RETURN_IF_ERROR(RegisterConfiguredShellExecutor(config.shell, environment));
   return core::RegisterHttpExecutor(environment);
 }
 

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
@@ -97,12 +98,8 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   DaemonOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   if (options.listen.empty()) return absl::InvalidArgumentError("--listen must not be empty");
-  absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return level.status();
-  options.log_level = *level;
-  absl::StatusOr<LogFormat> format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
-  if (!format.ok()) return format.status();
-  options.log_format = *format;
+  ASSIGN_OR_RETURN(options.log_level, ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
+  ASSIGN_OR_RETURN(options.log_format, ParseLogFormat(absl::GetFlag(FLAGS_log_format)));
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid --shutdown-grace ",
@@ -154,15 +151,9 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
                                                    ": must be between 1s and 24h"));
   }
   options.worker_heartbeat_interval = absl::GetFlag(FLAGS_worker_heartbeat_interval);
-  if (absl::Status s =
-          CheckWorkerDuration("worker-heartbeat-interval", options.worker_heartbeat_interval);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<core::Durability> durability =
-      core::ParseDurability(absl::GetFlag(FLAGS_durability));
-  if (!durability.ok()) return durability.status();
-  options.durability = *durability;
+  RETURN_IF_ERROR(
+      CheckWorkerDuration("worker-heartbeat-interval", options.worker_heartbeat_interval));
+  ASSIGN_OR_RETURN(options.durability, core::ParseDurability(absl::GetFlag(FLAGS_durability)));
   options.journal_page_limit_file = absl::GetFlag(FLAGS_test_journal_page_limit_file);
   options.check_journal = absl::GetFlag(FLAGS_check_journal);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -175,10 +166,7 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
             : std::string("batchd-data");
   }
   options.worker_cancel_grace = absl::GetFlag(FLAGS_worker_cancel_grace);
-  if (absl::Status s = CheckWorkerDuration("worker-cancel-grace", options.worker_cancel_grace);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckWorkerDuration("worker-cancel-grace", options.worker_cancel_grace));
   return options;
 }
 

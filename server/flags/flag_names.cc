@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::server {
 namespace {
@@ -143,11 +144,11 @@ absl::Status FlagNameRewriter::Append(const std::vector<std::string>& args, size
                                                       : absl::string_view();
     if (value_follows) ++i;
     if (flag.Name() == "flagfile") {
-      if (absl::Status s = ExpandFlagfiles(given, depth); !s.ok()) return s;
+      RETURN_IF_ERROR(ExpandFlagfiles(given, depth));
       continue;
     }
     if (value.has_value() || value_follows) {
-      if (absl::Status s = CheckValue(flag, given); !s.ok()) return s;
+      RETURN_IF_ERROR(CheckValue(flag, given));
     }
     std::string rewritten = absl::StrCat(absl::string_view(arg).substr(0, dashes),
                                          named->negated ? "no" : "", flag.Name());
@@ -170,9 +171,8 @@ absl::Status FlagNameRewriter::ExpandFlagfiles(absl::string_view paths, int dept
         absl::StrCat("--flagfile nested deeper than ", kMaxFlagfileDepth, " files"));
   }
   for (absl::string_view path : absl::StrSplit(paths, ',', absl::SkipEmpty())) {
-    absl::StatusOr<std::vector<std::string>> lines = ReadFlagfile(std::string(path));
-    if (!lines.ok()) return lines.status();
-    if (absl::Status s = Append(*lines, 0, depth + 1); !s.ok()) return s;
+    ASSIGN_OR_RETURN(const std::vector<std::string> lines, ReadFlagfile(std::string(path)));
+    RETURN_IF_ERROR(Append(lines, 0, depth + 1));
   }
   return absl::OkStatus();
 }
@@ -190,7 +190,7 @@ std::string DashedFlagName(absl::string_view flag_name) {
 absl::StatusOr<std::vector<std::string>> NormalizeFlagNames(const std::vector<std::string>& args) {
   if (args.empty()) return args;
   FlagNameRewriter rewriter(args[0]);
-  if (absl::Status s = rewriter.Append(args, 1, 0); !s.ok()) return s;
+  RETURN_IF_ERROR(rewriter.Append(args, 1, 0));
   return std::move(rewriter).TakeResult();
 }
 

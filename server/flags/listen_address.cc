@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::server {
 namespace {
@@ -123,9 +124,8 @@ absl::Status PrepareUnixSocketPath(const std::string& path) {
   if (!S_ISSOCK(info.st_mode)) {
     return absl::FailedPreconditionError("exists and is not a socket; refusing to replace it");
   }
-  absl::StatusOr<bool> live = SomeoneListens(path);
-  if (!live.ok()) return live.status();
-  if (*live) return absl::FailedPreconditionError("another process is serving on this socket");
+  ASSIGN_OR_RETURN(const bool live, SomeoneListens(path));
+  if (live) return absl::FailedPreconditionError("another process is serving on this socket");
   // A stale socket left by a daemon that did not shut down cleanly.
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return absl::FailedPreconditionError(

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "server/flags/listen_address.h"
 
 ABSL_FLAG(std::string, auth_token_file, "",
@@ -53,9 +54,8 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::stri
 }
 
 absl::StatusOr<std::string> ReadPem(absl::string_view flag, const std::string& path) {
-  absl::StatusOr<std::string> pem = ReadFlagFile(flag, path);
-  if (!pem.ok()) return pem.status();
-  if (!absl::StrContains(*pem, "-----BEGIN ")) {
+  ASSIGN_OR_RETURN(std::string pem, ReadFlagFile(flag, path));
+  if (!absl::StrContains(pem, "-----BEGIN ")) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, " '", path, "' is not a PEM file"));
   }
   return pem;
@@ -76,16 +76,10 @@ absl::StatusOr<std::optional<TlsOptions>> TlsOptionsFromFlags() {
     return std::nullopt;
   }
   TlsOptions tls;
-  absl::StatusOr<std::string> pem = ReadPem("tls-cert", cert);
-  if (!pem.ok()) return pem.status();
-  tls.cert_chain_pem = *std::move(pem);
-  pem = ReadPem("tls-key", key);
-  if (!pem.ok()) return pem.status();
-  tls.private_key_pem = *std::move(pem);
+  ASSIGN_OR_RETURN(tls.cert_chain_pem, ReadPem("tls-cert", cert));
+  ASSIGN_OR_RETURN(tls.private_key_pem, ReadPem("tls-key", key));
   if (!client_ca.empty()) {
-    pem = ReadPem("tls-client-ca", client_ca);
-    if (!pem.ok()) return pem.status();
-    tls.client_ca_pem = *std::move(pem);
+    ASSIGN_OR_RETURN(tls.client_ca_pem, ReadPem("tls-client-ca", client_ca));
   }
   return tls;
 }
@@ -108,9 +102,8 @@ absl::StatusOr<uint32_t> ParseSocketMode(absl::string_view text) {
 }
 
 absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadFlagFile("auth-token-file", path);
-  if (!contents.ok()) return contents.status();
-  const absl::string_view token = absl::StripAsciiWhitespace(*contents);
+  ASSIGN_OR_RETURN(const std::string contents, ReadFlagFile("auth-token-file", path));
+  const absl::string_view token = absl::StripAsciiWhitespace(contents);
   if (token.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--auth-token-file '", path, "' is empty"));
   }
@@ -127,26 +120,20 @@ absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
 absl::StatusOr<SecurityOptions> SecurityOptionsFromFlags() {
   SecurityOptions security;
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
-    absl::StatusOr<std::string> token = ReadBearerToken(path);
-    if (!token.ok()) return token.status();
-    security.bearer_token = *std::move(token);
+    ASSIGN_OR_RETURN(security.bearer_token, ReadBearerToken(path));
   }
-  absl::StatusOr<std::optional<TlsOptions>> tls = TlsOptionsFromFlags();
-  if (!tls.ok()) return tls.status();
-  security.tls = *std::move(tls);
+  ASSIGN_OR_RETURN(security.tls, TlsOptionsFromFlags());
   security.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
-  absl::StatusOr<uint32_t> mode = ParseSocketMode(absl::GetFlag(FLAGS_unix_socket_mode));
-  if (!mode.ok()) return mode.status();
-  security.unix_socket_mode = *mode;
+  ASSIGN_OR_RETURN(security.unix_socket_mode,
+                   ParseSocketMode(absl::GetFlag(FLAGS_unix_socket_mode)));
   return security;
 }
 
 absl::StatusOr<std::vector<std::string>> CheckListenSecurity(absl::string_view listen,
                                                              const SecurityOptions& security) {
-  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
-  if (!address.ok()) return address.status();
+  ASSIGN_OR_RETURN(const ListenAddress address, ParseListenAddress(listen));
   std::vector<std::string> warnings;
-  if (IsLocalOnly(*address)) return warnings;
+  if (IsLocalOnly(address)) return warnings;
   const bool has_token = !security.bearer_token.empty();
   const bool has_tls = security.tls.has_value();
   if (!has_token && !has_tls) {

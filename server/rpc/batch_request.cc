@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "core/base/status_macros.h"
 #include "core/model/field_violation.h"
 #include "core/scheduling/batch.h"
 #include "server/convert/proto_convert.h"
@@ -13,7 +14,7 @@ namespace {
 template <typename Request>
 absl::StatusOr<core::BatchSpec> CheckedSpec(const Request& request, const RequestLimits& limits,
                                             const core::ExecutorRegistry& registry) {
-  if (absl::Status s = CheckTaskCount(request.tasks(), limits); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckTaskCount(request.tasks(), limits));
   core::FieldViolations violations = CheckSizeLimits(request.tasks(), request.labels(), limits);
   core::FieldViolations conversion;
   core::BatchSpec spec = BatchSpecFromProto(request, &conversion);

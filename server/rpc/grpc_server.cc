@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "server/flags/listen_address.h"
 
 namespace batchd::server {
@@ -60,11 +61,10 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& listen,
                                               absl::Span<grpc::Service* const> services,
                                               ServerTuning tuning,
                                               const SecurityOptions& security) {
-  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
-  if (!address.ok()) return address.status();
-  const bool unix_socket = address->kind == ListenAddress::Kind::kUnix;
+  ASSIGN_OR_RETURN(const ListenAddress address, ParseListenAddress(listen));
+  const bool unix_socket = address.kind == ListenAddress::Kind::kUnix;
   if (unix_socket) {
-    if (absl::Status s = PrepareUnixSocketPath(address->unix_path); !s.ok()) {
+    if (absl::Status s = PrepareUnixSocketPath(address.unix_path); !s.ok()) {
       return CannotListen(listen, s.message());
     }
   }
@@ -101,7 +101,7 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& listen,
                                       "--tls-cert/--tls-key not usable"
                                     : "address already in use (or not permitted)");
   }
-  if (unix_socket && chmod(address->unix_path.c_str(), security.unix_socket_mode) != 0) {
+  if (unix_socket && chmod(address.unix_path.c_str(), security.unix_socket_mode) != 0) {
     const int error = errno;
     running.server->Shutdown();
     return CannotListen(listen, absl::StrCat("chmod: ", std::strerror(error)));

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/model/field_violation.h"
 
 namespace batchd::server {
@@ -58,7 +59,7 @@ core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
                                 const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits) {
-  if (absl::Status s = CheckTaskCount(tasks, limits); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckTaskCount(tasks, limits));
   return CheckSizeLimits(tasks, labels, limits).ToStatus();
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "core/base/status_macros.h"
 #include "core/process/json_number.h"
 
 namespace batchd::core {
@@ -111,8 +112,7 @@ absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
   rest = rest.substr(0, rest.find('#'));
   const size_t authority_end = rest.find_first_of("/?");
   const absl::string_view authority = rest.substr(0, authority_end);
-  absl::Status status = ParseAuthority(url, authority, spec);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(ParseAuthority(url, authority, spec));
   if (authority_end != absl::string_view::npos) {
     absl::string_view target = rest.substr(authority_end);
     spec.target = target[0] == '/' ? std::string(target) : absl::StrCat("/", target);
@@ -193,11 +193,10 @@ absl::StatusOr<HttpRequestSpec> ParseHttpRequestSpec(const boost::json::value& i
         "\"timeout_ms\"}");
   }
   HttpRequestSpec spec;
-  absl::Status status = ParseUrl(obj->if_contains("url"), spec);
-  if (status.ok()) status = ParseMethod(obj->if_contains("method"), spec);
-  if (status.ok()) status = ParseHeaders(obj->if_contains("headers"), spec);
-  if (status.ok()) status = ParseTimeout(obj->if_contains("timeout_ms"), spec);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(ParseUrl(obj->if_contains("url"), spec));
+  RETURN_IF_ERROR(ParseMethod(obj->if_contains("method"), spec));
+  RETURN_IF_ERROR(ParseHeaders(obj->if_contains("headers"), spec));
+  RETURN_IF_ERROR(ParseTimeout(obj->if_contains("timeout_ms"), spec));
   ParseBody(obj->if_contains("body"), spec);
   return spec;
 }

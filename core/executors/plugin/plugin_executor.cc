@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::core {
 
@@ -70,7 +71,7 @@ absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Load(const std::st
   batchd_plugin_entry_fn entry = nullptr;
   static_assert(sizeof(entry) == sizeof(symbol));
   std::memcpy(&entry, &symbol, sizeof(entry));
-  if (absl::Status s = library->ReadDescriptor(entry()); !s.ok()) return s;
+  RETURN_IF_ERROR(library->ReadDescriptor(entry()));
 
   const batchd_plugin_v1& d = *library->descriptor_;
   if (d.init != nullptr) {
@@ -229,10 +230,9 @@ absl::Status RegisterPlugins(const std::vector<std::string>& paths, uint32_t thr
   std::vector<std::shared_ptr<PluginLibrary>> libraries;
   absl::flat_hash_map<std::string, std::string> providers;  // executor -> plugin path
   for (const std::string& path : paths) {
-    absl::StatusOr<std::shared_ptr<PluginLibrary>> library =
-        PluginLibrary::Load(path, threads, environment.strand);
-    if (!library.ok()) return library.status();
-    for (const std::string& executor : (*library)->executors()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<PluginLibrary> library,
+                     PluginLibrary::Load(path, threads, environment.strand));
+    for (const std::string& executor : library->executors()) {
       if (auto it = providers.find(executor); it != providers.end()) {
         return absl::AlreadyExistsError(absl::StrCat("plugin ", path, ": executor '", executor,
                                                      "' is also provided by plugin ", it->second));
@@ -248,13 +248,12 @@ absl::Status RegisterPlugins(const std::vector<std::string>& paths, uint32_t thr
       }
       providers.emplace(executor, path);
     }
-    libraries.push_back(*std::move(library));
+    libraries.push_back(std::move(library));
   }
   for (const std::shared_ptr<PluginLibrary>& library : libraries) {
     for (const std::string& executor : library->executors()) {
-      absl::Status s = environment.registry.Register(
-          {executor, "plugin", 0, threads}, std::make_unique<PluginExecutor>(library, executor));
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(environment.registry.Register(
+          {executor, "plugin", 0, threads}, std::make_unique<PluginExecutor>(library, executor)));
     }
     spdlog::info("loaded plugin {} from {}: executors {} ({} threads)", library->name(),
                  library->path(), absl::StrJoin(library->executors(), ", "), threads);

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/status_macros.h"
 
 namespace batchd::core {
 namespace {
@@ -36,9 +37,8 @@ absl::Status ParseArgv(const boost::json::value* argv, ShellInput& out) {
   if (items == nullptr) return FieldError("argv", "must be an array of strings");
   if (items->empty()) return FieldError("argv", "must not be empty: argv[0] names the program");
   for (size_t i = 0; i < items->size(); ++i) {
-    absl::StatusOr<std::string> arg = CString((*items)[i], absl::StrCat("argv[", i, "]"));
-    if (!arg.ok()) return arg.status();
-    out.argv.push_back(*std::move(arg));
+    ASSIGN_OR_RETURN(std::string arg, CString((*items)[i], absl::StrCat("argv[", i, "]")));
+    out.argv.push_back(std::move(arg));
   }
   if (out.argv[0].empty()) return FieldError("argv[0]", "must name a program, not be empty");
   return absl::OkStatus();
@@ -53,9 +53,8 @@ absl::Status ParseEnv(const boost::json::value& env, ShellInput& out) {
       return FieldError(absl::StrCat("env[\"", name, "\"]"),
                         "has an invalid name: it must be non-empty, without '=' or NUL");
     }
-    absl::StatusOr<std::string> text = CString(value, absl::StrCat("env.", name));
-    if (!text.ok()) return text.status();
-    out.env.emplace_back(std::string(name), *std::move(text));
+    ASSIGN_OR_RETURN(std::string text, CString(value, absl::StrCat("env.", name)));
+    out.env.emplace_back(std::string(name), std::move(text));
   }
   return absl::OkStatus();
 }
@@ -76,14 +75,12 @@ absl::StatusOr<ShellInput> ParseShellInput(const boost::json::value& input) {
     }
   }
   ShellInput out;
-  if (absl::Status s = ParseArgv(fields->if_contains("argv"), out); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseArgv(fields->if_contains("argv"), out));
   if (const boost::json::value* env = fields->if_contains("env")) {
-    if (absl::Status s = ParseEnv(*env, out); !s.ok()) return s;
+    RETURN_IF_ERROR(ParseEnv(*env, out));
   }
   if (const boost::json::value* cwd = fields->if_contains("cwd")) {
-    absl::StatusOr<std::string> text = CString(*cwd, "cwd");
-    if (!text.ok()) return text.status();
-    out.cwd = *std::move(text);
+    ASSIGN_OR_RETURN(out.cwd, CString(*cwd, "cwd"));
   }
   if (const boost::json::value* data = fields->if_contains("stdin")) {
     const boost::json::string* s = data->if_string();
