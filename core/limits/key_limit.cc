@@ -59,9 +59,13 @@ LimitCheck KeyLimit::Check(int64_t units, SteadyTime now) const {
 
 bool KeyLimit::TryAcquire(int64_t units, SteadyTime now) {
   if (!Check(units, now).ok()) return false;
-  for (size_t i = 0; i < buckets_.size(); ++i) buckets_[i].TryTake(Cost(i, units), now);
-  ++in_flight_;
+  Take(units, now);
   return true;
+}
+
+void KeyLimit::Take(int64_t units, SteadyTime now) {
+  for (size_t i = 0; i < buckets_.size(); ++i) buckets_[i].Charge(Cost(i, units), now);
+  ++in_flight_;
 }
 
 void KeyLimit::Release() {

@@ -46,6 +46,8 @@ class KeyLimit {
   LimitCheck Check(int64_t units, SteadyTime now) const;
   // All or nothing: the slot and every rate, or nothing at all.
   bool TryAcquire(int64_t units, SteadyTime now);
+  // Takes without checking, for a caller that has just checked (a bucket may go into debt).
+  void Take(int64_t units, SteadyTime now);
   void Release();
   // OK when a take of `units` can ever pass; INVALID_ARGUMENT with the numbers when the units
   // exceed a kUnits rate's burst.

@@ -127,7 +127,7 @@ absl::Status LimitTable::CheckDemand(absl::Span<const LimitDemand> demand,
 absl::StatusOr<LimitAcquire> LimitTable::Acquire(LimitTaskRef task, double priority,
                                                  absl::Span<const LimitDemand> demand,
                                                  SteadyTime now) {
-  if (waiters_.contains(task)) {
+  if (!waiters_.empty() && waiters_.contains(task)) {
     return absl::FailedPreconditionError(
         absl::StrCat("Task ", task.task, " of batch ", task.batch, " already waits for limits"));
   }
@@ -137,38 +137,50 @@ absl::StatusOr<LimitAcquire> LimitTable::Acquire(LimitTaskRef task, double prior
           absl::StrCat("Limit '", demand[*i].key, "' is named twice"));
     }
   }
+  Needs needs;
   for (const LimitDemand& d : demand) {  // before any entry is made for an unknown key
     if (d.units < 1 || d.units > kMaxLimitUnits) {
       return absl::InvalidArgumentError(
           absl::StrCat("Units for limit '", d.key, "' must be 1 to ", kMaxLimitUnits));
     }
-    if (uint32_t slot = Find(d.key); slot != kNoSlot) {
+    const uint32_t slot = Find(d.key);
+    if (slot != kNoSlot) {
       if (absl::Status s = entries_[slot].limit.CheckUnits(d.units); !s.ok()) return s;
     }
+    needs.push_back({slot, d.units});
   }
-  Needs needs;
-  for (const LimitDemand& d : demand) needs.push_back({FindOrAdd(d.key, now), d.units});
+  for (size_t i = 0; i < needs.size(); ++i) {
+    if (needs[i].slot == kNoSlot) needs[i].slot = FindOrAdd(demand[i].key, now);
+  }
   const Blocked blocked = FirstBlock(needs, priority, now, kNoSlot);
   if (blocked.slot == kNoSlot) {
     TakeAll(needs, now);
     return LimitAcquire{true, "", LimitBlock::kNone};
   }
   for (const Need& n : needs) ++entries_[n.slot].pins;
-  Waiter& w = waiters_[task];
+  uint32_t id;
+  if (free_waiters_.empty()) {
+    id = static_cast<uint32_t>(slab_.size());
+    slab_.emplace_back();
+  } else {
+    id = free_waiters_.back();
+    free_waiters_.pop_back();
+  }
+  waiters_.emplace(task, id);
+  Waiter& w = slab_[id];
+  w.task = task;
   w.priority = priority;
   w.needs = std::move(needs);
-  Enqueue(task, w, blocked.slot, blocked.check.block);
+  Enqueue(id, blocked.slot, blocked.check.block);
   return LimitAcquire{false, entries_[blocked.slot].limit.spec().key, blocked.check.block};
 }
 
 void LimitTable::Leave(LimitTaskRef task, SteadyTime now) {
   auto it = waiters_.find(task);
   if (it == waiters_.end()) return;
-  const uint32_t slot = it->second.slot;
-  const Needs needs = std::move(it->second.needs);
-  waiters_.erase(it);
+  const uint32_t slot = slab_[it->second].slot;
   --entries_[slot].queued;
-  Unpin(needs, now);
+  DropWaiter(it->second, now);
   // The best waiter may have changed (and with it the time worth waking); Wake recomputes.
   if (entries_[slot].queued > 0) MarkDirty(slot);
   CompactIfSparse(slot);
@@ -235,7 +247,8 @@ LimitWakeups LimitTable::Wake(SteadyTime now) {
 std::optional<std::pair<std::string, LimitBlock>> LimitTable::WaitingFor(LimitTaskRef task) const {
   auto it = waiters_.find(task);
   if (it == waiters_.end()) return std::nullopt;
-  return std::pair(entries_[it->second.slot].limit.spec().key, it->second.block);
+  const Waiter& w = slab_[it->second];
+  return std::pair(entries_[w.slot].limit.spec().key, w.block);
 }
 
 uint32_t LimitTable::Find(absl::string_view key) const {
@@ -293,15 +306,16 @@ LimitTable::Blocked LimitTable::FirstBlock(const Needs& needs, double priority, 
 }
 
 void LimitTable::TakeAll(const Needs& needs, SteadyTime now) {
-  for (const Need& n : needs) entries_[n.slot].limit.TryAcquire(n.units, now);
+  for (const Need& n : needs) entries_[n.slot].limit.Take(n.units, now);
 }
 
-void LimitTable::Enqueue(LimitTaskRef task, Waiter& waiter, uint32_t slot, LimitBlock block) {
+void LimitTable::Enqueue(uint32_t id, uint32_t slot, LimitBlock block) {
+  Waiter& waiter = slab_[id];
   waiter.slot = slot;
   waiter.block = block;
   waiter.ticket = next_ticket_++;
   Entry& e = entries_[slot];
-  e.queue.Push(waiter.priority, {task.batch, task.task, waiter.ticket});
+  e.queue.Push(waiter.priority, {waiter.task.batch, id, waiter.ticket});
   ++e.queued;
   MarkDirty(slot);  // it may be the new best waiter: Wake works out when to wake for it
 }
@@ -313,10 +327,17 @@ void LimitTable::Unpin(const Needs& needs, SteadyTime now) {
   }
 }
 
-bool LimitTable::Live(const QueuedTask& q) const {
-  auto it = waiters_.find(LimitTaskRef{q.batch, q.task});
-  return it != waiters_.end() && it->second.ticket == q.ticket;
+void LimitTable::DropWaiter(uint32_t id, SteadyTime now) {
+  Waiter& w = slab_[id];
+  waiters_.erase(w.task);
+  w.ticket = next_ticket_++;  // its queue entry, if any is left, is stale from now on
+  const Needs needs = std::move(w.needs);
+  w.needs.clear();
+  free_waiters_.push_back(id);
+  Unpin(needs, now);
 }
+
+bool LimitTable::Live(const QueuedTask& q) const { return slab_[q.waiter].ticket == q.ticket; }
 
 const QueuedTask* LimitTable::LiveFront(uint32_t slot) {
   WaitQueue& queue = entries_[slot].queue;
@@ -333,34 +354,31 @@ void LimitTable::CompactIfSparse(uint32_t slot) {
 
 void LimitTable::Serve(uint32_t slot, SteadyTime now, LimitWakeups& out) {
   while (const QueuedTask* front = LiveFront(slot)) {
-    const LimitTaskRef task{front->batch, front->task};
-    auto it = waiters_.find(task);
-    Waiter& w = it->second;
+    const uint32_t id = front->waiter;
+    const Waiter& w = slab_[id];
     absl::Status can = CheckNeeds(w.needs);
     const Blocked blocked =
         can.ok() ? FirstBlock(w.needs, w.priority, now, slot) : Blocked{kNoSlot, {}};
     if (can.ok() && blocked.slot == slot) {  // the best waiter waits here: so do the others
-      w.block = blocked.check.block;
+      slab_[id].block = blocked.check.block;
       ArmTimer(slot, blocked.check.at);
       return;
     }
     if (can.ok() && blocked.slot != kNoSlot) {  // another key refuses it: wait there
       entries_[slot].queue.PopSkipped();
       --entries_[slot].queued;
-      Enqueue(task, w, blocked.slot, blocked.check.block);
+      Enqueue(id, blocked.slot, blocked.check.block);
       continue;
     }
     entries_[slot].queue.PopServed();
     --entries_[slot].queued;
-    const Needs needs = std::move(w.needs);
-    waiters_.erase(it);
     if (can.ok()) {
-      TakeAll(needs, now);
-      out.start.push_back(task);
+      TakeAll(w.needs, now);
+      out.start.push_back(w.task);
     } else {
-      out.refused.emplace_back(task, std::move(can));
+      out.refused.emplace_back(w.task, std::move(can));
     }
-    Unpin(needs, now);
+    DropWaiter(id, now);
   }
   ArmIdleTimer(slot, now);
   MaybeForget(slot, now);

@@ -154,9 +154,10 @@ class LimitTable {
   };
   using Needs = absl::InlinedVector<Need, 2>;
   struct Waiter {
+    LimitTaskRef task;
     double priority = 0;
-    uint32_t ticket = 0;
-    uint32_t slot = 0;  // whose queue it is in
+    uint32_t ticket = 0;  // of its one live queue entry
+    uint32_t slot = 0;    // whose queue it is in
     LimitBlock block = LimitBlock::kNone;
     Needs needs;
   };
@@ -177,7 +178,9 @@ class LimitTable {
   // The first key that refuses the take now; `serving` is the key whose best waiter it is.
   Blocked FirstBlock(const Needs& needs, double priority, SteadyTime now, uint32_t serving);
   void TakeAll(const Needs& needs, SteadyTime now);
-  void Enqueue(LimitTaskRef task, Waiter& waiter, uint32_t slot, LimitBlock block);
+  void Enqueue(uint32_t waiter, uint32_t slot, LimitBlock block);
+  // Drops a waiter that no longer waits (its queue entry goes stale) and unpins its keys.
+  void DropWaiter(uint32_t waiter, SteadyTime now);
   void Unpin(const Needs& needs, SteadyTime now);
   // The live front of a key's queue, dropping stale entries before it; nullptr when none.
   const QueuedTask* LiveFront(uint32_t slot);
@@ -193,7 +196,11 @@ class LimitTable {
   std::vector<Entry> entries_;
   std::vector<uint32_t> free_;
   absl::flat_hash_map<std::string, uint32_t> slots_;
-  absl::flat_hash_map<LimitTaskRef, Waiter> waiters_;
+  // Waiters live in a slab so that queue entries name them by index: telling a live entry
+  // from a stale one is an array read, not a hash lookup.
+  std::vector<Waiter> slab_;
+  std::vector<uint32_t> free_waiters_;
+  absl::flat_hash_map<LimitTaskRef, uint32_t> waiters_;
   std::vector<uint32_t> dirty_;
   std::vector<Alarm> alarms_;  // min-heap by time; items whose gen is old are stale
   size_t armed_ = 0;           // entries with a timer_at

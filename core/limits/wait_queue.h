@@ -18,7 +18,7 @@ namespace batchd::core {
 
 struct QueuedTask {
   uint64_t batch = 0;
-  uint32_t task = 0;
+  uint32_t waiter = 0;  // the owner's handle of the waiting task
   uint32_t ticket = 0;  // the owner's: tells a live entry from a stale one
 };
 

@@ -11,12 +11,12 @@ namespace batchd::core {
 namespace {
 
 using ::testing::ElementsAre;
-using Task = std::pair<uint64_t, uint32_t>;  // batch, task
+using Task = std::pair<uint64_t, uint32_t>;  // batch, waiter
 
 std::vector<Task> ServeAll(WaitQueue& queue) {
   std::vector<Task> order;
   while (!queue.empty()) {
-    order.emplace_back(queue.Front().batch, queue.Front().task);
+    order.emplace_back(queue.Front().batch, queue.Front().waiter);
     queue.PopServed();
   }
   return order;
@@ -60,7 +60,7 @@ TEST(WaitQueueTest, SkippingTheFrontKeepsItsBatchsTurn) {
   queue.Push(0, {1, 1, 0});
   queue.Push(0, {2, 0, 0});
   queue.PopSkipped();  // e.g. task 1.0 now waits on another key
-  EXPECT_EQ(queue.Front().task, 1u);
+  EXPECT_EQ(queue.Front().waiter, 1u);
   EXPECT_EQ(queue.Front().batch, 1u);
   EXPECT_THAT(ServeAll(queue), ElementsAre(Task{1, 1}, Task{2, 0}));
 }
