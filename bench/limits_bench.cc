@@ -58,6 +58,7 @@ void BM_AcquireRelease(benchmark::State& state) {
   }
   uint32_t task = 0;
   size_t k = 0;
+  core::LimitWakeups wakeups;
   for (auto _ : state) {
     now += microseconds(1);
     const std::vector<LimitDemand>& demand = demands[k];
@@ -71,7 +72,8 @@ void BM_AcquireRelease(benchmark::State& state) {
     how.verdict = LimitRelease::Verdict::kSucceeded;
     how.units_used = 90;
     table.Release(demand, how, now);
-    benchmark::DoNotOptimize(table.Wake(now));
+    table.Wake(now, wakeups);
+    benchmark::DoNotOptimize(wakeups);
     if (++k == demands.size()) k = 0;
   }
   ReportPerTask(state, 1);
@@ -100,12 +102,12 @@ void BM_RateWaiters(benchmark::State& state) {
     for (uint32_t t = 0; t < kTasks; ++t) {
       if (table.Acquire({batch, t}, 0, demand, now)->granted) table.Release(demand, {}, now);
     }
-    std::optional<SteadyTime> wake = table.Wake(now).next_wake;
-    while (wake.has_value()) {
-      now = *wake;
-      core::LimitWakeups w = table.Wake(now);
+    core::LimitWakeups w;  // reused, as the scheduler would
+    table.Wake(now, w);
+    while (w.next_wake.has_value()) {
+      now = *w.next_wake;
+      table.Wake(now, w);
       for (size_t i = 0; i < w.start.size(); ++i) table.Release(demand, {}, now);
-      wake = w.next_wake;
     }
   }
   ReportPerTask(state, kTasks);
@@ -134,11 +136,13 @@ void BM_ConcurrencyWaiters(benchmark::State& state) {
         if (table.Acquire(ref, 0, demands[k], now)->granted) running.emplace_back(ref, k);
       }
     }
+    core::LimitWakeups w;
     while (!running.empty()) {
       const int k = running.back().second;
       running.pop_back();
       table.Release(demands[k], {}, now);
-      for (core::LimitTaskRef ref : table.Wake(now).start) {
+      table.Wake(now, w);
+      for (core::LimitTaskRef ref : w.start) {
         running.emplace_back(ref, static_cast<int>(ref.task % kKeys));
       }
     }

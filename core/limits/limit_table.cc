@@ -193,12 +193,20 @@ void LimitTable::Release(absl::Span<const LimitDemand> demand, const LimitReleas
     if (slot == kNoSlot) continue;
     KeyLimit& limit = entries_[slot].limit;
     limit.Release();
-    if (how.units_used.has_value()) limit.Charge(*how.units_used - d.units, now);
+    // Capacity returns with a freed slot, a refund or a raised rate; otherwise the waiters'
+    // timer stands (a debt, a cut or a pause only makes it early, and early re-checks).
+    const int64_t factor = limit.rate_factor();
+    bool more = limit.spec().max_in_flight.has_value();
+    if (how.units_used.has_value()) {
+      limit.Charge(*how.units_used - d.units, now);
+      more = more || *how.units_used < d.units;
+    }
     if (how.verdict == LimitRelease::Verdict::kSucceeded) limit.ReportSuccess(how.started, now);
     if (how.verdict == LimitRelease::Verdict::kThrottled) limit.ReportThrottled(how.started, now);
     if (how.pause_until.has_value()) limit.PauseUntil(*how.pause_until);
+    more = more || limit.rate_factor() > factor;
     if (entries_[slot].queued > 0) {
-      MarkDirty(slot);
+      if (more) MarkDirty(slot);
     } else {
       ArmIdleTimer(slot, now);
       MaybeForget(slot, now);
@@ -208,6 +216,14 @@ void LimitTable::Release(absl::Span<const LimitDemand> demand, const LimitReleas
 
 LimitWakeups LimitTable::Wake(SteadyTime now) {
   LimitWakeups out;
+  Wake(now, out);
+  return out;
+}
+
+void LimitTable::Wake(SteadyTime now, LimitWakeups& out) {
+  out.start.clear();
+  out.refused.clear();
+  out.next_wake.reset();
   while (!alarms_.empty() && alarms_.front().at <= now) {
     std::pop_heap(alarms_.begin(), alarms_.end(), kAlarmAfter);
     const Alarm a = alarms_.back();
@@ -241,7 +257,6 @@ LimitWakeups LimitTable::Wake(SteadyTime now) {
     std::pop_heap(alarms_.begin(), alarms_.end(), kAlarmAfter);
     alarms_.pop_back();
   }
-  return out;
 }
 
 std::optional<std::pair<std::string, LimitBlock>> LimitTable::WaitingFor(LimitTaskRef task) const {

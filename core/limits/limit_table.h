@@ -128,6 +128,8 @@ class LimitTable {
   void Release(absl::Span<const LimitDemand> demand, const LimitRelease& how, SteadyTime now);
   // Starts what can start now and says when to wake next. Cheap when nothing changed.
   LimitWakeups Wake(SteadyTime now);
+  // The same into `out` (cleared first), reusing its storage from call to call.
+  void Wake(SteadyTime now, LimitWakeups& out);
 
   // Where a waiting task waits: the key and why; nullopt when it does not wait.
   std::optional<std::pair<std::string, LimitBlock>> WaitingFor(LimitTaskRef task) const;

@@ -6,7 +6,16 @@
 namespace batchd::core {
 namespace {
 
-absl::int128 CeilDiv(absl::int128 a, absl::int128 b) { return (a + b - 1) / b; }
+// a > 0, b > 0. Most deficits fit in 64 bits, where division is a single instruction rather
+// than the 128-bit library call.
+absl::int128 CeilDiv(absl::int128 a, int64_t b) {
+  if (absl::Int128High64(a) == 0) {
+    const uint64_t low = absl::Int128Low64(a);
+    const uint64_t d = static_cast<uint64_t>(b);
+    return absl::int128(low / d + (low % d != 0 ? 1 : 0));
+  }
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 

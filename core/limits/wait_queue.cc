@@ -1,64 +1,58 @@
 #include "core/limits/wait_queue.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace batchd::core {
 
 void WaitQueue::Push(double priority, QueuedTask task) {
-  auto it = std::find_if(levels_.begin(), levels_.end(),
-                         [&](const Level& l) { return l.priority <= priority; });
-  if (it == levels_.end() || it->priority != priority) {
-    it = levels_.insert(it, Level{});
-    it->priority = priority;
+  Level& level = levels_[priority];
+  Lane& lane = level.lanes[task.batch];
+  if (lane.tasks.empty()) {
+    lane.batch = task.batch;
+    level.turns.push_back(&lane);
   }
-  std::deque<QueuedTask>& mine = it->batches[task.batch];
-  if (mine.empty()) it->turns.push_back(task.batch);
-  mine.push_back(task);
+  lane.tasks.push_back(task);
   ++size_;
 }
 
 const QueuedTask& WaitQueue::Front() const {
-  const Level& level = levels_.front();
-  return level.batches.find(level.turns.front())->second.front();
+  return levels_.begin()->second.turns.front()->tasks.front();
 }
 
 void WaitQueue::PopServed() { PopFront(/*rotate=*/true); }
 void WaitQueue::PopSkipped() { PopFront(/*rotate=*/false); }
 
 void WaitQueue::PopFront(bool rotate) {
-  Level& level = levels_.front();
-  const uint64_t batch = level.turns.front();
-  auto it = level.batches.find(batch);
-  it->second.pop_front();
+  Level& level = levels_.begin()->second;
+  Lane* lane = level.turns.front();
+  lane->tasks.pop_front();
   --size_;
-  if (it->second.empty()) {
-    level.batches.erase(it);
+  if (lane->tasks.empty()) {
     level.turns.pop_front();
+    level.lanes.erase(lane->batch);
   } else if (rotate) {
     level.turns.pop_front();
-    level.turns.push_back(batch);
+    level.turns.push_back(lane);
   }
-  if (level.turns.empty()) levels_.erase(levels_.begin());
+  if (level.turns.empty()) levels_.erase(levels_.begin());  // `level` is gone
 }
 
 void WaitQueue::EraseIf(absl::FunctionRef<bool(const QueuedTask&)> stale) {
   size_ = 0;
-  for (Level& level : levels_) {
-    std::deque<uint64_t> turns;
-    for (uint64_t batch : level.turns) {
-      auto it = level.batches.find(batch);
-      std::erase_if(it->second, [&](const QueuedTask& t) { return stale(t); });
-      if (it->second.empty()) {
-        level.batches.erase(it);
+  for (auto& [priority, level] : levels_) {
+    std::deque<Lane*> turns;
+    for (Lane* lane : level.turns) {
+      std::erase_if(lane->tasks, [&](const QueuedTask& t) { return stale(t); });
+      if (lane->tasks.empty()) {
+        level.lanes.erase(lane->batch);
         continue;
       }
-      size_ += it->second.size();
-      turns.push_back(batch);
+      size_ += lane->tasks.size();
+      turns.push_back(lane);
     }
     level.turns = std::move(turns);
   }
-  std::erase_if(levels_, [](const Level& l) { return l.turns.empty(); });
+  std::erase_if(levels_, [](const auto& entry) { return entry.second.turns.empty(); });
 }
 
 }  // namespace batchd::core

@@ -9,9 +9,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <vector>
+#include <functional>
+#include <map>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/functional/function_ref.h"
 
 namespace batchd::core {
@@ -24,13 +25,20 @@ struct QueuedTask {
 
 class WaitQueue {
  public:
+  WaitQueue() = default;
+  // Move only: turns point at lanes, which stay put when the queue moves but not when copied.
+  WaitQueue(const WaitQueue&) = delete;
+  WaitQueue& operator=(const WaitQueue&) = delete;
+  WaitQueue(WaitQueue&&) = default;
+  WaitQueue& operator=(WaitQueue&&) = default;
+
   void Push(double priority, QueuedTask task);
 
   bool empty() const { return levels_.empty(); }
   size_t size() const { return size_; }  // entries, stale ones included
   // The best entry and its priority; require !empty().
   const QueuedTask& Front() const;
-  double FrontPriority() const { return levels_.front().priority; }
+  double FrontPriority() const { return levels_.begin()->first; }
 
   // Removes the front; its batch has had its turn and goes behind the other batches of its
   // priority.
@@ -42,14 +50,19 @@ class WaitQueue {
   void EraseIf(absl::FunctionRef<bool(const QueuedTask&)> stale);
 
  private:
+  struct Lane {
+    uint64_t batch = 0;
+    std::deque<QueuedTask> tasks;
+  };
   struct Level {
-    double priority = 0;
-    std::deque<uint64_t> turns;  // batches with entries, the one whose turn it is first
-    absl::flat_hash_map<uint64_t, std::deque<QueuedTask>> batches;
+    std::deque<Lane*> turns;  // lanes with entries, the one whose turn it is first
+    // Node-based, so `turns` can point at lanes: the front is reached without hashing.
+    absl::node_hash_map<uint64_t, Lane> lanes;
   };
   void PopFront(bool rotate);
 
-  std::vector<Level> levels_;  // highest priority first; none empty
+  // By priority, highest first; none empty. Node-based: a level never moves.
+  std::map<double, Level, std::greater<>> levels_;
   size_t size_ = 0;
 };
 
