@@ -124,7 +124,9 @@ class LimitTable {
                                        absl::Span<const LimitDemand> demand, SteadyTime now);
   // A waiting task stops waiting (cancelled, timed out); no effect if it does not wait.
   void Leave(LimitTaskRef task, SteadyTime now);
-  // An attempt that holds `demand` (as granted) ended.
+  // An attempt that holds `demand` (as granted) ended. Its verdict, pause and units used
+  // apply to each of its keys (the caller that knows which key throttled passes only that one's
+  // outcome with it). Waiters it frees come back from the next Wake.
   void Release(absl::Span<const LimitDemand> demand, const LimitRelease& how, SteadyTime now);
   // Starts what can start now and says when to wake next. Cheap when nothing changed.
   LimitWakeups Wake(SteadyTime now);
