@@ -46,6 +46,8 @@ class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
       response_.body() = render_();
     }
     response_.prepare_payload();
+    // A HEAD answer carries GET's Content-Length but no content (RFC 9110 section 9.3.2).
+    if (request_.method() == http::verb::head) response_.body().clear();
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, size_t) {
       beast::error_code ignored;
       self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
