@@ -1,0 +1,185 @@
+// An in-process gRPC server with a scripted BatchService and Health, for tests of clients: every
+// call answers what the test put in `script` and is recorded (method and request). Set the
+// script before the calls that read it; calls() may be read from any thread. Header-only; link
+// gRPC and the generated batchd protos.
+#pragma once
+
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "batchd/v1/batch_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace batchd::testing {
+
+class FakeBatchService final : public batchd::v1::BatchService::CallbackService {
+ public:
+  struct Script {
+    grpc::Status status;  // ends every call (streams after their messages)
+    batchd::v1::SubmitBatchResponse submit;
+    batchd::v1::ProcessBatchResponse process;
+    batchd::v1::GetProgressResponse progress;
+    batchd::v1::GetBatchResponse batch;
+    batchd::v1::ListBatchesResponse list;
+    batchd::v1::CancelBatchResponse cancel;
+    batchd::v1::ResolveExecutionOrderResponse resolve;
+    batchd::v1::ListExecutorsResponse executors;
+    std::vector<batchd::v1::WatchProgressResponse> watch;
+    std::vector<batchd::v1::StreamResultsResponse> results;
+  };
+  Script script;
+
+  // "<Method> <request in protobuf text format, one line>" for each call so far, in order.
+  std::vector<std::string> calls() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+  grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* c,
+                                        const batchd::v1::SubmitBatchRequest* request,
+                                        batchd::v1::SubmitBatchResponse* response) override {
+    return Answer(c, "SubmitBatch", *request, script.submit, response);
+  }
+  grpc::ServerUnaryReactor* ProcessBatch(grpc::CallbackServerContext* c,
+                                         const batchd::v1::ProcessBatchRequest* request,
+                                         batchd::v1::ProcessBatchResponse* response) override {
+    return Answer(c, "ProcessBatch", *request, script.process, response);
+  }
+  grpc::ServerUnaryReactor* GetProgress(grpc::CallbackServerContext* c,
+                                        const batchd::v1::GetProgressRequest* request,
+                                        batchd::v1::GetProgressResponse* response) override {
+    return Answer(c, "GetProgress", *request, script.progress, response);
+  }
+  grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* c,
+                                     const batchd::v1::GetBatchRequest* request,
+                                     batchd::v1::GetBatchResponse* response) override {
+    return Answer(c, "GetBatch", *request, script.batch, response);
+  }
+  grpc::ServerUnaryReactor* ListBatches(grpc::CallbackServerContext* c,
+                                        const batchd::v1::ListBatchesRequest* request,
+                                        batchd::v1::ListBatchesResponse* response) override {
+    return Answer(c, "ListBatches", *request, script.list, response);
+  }
+  grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* c,
+                                        const batchd::v1::CancelBatchRequest* request,
+                                        batchd::v1::CancelBatchResponse* response) override {
+    return Answer(c, "CancelBatch", *request, script.cancel, response);
+  }
+  grpc::ServerUnaryReactor* ResolveExecutionOrder(
+      grpc::CallbackServerContext* c, const batchd::v1::ResolveExecutionOrderRequest* request,
+      batchd::v1::ResolveExecutionOrderResponse* response) override {
+    return Answer(c, "ResolveExecutionOrder", *request, script.resolve, response);
+  }
+  grpc::ServerUnaryReactor* ListExecutors(grpc::CallbackServerContext* c,
+                                          const batchd::v1::ListExecutorsRequest* request,
+                                          batchd::v1::ListExecutorsResponse* response) override {
+    return Answer(c, "ListExecutors", *request, script.executors, response);
+  }
+  grpc::ServerWriteReactor<batchd::v1::WatchProgressResponse>* WatchProgress(
+      grpc::CallbackServerContext*, const batchd::v1::WatchProgressRequest* request) override {
+    Record("WatchProgress", *request);
+    return new Writer<batchd::v1::WatchProgressResponse>(script.watch, script.status);
+  }
+  grpc::ServerWriteReactor<batchd::v1::StreamResultsResponse>* StreamResults(
+      grpc::CallbackServerContext*, const batchd::v1::StreamResultsRequest* request) override {
+    Record("StreamResults", *request);
+    return new Writer<batchd::v1::StreamResultsResponse>(script.results, script.status);
+  }
+
+ private:
+  // Writes `messages`, then finishes with `status`.
+  template <typename Message>
+  class Writer final : public grpc::ServerWriteReactor<Message> {
+   public:
+    Writer(std::vector<Message> messages, grpc::Status status)
+        : messages_(std::move(messages)), status_(std::move(status)) {
+      Next();
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      Next();
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    void Next() {
+      if (next_ == messages_.size()) return this->Finish(status_);
+      this->StartWrite(&messages_[next_++]);
+    }
+    std::vector<Message> messages_;
+    const grpc::Status status_;
+    size_t next_ = 0;
+  };
+
+  void Record(const std::string& method, const google::protobuf::Message& request) {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(method + " " + request.ShortDebugString());
+  }
+
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* c, const std::string& method,
+                                   const Request& request, const Response& scripted,
+                                   Response* response) {
+    Record(method, request);
+    if (script.status.ok()) *response = scripted;
+    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
+    reactor->Finish(script.status);
+    return reactor;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+class FakeHealthService final : public grpc::health::v1::Health::CallbackService {
+ public:
+  // Set before the calls that read it.
+  grpc::health::v1::HealthCheckResponse::ServingStatus serving =
+      grpc::health::v1::HealthCheckResponse::SERVING;
+
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* c,
+                                  const grpc::health::v1::HealthCheckRequest*,
+                                  grpc::health::v1::HealthCheckResponse* response) override {
+    response->set_status(serving);
+    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+// Both services on an in-process server; channel() reaches them.
+class FakeBatchServer {
+ public:
+  FakeBatchServer() {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&batch);
+    builder.RegisterService(&health);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeBatchServer() {
+    server_->Shutdown();
+    server_->Wait();
+  }
+  FakeBatchServer(const FakeBatchServer&) = delete;
+  FakeBatchServer& operator=(const FakeBatchServer&) = delete;
+
+  std::shared_ptr<grpc::Channel> channel() {
+    return server_->InProcessChannel(grpc::ChannelArguments());
+  }
+
+  FakeBatchService batch;
+  FakeHealthService health;
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace batchd::testing
