@@ -1,13 +1,14 @@
 // An in-process gRPC server with a scripted BatchService and Health, for tests of clients: every
-// call answers what the test put in `script` and is recorded (method and request). Set the
-// script before the calls that read it; calls() may be read from any thread. Header-only; link
-// gRPC and the generated batchd protos.
+// call answers what the test put in `script` and is recorded (method, request, deadline). Set
+// the script before the calls that read it; the log may be read from any thread. Header-only;
+// link gRPC and the generated batchd protos.
 #pragma once
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,10 +21,41 @@
 
 namespace batchd::testing {
 
+// Every call the fake services answered, in order.
+class CallLog {
+ public:
+  using SystemTime = std::chrono::system_clock::time_point;
+
+  void Record(const std::string& method, const google::protobuf::Message& request,
+              const grpc::CallbackServerContext& context) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(method + " " + request.ShortDebugString());
+    deadlines_.push_back(context.deadline());
+  }
+  // "<Method> <request in protobuf text format, one line>" for each call.
+  std::vector<std::string> calls() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  // Each call's deadline as the server saw it; SystemTime::max() for none.
+  std::vector<SystemTime> deadlines() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return deadlines_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<SystemTime> deadlines_ ABSL_GUARDED_BY(mu_);
+};
+
 class FakeBatchService final : public batchd::v1::BatchService::CallbackService {
  public:
+  explicit FakeBatchService(CallLog& log) : log_(log) {}
+
   struct Script {
     grpc::Status status;  // ends every call (streams after their messages)
+    bool hang = false;    // unary calls are answered only once the client cancels them
     batchd::v1::SubmitBatchResponse submit;
     batchd::v1::ProcessBatchResponse process;
     batchd::v1::GetProgressResponse progress;
@@ -36,12 +68,6 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     std::vector<batchd::v1::StreamResultsResponse> results;
   };
   Script script;
-
-  // "<Method> <request in protobuf text format, one line>" for each call so far, in order.
-  std::vector<std::string> calls() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* c,
                                         const batchd::v1::SubmitBatchRequest* request,
@@ -84,13 +110,13 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     return Answer(c, "ListExecutors", *request, script.executors, response);
   }
   grpc::ServerWriteReactor<batchd::v1::WatchProgressResponse>* WatchProgress(
-      grpc::CallbackServerContext*, const batchd::v1::WatchProgressRequest* request) override {
-    Record("WatchProgress", *request);
+      grpc::CallbackServerContext* c, const batchd::v1::WatchProgressRequest* request) override {
+    log_.Record("WatchProgress", *request, *c);
     return new Writer<batchd::v1::WatchProgressResponse>(script.watch, script.status);
   }
   grpc::ServerWriteReactor<batchd::v1::StreamResultsResponse>* StreamResults(
-      grpc::CallbackServerContext*, const batchd::v1::StreamResultsRequest* request) override {
-    Record("StreamResults", *request);
+      grpc::CallbackServerContext* c, const batchd::v1::StreamResultsRequest* request) override {
+    log_.Record("StreamResults", *request, *c);
     return new Writer<batchd::v1::StreamResultsResponse>(script.results, script.status);
   }
 
@@ -119,40 +145,48 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     size_t next_ = 0;
   };
 
-  void Record(const std::string& method, const google::protobuf::Message& request) {
-    absl::MutexLock lock(&mu_);
-    calls_.push_back(method + " " + request.ShortDebugString());
-  }
+  // Finishes when the client cancels (its deadline passes) or the server shuts down.
+  class Unanswered final : public grpc::ServerUnaryReactor {
+   public:
+    void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+  };
 
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* c, const std::string& method,
                                    const Request& request, const Response& scripted,
                                    Response* response) {
-    Record(method, request);
+    log_.Record(method, request, *c);
+    if (script.hang) return new Unanswered();
     if (script.status.ok()) *response = scripted;
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
     reactor->Finish(script.status);
     return reactor;
   }
 
-  mutable absl::Mutex mu_;
-  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  CallLog& log_;
 };
 
 class FakeHealthService final : public grpc::health::v1::Health::CallbackService {
  public:
+  explicit FakeHealthService(CallLog& log) : log_(log) {}
+
   // Set before the calls that read it.
   grpc::health::v1::HealthCheckResponse::ServingStatus serving =
       grpc::health::v1::HealthCheckResponse::SERVING;
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* c,
-                                  const grpc::health::v1::HealthCheckRequest*,
+                                  const grpc::health::v1::HealthCheckRequest* request,
                                   grpc::health::v1::HealthCheckResponse* response) override {
+    log_.Record("Check", *request, *c);
     response->set_status(serving);
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+
+ private:
+  CallLog& log_;
 };
 
 // Both services on an in-process server; channel() reaches them.
@@ -175,8 +209,9 @@ class FakeBatchServer {
     return server_->InProcessChannel(grpc::ChannelArguments());
   }
 
-  FakeBatchService batch;
-  FakeHealthService health;
+  CallLog log;  // of both services
+  FakeBatchService batch{log};
+  FakeHealthService health{log};
 
  private:
   std::unique_ptr<grpc::Server> server_;

@@ -71,7 +71,7 @@ class BatchCommandsTest : public ::testing::Test {
                                  out_,          err_,   tty,     100};
     return command(context);
   }
-  std::vector<std::string> calls() const { return server_.batch.calls(); }
+  std::vector<std::string> calls() const { return server_.log.calls(); }
 
   batchd::testing::FakeBatchServer server_;
   std::ostringstream out_;

@@ -58,7 +58,7 @@ TEST_F(DaemonCommandsTest, ExecutorsPrintsTheExecutorTable) {
   echo->set_kind("builtin");
   EXPECT_EQ(Run(ExecutorsCommand, {"executors"}), kExitOk);
   EXPECT_EQ(out_.str(), FormatExecutorTable(server_.batch.script.executors));
-  EXPECT_THAT(server_.batch.calls(), ElementsAre("ListExecutors "));
+  EXPECT_THAT(server_.log.calls(), ElementsAre("ListExecutors "));
 }
 
 TEST_F(DaemonCommandsTest, ExecutorsReportsTheRpcError) {
@@ -80,7 +80,7 @@ TEST_F(DaemonCommandsTest, LayersResolvesTheBatchFilesTasks) {
       kExitOk);
   EXPECT_EQ(out_.str(), FormatExecutionOrder(resolved));
   // Only the tasks go to ResolveExecutionOrder.
-  EXPECT_THAT(server_.batch.calls(),
+  EXPECT_THAT(server_.log.calls(),
               ElementsAre("ResolveExecutionOrder tasks { id: \"a\" } tasks { id: \"b\" "
                           "dependencies: \"a\" }"));
 }
@@ -88,7 +88,7 @@ TEST_F(DaemonCommandsTest, LayersResolvesTheBatchFilesTasks) {
 TEST_F(DaemonCommandsTest, LayersReportsAMissingFileWithoutCallingTheDaemon) {
   EXPECT_EQ(Run(LayersCommand, {"layers", "/nonexistent/batch.json"}), kExitFailure);
   EXPECT_THAT(err_.str(), StartsWith("batchctl: "));
-  EXPECT_THAT(server_.batch.calls(), IsEmpty());
+  EXPECT_THAT(server_.log.calls(), IsEmpty());
 }
 
 }  // namespace

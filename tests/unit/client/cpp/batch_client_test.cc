@@ -1,15 +1,12 @@
-// BatchClient against an in-process gRPC server whose services record what reached them (the
-// method, the request, the deadline) and answer what the test scripted: each call reaches its
-// RPC with its request, answers come back whole, errors keep their code and message, and every
-// call carries the deadline its CallTimeouts say (none for ProcessBatch and streams).
+// BatchClient against the scripted in-process server (tests/testing/fake_batch_service.h), which
+// records what reached it (method, request, deadline): each call reaches its RPC with its
+// request, answers come back whole, errors keep their code and message, and every call carries
+// the deadline its CallTimeouts say (none for ProcessBatch and streams).
 #include "client/cpp/batch_client.h"
 
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
-#include <grpcpp/support/server_callback.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,9 +17,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_batch_service.h"
 
 namespace batchd::client {
 namespace {
@@ -32,214 +29,55 @@ using grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using SystemTime = std::chrono::system_clock::time_point;
 
-// What one call looked like from the server.
-struct Seen {
-  std::string method;
-  std::string request;  // the request's ShortDebugString
-  SystemTime deadline;  // time_point::max() when the call had none
-  SystemTime received;
-};
-
-class Recorder {
- public:
-  void Record(const std::string& method, const google::protobuf::Message& request,
-              const grpc::CallbackServerContext* context) {
-    absl::MutexLock lock(&mu_);
-    seen_.push_back({method, request.ShortDebugString(), context->deadline(),
-                     std::chrono::system_clock::now()});
-  }
-  std::vector<Seen> seen() const {
-    absl::MutexLock lock(&mu_);
-    return seen_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<Seen> seen_ ABSL_GUARDED_BY(mu_);
-};
-
-// Writes `responses`, then finishes OK.
-template <typename Response>
-class ListWriter final : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit ListWriter(std::vector<Response> responses) : responses_(std::move(responses)) {
-    Next();
-  }
-  void OnWriteDone(bool ok) override {
-    if (!ok) return this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-    Next();
-  }
-  void OnDone() override { delete this; }
-
- private:
-  void Next() {
-    if (next_ == responses_.size()) return this->Finish(grpc::Status::OK);
-    this->StartWrite(&responses_[next_++]);
-  }
-  std::vector<Response> responses_;
-  size_t next_ = 0;
-};
-
-// Finishes only when the client cancels (its deadline passes).
-class NeverAnswers final : public grpc::ServerUnaryReactor {
- public:
-  void OnCancel() override { Finish(grpc::Status::CANCELLED); }
-  void OnDone() override { delete this; }
-};
-
-// Answers every unary call with `status` (OK: a response naming the method), records it.
-class ScriptedBatchService final : public v1::BatchService::CallbackService {
- public:
-  explicit ScriptedBatchService(Recorder& recorder) : recorder_(recorder) {}
-
-  grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* c,
-                                        const v1::SubmitBatchRequest* request,
-                                        v1::SubmitBatchResponse* response) override {
-    response->set_batch_id("submitted");
-    return Answer("SubmitBatch", c, *request);
-  }
-  grpc::ServerUnaryReactor* ProcessBatch(grpc::CallbackServerContext* c,
-                                         const v1::ProcessBatchRequest* request,
-                                         v1::ProcessBatchResponse* response) override {
-    response->mutable_summary()->set_batch_id("processed");
-    return Answer("ProcessBatch", c, *request);
-  }
-  grpc::ServerUnaryReactor* GetProgress(grpc::CallbackServerContext* c,
-                                        const v1::GetProgressRequest* request,
-                                        v1::GetProgressResponse* response) override {
-    response->mutable_progress()->set_batch_id(request->batch_id());
-    response->mutable_progress()->set_completed_tasks(3);
-    return Answer("GetProgress", c, *request);
-  }
-  grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* c,
-                                     const v1::GetBatchRequest* request,
-                                     v1::GetBatchResponse* response) override {
-    response->mutable_summary()->set_batch_id(request->batch_id());
-    return Answer("GetBatch", c, *request);
-  }
-  grpc::ServerUnaryReactor* ListBatches(grpc::CallbackServerContext* c,
-                                        const v1::ListBatchesRequest* request,
-                                        v1::ListBatchesResponse* response) override {
-    response->add_batches()->set_batch_id("first");
-    response->add_batches()->set_batch_id("second");
-    return Answer("ListBatches", c, *request);
-  }
-  grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* c,
-                                        const v1::CancelBatchRequest* request,
-                                        v1::CancelBatchResponse* response) override {
-    response->mutable_progress()->set_batch_id(request->batch_id());
-    return Answer("CancelBatch", c, *request);
-  }
-  grpc::ServerUnaryReactor* ResolveExecutionOrder(
-      grpc::CallbackServerContext* c, const v1::ResolveExecutionOrderRequest* request,
-      v1::ResolveExecutionOrderResponse* response) override {
-    response->add_critical_path("a");
-    response->add_critical_path("b");
-    return Answer("ResolveExecutionOrder", c, *request);
-  }
-  grpc::ServerUnaryReactor* ListExecutors(grpc::CallbackServerContext* c,
-                                          const v1::ListExecutorsRequest* request,
-                                          v1::ListExecutorsResponse* response) override {
-    response->add_executors()->set_name("echo");
-    return Answer("ListExecutors", c, *request);
-  }
-  grpc::ServerWriteReactor<v1::WatchProgressResponse>* WatchProgress(
-      grpc::CallbackServerContext* c, const v1::WatchProgressRequest* request) override {
-    recorder_.Record("WatchProgress", *request, c);
-    std::vector<v1::WatchProgressResponse> updates(3);
-    for (size_t i = 0; i < updates.size(); ++i) {
-      updates[i].mutable_progress()->set_completed_tasks(static_cast<uint32_t>(i + 1));
-    }
-    return new ListWriter<v1::WatchProgressResponse>(std::move(updates));
-  }
-  grpc::ServerWriteReactor<v1::StreamResultsResponse>* StreamResults(
-      grpc::CallbackServerContext* c, const v1::StreamResultsRequest* request) override {
-    recorder_.Record("StreamResults", *request, c);
-    std::vector<v1::StreamResultsResponse> messages(2);
-    messages[0].set_sequence(request->after_sequence() + 1);
-    messages[0].add_results()->set_task_id("a");
-    messages[1].mutable_summary()->set_batch_id(request->batch_id());
-    return new ListWriter<v1::StreamResultsResponse>(std::move(messages));
-  }
-
-  // Written by the test before the calls that read it.
-  grpc::Status status;
-  bool hang = false;  // never answer unary calls (until the client gives up)
-
- private:
-  grpc::ServerUnaryReactor* Answer(const std::string& method, grpc::CallbackServerContext* c,
-                                   const google::protobuf::Message& request) {
-    recorder_.Record(method, request, c);
-    if (hang) return new NeverAnswers();
-    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
-    reactor->Finish(status);
-    return reactor;
-  }
-
-  Recorder& recorder_;
-};
-
-class ScriptedHealth final : public grpc::health::v1::Health::CallbackService {
- public:
-  explicit ScriptedHealth(Recorder& recorder) : recorder_(recorder) {}
-  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* c,
-                                  const grpc::health::v1::HealthCheckRequest* request,
-                                  HealthCheckResponse* response) override {
-    recorder_.Record("Check", *request, c);
-    response->set_status(request->service().empty() ? HealthCheckResponse::SERVING
-                                                    : HealthCheckResponse::SERVICE_UNKNOWN);
-    grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-
- private:
-  Recorder& recorder_;
-};
-
 // Calls with a deadline must reach the server with (about) their timeout left: generous, since
 // a loaded machine may take seconds to deliver a call.
 constexpr auto kSlack = std::chrono::seconds(5);
 
 class BatchClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.RegisterService(&batch_);
-    builder.RegisterService(&health_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-  }
-  void TearDown() override {
-    server_->Shutdown();
-    server_->Wait();
+  BatchClientTest() {
+    // Answers that name what they answer, so a call routed to the wrong method shows.
+    batchd::testing::FakeBatchService::Script& script = server_.batch.script;
+    script.submit.set_batch_id("submitted");
+    script.process.mutable_summary()->set_batch_id("processed");
+    script.progress.mutable_progress()->set_completed_tasks(3);
+    script.batch.mutable_summary()->set_batch_id("got");
+    script.list.add_batches()->set_batch_id("first");
+    script.list.add_batches()->set_batch_id("second");
+    script.cancel.mutable_progress()->set_batch_id("cancelled");
+    script.resolve.add_critical_path("a");
+    script.resolve.add_critical_path("b");
+    script.executors.add_executors()->set_name("echo");
+    for (uint32_t completed = 1; completed <= 3; ++completed) {
+      script.watch.emplace_back().mutable_progress()->set_completed_tasks(completed);
+    }
+    v1::StreamResultsResponse& first = script.results.emplace_back();
+    first.set_sequence(42);
+    first.add_results()->set_task_id("a");
+    script.results.emplace_back().mutable_summary()->set_batch_id("summarized");
   }
 
   BatchClient Client(CallTimeouts timeouts = {}) {
-    return BatchClient(server_->InProcessChannel(grpc::ChannelArguments()), timeouts);
+    return BatchClient(server_.channel(), timeouts);
   }
 
-  Seen Last() const {
-    const std::vector<Seen> seen = recorder_.seen();
-    EXPECT_FALSE(seen.empty());
-    return seen.empty() ? Seen{} : seen.back();
+  std::string LastCall() const {
+    const std::vector<std::string> calls = server_.log.calls();
+    return calls.empty() ? "" : calls.back();
   }
-
+  SystemTime LastDeadline() const {
+    const std::vector<SystemTime> deadlines = server_.log.deadlines();
+    EXPECT_FALSE(deadlines.empty());
+    return deadlines.empty() ? SystemTime() : deadlines.back();
+  }
   // The last call's deadline was `timeout` after it was made (within kSlack).
   void ExpectDeadline(std::chrono::milliseconds timeout, SystemTime called) const {
-    const Seen seen = Last();
-    EXPECT_LE(seen.deadline, called + kSlack + timeout) << seen.method;
-    EXPECT_GE(seen.deadline, called + timeout) << seen.method;
+    EXPECT_LE(LastDeadline(), called + kSlack + timeout) << LastCall();
+    EXPECT_GE(LastDeadline(), called + timeout) << LastCall();
   }
-  void ExpectNoDeadline() const {
-    const Seen seen = Last();
-    EXPECT_EQ(seen.deadline, SystemTime::max()) << seen.method;
-  }
+  void ExpectNoDeadline() const { EXPECT_EQ(LastDeadline(), SystemTime::max()) << LastCall(); }
 
-  Recorder recorder_;
-  ScriptedBatchService batch_{recorder_};
-  ScriptedHealth health_{recorder_};
-  std::unique_ptr<grpc::Server> server_;
+  batchd::testing::FakeBatchServer server_;
 };
 
 TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
@@ -254,14 +92,13 @@ TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
   progress_request.set_batch_id("b-1");
   v1::GetProgressResponse progress;
   ASSERT_TRUE(client.GetProgress(progress_request, &progress).ok());
-  EXPECT_EQ(progress.progress().batch_id(), "b-1");
   EXPECT_EQ(progress.progress().completed_tasks(), 3u);
 
   v1::GetBatchRequest get;
   get.set_batch_id("b-2");
   v1::GetBatchResponse got;
   ASSERT_TRUE(client.GetBatch(get, &got).ok());
-  EXPECT_EQ(got.summary().batch_id(), "b-2");
+  EXPECT_EQ(got.summary().batch_id(), "got");
 
   v1::ListBatchesRequest list;
   list.set_limit(2);
@@ -275,7 +112,7 @@ TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
   cancel.set_reason("enough");
   v1::CancelBatchResponse cancelled;
   ASSERT_TRUE(client.CancelBatch(cancel, &cancelled).ok());
-  EXPECT_EQ(cancelled.progress().batch_id(), "b-3");
+  EXPECT_EQ(cancelled.progress().batch_id(), "cancelled");
 
   v1::ResolveExecutionOrderRequest resolve;
   resolve.add_tasks()->set_id("a");
@@ -294,17 +131,16 @@ TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
   ASSERT_TRUE(client.ProcessBatch(process, &processed).ok());
   EXPECT_EQ(processed.summary().batch_id(), "processed");
 
-  std::vector<std::string> calls;
-  for (const Seen& seen : recorder_.seen()) calls.push_back(seen.method + " " + seen.request);
-  EXPECT_THAT(calls, ElementsAre("SubmitBatch request_id: \"r-1\"", "GetProgress batch_id: \"b-1\"",
-                                 "GetBatch batch_id: \"b-2\"", "ListBatches limit: 2",
-                                 "CancelBatch batch_id: \"b-3\" reason: \"enough\"",
-                                 "ResolveExecutionOrder tasks { id: \"a\" }", "ListExecutors ",
-                                 "ProcessBatch request_id: \"r-2\""));
+  EXPECT_THAT(server_.log.calls(),
+              ElementsAre("SubmitBatch request_id: \"r-1\"", "GetProgress batch_id: \"b-1\"",
+                          "GetBatch batch_id: \"b-2\"", "ListBatches limit: 2",
+                          "CancelBatch batch_id: \"b-3\" reason: \"enough\"",
+                          "ResolveExecutionOrder tasks { id: \"a\" }", "ListExecutors ",
+                          "ProcessBatch request_id: \"r-2\""));
 }
 
 TEST_F(BatchClientTest, AnErrorKeepsItsCodeAndMessage) {
-  batch_.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch 'b-9'");
+  server_.batch.script.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch 'b-9'");
   v1::GetBatchRequest get;
   get.set_batch_id("b-9");
   v1::GetBatchResponse got;
@@ -347,7 +183,7 @@ TEST_F(BatchClientTest, EveryTimeoutCanBeSetOrTurnedOff) {
 }
 
 TEST_F(BatchClientTest, ACallPastItsDeadlineIsDeadlineExceeded) {
-  batch_.hang = true;
+  server_.batch.script.hang = true;
   CallTimeouts timeouts;
   timeouts.unary = absl::Milliseconds(200);
   v1::ListBatchesResponse response;
@@ -362,9 +198,10 @@ TEST_F(BatchClientTest, CheckHealthAsksForTheServiceWithTheShortHealthTimeout) {
   ASSERT_TRUE(client.CheckHealth("", &response).ok());
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
   ExpectDeadline(std::chrono::seconds(3), called);
+  server_.health.serving = HealthCheckResponse::SERVICE_UNKNOWN;
   ASSERT_TRUE(client.CheckHealth("batchd.v1.BatchService", &response).ok());
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVICE_UNKNOWN);
-  EXPECT_EQ(Last().request, "service: \"batchd.v1.BatchService\"");
+  EXPECT_EQ(LastCall(), "Check service: \"batchd.v1.BatchService\"");
 }
 
 TEST_F(BatchClientTest, WatchProgressDeliversEveryUpdateInOrderWithoutADeadline) {
@@ -376,7 +213,7 @@ TEST_F(BatchClientTest, WatchProgressDeliversEveryUpdateInOrderWithoutADeadline)
       [&](const v1::BatchProgress& progress) { completed.push_back(progress.completed_tasks()); });
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(completed, ElementsAre(1u, 2u, 3u));
-  EXPECT_EQ(Last().request, "batch_id: \"b-1\"");
+  EXPECT_EQ(LastCall(), "WatchProgress batch_id: \"b-1\"");
   ExpectNoDeadline();
 }
 
@@ -391,7 +228,8 @@ TEST_F(BatchClientTest, StreamResultsDeliversEveryMessageEndingWithTheSummary) {
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_EQ(messages[0].sequence(), 42u);
   EXPECT_EQ(messages[0].results(0).task_id(), "a");
-  EXPECT_EQ(messages[1].summary().batch_id(), "b-1");
+  EXPECT_EQ(messages[1].summary().batch_id(), "summarized");
+  EXPECT_EQ(LastCall(), "StreamResults batch_id: \"b-1\" after_sequence: 41");
   ExpectNoDeadline();
 }
 
