@@ -1,13 +1,16 @@
 // An in-process gRPC server with a scripted BatchService and Health, for tests of clients: every
-// call answers what the test put in `script` and is recorded (method, request, deadline). Set
-// the script before the calls that read it; the log may be read from any thread. Header-only;
-// link gRPC and the generated batchd protos.
+// call answers what the test put in the script and is recorded (method, request, deadline).
+// Thread-safe: the script is edited under a lock (script() holds it for the full expression, or
+// for as long as the test keeps the handle) that the handlers take too, so ThreadSanitizer sees
+// the test's edits happen before the calls that read them. Header-only; link gRPC and the
+// generated batchd protos.
 #pragma once
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -67,57 +70,71 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     std::vector<batchd::v1::WatchProgressResponse> watch;
     std::vector<batchd::v1::StreamResultsResponse> results;
   };
-  Script script;
+  // The script, locked while the handle lives: `fake.script()->status = ...;`.
+  class LockedScript {
+   public:
+    LockedScript(absl::Mutex& mu, Script& script) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
+        : lock_(&mu), script_(script) {}
+    Script* operator->() { return &script_; }
+    Script& operator*() { return script_; }
+
+   private:
+    absl::MutexLock lock_;
+    Script& script_;
+  };
+  LockedScript script() ABSL_NO_THREAD_SAFETY_ANALYSIS { return LockedScript(script_mu_, script_); }
 
   grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* c,
                                         const batchd::v1::SubmitBatchRequest* request,
                                         batchd::v1::SubmitBatchResponse* response) override {
-    return Answer(c, "SubmitBatch", *request, script.submit, response);
+    return Answer(c, "SubmitBatch", *request, &Script::submit, response);
   }
   grpc::ServerUnaryReactor* ProcessBatch(grpc::CallbackServerContext* c,
                                          const batchd::v1::ProcessBatchRequest* request,
                                          batchd::v1::ProcessBatchResponse* response) override {
-    return Answer(c, "ProcessBatch", *request, script.process, response);
+    return Answer(c, "ProcessBatch", *request, &Script::process, response);
   }
   grpc::ServerUnaryReactor* GetProgress(grpc::CallbackServerContext* c,
                                         const batchd::v1::GetProgressRequest* request,
                                         batchd::v1::GetProgressResponse* response) override {
-    return Answer(c, "GetProgress", *request, script.progress, response);
+    return Answer(c, "GetProgress", *request, &Script::progress, response);
   }
   grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* c,
                                      const batchd::v1::GetBatchRequest* request,
                                      batchd::v1::GetBatchResponse* response) override {
-    return Answer(c, "GetBatch", *request, script.batch, response);
+    return Answer(c, "GetBatch", *request, &Script::batch, response);
   }
   grpc::ServerUnaryReactor* ListBatches(grpc::CallbackServerContext* c,
                                         const batchd::v1::ListBatchesRequest* request,
                                         batchd::v1::ListBatchesResponse* response) override {
-    return Answer(c, "ListBatches", *request, script.list, response);
+    return Answer(c, "ListBatches", *request, &Script::list, response);
   }
   grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* c,
                                         const batchd::v1::CancelBatchRequest* request,
                                         batchd::v1::CancelBatchResponse* response) override {
-    return Answer(c, "CancelBatch", *request, script.cancel, response);
+    return Answer(c, "CancelBatch", *request, &Script::cancel, response);
   }
   grpc::ServerUnaryReactor* ResolveExecutionOrder(
       grpc::CallbackServerContext* c, const batchd::v1::ResolveExecutionOrderRequest* request,
       batchd::v1::ResolveExecutionOrderResponse* response) override {
-    return Answer(c, "ResolveExecutionOrder", *request, script.resolve, response);
+    return Answer(c, "ResolveExecutionOrder", *request, &Script::resolve, response);
   }
   grpc::ServerUnaryReactor* ListExecutors(grpc::CallbackServerContext* c,
                                           const batchd::v1::ListExecutorsRequest* request,
                                           batchd::v1::ListExecutorsResponse* response) override {
-    return Answer(c, "ListExecutors", *request, script.executors, response);
+    return Answer(c, "ListExecutors", *request, &Script::executors, response);
   }
   grpc::ServerWriteReactor<batchd::v1::WatchProgressResponse>* WatchProgress(
       grpc::CallbackServerContext* c, const batchd::v1::WatchProgressRequest* request) override {
     log_.Record("WatchProgress", *request, *c);
-    return new Writer<batchd::v1::WatchProgressResponse>(script.watch, script.status);
+    absl::MutexLock lock(&script_mu_);
+    return new Writer<batchd::v1::WatchProgressResponse>(script_.watch, script_.status);
   }
   grpc::ServerWriteReactor<batchd::v1::StreamResultsResponse>* StreamResults(
       grpc::CallbackServerContext* c, const batchd::v1::StreamResultsRequest* request) override {
     log_.Record("StreamResults", *request, *c);
-    return new Writer<batchd::v1::StreamResultsResponse>(script.results, script.status);
+    absl::MutexLock lock(&script_mu_);
+    return new Writer<batchd::v1::StreamResultsResponse>(script_.results, script_.status);
   }
 
  private:
@@ -154,16 +171,23 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
 
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* c, const std::string& method,
-                                   const Request& request, const Response& scripted,
+                                   const Request& request, const Response Script::*scripted,
                                    Response* response) {
     log_.Record(method, request, *c);
-    if (script.hang) return new Unanswered();
-    if (script.status.ok()) *response = scripted;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&script_mu_);
+      if (script_.hang) return new Unanswered();
+      status = script_.status;
+      if (status.ok()) *response = script_.*scripted;
+    }
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
-    reactor->Finish(script.status);
+    reactor->Finish(status);
     return reactor;
   }
 
+  absl::Mutex script_mu_;
+  Script script_ ABSL_GUARDED_BY(script_mu_);
   CallLog& log_;
 };
 
@@ -171,15 +195,14 @@ class FakeHealthService final : public grpc::health::v1::Health::CallbackService
  public:
   explicit FakeHealthService(CallLog& log) : log_(log) {}
 
-  // Set before the calls that read it.
-  grpc::health::v1::HealthCheckResponse::ServingStatus serving =
-      grpc::health::v1::HealthCheckResponse::SERVING;
+  std::atomic<grpc::health::v1::HealthCheckResponse::ServingStatus> serving{
+      grpc::health::v1::HealthCheckResponse::SERVING};
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* c,
                                   const grpc::health::v1::HealthCheckRequest* request,
                                   grpc::health::v1::HealthCheckResponse* response) override {
     log_.Record("Check", *request, *c);
-    response->set_status(serving);
+    response->set_status(serving.load());
     grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

@@ -79,7 +79,7 @@ class BatchCommandsTest : public ::testing::Test {
 };
 
 TEST_F(BatchCommandsTest, RunProcessesTheBatchFileAndPrintsTheResultTable) {
-  server_.batch.script.process.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_SUCCEEDED));
+  server_.batch.script()->process.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_SUCCEEDED));
   EXPECT_EQ(Run(RunCommand, {"run", "-"}, kBatchJson), kExitOk);
   EXPECT_EQ(out_.str(), FormatResultTable(Summary(v1::BATCH_STATE_SUCCEEDED)));
   EXPECT_EQ(err_.str(), "");
@@ -89,14 +89,14 @@ TEST_F(BatchCommandsTest, RunProcessesTheBatchFileAndPrintsTheResultTable) {
 }
 
 TEST_F(BatchCommandsTest, RunFailsWhenATaskFailedOrTheBatchDidNotSucceed) {
-  server_.batch.script.process.mutable_summary()->CopyFrom(
+  server_.batch.script()->process.mutable_summary()->CopyFrom(
       Summary(v1::BATCH_STATE_SUCCEEDED, /*failed=*/1));
   EXPECT_EQ(Run(RunCommand, {"run", "-"}, kBatchJson), kExitFailure);
-  server_.batch.script.process.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_CANCELLED));
+  server_.batch.script()->process.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_CANCELLED));
   EXPECT_EQ(Run(RunCommand, {"run", "-"}, kBatchJson), kExitFailure);
   v1::BatchSummary unsuccessful_result = Summary(v1::BATCH_STATE_SUCCEEDED);
   unsuccessful_result.mutable_results(1)->set_success(false);
-  server_.batch.script.process.mutable_summary()->CopyFrom(unsuccessful_result);
+  server_.batch.script()->process.mutable_summary()->CopyFrom(unsuccessful_result);
   EXPECT_EQ(Run(RunCommand, {"run", "-"}, kBatchJson), kExitFailure);
 }
 
@@ -108,15 +108,16 @@ TEST_F(BatchCommandsTest, RunReportsAnUnreadableBatchFileWithoutCallingTheDaemon
 }
 
 TEST_F(BatchCommandsTest, RunReportsTheRpcErrorWithAHintWhenTheDaemonIsUnreachable) {
-  server_.batch.script.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  server_.batch.script()->status =
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
   EXPECT_EQ(Run(RunCommand, {"run", "-", "--addr", "10.0.0.1:7000"}, kBatchJson), kExitFailure);
-  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script.status) +
+  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script()->status) +
                             "  (is batchd running at 10.0.0.1:7000?)\n");
   EXPECT_EQ(out_.str(), "");
 }
 
 TEST_F(BatchCommandsTest, SubmitPrintsTheBatchIdAndReturns) {
-  server_.batch.script.submit.set_batch_id("b-1");
+  server_.batch.script()->submit.set_batch_id("b-1");
   EXPECT_EQ(Run(SubmitCommand, {"submit", "-"}, kBatchJson), kExitOk);
   EXPECT_EQ(out_.str(), "b-1\n");
   ASSERT_EQ(calls().size(), 1u);
@@ -124,11 +125,11 @@ TEST_F(BatchCommandsTest, SubmitPrintsTheBatchIdAndReturns) {
 }
 
 TEST_F(BatchCommandsTest, SubmitWatchPrintsEveryUpdateThenTheResults) {
-  server_.batch.script.submit.set_batch_id("b-1");
+  server_.batch.script()->submit.set_batch_id("b-1");
   for (uint32_t completed : {0u, 1u, 2u}) {
-    server_.batch.script.watch.emplace_back().mutable_progress()->CopyFrom(Progress(completed));
+    server_.batch.script()->watch.emplace_back().mutable_progress()->CopyFrom(Progress(completed));
   }
-  server_.batch.script.batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_SUCCEEDED));
+  server_.batch.script()->batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_SUCCEEDED));
   EXPECT_EQ(Run(SubmitCommand, {"submit", "-", "--watch"}, kBatchJson), kExitOk);
   EXPECT_EQ(out_.str(), "b-1\n" + FormatProgressLine(Progress(0)) + "\n" +
                             FormatProgressLine(Progress(1)) + "\n" +
@@ -139,10 +140,10 @@ TEST_F(BatchCommandsTest, SubmitWatchPrintsEveryUpdateThenTheResults) {
 }
 
 TEST_F(BatchCommandsTest, SubmitWatchOnATerminalRedrawsOneProgressBar) {
-  server_.batch.script.submit.set_batch_id("b-1");
-  server_.batch.script.watch.emplace_back().mutable_progress()->CopyFrom(Progress(1));
-  server_.batch.script.watch.emplace_back().mutable_progress()->CopyFrom(Progress(2));
-  server_.batch.script.batch.mutable_summary()->CopyFrom(
+  server_.batch.script()->submit.set_batch_id("b-1");
+  server_.batch.script()->watch.emplace_back().mutable_progress()->CopyFrom(Progress(1));
+  server_.batch.script()->watch.emplace_back().mutable_progress()->CopyFrom(Progress(2));
+  server_.batch.script()->batch.mutable_summary()->CopyFrom(
       Summary(v1::BATCH_STATE_FAILED, /*failed=*/1));
   EXPECT_EQ(Run(SubmitCommand, {"submit", "-", "--watch"}, kBatchJson, /*tty=*/true), kExitFailure);
   const std::string out = out_.str();
@@ -154,35 +155,36 @@ TEST_F(BatchCommandsTest, SubmitWatchOnATerminalRedrawsOneProgressBar) {
 }
 
 TEST_F(BatchCommandsTest, StatusPrintsTheProgressDetails) {
-  server_.batch.script.progress.mutable_progress()->CopyFrom(Progress(1));
+  server_.batch.script()->progress.mutable_progress()->CopyFrom(Progress(1));
   EXPECT_EQ(Run(StatusCommand, {"status", "b-1"}), kExitOk);
   EXPECT_EQ(out_.str(), FormatProgressDetails(Progress(1)));
   EXPECT_THAT(calls(), ElementsAre("GetProgress batch_id: \"b-1\""));
 }
 
 TEST_F(BatchCommandsTest, StatusOfAnUnknownBatchIsTheRpcError) {
-  server_.batch.script.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "Batch 'x' not found");
+  server_.batch.script()->status = grpc::Status(grpc::StatusCode::NOT_FOUND, "Batch 'x' not found");
   EXPECT_EQ(Run(StatusCommand, {"status", "x"}), kExitFailure);
-  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script.status));  // no hint for NOT_FOUND
+  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script()->status));  // no hint for NOT_FOUND
 }
 
 TEST_F(BatchCommandsTest, ResultsOfARunningBatchSucceedUntilATaskFails) {
-  server_.batch.script.batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_RUNNING));
+  server_.batch.script()->batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_RUNNING));
   EXPECT_EQ(Run(ResultsCommand, {"results", "b-1"}), kExitOk);
   EXPECT_EQ(out_.str(), FormatResultTable(Summary(v1::BATCH_STATE_RUNNING)));
-  server_.batch.script.batch.mutable_summary()->CopyFrom(
+  server_.batch.script()->batch.mutable_summary()->CopyFrom(
       Summary(v1::BATCH_STATE_RUNNING, /*failed=*/1));
   EXPECT_EQ(Run(ResultsCommand, {"results", "b-1"}), kExitFailure);
-  server_.batch.script.batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_FAILED));
+  server_.batch.script()->batch.mutable_summary()->CopyFrom(Summary(v1::BATCH_STATE_FAILED));
   EXPECT_EQ(Run(ResultsCommand, {"results", "b-1"}), kExitFailure);
 }
 
 TEST_F(BatchCommandsTest, ResultsFollowPrintsEachResultThenTheSummary) {
   const v1::BatchSummary summary = Summary(v1::BATCH_STATE_SUCCEEDED);
-  v1::StreamResultsResponse& first = server_.batch.script.results.emplace_back();
+  v1::StreamResultsResponse first;
   first.add_results()->CopyFrom(summary.results(0));
   first.add_results()->CopyFrom(summary.results(1));
-  server_.batch.script.results.emplace_back().mutable_summary()->CopyFrom(summary);
+  server_.batch.script()->results.push_back(first);
+  server_.batch.script()->results.emplace_back().mutable_summary()->CopyFrom(summary);
   EXPECT_EQ(Run(ResultsCommand, {"results", "b-1", "--follow"}), kExitOk);
   EXPECT_EQ(out_.str(), FormatResultLine(summary.results(0)) + "\n" +
                             FormatResultLine(summary.results(1)) + "\n" +
@@ -191,30 +193,30 @@ TEST_F(BatchCommandsTest, ResultsFollowPrintsEachResultThenTheSummary) {
 }
 
 TEST_F(BatchCommandsTest, ResultsFollowWithoutASummaryIsDataLoss) {
-  server_.batch.script.results.emplace_back().add_results()->set_task_id("a");
+  server_.batch.script()->results.emplace_back().add_results()->set_task_id("a");
   EXPECT_EQ(Run(ResultsCommand, {"results", "b-1", "--follow"}), kExitFailure);
   EXPECT_EQ(err_.str(), "batchctl: result stream ended without a summary\n");
 }
 
 TEST_F(BatchCommandsTest, CancelSendsTheReasonAndPrintsTheProgress) {
-  server_.batch.script.cancel.mutable_progress()->CopyFrom(Progress(1));
+  server_.batch.script()->cancel.mutable_progress()->CopyFrom(Progress(1));
   EXPECT_EQ(Run(CancelCommand, {"cancel", "b-1", "--reason", "not needed"}), kExitOk);
   EXPECT_EQ(out_.str(), "batch b-1: " + FormatProgressLine(Progress(1)) + "\n");
   EXPECT_THAT(calls(), ElementsAre("CancelBatch batch_id: \"b-1\" reason: \"not needed\""));
 }
 
 TEST_F(BatchCommandsTest, ListPrintsTheBatchList) {
-  server_.batch.script.list.add_batches()->CopyFrom(Progress(2));
+  server_.batch.script()->list.add_batches()->CopyFrom(Progress(2));
   EXPECT_EQ(Run(ListCommand, {"list"}), kExitOk);
-  EXPECT_EQ(out_.str(), FormatBatchList(server_.batch.script.list));
+  EXPECT_EQ(out_.str(), FormatBatchList(server_.batch.script()->list));
   EXPECT_THAT(calls(), ElementsAre("ListBatches "));
 }
 
 TEST_F(BatchCommandsTest, AnUnauthenticatedCallHintsAtTheToken) {
-  server_.batch.script.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token");
+  server_.batch.script()->status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token");
   EXPECT_EQ(Run(ListCommand, {"list"}), kExitFailure);
   EXPECT_EQ(err_.str(),
-            FormatRpcError(server_.batch.script.status) +
+            FormatRpcError(server_.batch.script()->status) +
                 "  (batchd wants a bearer token: --token-file or $BATCHD_TOKEN_FILE)\n");
 }
 

@@ -53,27 +53,30 @@ TEST_F(DaemonCommandsTest, HealthFailsUnlessServing) {
 }
 
 TEST_F(DaemonCommandsTest, ExecutorsPrintsTheExecutorTable) {
-  v1::ExecutorInfo* echo = server_.batch.script.executors.add_executors();
+  v1::ListExecutorsResponse executors;
+  v1::ExecutorInfo* echo = executors.add_executors();
   echo->set_name("echo");
   echo->set_kind("builtin");
+  server_.batch.script()->executors = executors;
   EXPECT_EQ(Run(ExecutorsCommand, {"executors"}), kExitOk);
-  EXPECT_EQ(out_.str(), FormatExecutorTable(server_.batch.script.executors));
+  EXPECT_EQ(out_.str(), FormatExecutorTable(server_.batch.script()->executors));
   EXPECT_THAT(server_.log.calls(), ElementsAre("ListExecutors "));
 }
 
 TEST_F(DaemonCommandsTest, ExecutorsReportsTheRpcError) {
-  server_.batch.script.status = grpc::Status(grpc::StatusCode::INTERNAL, "boom");
+  server_.batch.script()->status = grpc::Status(grpc::StatusCode::INTERNAL, "boom");
   EXPECT_EQ(Run(ExecutorsCommand, {"executors"}), kExitFailure);
-  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script.status));
+  EXPECT_EQ(err_.str(), FormatRpcError(server_.batch.script()->status));
   EXPECT_EQ(out_.str(), "");
 }
 
 TEST_F(DaemonCommandsTest, LayersResolvesTheBatchFilesTasks) {
-  v1::ResolveExecutionOrderResponse& resolved = server_.batch.script.resolve;
+  v1::ResolveExecutionOrderResponse resolved;
   resolved.add_layers()->add_task_ids("a");
   resolved.add_layers()->add_task_ids("b");
   resolved.add_critical_path("a");
   resolved.add_critical_path("b");
+  server_.batch.script()->resolve = resolved;
   EXPECT_EQ(
       Run(LayersCommand, {"layers", "-"},
           R"({"requestId": "r", "tasks": [{"id": "a"}, {"id": "b", "dependencies": ["a"]}]})"),

@@ -37,7 +37,8 @@ class BatchClientTest : public ::testing::Test {
  protected:
   BatchClientTest() {
     // Answers that name what they answer, so a call routed to the wrong method shows.
-    batchd::testing::FakeBatchService::Script& script = server_.batch.script;
+    batchd::testing::FakeBatchService::LockedScript locked = server_.batch.script();
+    batchd::testing::FakeBatchService::Script& script = *locked;
     script.submit.set_batch_id("submitted");
     script.process.mutable_summary()->set_batch_id("processed");
     script.progress.mutable_progress()->set_completed_tasks(3);
@@ -140,7 +141,7 @@ TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
 }
 
 TEST_F(BatchClientTest, AnErrorKeepsItsCodeAndMessage) {
-  server_.batch.script.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch 'b-9'");
+  server_.batch.script()->status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch 'b-9'");
   v1::GetBatchRequest get;
   get.set_batch_id("b-9");
   v1::GetBatchResponse got;
@@ -183,7 +184,7 @@ TEST_F(BatchClientTest, EveryTimeoutCanBeSetOrTurnedOff) {
 }
 
 TEST_F(BatchClientTest, ACallPastItsDeadlineIsDeadlineExceeded) {
-  server_.batch.script.hang = true;
+  server_.batch.script()->hang = true;
   CallTimeouts timeouts;
   timeouts.unary = absl::Milliseconds(200);
   v1::ListBatchesResponse response;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -61,17 +62,28 @@ class ScriptedBatchService final : public v1::BatchService::CallbackService {
                                         const v1::GetProgressRequest*,
                                         v1::GetProgressResponse*) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(status);
+    absl::MutexLock lock(&mu_);
+    reactor->Finish(status_);
     return reactor;
   }
   grpc::ServerWriteReactor<v1::WatchProgressResponse>* WatchProgress(
       grpc::CallbackServerContext*, const v1::WatchProgressRequest*) override {
-    return new ProgressWriter(updates, status);
+    absl::MutexLock lock(&mu_);
+    return new ProgressWriter(updates_, status_);
   }
 
-  // Written by the test before the call that reads it.
-  grpc::Status status;
-  int updates = 0;
+  // Under a lock the handlers take too, so ThreadSanitizer sees the test's edit happen before
+  // the call that reads it.
+  void Answer(grpc::Status status, int updates = 0) {
+    absl::MutexLock lock(&mu_);
+    status_ = std::move(status);
+    updates_ = updates;
+  }
+
+ private:
+  absl::Mutex mu_;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  int updates_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RpcMetricsInterceptorTest : public ::testing::Test {
@@ -141,12 +153,12 @@ TEST_F(RpcMetricsInterceptorTest, CountsAFinishedUnaryCallByMethodAndCode) {
 }
 
 TEST_F(RpcMetricsInterceptorTest, CountsEachCodeOnItsOwnLine) {
-  service_.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch");
+  service_.Answer(grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch"));
   EXPECT_EQ(GetProgress().error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetProgress().error_code(), grpc::StatusCode::NOT_FOUND);
-  service_.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token");
+  service_.Answer(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token"));
   EXPECT_EQ(GetProgress().error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  service_.status = grpc::Status::OK;
+  service_.Answer(grpc::Status::OK);
   EXPECT_TRUE(GetProgress().ok());
   const std::string text = Rendered();
   EXPECT_THAT(text, HasSubstr(Line(kGetProgress, "NOT_FOUND", 2)));
@@ -174,7 +186,7 @@ TEST_F(RpcMetricsInterceptorTest, NamesEveryCanonicalCode) {
       {grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED"},
   };
   for (const auto& [code, name] : codes) {
-    service_.status = grpc::Status(code, "scripted");
+    service_.Answer(grpc::Status(code, "scripted"));
     EXPECT_EQ(GetProgress().error_code(), code) << name;
   }
   const std::string text = Rendered();
@@ -183,14 +195,13 @@ TEST_F(RpcMetricsInterceptorTest, NamesEveryCanonicalCode) {
 
 TEST_F(RpcMetricsInterceptorTest, CountsACodeOutsideTheCanonicalOnesAsUnknown) {
   // 20: past the canonical codes, yet inside the enum's range (0..31), so not undefined.
-  service_.status = grpc::Status(static_cast<grpc::StatusCode>(20), "not a canonical code");
+  service_.Answer(grpc::Status(static_cast<grpc::StatusCode>(20), "not a canonical code"));
   EXPECT_EQ(static_cast<int>(GetProgress().error_code()), 20);
   EXPECT_THAT(Rendered(), HasSubstr(Line(kGetProgress, "UNKNOWN", 1)));
 }
 
 TEST_F(RpcMetricsInterceptorTest, CountsAServerStreamOnceWhenItFinishes) {
-  service_.updates = 3;
-  service_.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "batch gone");
+  service_.Answer(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "batch gone"), 3);
   int read = 0;
   EXPECT_EQ(WatchProgress(&read).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(read, 3);

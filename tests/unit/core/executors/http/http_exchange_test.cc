@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -54,8 +55,11 @@ class RawServer {
     thread_.join();
   }
   uint16_t port() const { return port_; }
-  // The request target read (valid once the exchange has finished).
-  const std::string& target() const { return target_; }
+  // The request target read; "" until one was.
+  std::string target() const {
+    absl::MutexLock lock(&mu_);
+    return target_;
+  }
 
  private:
   void Serve() {
@@ -67,7 +71,10 @@ class RawServer {
     boost::beast::http::request<boost::beast::http::string_body> request;
     boost::beast::http::read(socket, buffer, request, ec);
     if (ec) return;
-    target_ = std::string(request.target());
+    {
+      absl::MutexLock lock(&mu_);
+      target_ = std::string(request.target());
+    }
     boost::asio::write(socket, boost::asio::buffer(response_), ec);
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
   }
@@ -76,7 +83,8 @@ class RawServer {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   uint16_t port_ = 0;
-  std::string target_;
+  mutable absl::Mutex mu_;
+  std::string target_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
