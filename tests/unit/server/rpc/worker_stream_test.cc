@@ -110,6 +110,30 @@ class WorkerStreamTest : public ::testing::Test {
     return request;
   }
 
+  // A worker that connected and sent its registration; `first` is the first answer (read only
+  // when `registered` is true).
+  struct Worker {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<Stream> stream;
+    v1::ConnectResponse first;
+    bool registered = false;  // the first answer carried a registration
+  };
+  Worker ConnectWorker(const std::string& executor, uint32_t slots) {
+    Worker w;
+    w.context = Context();
+    w.stream = worker_stub_->Connect(w.context.get());
+    w.registered = w.stream->Write(Registration(executor, slots)) && w.stream->Read(&w.first) &&
+                   w.first.has_registered();
+    return w;
+  }
+  // Reads what is left of the stream and how it ended.
+  static grpc::Status Finished(Stream& stream) {
+    v1::ConnectResponse more;
+    while (stream.Read(&more)) {
+    }
+    return stream.Finish();
+  }
+
   // Reads until `count` assignments arrived; the ids, and the messages they came in.
   static std::vector<v1::ConnectResponse> ReadAssignments(Stream& stream, size_t count) {
     std::vector<v1::ConnectResponse> messages;
@@ -144,18 +168,14 @@ class WorkerStreamTest : public ::testing::Test {
 
 TEST_F(WorkerStreamTest, RegistrationComesAloneThoughAssignmentsAreReadyAtOnce) {
   Submit("w", 200);
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  std::unique_ptr<Stream> stream = worker_stub_->Connect(context.get());
-  ASSERT_TRUE(stream->Write(Registration("w", 200)));
-  v1::ConnectResponse first;
-  ASSERT_TRUE(stream->Read(&first));
-  EXPECT_TRUE(first.has_registered());
-  EXPECT_FALSE(first.registered().worker_id().empty());
-  EXPECT_THAT(first.assignments(), IsEmpty());
+  Worker w = ConnectWorker("w", 200);
+  ASSERT_TRUE(w.registered);
+  EXPECT_FALSE(w.first.registered().worker_id().empty());
+  EXPECT_THAT(w.first.assignments(), IsEmpty());
   // Every task arrives exactly once, none in a message with the registration.
   std::set<std::string> task_ids;
   size_t assignments = 0;
-  for (const v1::ConnectResponse& m : ReadAssignments(*stream, 200)) {
+  for (const v1::ConnectResponse& m : ReadAssignments(*w.stream, 200)) {
     EXPECT_FALSE(m.has_registered());
     for (const v1::TaskAssignment& a : m.assignments()) {
       task_ids.insert(a.task_id());
@@ -164,19 +184,15 @@ TEST_F(WorkerStreamTest, RegistrationComesAloneThoughAssignmentsAreReadyAtOnce) 
   }
   EXPECT_EQ(assignments, 200u);
   EXPECT_EQ(task_ids.size(), 200u);
-  context->TryCancel();
+  w.context->TryCancel();
 }
 
 TEST_F(WorkerStreamTest, AssignmentsQueuedDuringAWriteArePackedWithinTheBound) {
   // 40 inputs of 150 KiB: at most 6 fit in one message of kMaxStreamMessageBytes (1 MiB).
   Submit("big", 40, 150 * 1024);
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  std::unique_ptr<Stream> stream = worker_stub_->Connect(context.get());
-  ASSERT_TRUE(stream->Write(Registration("big", 40)));
-  v1::ConnectResponse first;
-  ASSERT_TRUE(stream->Read(&first));
-  ASSERT_TRUE(first.has_registered());
-  const std::vector<v1::ConnectResponse> messages = ReadAssignments(*stream, 40);
+  Worker w = ConnectWorker("big", 40);
+  ASSERT_TRUE(w.registered);
+  const std::vector<v1::ConnectResponse> messages = ReadAssignments(*w.stream, 40);
   size_t assignments = 0;
   for (const v1::ConnectResponse& m : messages) {
     EXPECT_LE(m.ByteSizeLong(), kMaxStreamMessageBytes);
@@ -184,18 +200,15 @@ TEST_F(WorkerStreamTest, AssignmentsQueuedDuringAWriteArePackedWithinTheBound) {
   }
   EXPECT_EQ(assignments, 40u);
   EXPECT_GE(messages.size(), 7u);  // ⌈40 / 6⌉
-  context->TryCancel();
+  w.context->TryCancel();
 }
 
 TEST_F(WorkerStreamTest, OutcomesFinishTheBatchAndClosingEndsTheStreamOk) {
   const std::string batch_id = Submit("w", 3);
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  std::unique_ptr<Stream> stream = worker_stub_->Connect(context.get());
-  ASSERT_TRUE(stream->Write(Registration("w", 3)));
-  v1::ConnectResponse first;
-  ASSERT_TRUE(stream->Read(&first));
+  Worker w = ConnectWorker("w", 3);
+  ASSERT_TRUE(w.registered);
   v1::ConnectRequest outcomes;
-  for (const v1::ConnectResponse& m : ReadAssignments(*stream, 3)) {
+  for (const v1::ConnectResponse& m : ReadAssignments(*w.stream, 3)) {
     for (const v1::TaskAssignment& a : m.assignments()) {
       v1::TaskOutcome* outcome = outcomes.add_outcomes();
       outcome->set_assignment_id(a.assignment_id());
@@ -204,7 +217,7 @@ TEST_F(WorkerStreamTest, OutcomesFinishTheBatchAndClosingEndsTheStreamOk) {
     }
   }
   ASSERT_EQ(outcomes.outcomes_size(), 3);
-  ASSERT_TRUE(stream->Write(outcomes));
+  ASSERT_TRUE(w.stream->Write(outcomes));
 
   v1::StreamResultsRequest results_request;
   results_request.set_batch_id(batch_id);
@@ -222,24 +235,17 @@ TEST_F(WorkerStreamTest, OutcomesFinishTheBatchAndClosingEndsTheStreamOk) {
   EXPECT_EQ(summary.state(), v1::BATCH_STATE_SUCCEEDED);
   EXPECT_EQ(summary.successful_count(), 3u);
 
-  ASSERT_TRUE(stream->WritesDone());
+  ASSERT_TRUE(w.stream->WritesDone());
   v1::ConnectResponse after;
-  EXPECT_FALSE(stream->Read(&after));
-  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_FALSE(w.stream->Read(&after));
+  EXPECT_TRUE(w.stream->Finish().ok());
 }
 
 TEST_F(WorkerStreamTest, ASecondRegistrationEndsTheStreamWithInvalidArgument) {
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  std::unique_ptr<Stream> stream = worker_stub_->Connect(context.get());
-  ASSERT_TRUE(stream->Write(Registration("w", 1)));
-  v1::ConnectResponse first;
-  ASSERT_TRUE(stream->Read(&first));
-  ASSERT_TRUE(first.has_registered());
-  stream->Write(Registration("w", 1));
-  v1::ConnectResponse more;
-  while (stream->Read(&more)) {
-  }
-  const grpc::Status status = stream->Finish();
+  Worker w = ConnectWorker("w", 1);
+  ASSERT_TRUE(w.registered);
+  w.stream->Write(Registration("w", 1));
+  const grpc::Status status = Finished(*w.stream);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(),
             "registration may only be sent in the first message of the stream");
@@ -252,7 +258,7 @@ TEST_F(WorkerStreamTest, AFirstMessageWithoutRegistrationIsRefused) {
   heartbeat.mutable_heartbeat();
   stream->Write(heartbeat);
   v1::ConnectResponse response;
-  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_FALSE(stream->Read(&response));  // no answer at all, only the status
   const grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(),
@@ -260,16 +266,10 @@ TEST_F(WorkerStreamTest, AFirstMessageWithoutRegistrationIsRefused) {
 }
 
 TEST_F(WorkerStreamTest, CloseAllEndsAnIdleStreamWithItsStatus) {
-  std::unique_ptr<grpc::ClientContext> context = Context();
-  std::unique_ptr<Stream> stream = worker_stub_->Connect(context.get());
-  ASSERT_TRUE(stream->Write(Registration("w", 1)));
-  v1::ConnectResponse first;
-  ASSERT_TRUE(stream->Read(&first));
-  ASSERT_TRUE(first.has_registered());
+  Worker w = ConnectWorker("w", 1);
+  ASSERT_TRUE(w.registered);
   hub_.CloseAll(absl::UnavailableError("batchd is shutting down"));
-  v1::ConnectResponse more;
-  EXPECT_FALSE(stream->Read(&more));
-  const grpc::Status status = stream->Finish();
+  const grpc::Status status = Finished(*w.stream);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(status.error_message(), "batchd is shutting down");
 }
