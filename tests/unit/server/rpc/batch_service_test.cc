@@ -10,13 +10,10 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/executors/builtin_executors.h"
@@ -26,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "server/rpc/grpc_server.h"
 #include "spdlog/spdlog.h"
+#include "tests/testing/strand_thread.h"
 
 namespace batchd::server {
 namespace {
@@ -71,15 +69,11 @@ void ExpectError(const grpc::Status& status, grpc::StatusCode code, const std::s
 
 class BatchServiceTest : public ::testing::Test {
  protected:
-  BatchServiceTest()
-      : strand_(boost::asio::make_strand(io_)),
-        work_(boost::asio::make_work_guard(io_)),
-        timers_(strand_, clock_) {
+  BatchServiceTest() : timers_(strand_.strand(), clock_) {
     spdlog::set_level(spdlog::level::warn);
     EXPECT_TRUE(core::RegisterBuiltinExecutors(registry_, clock_, timers_).ok());
-    scheduler_ = std::make_unique<core::Scheduler>(strand_, clock_, timers_, registry_,
+    scheduler_ = std::make_unique<core::Scheduler>(strand_.strand(), clock_, timers_, registry_,
                                                    core::SchedulerOptions{});
-    thread_ = std::thread([this] { io_.run(); });
   }
   ~BatchServiceTest() override {
     if (server_ != nullptr) {
@@ -87,9 +81,7 @@ class BatchServiceTest : public ::testing::Test {
       server_->Wait();
     }
     conversions_.Join();
-    work_.reset();
-    io_.stop();
-    thread_.join();
+    strand_.Stop();
     scheduler_.reset();
   }
 
@@ -169,14 +161,11 @@ class BatchServiceTest : public ::testing::Test {
     return response.batch_id();
   }
 
-  boost::asio::io_context io_;
-  core::Scheduler::Strand strand_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  testing::StrandThread strand_;
   core::SystemClock clock_;
   core::AsioTimerService timers_;
   core::ExecutorRegistry registry_;
   std::unique_ptr<core::Scheduler> scheduler_;
-  std::thread thread_;
   std::optional<AuthCheck> auth_;
   std::optional<StreamLimiter> streams_;
   ConversionPool conversions_{2};

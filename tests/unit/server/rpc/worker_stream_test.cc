@@ -11,14 +11,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/executors/builtin_executors.h"
@@ -32,6 +29,7 @@
 #include "server/rpc/message_budget.h"
 #include "server/rpc/worker_service.h"
 #include "spdlog/spdlog.h"
+#include "tests/testing/strand_thread.h"
 
 namespace batchd::server {
 namespace {
@@ -44,16 +42,13 @@ using Stream = grpc::ClientReaderWriter<v1::ConnectRequest, v1::ConnectResponse>
 class WorkerStreamTest : public ::testing::Test {
  protected:
   WorkerStreamTest()
-      : strand_(boost::asio::make_strand(io_)),
-        work_(boost::asio::make_work_guard(io_)),
-        timers_(strand_, clock_),
-        hub_(strand_, clock_, timers_, registry_, core::WorkerHubOptions{}) {
+      : timers_(strand_.strand(), clock_),
+        hub_(strand_.strand(), clock_, timers_, registry_, core::WorkerHubOptions{}) {
     spdlog::set_level(spdlog::level::warn);
     EXPECT_TRUE(core::RegisterBuiltinExecutors(registry_, clock_, timers_).ok());
-    scheduler_ = std::make_unique<core::Scheduler>(strand_, clock_, timers_, registry_,
+    scheduler_ = std::make_unique<core::Scheduler>(strand_.strand(), clock_, timers_, registry_,
                                                    core::SchedulerOptions{});
     hub_.SetCapacityListener(scheduler_.get());
-    thread_ = std::thread([this] { io_.run(); });
     batches_.emplace(*scheduler_, registry_, streams_, auth_, conversions_);
     workers_.emplace(hub_, streams_, auth_, conversions_);
     grpc::Service* const services[] = {&*batches_, &*workers_};
@@ -73,9 +68,7 @@ class WorkerStreamTest : public ::testing::Test {
       server_->Wait();
     }
     conversions_.Join();
-    work_.reset();
-    io_.stop();
-    thread_.join();
+    strand_.Stop();
     scheduler_.reset();
   }
 
@@ -146,15 +139,12 @@ class WorkerStreamTest : public ::testing::Test {
     return messages;
   }
 
-  boost::asio::io_context io_;
-  core::Scheduler::Strand strand_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  testing::StrandThread strand_;
   core::SystemClock clock_;
   core::AsioTimerService timers_;
   core::ExecutorRegistry registry_;
   core::WorkerHub hub_;
   std::unique_ptr<core::Scheduler> scheduler_;
-  std::thread thread_;
   const AuthCheck auth_{""};
   StreamLimiter streams_{8, 8};
   ConversionPool conversions_{2};
