@@ -35,6 +35,9 @@ struct LimitSpec {
   std::string key;  // e.g. "openai", "openai:gpt-4o", "tenant:42"
   std::optional<int64_t> max_in_flight;
   std::vector<LimitRate> rates;
+  // A response header (http executor) that reports the units an attempt really used, e.g.
+  // "x-usage-tokens"; empty: none. The bucket is charged the difference (refund or debt).
+  std::string units_header;
 
   // OK, or INVALID_ARGUMENT listing every bad field ("rates[1].period", ...) as field
   // violations; the message names the key, the field and the value.
