@@ -53,6 +53,9 @@ struct ExecutionRequest {
   std::string_view executor = {};  // the name the task asked for
   LoadBalancerKind load_balancer = kDefaultLoadBalancer;
   const TaskDependencies* dependencies = nullptr;  // never null when set by the scheduler
+  // The response header that reports the units this attempt used (a shared limit names it);
+  // empty when none. Executors that can read it set ExecutionOutcome::units_used.
+  std::string_view units_header = {};
 };
 
 struct ExecutionOutcome {
@@ -65,6 +68,13 @@ struct ExecutionOutcome {
   // The worker running the attempt went away: the task runs again without spending its retry
   // budget (up to the scheduler's lost-worker limit).
   bool worker_lost = false;
+  // The service refused for its rate (HTTP 429 / 503, or a worker saying so): the task's shared
+  // limits slow down (and pause for retry_after_ms) and it runs again without spending its retry
+  // budget, up to kMaxThrottledRetries.
+  bool throttled = false;
+  // Units the attempt really used (tokens, ...), when known: its limits' units rates are charged
+  // the difference from what it took.
+  std::optional<int64_t> units_used{};
 
   static ExecutionOutcome Success(boost::json::value output) {
     ExecutionOutcome o;

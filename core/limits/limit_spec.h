@@ -37,7 +37,7 @@ struct LimitSpec {
   std::vector<LimitRate> rates;
   // A response header (http executor) that reports the units an attempt really used, e.g.
   // "x-usage-tokens"; empty: none. The bucket is charged the difference (refund or debt).
-  std::string units_header;
+  std::string units_header{};
 
   // OK, or INVALID_ARGUMENT listing every bad field ("rates[1].period", ...) as field
   // violations; the message names the key, the field and the value.

@@ -83,6 +83,12 @@ std::optional<LimitState> LimitTable::Get(absl::string_view key, SteadyTime now)
   return StateOf(entries_[slot], now);
 }
 
+const LimitSpec* LimitTable::FindSpec(absl::string_view key) const {
+  const uint32_t slot = Find(key);
+  if (slot == kNoSlot || !entries_[slot].configured) return nullptr;
+  return &entries_[slot].limit.spec();
+}
+
 std::vector<LimitState> LimitTable::List(SteadyTime now) const {
   std::vector<LimitState> out;
   out.reserve(configured_);

@@ -37,16 +37,14 @@
 #include "core/limits/key_limit.h"
 #include "core/limits/limit_spec.h"
 #include "core/limits/wait_queue.h"
+#include "core/model/batch_spec.h"
 #include "core/time/clock.h"
 
 namespace batchd::core {
 
 // What a task uses of one key: one in-flight slot, `units` of each kUnits rate, 1 of each
 // kRequests rate.
-struct LimitDemand {
-  std::string key;
-  int64_t units = 1;
-};
+using LimitDemand = LimitUse;
 
 // A task, as the scheduler names it; `batch` is what round-robin is fair between.
 struct LimitTaskRef {
@@ -111,6 +109,8 @@ class LimitTable {
   absl::Status Delete(absl::string_view key, SteadyTime now);
   std::optional<LimitState> Get(absl::string_view key, SteadyTime now) const;
   std::vector<LimitState> List(SteadyTime now) const;  // configured keys, by key
+  // A configured key's spec, valid until the table next changes; nullptr when not configured.
+  const LimitSpec* FindSpec(absl::string_view key) const;
 
   // At submit: INVALID_ARGUMENT with field violations ("limits[1].units") for an unknown key
   // (unless allowed), a key named twice, units < 1 or above a burst (with the numbers).

@@ -40,6 +40,15 @@ struct RetryPolicySpec {
   bool retry_on_timeout = false;
 };
 
+// What a task uses of a shared limit (core/limits): one in-flight slot of the key, `units` of
+// each of its units rates (tokens, bytes, ...) and one of each requests rate.
+struct LimitUse {
+  std::string key;
+  int64_t units = 1;
+
+  bool operator==(const LimitUse&) const = default;
+};
+
 struct TaskSpec {
   std::string id;
   std::string executor = kDefaultExecutor;
@@ -48,6 +57,8 @@ struct TaskSpec {
   uint32_t timeout_ms = 0;  // 0 = the batch's timeout
   std::vector<std::string> dependencies;
   std::optional<RetryPolicySpec> retry_policy;  // overrides the batch's when set
+  // Added to the batch's default_limits; a key in both takes the task's units.
+  std::vector<LimitUse> limits{};
 };
 
 struct BatchOptions {
@@ -60,6 +71,13 @@ struct BatchOptions {
   // Accept executor names nothing serves yet: callback workers for them will connect. Their
   // tasks wait PENDING up to their timeout.
   bool wait_for_workers = false;
+  // Limits every task uses (see TaskSpec::limits).
+  std::vector<LimitUse> default_limits{};
+  // A key no limit is configured for is unlimited instead of refused at submit.
+  bool allow_unknown_limits = false;
+  // How long a ready task may wait for its limits before it ends TIMED_OUT; unset: for ever
+  // (only running time counts against timeout_ms).
+  std::optional<uint32_t> queue_timeout_ms{};
 };
 
 struct BatchSpec {

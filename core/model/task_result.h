@@ -99,6 +99,16 @@ struct BatchProgress {
   uint32_t failed_tasks = 0;
   uint32_t running_tasks = 0;
   uint32_t pending_tasks = 0;
+  // Of the pending tasks, those ready but waiting for a shared limit, and on what.
+  uint32_t throttled_tasks = 0;
+  struct LimitWait {
+    std::string key;
+    uint32_t tasks = 0;
+    std::string reason;  // e.g. "waiting for limit 'openai' (rate)"
+
+    bool operator==(const LimitWait&) const = default;
+  };
+  std::vector<LimitWait> limit_waits{};  // by key
   double progress_percentage = 0;
   double estimated_remaining_ms = 0;  // 0 when finished or not yet estimable
   WallTime created_at{};

@@ -25,12 +25,27 @@ FieldViolations CheckOptions(const BatchOptions& options) {
     violations.Add("options.timeout_ms", "timeout_ms must be greater than 0");
   }
   violations.Merge(ValidateRetryPolicy(options.retry_policy, "options.retry_policy"));
+  if (options.queue_timeout_ms.has_value() && *options.queue_timeout_ms == 0) {
+    violations.Add("options.queue_timeout_ms", "queue_timeout_ms must be greater than 0");
+  }
   return violations;
+}
+
+// The limit checks of one list (`field` of `owner`): with a catalog every check, else the shape.
+void CheckLimits(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, bool allow_unknown,
+                 absl::string_view field, absl::string_view owner, FieldViolations& violations) {
+  if (uses.empty()) return;
+  if (catalog != nullptr) {
+    catalog->Check(uses, allow_unknown, field, owner, violations);
+  } else {
+    CheckLimitUses(uses, field, owner, violations);
+  }
 }
 
 // The task fields the graph does not check (executor, retry_policy), in task order.
 FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
-                                Batch::ExecutorNames names) {
+                                Batch::ExecutorNames names, const LimitCatalog* limits,
+                                bool allow_unknown_limits) {
   FieldViolations violations;
   absl::flat_hash_map<absl::string_view, bool> known;  // by executor name, asked once each
   std::optional<std::string> known_list;
@@ -54,6 +69,10 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
         violations.Add(std::move(v.field), std::move(v.description));
       }
     }
+    if (!t.limits.empty()) {
+      CheckLimits(t.limits, limits, allow_unknown_limits, absl::StrCat("tasks[", i, "].limits"),
+                  absl::StrCat("task '", t.id, "'"), violations);
+    }
   }
   return violations;
 }
@@ -61,24 +80,33 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
 }  // namespace
 
 absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
-                                          ExecutorNames executor_names) {
+                                          ExecutorNames executor_names,
+                                          const LimitCatalog* limits) {
   FieldViolations violations;
   absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
   if (!graph.ok()) violations.Merge(graph.status());
-  violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names));
-  violations.Merge(CheckOptions(spec.options));
+  const bool allow_unknown = spec.options.allow_unknown_limits;
+  violations.Merge(
+      CheckTaskFields(spec.tasks, executor_exists, executor_names, limits, allow_unknown));
+  FieldViolations options = CheckOptions(spec.options);
+  CheckLimits(spec.options.default_limits, limits, allow_unknown, "options.default_limits",
+              "the batch's default_limits", options);
+  violations.Merge(std::move(options));
   if (!violations.empty()) return std::move(violations).ToStatus();
   return graph;
 }
 
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorRegistry& registry,
-                                                     Identity identity) {
+                                                     Identity identity,
+                                                     const LimitCatalog* limits) {
   const bool wait_for_workers = spec.options.wait_for_workers;
   const auto has_executor = [&](const std::string& name) {
     return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
                             : registry.Find(name) != nullptr;
   };
-  ASSIGN_OR_RETURN(TaskGraph graph, Validate(spec, has_executor, [&] { return registry.Names(); }));
+  ASSIGN_OR_RETURN(TaskGraph graph,
+                   Validate(
+                       spec, has_executor, [&] { return registry.Names(); }, limits));
 
   std::shared_ptr<Batch> b(new Batch());
   b->identity_ = std::move(identity);
@@ -90,6 +118,14 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
   b->load_balancer_ = spec.options.load_balancer;
   b->policies_.push_back(ResolveRetryPolicy(spec.options.retry_policy));
   const uint32_t batch_timeout = spec.options.timeout_ms.value_or(kDefaultTimeoutMs);
+  b->queue_timeout_ms_ = spec.options.queue_timeout_ms;
+  const bool any_limits = !spec.options.default_limits.empty() ||
+                          std::any_of(spec.tasks.begin(), spec.tasks.end(),
+                                      [](const TaskSpec& t) { return !t.limits.empty(); });
+  if (any_limits) {
+    b->limit_sets_.push_back(std::move(spec.options.default_limits));
+    b->limit_index_.reserve(spec.tasks.size());
+  }
 
   const size_t n = spec.tasks.size();
   b->ids_.reserve(n);
@@ -142,6 +178,22 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
     b->timeouts_ms_.push_back(t.timeout_ms > 0 ? t.timeout_ms : batch_timeout);
     b->executor_index_.push_back(exec_index);
     b->policy_index_.push_back(policy_index);
+    if (any_limits) {
+      if (t.limits.empty()) {
+        b->limit_index_.push_back(0);
+      } else {
+        // The task's own units win over a default of the same key.
+        std::vector<LimitUse> merged = std::move(t.limits);
+        for (const LimitUse& d : b->limit_sets_[0]) {
+          if (std::none_of(merged.begin(), merged.end(),
+                           [&](const LimitUse& u) { return u.key == d.key; })) {
+            merged.push_back(d);
+          }
+        }
+        b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size()));
+        b->limit_sets_.push_back(std::move(merged));
+      }
+    }
   }
   b->graph_.emplace(std::move(graph));
   b->slots_.resize(n);
@@ -216,6 +268,40 @@ void Batch::WaitForRetry(uint32_t t) {
   ++s.retries;
   s.state = TaskState::kRetryWait;
   ++version_;
+}
+
+void Batch::WaitThrottled(uint32_t t) {
+  TaskSlot& s = slots_[t];
+  ++s.throttles;
+  s.state = TaskState::kRetryWait;
+  ++version_;
+}
+
+void Batch::WaitForLimits(uint32_t t, const std::string& key, absl::string_view why) {
+  slots_[t].limit_wait = true;
+  ++limit_waiting_;
+  auto [it, inserted] = limit_waits_.try_emplace(key);
+  ++it->second.first;
+  it->second.second = absl::StrCat("waiting for limit '", key, "' (", why, ")");
+  waiting_key_.resize(slots_.size());
+  waiting_key_[t] = &it->first;
+  ++version_;
+}
+
+bool Batch::StopWaitingForLimits(uint32_t t) {
+  if (!std::exchange(slots_[t].limit_wait, false)) return false;
+  --limit_waiting_;
+  const auto it = limit_waits_.find(*waiting_key_[t]);
+  waiting_key_[t] = nullptr;
+  if (--it->second.first == 0) limit_waits_.erase(it);
+  ++version_;
+  return true;
+}
+
+void Batch::GrantLimits(uint32_t t) {
+  StopWaitingForLimits(t);
+  slots_[t].limits_held = true;
+  PushReady(t);
 }
 
 void Batch::OnRetryDue(uint32_t t, SteadyTime now) {
@@ -423,6 +509,11 @@ BatchProgress Batch::Progress() const {
   p.failed_tasks = completed() - successful_;
   p.running_tasks = running_;
   p.pending_tasks = p.total_tasks - p.completed_tasks - p.running_tasks;
+  p.throttled_tasks = limit_waiting_;
+  p.limit_waits.reserve(limit_waits_.size());
+  for (const auto& [key, wait] : limit_waits_) {
+    p.limit_waits.push_back({key, wait.first, wait.second});
+  }
   p.progress_percentage = p.total_tasks == 0 ? 100.0 : 100.0 * p.completed_tasks / p.total_tasks;
   p.created_at = identity_.created_wall;
   p.labels = labels_;

@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,10 +17,13 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
 #include "core/graph/task_graph.h"
 #include "core/journal/journal_events.h"
+#include "core/limits/limit_catalog.h"
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 #include "core/scheduling/retry_backoff.h"
@@ -36,6 +40,11 @@ struct TaskSlot {
   // PENDING but held back because its executor had no free capacity (no worker slot).
   bool parked = false;
   uint8_t workers_lost = 0;  // attempts lost with their worker (not counted as retries)
+  // PENDING and ready, but its shared limits have no room: it waits in the limit table's queue.
+  bool limit_wait = false;
+  // It holds its shared limits (from their grant until its attempt ends or it stops).
+  bool limits_held = false;
+  uint8_t throttles = 0;  // throttled attempts retried outside the retry budget
   // Timeout while running, retry delay while waiting, no-worker deadline while parked.
   TimerId timer = kNoTimer;
   SteadyTime attempt_started{};
@@ -63,13 +72,17 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // max_concurrent or timeout_ms of 0. A cycle is looked for only once every id is unique and
   // every dependency names another task (before, the graph has no edges to follow); it is
   // then reported beside the other violations. The task graph when there are none.
+  // Limits: every task's and the default_limits' shape always; with `limits`, also that each
+  // key is configured (unless options.allow_unknown_limits) and its units fit its bursts.
   static absl::StatusOr<TaskGraph> Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
-                                            ExecutorNames executor_names);
+                                            ExecutorNames executor_names,
+                                            const LimitCatalog* limits = nullptr);
 
   // Validates the spec as Validate (an executor exists when `registry` has it or, with
   // wait_for_workers, makes it on demand) and compiles it.
   static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec, ExecutorRegistry& registry,
-                                                       Identity identity);
+                                                       Identity identity,
+                                                       const LimitCatalog* limits = nullptr);
 
   const std::string& id() const { return identity_.id; }
   const std::string& request_id() const { return request_id_; }
@@ -95,6 +108,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
   DependencyFailure on_dependency_failure() const { return on_dependency_failure_; }
   Aggregation aggregation() const { return aggregation_; }
   LoadBalancerKind load_balancer() const { return load_balancer_; }
+  // The shared limits task `t` uses: the batch's default_limits merged with its own.
+  absl::Span<const LimitUse> limits(uint32_t t) const {
+    if (limit_index_.empty()) return {};
+    return limit_sets_[limit_index_[t]];
+  }
+  std::optional<uint32_t> queue_timeout_ms() const { return queue_timeout_ms_; }
   // The final result of task `t`, or nullptr while it has none.
   const TaskResult* result(uint32_t t) const { return result_of_[t]; }
 
@@ -142,8 +161,19 @@ class Batch : public std::enable_shared_from_this<Batch> {
     slots_[t].parked = false;
     PushReady(t);
   }
-  // The task's one timer (timeout, retry delay or no-worker deadline): TakeTimer disarms the
-  // slot and returns what was armed (for the caller to cancel), kNoTimer when nothing.
+  // PENDING and ready, but waiting in the limit table for `key` (`why`: "rate", ...). Stop
+  // returns whether it waited; GrantLimits also makes it ready, holding its limits.
+  void WaitForLimits(uint32_t t, const std::string& key, absl::string_view why);
+  bool StopWaitingForLimits(uint32_t t);
+  void GrantLimits(uint32_t t);
+  void HoldLimits(uint32_t t) { slots_[t].limits_held = true; }
+  // Returns whether it held them.
+  bool DropLimits(uint32_t t) { return std::exchange(slots_[t].limits_held, false); }
+  // RUNNING -> RETRY_WAIT after a throttled attempt: not counted as a retry.
+  void WaitThrottled(uint32_t t);
+  uint32_t throttled_waiting() const { return limit_waiting_; }
+  // The task's one timer (timeout, retry delay, no-worker or limit-queue deadline): TakeTimer
+  // disarms the slot and returns what was armed (for the caller to cancel), kNoTimer when nothing.
   void SetTimer(uint32_t t, TimerId timer) { slots_[t].timer = timer; }
   TimerId TakeTimer(uint32_t t) { return std::exchange(slots_[t].timer, kNoTimer); }
 
@@ -249,6 +279,16 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<std::shared_ptr<Executor>> executors_;  // held while unfinished
   std::vector<std::string> executor_names_;
   std::vector<RetryPolicy> policies_;  // [0] is the batch's
+
+  // Shared limits: [0] is the batch's default_limits; limit_index_ is empty when no task uses
+  // any (most batches), else one entry per task.
+  std::vector<std::vector<LimitUse>> limit_sets_;
+  std::vector<uint32_t> limit_index_;
+  std::optional<uint32_t> queue_timeout_ms_;
+  uint32_t limit_waiting_ = 0;
+  // Tasks waiting for limits by key, with why the last one waits: for progress.
+  std::map<std::string, std::pair<uint32_t, std::string>, std::less<>> limit_waits_;
+  std::vector<const std::string*> waiting_key_;  // by task, into limit_waits_ (sized on demand)
 
   uint32_t max_concurrent_ = kDefaultMaxConcurrent;
   DependencyFailure on_dependency_failure_ = kDefaultDependencyFailure;

@@ -17,12 +17,14 @@ SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
 }  // namespace
 
 BatchAdmitter::BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Journal* journal,
-                             size_t max_active_batches, Admitted admitted)
+                             size_t max_active_batches, Admitted admitted,
+                             const LimitCatalog* limits)
     : clock_(clock),
       registry_(registry),
       journal_(journal),
       max_active_batches_(max_active_batches),
-      admitted_(std::move(admitted)) {}
+      admitted_(std::move(admitted)),
+      limits_(limits) {}
 
 absl::StatusOr<SubmitResult> BatchAdmitter::Submit(BatchSpec spec, bool with_layers,
                                                    std::string content) {
@@ -76,7 +78,8 @@ absl::StatusOr<SubmitResult> BatchAdmitter::Admit(BatchSpec spec, bool with_laye
   identity.id = std::move(issued.id);
   identity.created_steady = clock_.SteadyNow();
   identity.created_wall = clock_.WallNow();
-  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity)));
+  ASSIGN_OR_RETURN(BatchPtr batch,
+                   Batch::Create(std::move(spec), registry_, std::move(identity), limits_));
   SubmitResult result = Describe(batch, with_layers);
   if (journal_ != nullptr) {
     batch->SetJournaled();

@@ -54,8 +54,10 @@ class BatchAdmitter {
   using Admitted = absl::AnyInvocable<void(BatchPtr)>;
 
   // `journal` may be null; else it must outlive this.
+  // `limits` (may be null: no limit is configured) is what batches' limits are checked against.
   BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Journal* journal,
-                size_t max_active_batches, Admitted admitted);
+                size_t max_active_batches, Admitted admitted,
+                const LimitCatalog* limits = nullptr);
 
   // See Scheduler::Submit. A twin (same request_id and content) is answered with duplicate set
   // and admits nothing, even at the limit.
@@ -90,6 +92,7 @@ class BatchAdmitter {
   Journal* const journal_;
   const size_t max_active_batches_;
   Admitted admitted_;
+  const LimitCatalog* const limits_;
 
   std::atomic<size_t> active_{0};  // admitted or resumed, and not finished
   BatchIdIssuer ids_;

@@ -19,8 +19,10 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       registry_(registry),
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
-      admitter_(clock, registry, options.journal, options.max_active_batches,
-                [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }),
+      limits_(clock, timers, options.limits, [this] { Pump(); }),
+      admitter_(
+          clock, registry, options.journal, options.max_active_batches,
+          [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }, &limits_.catalog()),
       retention_(clock, timers, options.retention, options.max_finished_batches,
                  [this](const BatchPtr& batch) { Evict(batch); }),
       readers_(clock, timers, options.max_results_per_chunk),
@@ -96,6 +98,11 @@ void Scheduler::Pump() {
       processing_.clear();
       continue;
     }
+    if (limits_.dirty()) {
+      DrainLimits();  // may make waiters ready
+      ++steps;
+      continue;
+    }
     if (running_total_ < options_.max_running && StartNext()) {
       ++steps;
       continue;
@@ -115,8 +122,11 @@ bool Scheduler::StartNext() {
   const uint32_t task = batch->PopReady();
   const Executor& executor = *batch->executor(task);
   if (executor.FreeCapacity() == 0) {
+    // It waits for the executor without holding limits (no hold-and-wait); it asks again.
+    ReleaseLimits(*batch, task);
     Park(batch, task, executor);
-  } else {
+  } else if (batch->slot(task).limits_held || batch->limits(task).empty() ||
+             AcquireLimits(batch, task)) {
     StartAttempt(batch, task);
   }
   // One task per batch per turn of the ring: fair share of max_running between batches.
@@ -141,6 +151,8 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
   const size_t before = completions_.size();
   const BatchTaskDependencies dependencies(*batch, task);
+  const std::string* units_header =
+      slot.limits_held ? limits_.UnitsHeader(batch->limits(task)) : nullptr;
   ExecutionRequest request{token,
                            batch->id(),
                            batch->task_id(task),
@@ -151,7 +163,8 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
                            deadline,
                            batch->executor_name(task),
                            batch->load_balancer(),
-                           &dependencies};
+                           &dependencies,
+                           units_header != nullptr ? *units_header : std::string_view{}};
   batch->executor(task)->Start(request, *this);
   const bool completed_inline = completions_.size() > before && completions_.back().token == token;
   if (!completed_inline) {
@@ -169,11 +182,14 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
   CancelTimer(*batch, token.task);
   batch->OnAttemptEnded();
   --running_total_;
+  ReleaseLimits(*batch, token.task, &outcome);
   if (outcome.worker_lost) {
     HandleLostWorker(batch, token.task, std::move(outcome));
   } else if (outcome.success) {
     FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
                std::move(outcome.worker_id));
+  } else if (outcome.throttled && batch->slot(token.task).throttles < kMaxThrottledRetries) {
+    ScheduleThrottledRetry(batch, token.task, outcome.retry_after_ms);
   } else if (!outcome.non_retryable &&
              batch->slot(token.task).retries < batch->retry_policy(token.task).max_retries) {
     ScheduleRetry(batch, token.task, outcome.retry_after_ms);
@@ -207,6 +223,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   batch->executor(token.task)->CancelBecause(token, error);
   batch->OnAttemptEnded();
   --running_total_;
+  ReleaseLimits(*batch, token.task);
   observer_.OnTimeout(batch->executor_name(token.task));
   const RetryPolicy& policy = batch->retry_policy(token.task);
   if (policy.retry_on_timeout && batch->slot(token.task).retries < policy.max_retries) {
@@ -239,6 +256,25 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
   readers_.MarkChanged(batch);
 }
 
+uint32_t ThrottledRetryDelayMs(uint32_t throttles) {
+  return std::min<uint32_t>(10'000, 100u << std::min<uint32_t>(throttles, 7));
+}
+
+void Scheduler::ScheduleThrottledRetry(const BatchPtr& batch, uint32_t task,
+                                       std::optional<uint32_t> retry_after_ms) {
+  const uint32_t delay_ms =
+      retry_after_ms.value_or(ThrottledRetryDelayMs(batch->slot(task).throttles));
+  batch->WaitThrottled(task);
+  observer_.OnRetryScheduled(batch->executor_name(task));
+  const auto delay = std::chrono::milliseconds(delay_ms);
+  if (std::string* events = journal_.Events(batch)) {
+    // Recorded as a retry delay with the retry count unchanged: after a restart it resumes so.
+    EncodeRetryWait(*events, task, batch->slot(task).retries, clock_.WallNow() + delay);
+  }
+  ArmRetryTimer(batch, task, clock_.SteadyNow() + delay);
+  readers_.MarkChanged(batch);
+}
+
 void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at) {
   const AttemptToken token = batch->attempt(task);
   batch->SetTimer(task, timers_.ScheduleAt(at, [this, token] {
@@ -252,6 +288,130 @@ void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime a
 
 void Scheduler::CancelTimer(Batch& batch, uint32_t task) {
   if (const TimerId timer = batch.TakeTimer(task); timer != kNoTimer) timers_.Cancel(timer);
+}
+
+// ---- Shared limits ----
+
+bool Scheduler::AcquireLimits(const BatchPtr& batch, uint32_t task) {
+  const LimitTaskRef ref{batch->seq(), task};
+  absl::StatusOr<LimitAcquire> a = limits_.Acquire(ref, batch->priority(task), batch->limits(task));
+  if (!a.ok()) {  // e.g. its units exceed a burst lowered since it was submitted
+    FinishTask(batch, task, TaskState::kFailed, {}, std::string(a.status().message()));
+    return false;
+  }
+  if (a->granted) {
+    batch->HoldLimits(task);
+    return true;
+  }
+  batch->WaitForLimits(task, a->key, LimitBlockName(a->block));
+  if (const std::optional<uint32_t> q = batch->queue_timeout_ms(); q.has_value()) {
+    const AttemptToken token = batch->attempt(task);
+    batch->SetTimer(task, timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(*q),
+                                             [this, token] { OnQueueTimeout(token); }));
+  }
+  readers_.MarkChanged(batch);
+  return false;
+}
+
+void Scheduler::ReleaseLimits(Batch& batch, uint32_t task, const ExecutionOutcome* outcome) {
+  if (!batch.DropLimits(task)) return;
+  LimitRelease how;
+  how.started = batch.slot(task).attempt_started;
+  if (outcome != nullptr) {
+    if (outcome->success) {
+      how.verdict = LimitRelease::Verdict::kSucceeded;
+    } else if (outcome->throttled) {
+      how.verdict = LimitRelease::Verdict::kThrottled;
+      if (outcome->retry_after_ms.has_value()) {
+        how.pause_until = clock_.SteadyNow() + std::chrono::milliseconds(*outcome->retry_after_ms);
+      }
+    }
+    how.units_used = outcome->units_used;
+  }
+  limits_.Release(batch.limits(task), how);
+}
+
+void Scheduler::LeaveLimits(Batch& batch, uint32_t task) {
+  if (batch.StopWaitingForLimits(task)) limits_.Leave({batch.seq(), task});
+}
+
+void Scheduler::DrainLimits() {
+  const LimitWakeups& w = limits_.Drain();
+  for (const LimitTaskRef& ref : w.start) {
+    const BatchPtr batch = batches_.Find(ref.batch);
+    if (batch == nullptr || batch->finished() || !batch->slot(ref.task).limit_wait) {
+      // Every task that stops waiting leaves the table first, so this is a bug: give them back.
+      spdlog::error("batch #{} task #{}: granted limits it no longer waits for", ref.batch,
+                    ref.task);
+      if (batch != nullptr) limits_.Release(batch->limits(ref.task), {});
+      continue;
+    }
+    CancelTimer(*batch, ref.task);  // its queue timeout
+    batch->GrantLimits(ref.task);
+    readers_.MarkChanged(batch);
+    runnable_.Add(batch);
+  }
+  for (const auto& [ref, status] : w.refused) {
+    const BatchPtr batch = batches_.Find(ref.batch);
+    if (batch == nullptr || !batch->StopWaitingForLimits(ref.task)) continue;
+    CancelTimer(*batch, ref.task);
+    FinishTask(batch, ref.task, TaskState::kFailed, {}, std::string(status.message()));
+    runnable_.Add(batch);
+  }
+}
+
+void Scheduler::OnQueueTimeout(const AttemptToken& token) {
+  if (suspended_) return;
+  const BatchPtr batch = batches_.Current(token, TaskState::kPending);
+  if (batch == nullptr || !batch->slot(token.task).limit_wait) return;
+  batch->TakeTimer(token.task);  // it fired
+  std::string on = "its limits";
+  if (const auto waiting = limits_.WaitingFor({batch->seq(), token.task}); waiting.has_value()) {
+    on = absl::StrCat("limit '", waiting->first, "' (", LimitBlockName(waiting->second), ")");
+  }
+  LeaveLimits(*batch, token.task);
+  FinishTask(batch, token.task, TaskState::kTimedOut, {},
+             absl::StrCat("Timeout after waiting ", *batch->queue_timeout_ms(), " ms for ", on));
+  runnable_.Add(batch);
+  Pump();
+}
+
+void Scheduler::SetLimit(LimitSpec spec, Callback<LimitState> done) {
+  boost::asio::post(strand_, [this, spec = std::move(spec), done = std::move(done)]() mutable {
+    const std::string key = spec.key;
+    if (absl::Status s = limits_.Set(std::move(spec)); !s.ok()) return done(s);
+    spdlog::info("limit '{}' set", key);
+    Pump();
+    done(*limits_.Get(key));
+  });
+}
+
+void Scheduler::DeleteLimit(std::string key, absl::AnyInvocable<void(absl::Status)> done) {
+  boost::asio::post(strand_, [this, key = std::move(key), done = std::move(done)]() mutable {
+    absl::Status s = limits_.Delete(key);
+    if (s.ok()) {
+      spdlog::info("limit '{}' deleted", key);
+      Pump();
+    }
+    done(std::move(s));
+  });
+}
+
+void Scheduler::ListLimits(absl::AnyInvocable<void(std::vector<LimitState>)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)]() mutable { done(limits_.List()); });
+}
+
+absl::Status Scheduler::RestoreLimit(LimitSpec spec) {
+  RETURN_IF_ERROR(spec.Validate());
+  // Submit may check a batch against it before the strand has run the post.
+  limits_.Announce(spec);
+  boost::asio::post(strand_, [this, spec = std::move(spec)]() mutable {
+    const std::string key = spec.key;
+    if (absl::Status s = limits_.Set(std::move(spec)); !s.ok()) {
+      spdlog::error("limit '{}' not restored: {}", key, s.ToString());
+    }
+  });
+  return absl::OkStatus();
 }
 
 // ---- Capacity parking ----
@@ -378,11 +538,13 @@ void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error)
     if (IsFinal(slot.state)) continue;
     CancelTimer(*batch, t);
     Unpark(*batch, t);
+    LeaveLimits(*batch, t);
     if (slot.state == TaskState::kRunning) {
       batch->executor(t)->CancelBecause(batch->attempt(t), error);
       batch->OnAttemptEnded();
       --running_total_;
     }
+    ReleaseLimits(*batch, t);  // held while running, or granted and not started yet
     batch->Record(t, TaskState::kCancelled, {}, error, now);
     ReportFinished(batch, t);
   }

@@ -19,6 +19,7 @@
 #include "core/executors/executor_registry.h"
 #include "core/journal/journal.h"
 #include "core/journal/journal_events.h"
+#include "core/limits/limit_table.h"
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 #include "core/scheduling/batch.h"
@@ -26,6 +27,7 @@
 #include "core/scheduling/batch_readers.h"
 #include "core/scheduling/batch_retention.h"
 #include "core/scheduling/batch_table.h"
+#include "core/scheduling/limit_gate.h"
 #include "core/scheduling/parking_lot.h"
 #include "core/scheduling/runnable_ring.h"
 #include "core/scheduling/scheduler_observer.h"
@@ -49,10 +51,16 @@ struct SchedulerOptions {
   // Optional; when set, a batch runs only once its record is durable, its progress is recorded
   // and readers see only what is durable. Must outlive the scheduler's strand work.
   Journal* journal = nullptr;
+  LimitTableOptions limits;  // shared limits: how many keys, the adaptive back-off
 };
 
 // A task lost with its worker this many times fails instead of running again.
 inline constexpr uint8_t kMaxWorkerLosses = 3;
+// Throttled attempts (429, 503, a worker's `throttled`) run again this many times without
+// spending the task's retry budget; past it a throttled attempt counts as an ordinary failure.
+inline constexpr uint8_t kMaxThrottledRetries = 20;
+// Their delay when the service gave no Retry-After: 100 ms doubling per throttle, up to 10 s.
+uint32_t ThrottledRetryDelayMs(uint32_t throttles);
 
 class Scheduler final : private CompletionSink, public CapacityListener {
  public:
@@ -105,6 +113,17 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
 
+  // Shared limits, at run time: Set configures or reconfigures a key (INVALID_ARGUMENT naming
+  // the field, RESOURCE_EXHAUSTED past the key bound) and answers its state; Delete (NOT_FOUND);
+  // List: every configured key by key. Tasks waiting on a changed key are reconsidered at once.
+  void SetLimit(LimitSpec spec, Callback<LimitState> done);
+  void DeleteLimit(std::string key, absl::AnyInvocable<void(absl::Status)> done);
+  void ListLimits(absl::AnyInvocable<void(std::vector<LimitState>)> done);
+  // Start-up only, before serving: the limits from the limits file and the journal.
+  absl::Status RestoreLimit(LimitSpec spec);
+  // What submit checks batches' limits against (thread-safe).
+  const LimitCatalog& limit_catalog() const { return limits_.catalog(); }
+
   // Calls back with the scheduler's gauges (for metrics).
   void Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done);
   // Calls back with the number of batches not finished yet (shutdown drains until 0).
@@ -147,6 +166,20 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
   void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
   void CancelTimer(Batch& batch, uint32_t task);
+  void ScheduleThrottledRetry(const BatchPtr& batch, uint32_t task,
+                              std::optional<uint32_t> retry_after_ms);
+
+  // Shared limits.
+  // The task's limits: true when it holds them (start it); false when it waits for them or
+  // failed because it never can.
+  bool AcquireLimits(const BatchPtr& batch, uint32_t task);
+  // The task lets go of limits it holds, the verdict of its attempt told when it ran one.
+  void ReleaseLimits(Batch& batch, uint32_t task, const ExecutionOutcome* outcome = nullptr);
+  // The task stops waiting for its limits (cancelled); no effect when it does not wait.
+  void LeaveLimits(Batch& batch, uint32_t task);
+  // Starts (makes ready) the waiters whose limits returned; fails those that never can.
+  void DrainLimits();
+  void OnQueueTimeout(const AttemptToken& token);
 
   // Capacity parking.
   void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
@@ -184,6 +217,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   SchedulerObserver no_observer_;
   SchedulerObserver& observer_;
 
+  LimitGate limits_;        // strand-owned; its catalog is thread-safe (admitter_ reads it)
   BatchAdmitter admitter_;  // thread-safe: Submit runs on the caller's thread
 
   // Strand-owned state.

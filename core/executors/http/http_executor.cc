@@ -19,6 +19,7 @@ void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) 
                                                            /*non_retryable=*/true));
     return;
   }
+  spec->units_header = std::string(request.units_header);
   const AttemptToken token = request.token;
   auto exchange = std::make_shared<HttpExchange>(
       io_, clock_, *std::move(spec),

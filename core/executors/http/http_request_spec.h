@@ -22,6 +22,8 @@ struct HttpRequestSpec {
   std::vector<std::pair<std::string, std::string>> headers;  // input order
   std::optional<std::string> body;
   std::optional<uint32_t> timeout_ms;  // none: only the task's scheduler timeout applies
+  // Not input: the response header reporting the units used, named by the task's shared limit.
+  std::string units_header{};
 };
 
 // Input: {"method", "url", "headers", "body", "timeout_ms"}; only "url" is required.

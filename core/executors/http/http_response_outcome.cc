@@ -79,10 +79,27 @@ boost::json::object HttpResponseOutput(const HttpResponseData& response) {
       {"status", response.status}, {"headers", std::move(headers)}, {"body", std::move(body)}};
 }
 
-ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime now) {
+namespace {
+
+// The units a response reports in `header`; nullopt when absent or not a non-negative integer.
+std::optional<int64_t> UnitsUsed(const HttpResponseData& response, absl::string_view header) {
+  if (header.empty()) return std::nullopt;
+  const std::string* value = FindHeader(response, header);
+  int64_t units = 0;
+  if (value == nullptr || !absl::SimpleAtoi(*value, &units) || units < 0) return std::nullopt;
+  return units;
+}
+
+}  // namespace
+
+ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime now,
+                                     absl::string_view units_header) {
   boost::json::object output = HttpResponseOutput(response);
+  const std::optional<int64_t> units_used = UnitsUsed(response, units_header);
   if (response.status >= 200 && response.status < 400) {
-    return ExecutionOutcome::Success(std::move(output));
+    ExecutionOutcome ok = ExecutionOutcome::Success(std::move(output));
+    ok.units_used = units_used;
+    return ok;
   }
   std::string error = absl::StrCat("http: ", response.status);
   if (!response.reason.empty()) absl::StrAppend(&error, " ", ToValidUtf8(response.reason));
@@ -100,6 +117,8 @@ ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime 
   ExecutionOutcome outcome =
       ExecutionOutcome::Failure(std::move(error), /*non_retryable=*/!(server_error || retry_later));
   outcome.retry_after_ms = retry_after_ms;
+  outcome.throttled = retry_later;
+  outcome.units_used = units_used;
   outcome.output = std::move(output);
   return outcome;
 }

@@ -32,8 +32,10 @@ inline constexpr uint32_t kMaxRetryAfterMs = 3600 * 1000;
 boost::json::object HttpResponseOutput(const HttpResponseData& response);
 
 // 2xx and 3xx succeed (redirects are not followed); 429, 503 and other 5xx fail retryably (429
-// and 503 with their Retry-After as the next delay); other statuses fail non-retryably.
-ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime now);
+// and 503 throttled, with their Retry-After as the next delay); other statuses fail
+// non-retryably. With a `units_header`, its value (a non-negative integer) is the units used.
+ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime now,
+                                     absl::string_view units_header = {});
 
 // Retry-After as delta-seconds or an IMF-fixdate HTTP-date, in ms from `now` (0 for past dates),
 // capped at kMaxRetryAfterMs; nullopt when unparsable.
