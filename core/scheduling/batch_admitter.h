@@ -56,8 +56,7 @@ class BatchAdmitter {
   // `journal` may be null; else it must outlive this.
   // `limits` (may be null: no limit is configured) is what batches' limits are checked against.
   BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Journal* journal,
-                size_t max_active_batches, Admitted admitted,
-                const LimitCatalog* limits = nullptr);
+                size_t max_active_batches, Admitted admitted, const LimitCatalog* limits = nullptr);
 
   // See Scheduler::Submit. A twin (same request_id and content) is answered with duplicate set
   // and admits nothing, even at the limit.

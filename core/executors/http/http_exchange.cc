@@ -127,8 +127,8 @@ void HttpExchange::OnRead(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) return Fail("read the response", ec);
   stream_.close();
-  Finish(HttpResponseOutcome(ToResponseData(parser_.release()), clock_.WallNow(),
-                             spec_.units_header));
+  Finish(
+      HttpResponseOutcome(ToResponseData(parser_.release()), clock_.WallNow(), spec_.units_header));
 }
 
 void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) {
