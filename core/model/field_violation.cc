@@ -41,13 +41,15 @@ struct NamedField {
 };
 constexpr NamedField kRequestFields[] = {
     {"request_id", 1}, {"tasks", 2}, {"options", 3}, {"labels", 4}};
-constexpr NamedField kTaskFields[] = {{"id", 1},          {"executor", 2},   {"input", 3},
-                                      {"priority", 4},    {"timeout_ms", 5}, {"dependencies", 6},
-                                      {"retry_policy", 7}};
-constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},  {"timeout_ms", 2},
-                                         {"retry_policy", 3},    {"aggregation", 4},
-                                         {"load_balancer", 5},   {"on_dependency_failure", 6},
-                                         {"wait_for_workers", 7}};
+constexpr NamedField kTaskFields[] = {{"id", 1},           {"executor", 2},   {"input", 3},
+                                      {"priority", 4},     {"timeout_ms", 5}, {"dependencies", 6},
+                                      {"retry_policy", 7}, {"limits", 8}};
+constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},       {"timeout_ms", 2},
+                                         {"retry_policy", 3},         {"aggregation", 4},
+                                         {"load_balancer", 5},        {"on_dependency_failure", 6},
+                                         {"wait_for_workers", 7},     {"default_limits", 8},
+                                         {"allow_unknown_limits", 9}, {"queue_timeout_ms", 10}};
+constexpr NamedField kLimitUseFields[] = {{"key", 1}, {"units", 2}};
 constexpr NamedField kRetryPolicyFields[] = {
     {"kind", 1},       {"max_retries", 2},  {"initial_delay_ms", 3}, {"increment_ms", 4},
     {"multiplier", 5}, {"max_delay_ms", 6}, {"jitter", 7},           {"retry_on_timeout", 8}};
@@ -65,6 +67,8 @@ int FieldNumber(absl::string_view parent, absl::string_view name) {
     fields = kOptionsFields;
   } else if (parent == "retry_policy") {
     fields = kRetryPolicyFields;
+  } else if (parent == "limits" || parent == "default_limits") {
+    fields = kLimitUseFields;
   }
   for (const NamedField& field : fields) {
     if (field.name == name) return field.number;
