@@ -33,8 +33,8 @@ std::string Sanitise(absl::string_view s) {
 // --- Input order of field paths ---
 
 // batchd.v1 field numbers of the messages a request's paths walk through (SubmitBatchRequest
-// and ProcessBatchRequest share theirs). tests/unit/server/rpc/batch_request_test.cc checks them
-// against the .proto descriptors.
+// and ProcessBatchRequest share theirs; SetLimitRequest's paths all start at "limit").
+// tests/unit/server/rpc/batch_request_test.cc checks them against the .proto descriptors.
 struct NamedField {
   absl::string_view name;
   int number;
@@ -50,6 +50,11 @@ constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},       {"timeout_
                                          {"wait_for_workers", 7},     {"default_limits", 8},
                                          {"allow_unknown_limits", 9}, {"queue_timeout_ms", 10}};
 constexpr NamedField kLimitUseFields[] = {{"key", 1}, {"units", 2}};
+// LimitService's SetLimitRequest: "limit.rates[0].period".
+constexpr NamedField kLimitFields[] = {
+    {"key", 1}, {"max_in_flight", 2}, {"rates", 3}, {"units_header", 4}};
+constexpr NamedField kLimitRateFields[] = {
+    {"units", 1}, {"period", 2}, {"burst", 3}, {"measure", 4}};
 constexpr NamedField kRetryPolicyFields[] = {
     {"kind", 1},       {"max_retries", 2},  {"initial_delay_ms", 3}, {"increment_ms", 4},
     {"multiplier", 5}, {"max_delay_ms", 6}, {"jitter", 7},           {"retry_on_timeout", 8}};
@@ -69,6 +74,10 @@ int FieldNumber(absl::string_view parent, absl::string_view name) {
     fields = kRetryPolicyFields;
   } else if (parent == "limits" || parent == "default_limits") {
     fields = kLimitUseFields;
+  } else if (parent == "limit") {
+    fields = kLimitFields;
+  } else if (parent == "rates") {
+    fields = kLimitRateFields;
   }
   for (const NamedField& field : fields) {
     if (field.name == name) return field.number;
