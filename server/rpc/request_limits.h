@@ -1,8 +1,9 @@
 // Per-request limits checked before a batch is converted: the number of tasks, each task's
-// input size and shared limits named (fixed: each is checked at submit and held per task while
-// it waits or runs), the batch's default limits, and the labels (count and sizes, fixed: labels are kept with every retained batch
-// and repeated in every listing and progress update). Over a limit is INVALID_ARGUMENT naming
-// the limit and its flag (the request can never succeed as sent). Free functions; thread-safe.
+// input size and count of shared limits, the batch's default limits, and the labels (count and
+// sizes, fixed: labels are kept with every retained batch and repeated in every listing and
+// progress update; limits are checked at submit and held per task while it waits or runs).
+// Over a limit is INVALID_ARGUMENT naming the limit (and its flag, when it has one): the request
+// can never succeed as sent. Free functions; thread-safe.
 #pragma once
 
 #include <cstdint>
