@@ -38,7 +38,6 @@ struct LimitSpec {
   std::vector<LimitRate> rates;
   // A response header (http executor) that reports the units an attempt really used, e.g.
   // "x-usage-tokens"; empty: none. The bucket is charged the difference (refund or debt).
-  // `{}` lets LimitSpec{key, max_in_flight, rates} omit it (-Wmissing-field-initializers).
   std::string units_header{};
 
   // OK, or INVALID_ARGUMENT listing every bad field ("rates[1].period", ...) as field
