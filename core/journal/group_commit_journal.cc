@@ -60,6 +60,12 @@ absl::Status GroupCommitJournal::Refusal(const absl::Status& cause) {
       "reports SERVING again)"));
 }
 
+absl::Status GroupCommitJournal::LimitRefusal(const absl::Status& cause) {
+  return absl::UnavailableError(absl::StrCat(
+      "limit change not made: the journal cannot store it (", cause.message(),
+      "); try again once batchd's journal takes writes again (Health reports SERVING again)"));
+}
+
 void GroupCommitJournal::AppendBatch(BatchRecord record, Stored stored) {
   absl::Status refused;
   {
@@ -73,6 +79,25 @@ void GroupCommitJournal::AppendBatch(BatchRecord record, Stored stored) {
     } else {
       pending_.batches.push_back(std::move(record));
       pending_.stored.push_back(std::move(stored));
+      return;
+    }
+  }
+  stored(std::move(refused));
+}
+
+void GroupCommitJournal::StoreLimit(LimitRecord record, Stored stored) {
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) {
+      refused = absl::UnavailableError(
+          "limit change not made: batchd is shutting down and its journal is closed");
+    } else if (!failure_.ok()) {
+      refused = LimitRefusal(failure_);
+      ++stats_.refused_limits;
+    } else {
+      pending_.limits.push_back(std::move(record));
+      pending_.limit_stored.push_back(std::move(stored));
       return;
     }
   }
@@ -110,6 +135,8 @@ bool GroupCommitJournal::NextGroup(Group& group) {
   AppendAll(group.stored, std::move(fresh.stored));
   AppendAll(group.chunks, std::move(fresh.chunks));
   AppendAll(group.forgotten, std::move(fresh.forgotten));
+  AppendAll(group.limits, std::move(fresh.limits));
+  AppendAll(group.limit_stored, std::move(fresh.limit_stored));
   return true;
 }
 
@@ -138,7 +165,8 @@ void GroupCommitJournal::Commit(Group group) {
   // Results are encoded here, on the writer's thread, not on the scheduler's strand.
   for (EventChunk& chunk : group.chunks) EncodeDeferredResults(chunk);
   const absl::Status status =
-      probe ? storage_->Probe() : storage_->Write(group.batches, group.chunks, group.forgotten);
+      probe ? storage_->Probe()
+            : storage_->Write(group.batches, group.chunks, group.forgotten, group.limits);
   std::vector<DurableMark> marks;
   if (status.ok()) marks = MarksOf(group.chunks);
   std::optional<absl::Status> writable_change;
@@ -148,6 +176,7 @@ void GroupCommitJournal::Commit(Group group) {
       if (!probe) ++stats_.commits;
       stats_.chunks += group.chunks.size();
       stats_.batches += group.batches.size();
+      stats_.limits += group.limits.size();
       if (!failure_.ok()) {
         spdlog::warn("journal: writes succeed again after {}: accepting batches again",
                      absl::FormatDuration(absl::Now() - degraded_since_));
@@ -159,6 +188,7 @@ void GroupCommitJournal::Commit(Group group) {
     } else {
       ++stats_.failed_writes;
       stats_.refused_batches += group.batches.size();
+      stats_.refused_limits += group.limits.size();
       if (failure_.ok()) {
         spdlog::critical(
             "journal: {}; new batches are refused until writes succeed again "
@@ -179,6 +209,8 @@ void GroupCommitJournal::Commit(Group group) {
   if (writable_change.has_value() && writable_listener_) writable_listener_(*writable_change);
   const absl::Status answer = status.ok() ? absl::OkStatus() : Refusal(status);
   for (Stored& stored : group.stored) stored(answer);
+  const absl::Status limit_answer = status.ok() ? absl::OkStatus() : LimitRefusal(status);
+  for (Stored& stored : group.limit_stored) stored(limit_answer);
   if (!marks.empty() && listener_) listener_(std::move(marks));
 }
 

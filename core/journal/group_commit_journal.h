@@ -1,7 +1,8 @@
 // The journal the daemon runs: appends are queued under a mutex and one writer thread stores
 // whatever has queued up in one transaction (group commit), then reports what became durable.
-// When a write fails the journal is degraded: the batch records of that group are refused (their
-// batches never run), new batch records are refused at once, event chunks and forgets are kept
+// When a write fails the journal is degraded: the batch and limit records of that group are
+// refused (their batches never run, their limit changes do not take effect), new ones are
+// refused at once, event chunks and forgets are kept
 // and retried in order with backoff (probing the storage when nothing waits) until a write
 // succeeds again. Thread-safe.
 #pragma once
@@ -34,6 +35,7 @@ class GroupCommitJournal final : public Journal {
   ~GroupCommitJournal() override;
 
   void AppendBatch(BatchRecord record, absl::AnyInvocable<void(absl::Status)> stored) override;
+  void StoreLimit(LimitRecord record, absl::AnyInvocable<void(absl::Status)> stored) override;
   void AppendEvents(std::vector<EventChunk> chunks) override;
   void Forget(uint64_t batch_seq) override;
   void SetDurableListener(DurableListener listener) override;
@@ -49,6 +51,8 @@ class GroupCommitJournal final : public Journal {
     uint64_t batches = 0;
     uint64_t failed_writes = 0;    // writes and probes that failed
     uint64_t refused_batches = 0;  // batch records not stored: those batches never ran
+    uint64_t limits = 0;           // limit records stored
+    uint64_t refused_limits = 0;   // limit records not stored: those changes were refused
     bool writable = true;
   };
   Stats stats() const;
@@ -60,7 +64,11 @@ class GroupCommitJournal final : public Journal {
     std::vector<Stored> stored;  // one per batch record
     std::vector<EventChunk> chunks;
     std::vector<uint64_t> forgotten;
-    bool empty() const { return batches.empty() && chunks.empty() && forgotten.empty(); }
+    std::vector<LimitRecord> limits;
+    std::vector<Stored> limit_stored;  // one per limit record
+    bool empty() const {
+      return batches.empty() && chunks.empty() && forgotten.empty() && limits.empty();
+    }
   };
   void Run();
   // Waits for work (or, degraded, for the retry delay); false once closed with nothing left.
@@ -68,6 +76,8 @@ class GroupCommitJournal final : public Journal {
   void Commit(Group group);
   // The answer for a batch record that cannot be stored because of `cause`.
   static absl::Status Refusal(const absl::Status& cause);
+  // The same for a limit record.
+  static absl::Status LimitRefusal(const absl::Status& cause);
 
   std::unique_ptr<JournalStorage> storage_;  // used by the writer thread only
   const GroupCommitOptions options_;

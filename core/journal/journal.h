@@ -62,6 +62,18 @@ struct StoredBatch {
   absl::Status damage;
 };
 
+// A shared limit changed at run time, kept so the change outlives a restart (the newest record
+// of a key wins). `spec` is opaque here: core/limits encodes and decodes it
+// (core/limits/limit_records.h), so the journal stores bytes and needs nothing of limits. An
+// empty `spec` is a tombstone: the key was deleted at run time, and stays deleted even when the
+// limits file names it.
+struct LimitRecord {
+  std::string key;
+  std::string spec;
+
+  bool operator==(const LimitRecord&) const = default;
+};
+
 class Journal {
  public:
   using DurableListener = absl::AnyInvocable<void(std::vector<DurableMark>)>;
@@ -74,6 +86,10 @@ class Journal {
   // OK when the record is durable, UNAVAILABLE when it could not be stored — the batch is then
   // not accepted and nothing of it may run.
   virtual void AppendBatch(BatchRecord record, absl::AnyInvocable<void(absl::Status)> stored) = 0;
+  // Stores a run-time limit change, in order with the other writes, and calls `stored` once,
+  // from any thread (possibly at once): OK when the record is durable, UNAVAILABLE when it
+  // could not be stored -- the change must then not take effect (the caller reports it).
+  virtual void StoreLimit(LimitRecord record, absl::AnyInvocable<void(absl::Status)> stored) = 0;
   // Appends event chunks; their DurableMarks reach the listener once durable. Chunks that
   // cannot be stored yet are kept and stored later, in order.
   virtual void AppendEvents(std::vector<EventChunk> chunks) = 0;

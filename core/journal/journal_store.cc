@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -92,6 +93,13 @@ uint32_t EventRecordCrc(uint64_t seq, std::string_view data) {
   return Crc32c(data, Crc32c(header));
 }
 
+uint32_t LimitRecordCrc(std::string_view key, std::string_view spec) {
+  std::string header;
+  AppendLittleEndian(header, key.size());
+  header.append(key);
+  return Crc32c(spec, Crc32c(header));
+}
+
 }  // namespace
 
 absl::StatusOr<Durability> ParseDurability(std::string_view name) {
@@ -130,7 +138,8 @@ JournalStore::JournalStore(std::string path, int lock_fd, sqlite3* db, std::stri
       page_limit_file_(std::move(page_limit_file)) {}
 
 JournalStore::~JournalStore() {
-  for (sqlite3_stmt* s : {insert_batch_, insert_events_, delete_batch_, delete_events_}) {
+  for (sqlite3_stmt* s :
+       {insert_batch_, insert_events_, delete_batch_, delete_events_, upsert_limit_}) {
     sqlite3_finalize(s);
   }
   sqlite3_close(db_);
@@ -167,17 +176,28 @@ absl::Status JournalStore::Migrate() {
         kJournalSchemaVersion, "): run the batchd that wrote it, or a newer one"));
   }
   if (version == kJournalSchemaVersion) return absl::OkStatus();
-  // Schema 0 (batchd before checksums) had the same tables without the crc columns.
-  for (const char* sql :
-       {"BEGIN",
-        "CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
-        "request_id TEXT NOT NULL, created_us INTEGER NOT NULL, content BLOB NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS events(n INTEGER PRIMARY KEY AUTOINCREMENT, "
-        "seq INTEGER NOT NULL, data BLOB NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS events_by_batch ON events(seq)",
-        "ALTER TABLE batches ADD COLUMN crc INTEGER", "ALTER TABLE events ADD COLUMN crc INTEGER",
-        "CREATE TABLE IF NOT EXISTS probe(data BLOB)", "PRAGMA user_version=1", "COMMIT"}) {
-    if (absl::Status s = Exec(sql); !s.ok()) {
+  std::vector<std::string> steps = {"BEGIN"};
+  if (version < 1) {
+    // Schema 0 (batchd before checksums) had the same tables without the crc columns.
+    steps.insert(
+        steps.end(),
+        {"CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
+         "request_id TEXT NOT NULL, created_us INTEGER NOT NULL, content BLOB NOT NULL)",
+         "CREATE TABLE IF NOT EXISTS events(n INTEGER PRIMARY KEY AUTOINCREMENT, "
+         "seq INTEGER NOT NULL, data BLOB NOT NULL)",
+         "CREATE INDEX IF NOT EXISTS events_by_batch ON events(seq)",
+         "ALTER TABLE batches ADD COLUMN crc INTEGER", "ALTER TABLE events ADD COLUMN crc INTEGER",
+         "CREATE TABLE IF NOT EXISTS probe(data BLOB)"});
+  }
+  if (version < 2) {
+    steps.emplace_back(
+        "CREATE TABLE IF NOT EXISTS limits(key TEXT PRIMARY KEY, spec BLOB NOT NULL, "
+        "crc INTEGER NOT NULL)");
+  }
+  steps.push_back(absl::StrCat("PRAGMA user_version=", kJournalSchemaVersion));
+  steps.emplace_back("COMMIT");
+  for (const std::string& sql : steps) {
+    if (absl::Status s = Exec(sql.c_str()); !s.ok()) {
       RollBack();
       return s;
     }
@@ -193,6 +213,7 @@ absl::Status JournalStore::Prepare() {
       {&insert_events_, "INSERT INTO events(seq, data, crc) VALUES(?, ?, ?)"},
       {&delete_batch_, "DELETE FROM batches WHERE seq = ?"},
       {&delete_events_, "DELETE FROM events WHERE seq = ?"},
+      {&upsert_limit_, "INSERT OR REPLACE INTO limits(key, spec, crc) VALUES(?, ?, ?)"},
   };
   for (const auto& [stmt, sql] : statements) {
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
@@ -273,7 +294,32 @@ absl::StatusOr<JournalContents> JournalStore::LoadAll() {
   }
   sqlite3_finalize(stmt);
   if (rc != SQLITE_DONE) return Error("cannot read the journal's events");
+  RETURN_IF_ERROR(LoadLimits(contents));
   return contents;
+}
+
+absl::Status JournalStore::LoadLimits(JournalContents& contents) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT key, spec, crc FROM limits ORDER BY key", -1, &stmt,
+                         nullptr) != SQLITE_OK) {
+    return Error("cannot read the journal");
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    LimitRecord record{std::string(Column(stmt, 0)), std::string(Column(stmt, 1))};
+    const auto stored = static_cast<uint32_t>(sqlite3_column_int64(stmt, 2));
+    if (const uint32_t computed = LimitRecordCrc(record.key, record.spec); stored != computed) {
+      contents.limit_damage.push_back(absl::StrFormat(
+          "run-time limit '%s': its journal record fails its checksum (stored %08x, computed "
+          "%08x) and is ignored: the limits file's setting of the key applies",
+          absl::CHexEscape(record.key), stored, computed));
+      continue;
+    }
+    contents.limits.push_back(std::move(record));
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return Error("cannot read the journal's limits");
+  return absl::OkStatus();
 }
 
 absl::Status JournalStore::QuickCheck() {
@@ -321,7 +367,8 @@ absl::Status JournalStore::Probe() {
 
 absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
                                  const std::vector<EventChunk>& chunks,
-                                 const std::vector<uint64_t>& forgotten) {
+                                 const std::vector<uint64_t>& forgotten,
+                                 const std::vector<LimitRecord>& limits) {
   ApplyPageLimit();
   RETURN_IF_ERROR(Exec("BEGIN"));
   auto step = [](sqlite3_stmt* stmt) {
@@ -355,6 +402,14 @@ absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
     ok = step(delete_events_);
     sqlite3_bind_int64(delete_batch_, 1, static_cast<int64_t>(seq));
     ok = ok && step(delete_batch_);
+  }
+  for (const LimitRecord& l : limits) {
+    if (!ok) break;
+    sqlite3_bind_text(upsert_limit_, 1, l.key.data(), static_cast<int>(l.key.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_blob64(upsert_limit_, 2, l.spec.data(), l.spec.size(), SQLITE_STATIC);
+    sqlite3_bind_int64(upsert_limit_, 3, LimitRecordCrc(l.key, l.spec));
+    ok = step(upsert_limit_);
   }
   absl::Status status = ok ? Exec("COMMIT") : Error("journal write failed");
   if (!status.ok()) RollBack();

@@ -35,8 +35,10 @@ inline constexpr auto kDurabilityNames = MakeEnumNames<Durability>(
 absl::StatusOr<Durability> ParseDurability(std::string_view name);
 const char* DurabilityName(Durability d);
 
-// The schema this batchd writes; a journal with a newer one is refused.
-inline constexpr int kJournalSchemaVersion = 1;
+// The schema this batchd writes; a journal with a newer one is refused (an older batchd would
+// not see run-time limits and bring deleted ones back). 0: no checksums; 1: checksums; 2: the
+// limits table. Older journals are migrated when opened.
+inline constexpr int kJournalSchemaVersion = 2;
 
 struct JournalStoreOptions {
   Durability durability = Durability::kNormal;
@@ -53,6 +55,11 @@ struct JournalContents {
   // Event records that fail their checksum and name no stored batch (their batch id may be
   // what was damaged).
   std::vector<std::string> orphan_damage;
+  // The newest run-time change of each limit key, ordered by key (tombstones included).
+  std::vector<LimitRecord> limits;
+  // Limit records that fail their checksum, one message each: they are not in `limits`, so
+  // the limits file's setting of that key applies (the daemon logs these).
+  std::vector<std::string> limit_damage;
 };
 
 class JournalStore final : public JournalStorage {
@@ -76,7 +83,8 @@ class JournalStore final : public JournalStorage {
   // SQLite's PRAGMA quick_check: OK, or DATA_LOSS with what it found.
   absl::Status QuickCheck();
   absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
-                     const std::vector<uint64_t>& forgotten) override;
+                     const std::vector<uint64_t>& forgotten,
+                     const std::vector<LimitRecord>& limits) override;
   absl::Status Probe() override;
 
   const std::string& path() const { return path_; }
@@ -84,6 +92,7 @@ class JournalStore final : public JournalStorage {
  private:
   JournalStore(std::string path, int lock_fd, sqlite3* db, std::string page_limit_file);
   absl::Status Migrate();
+  absl::Status LoadLimits(JournalContents& contents);
   absl::Status Prepare();
   absl::Status Exec(const char* sql);
   absl::Status Error(std::string_view what) const;
@@ -100,6 +109,7 @@ class JournalStore final : public JournalStorage {
   sqlite3_stmt* insert_events_ = nullptr;
   sqlite3_stmt* delete_batch_ = nullptr;
   sqlite3_stmt* delete_events_ = nullptr;
+  sqlite3_stmt* upsert_limit_ = nullptr;
 };
 
 }  // namespace batchd::core

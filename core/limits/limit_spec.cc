@@ -1,5 +1,7 @@
 #include "core/limits/limit_spec.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/model/field_violation.h"
@@ -8,6 +10,17 @@ namespace batchd::core {
 namespace {
 
 std::string FormatPeriod(Duration d) { return absl::FormatDuration(absl::FromChrono(d)); }
+
+// RFC 9110 tchar, what a header name is made of (the http executor checks request headers the
+// same way).
+bool IsHeaderName(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) continue;
+    if (absl::string_view("!#$%&'*+-.^_`|~").find(c) == absl::string_view::npos) return false;
+  }
+  return true;
+}
 
 void ValidateRate(const LimitSpec& spec, size_t i, const LimitRate& rate,
                   FieldViolations& violations) {
@@ -54,6 +67,11 @@ absl::Status LimitSpec::Validate() const {
     violations.Add("rates", absl::StrCat("Limit '", key, "' has neither max_in_flight nor a rate"));
   }
   for (size_t i = 0; i < rates.size(); ++i) ValidateRate(*this, i, rates[i], violations);
+  if (!units_header.empty() && !IsHeaderName(units_header)) {
+    violations.Add("units_header",
+                   absl::StrCat("Limit '", key, "': units_header '", absl::CHexEscape(units_header),
+                                "' is not a valid HTTP header name"));
+  }
   return std::move(violations).ToStatus();
 }
 

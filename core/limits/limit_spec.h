@@ -23,6 +23,7 @@ struct LimitRate {
   RateMeasure measure = RateMeasure::kUnits;
 
   int64_t Burst() const { return burst.value_or(units); }
+  bool operator==(const LimitRate&) const = default;
 };
 
 // Bounds that keep every bucket's exact integer arithmetic (units x period-in-ns x rate factor)
@@ -42,6 +43,7 @@ struct LimitSpec {
   // OK, or INVALID_ARGUMENT listing every bad field ("rates[1].period", ...) as field
   // violations; the message names the key, the field and the value.
   absl::Status Validate() const;
+  bool operator==(const LimitSpec&) const = default;
 };
 
 // "1000 per 1s (burst 100)", "90000 per 1m requests" -- for errors and listings.

@@ -1,10 +1,11 @@
 // A journal kept in memory whose writes become durable only when the test calls Commit() (or
 // fail when it calls Fail()), and whose stored state reads back like JournalStore::LoadAll (for
-// restart tests). Single-threaded.
+// restart tests): batches, and the newest limit record of each key. Single-threaded.
 #pragma once
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,10 @@ class FakeJournal final : public core::Journal {
     }
   }
   void Forget(uint64_t batch_seq) override { pending_forgets_.push_back(batch_seq); }
+  void StoreLimit(core::LimitRecord record,
+                  absl::AnyInvocable<void(absl::Status)> stored) override {
+    pending_limits_.emplace_back(std::move(record), std::move(stored));
+  }
   void SetDurableListener(DurableListener listener) override { listener_ = std::move(listener); }
   void SetWritableListener(WritableListener listener) override {
     writable_listener_ = std::move(listener);
@@ -45,9 +50,14 @@ class FakeJournal final : public core::Journal {
       marks.push_back({c.batch_seq, c.visible_results, c.finished});
     }
     for (uint64_t seq : pending_forgets_) stored_.erase(seq);
+    for (auto& [l, done] : pending_limits_) {
+      stored_limits_[l.key] = std::move(l);
+      stored.push_back(std::move(done));
+    }
     pending_batches_.clear();
     pending_chunks_.clear();
     pending_forgets_.clear();
+    pending_limits_.clear();
     for (auto& done : stored) done(absl::OkStatus());
     if (!marks.empty() && listener_) listener_(std::move(marks));
   }
@@ -60,12 +70,15 @@ class FakeJournal final : public core::Journal {
     for (auto& [r, done] : batches) done(absl::OkStatus());
   }
 
-  // A failed write: the pending batch records are refused with `error`; events and forgets stay
-  // pending (the real journal retries them).
+  // A failed write: the pending batch and limit records are refused with `error`; events and
+  // forgets stay pending (the real journal retries them).
   void Fail(const absl::Status& error) {
     std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>> refused;
     refused.swap(pending_batches_);
+    std::vector<std::pair<core::LimitRecord, absl::AnyInvocable<void(absl::Status)>>> limits;
+    limits.swap(pending_limits_);
     for (auto& [r, done] : refused) done(error);
+    for (auto& [l, done] : limits) done(error);
   }
 
   // What a restart would read back (only what was committed).
@@ -74,19 +87,28 @@ class FakeJournal final : public core::Journal {
     for (const auto& [seq, batch] : stored_) out.push_back(batch);
     return out;
   }
+  // The stored limit records by key, as JournalContents::limits (only what was committed).
+  std::vector<core::LimitRecord> StoredLimits() const {
+    std::vector<core::LimitRecord> out;
+    for (const auto& [key, record] : stored_limits_) out.push_back(record);
+    return out;
+  }
   // Replaces what is stored for a batch's events (to stage a crash between two records).
   void SetStoredEvents(uint64_t batch_seq, std::string events) {
     stored_.at(batch_seq).events = std::move(events);
   }
   size_t pending_chunks() const { return pending_chunks_.size(); }
   size_t pending_batches() const { return pending_batches_.size(); }
+  size_t pending_limits() const { return pending_limits_.size(); }
 
  private:
   std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>>
       pending_batches_;
   std::vector<core::EventChunk> pending_chunks_;
   std::vector<uint64_t> pending_forgets_;
+  std::vector<std::pair<core::LimitRecord, absl::AnyInvocable<void(absl::Status)>>> pending_limits_;
   std::map<uint64_t, core::StoredBatch> stored_;
+  std::map<std::string, core::LimitRecord> stored_limits_;
   DurableListener listener_;
   WritableListener writable_listener_;
 };

@@ -22,13 +22,15 @@ using ::testing::ElementsAre;
 class FakeStorage final : public JournalStorage {
  public:
   absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
-                     const std::vector<uint64_t>& forgotten) override {
+                     const std::vector<uint64_t>& forgotten,
+                     const std::vector<LimitRecord>& limits) override {
     absl::MutexLock lock(&mu_);
     ++attempts_;
     if (failing_) return absl::UnavailableError("database or disk is full");
     for (const BatchRecord& b : batches) stored_.push_back("batch " + b.id);
     for (const EventChunk& c : chunks) stored_.push_back("events " + c.events);
     for (uint64_t seq : forgotten) stored_.push_back("forget " + std::to_string(seq));
+    for (const LimitRecord& l : limits) stored_.push_back("limit " + l.key + "=" + l.spec);
     return absl::OkStatus();
   }
   absl::Status Probe() override {
@@ -112,6 +114,11 @@ class GroupCommitJournalTest : public ::testing::Test {
         BatchRecord{seq, "b" + std::to_string(seq), "", {}, ""}, [this, seq](absl::Status s) {
           reports_.Add("batch " + std::to_string(seq) + ": " + (s.ok() ? "OK" : s.ToString()));
         });
+  }
+  void Limit(std::string key, std::string spec) {
+    journal_->StoreLimit(LimitRecord{key, std::move(spec)}, [this, key](absl::Status s) {
+      reports_.Add("limit " + key + ": " + (s.ok() ? "OK" : s.ToString()));
+    });
   }
   void Events(uint64_t seq, std::string events) {
     EventChunk chunk;
@@ -223,6 +230,49 @@ TEST_F(GroupCommitJournalTest, ClosingWhileDegradedTriesOnceMoreThenStopsAndRefu
   EXPECT_EQ(reports_.AwaitCount(3)[2],
             "batch 2: UNAVAILABLE: batch not accepted: batchd is shutting down and its journal "
             "is closed");
+}
+
+constexpr char kLimitRefusal[] =
+    "UNAVAILABLE: limit change not made: the journal cannot store it (database or disk is "
+    "full); try again once batchd's journal takes writes again (Health reports SERVING again)";
+
+TEST_F(GroupCommitJournalTest, ALimitRecordIsReportedStoredOnceDurableInOrderWithOtherWrites) {
+  Append(1);
+  Limit("openai", "{\"v\":1}");
+  Limit("tenant:42", "");
+  EXPECT_THAT(reports_.AwaitCount(3),
+              ElementsAre("batch 1: OK", "limit openai: OK", "limit tenant:42: OK"));
+  EXPECT_THAT(storage_->stored(),
+              ElementsAre("batch b1", "limit openai={\"v\":1}", "limit tenant:42="));
+  EXPECT_EQ(journal_->stats().limits, 2u);
+}
+
+TEST_F(GroupCommitJournalTest, AFailedWriteRefusesItsLimitRecordsAndLaterOnesUntilWritesSucceed) {
+  storage_->SetFailing(true);
+  Limit("a", "x");
+  std::vector<std::string> seen = reports_.AwaitCount(2);
+  EXPECT_EQ(seen[0], "not writable: database or disk is full");
+  EXPECT_EQ(seen[1], std::string("limit a: ") + kLimitRefusal);
+  Limit("b", "y");  // refused at once while degraded
+  EXPECT_EQ(reports_.AwaitCount(3)[2], std::string("limit b: ") + kLimitRefusal);
+
+  storage_->SetFailing(false);
+  EXPECT_EQ(reports_.AwaitCount(4)[3], "writable");
+  Limit("c", "z");
+  EXPECT_EQ(reports_.AwaitCount(5)[4], "limit c: OK");
+  EXPECT_THAT(storage_->stored(), ElementsAre("limit c=z"));  // refused ones are not retried
+  const GroupCommitJournal::Stats stats = journal_->stats();
+  EXPECT_EQ(stats.refused_limits, 2u);
+  EXPECT_EQ(stats.limits, 1u);
+}
+
+TEST_F(GroupCommitJournalTest, ALimitRecordAfterCloseIsRefused) {
+  journal_->Close();
+  Limit("a", "x");
+  EXPECT_THAT(reports_.AwaitCount(1),
+              ElementsAre("limit a: UNAVAILABLE: limit change not made: batchd is shutting down "
+                          "and its journal is closed"));
+  EXPECT_THAT(storage_->stored(), ElementsAre());
 }
 
 }  // namespace

@@ -48,10 +48,11 @@ TEST_F(JournalStoreTest, WhatIsWrittenIsReadBackInOrderAfterReopening) {
     absl::StatusOr<std::unique_ptr<JournalStore>> store =
         JournalStore::Open(dir_, Durability::kNormal);
     ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->Write({Record(2, "req"), Record(1)}, {}, {}).ok());
-    ASSERT_TRUE((*store)
-                    ->Write({}, {{2, "ab", 1, false}, {1, "x", 0, false}, {2, "cd", 2, true}}, {})
-                    .ok());
+    ASSERT_TRUE((*store)->Write({Record(2, "req"), Record(1)}, {}, {}, {}).ok());
+    ASSERT_TRUE(
+        (*store)
+            ->Write({}, {{2, "ab", 1, false}, {1, "x", 0, false}, {2, "cd", 2, true}}, {}, {})
+            .ok());
   }
   absl::StatusOr<std::unique_ptr<JournalStore>> store = JournalStore::Open(dir_, Durability::kFull);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -78,8 +79,8 @@ TEST_F(JournalStoreTest, ForgottenBatchesAndTheirEventsAreGone) {
       JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE(
-      (*store)->Write({Record(1), Record(2)}, {{1, "a", 1, true}, {2, "b", 1, true}}, {}).ok());
-  ASSERT_TRUE((*store)->Write({}, {}, {1}).ok());
+      (*store)->Write({Record(1), Record(2)}, {{1, "a", 1, true}, {2, "b", 1, true}}, {}, {}).ok());
+  ASSERT_TRUE((*store)->Write({}, {}, {1}, {}).ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
   ASSERT_TRUE(contents.ok());
   const std::vector<StoredBatch>* batches = &contents->batches;
@@ -117,7 +118,7 @@ TEST_F(JournalStoreTest, RecordsThatFailTheirChecksumAreReportedAsDataLossNaming
     ASSERT_TRUE(store.ok());
     ASSERT_TRUE((*store)
                     ->Write({Record(1), Record(2), Record(3)},
-                            {{1, "a", 1, false}, {2, "b", 1, false}, {3, "c", 1, false}}, {})
+                            {{1, "a", 1, false}, {2, "b", 1, false}, {3, "c", 1, false}}, {}, {})
                     .ok());
   }
   Tamper(
@@ -147,7 +148,7 @@ TEST_F(JournalStoreTest, AnEventWhoseBatchSeqWasDamagedIsReportedAsAnOrphan) {
     absl::StatusOr<std::unique_ptr<JournalStore>> store =
         JournalStore::Open(dir_, Durability::kNormal);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->Write({Record(1)}, {{1, "a", 1, false}}, {}).ok());
+    ASSERT_TRUE((*store)->Write({Record(1)}, {{1, "a", 1, false}}, {}, {}).ok());
   }
   Tamper("UPDATE events SET seq = 9 WHERE seq = 1");
   absl::StatusOr<std::unique_ptr<JournalStore>> store =
@@ -173,7 +174,7 @@ TEST_F(JournalStoreTest, AJournalWithoutChecksumsIsMigratedAndItsOldRecordsReadU
   absl::StatusOr<std::unique_ptr<JournalStore>> store =
       JournalStore::Open(dir_, Durability::kNormal);
   ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE((*store)->Write({Record(2)}, {{2, "b", 1, false}}, {}).ok());
+  ASSERT_TRUE((*store)->Write({Record(2)}, {{2, "b", 1, false}}, {}, {}).ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
   ASSERT_TRUE(contents.ok());
   ASSERT_EQ(contents->batches.size(), 2u);
@@ -192,7 +193,7 @@ TEST_F(JournalStoreTest, AJournalFromANewerBatchdIsRefusedNamingBothVersions) {
   EXPECT_EQ(store.status().message(),
             "the journal " + dir_ +
                 "/journal.db has schema version 7, newer than this batchd's "
-                "(1): run the batchd that wrote it, or a newer one");
+                "(2): run the batchd that wrote it, or a newer one");
 }
 
 // The test-only page limit stands for a full disk: writes and probes fail with SQLite's own
@@ -204,23 +205,123 @@ TEST_F(JournalStoreTest, AFullJournalFailsWritesWholeAndTakesThemAgainOnceItGrow
   absl::StatusOr<std::unique_ptr<JournalStore>> store =
       JournalStore::Open(dir_, JournalStoreOptions{Durability::kNormal, limit});
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Write({Record(1)}, {}, {}).ok());
+  ASSERT_TRUE((*store)->Write({Record(1)}, {}, {}, {}).ok());
   std::ofstream(limit) << 1;  // below the current size: SQLite keeps it at the current size
   const std::string big(64 << 10, 'x');
-  absl::Status full = (*store)->Write({Record(2)}, {{1, big, 1, false}}, {});
+  absl::Status full = (*store)->Write({Record(2)}, {{1, big, 1, false}}, {}, {{"k", "spec"}});
   EXPECT_EQ(full.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(full.message(), HasSubstr("database or disk is full"));
   EXPECT_EQ((*store)->Probe().code(), absl::StatusCode::kUnavailable);
   std::ofstream(limit) << 100000;
   EXPECT_TRUE((*store)->Probe().ok());
-  ASSERT_TRUE((*store)->Write({Record(3)}, {{1, "e", 1, false}}, {}).ok());
+  ASSERT_TRUE((*store)->Write({Record(3)}, {{1, "e", 1, false}}, {}, {}).ok());
   absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
   ASSERT_TRUE(contents.ok());
   ASSERT_EQ(contents->batches.size(), 2u);  // 2 was never stored
   EXPECT_EQ(contents->batches[0].record.seq, 1u);
   EXPECT_EQ(contents->batches[0].events, "e");
   EXPECT_EQ(contents->batches[1].record.seq, 3u);
+  EXPECT_THAT(contents->limits, ::testing::IsEmpty());  // the failed group's limit neither
   std::filesystem::remove(limit);
+}
+
+// Run-time limit changes: the newest record of each key, by key, tombstones included.
+TEST_F(JournalStoreTest, LimitRecordsAreReadBackByKeyAfterReopeningTheNewestOfEachKeyWinning) {
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {{"tenant:42", "t1"}, {"openai", "o1"}}).ok());
+    // A later record of a key replaces it, in the same group too; "" is a tombstone.
+    ASSERT_TRUE((*store)
+                    ->Write({Record(1)}, {}, {},
+                            {{"openai", "o2"},
+                             {"tenant:42", ""},
+                             {std::string("b\0x", 3), "nul"},
+                             {"openai", "o3"}})
+                    .ok());
+  }
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_THAT(contents->limits,
+              ::testing::ElementsAre(LimitRecord{std::string("b\0x", 3), "nul"},
+                                     LimitRecord{"openai", "o3"}, LimitRecord{"tenant:42", ""}));
+  EXPECT_THAT(contents->limit_damage, ::testing::IsEmpty());
+  EXPECT_EQ(contents->batches.size(), 1u);
+}
+
+TEST_F(JournalStoreTest, ALimitRecordThatFailsItsChecksumIsLeftOutAndReported) {
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {{"a", "spec-a"}, {"b", "spec-b"}, {"c", ""}}).ok());
+  }
+  Tamper("UPDATE limits SET spec = CAST('spec-A' AS BLOB) WHERE key = 'a'");
+  Tamper("UPDATE limits SET spec = CAST('x' AS BLOB) WHERE key = 'c'");  // a tombstone undone
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
+  ASSERT_TRUE(contents.ok());
+  EXPECT_THAT(contents->limits, ::testing::ElementsAre(LimitRecord{"b", "spec-b"}));
+  ASSERT_EQ(contents->limit_damage.size(), 2u);
+  EXPECT_THAT(contents->limit_damage[0],
+              ::testing::MatchesRegex(
+                  "run-time limit 'a': its journal record fails its checksum \\(stored "
+                  "[0-9a-f]{8}, computed [0-9a-f]{8}\\) and is ignored: the limits file's "
+                  "setting of the key applies"));
+  EXPECT_THAT(contents->limit_damage[1], ::testing::StartsWith("run-time limit 'c': "));
+}
+
+// The statements batchd wrote schema 1 with, before the limits table.
+TEST_F(JournalStoreTest, ASchema1JournalIsMigratedKeepingItsBatchesAndThenStoresLimits) {
+  ::mkdir(dir_.c_str(), 0700);
+  Tamper(
+      "CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
+      "request_id TEXT NOT NULL, created_us INTEGER NOT NULL, content BLOB NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS events(n INTEGER PRIMARY KEY AUTOINCREMENT, "
+      "seq INTEGER NOT NULL, data BLOB NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS events_by_batch ON events(seq);"
+      "ALTER TABLE batches ADD COLUMN crc INTEGER;"
+      "ALTER TABLE events ADD COLUMN crc INTEGER;"
+      "CREATE TABLE IF NOT EXISTS probe(data BLOB);"
+      "PRAGMA user_version=1;");
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Write({Record(1)}, {{1, "e", 1, false}}, {}, {}).ok());
+  }
+  // Reopened as a schema-1 journal that already holds records.
+  Tamper("DROP TABLE limits; PRAGMA user_version=1");
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {{"openai", "o"}}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/journal.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kJournalSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<JournalStore>> store =
+      JournalStore::Open(dir_, Durability::kNormal);
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<JournalContents> contents = (*store)->LoadAll();
+  ASSERT_TRUE(contents.ok());
+  ASSERT_EQ(contents->batches.size(), 1u);
+  EXPECT_TRUE(contents->batches[0].damage.ok());
+  EXPECT_EQ(contents->batches[0].events, "e");
+  EXPECT_EQ(contents->unchecked_records, 0u);
+  EXPECT_THAT(contents->limits, ::testing::ElementsAre(LimitRecord{"openai", "o"}));
 }
 
 TEST(DurabilityTest, NamesParseAndBadOnesAreRejected) {

@@ -85,6 +85,22 @@ TEST(LimitSpecTest, RefusesAnEmptyKeyAndALimitThatLimitsNothing) {
       ElementsAre(FieldViolation{"rates", "Limit 'idle' has neither max_in_flight nor a rate"}));
 }
 
+TEST(LimitSpecTest, UnitsHeaderMustBeAnHttpHeaderName) {
+  LimitSpec spec = Openai();
+  for (const char* name : {"x-usage-tokens", "X_Usage.Tokens~1", "!#$%&'*+-.^`|"}) {
+    spec.units_header = name;
+    EXPECT_TRUE(spec.Validate().ok()) << name;
+  }
+  spec.units_header = "x usage";
+  EXPECT_THAT(FieldViolationsOf(spec.Validate()),
+              ElementsAre(FieldViolation{
+                  "units_header",
+                  "Limit 'openai': units_header 'x usage' is not a valid HTTP header name"}));
+  spec.units_header = "x-usage:\r\n";
+  EXPECT_EQ(spec.Validate().message(),
+            "Limit 'openai': units_header 'x-usage:\\r\\n' is not a valid HTTP header name");
+}
+
 TEST(LimitSpecTest, FormatsRates) {
   EXPECT_EQ(FormatRate({500, minutes(1), std::nullopt}), "500 per 1m");
   EXPECT_EQ(FormatRate({1000, seconds(1), 100}), "1000 per 1s (burst 100)");

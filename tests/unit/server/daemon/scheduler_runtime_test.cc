@@ -35,7 +35,8 @@ constexpr auto kPatience = std::chrono::seconds(30);
 class MemoryStorage final : public core::JournalStorage {
  public:
   absl::Status Write(const std::vector<core::BatchRecord>& batches,
-                     const std::vector<core::EventChunk>&, const std::vector<uint64_t>&) override {
+                     const std::vector<core::EventChunk>&, const std::vector<uint64_t>&,
+                     const std::vector<core::LimitRecord>&) override {
     absl::MutexLock lock(&mu_);
     for (const core::BatchRecord& b : batches) batch_ids_.push_back(b.id);
     return absl::OkStatus();

@@ -54,7 +54,7 @@ class JournalCheckTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<core::JournalStore>> store =
         core::JournalStore::Open(dir_, core::Durability::kNormal);
     ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->Write(batches, chunks, {}).ok());
+    ASSERT_TRUE((*store)->Write(batches, chunks, {}, {}).ok());
   }
 
   // Runs `sql` on the journal file directly, as damage or an older batchd would.
