@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "client/batchctl/batch_commands.h"
 #include "client/batchctl/command_line.h"
 #include "client/batchctl/daemon_commands.h"
+#include "client/batchctl/limit_commands.h"
 #include "client/batchctl/worker_command.h"
 #include "client/cpp/channel.h"
 
@@ -33,12 +35,19 @@ Commands:
   list                       list batches, newest first
   layers FILE                show a batch's execution layers and critical path (dry run)
   executors                  list the daemon's executors
+  limits list                list the shared limits: in flight, waiting, rates, throttled
+  limits set KEY [--max-in-flight N] [--rate UNITS/PERIOD[:burst=B][:requests]]...
+             [--units-header H]
+                             configure a shared limit (e.g. --rate 90000/1m:burst=10000)
+  limits delete KEY          remove a shared limit; its waiting tasks start
   health                     check the daemon; exit 0 only when SERVING
   worker --executor NAME [--slots N] [--name S] [--weight W] -- CMD [ARGS]
                              serve NAME: run CMD per task (task JSON on stdin, stdout = output)
   help                       show this text
 
-FILE is a SubmitBatchRequest in proto JSON form; "-" reads it from stdin.
+FILE is a SubmitBatchRequest in proto JSON form; "-" reads it from stdin. Tasks name shared
+limits as "limits": [{"key": "openai", "units": 1200}]; "options" may hold "defaultLimits",
+"allowUnknownLimits" and "queueTimeoutMs".
 
 Flags (before or after the command):
   --addr ADDR     host:port or unix:/path (default: $BATCHD_ADDR, else 127.0.0.1:50051)
@@ -71,6 +80,10 @@ std::vector<Command> Commands() {
       {{"layers", "layers FILE", 1, {}}, LayersCommand},
       {{"executors", "executors", 0, {}}, ExecutorsCommand},
       {{"health", "health", 0, {}}, HealthCommand},
+      {{"limits list", "limits list", 0, {}}, LimitsListCommand},
+      {{"limits set", kLimitsSetUsage, 1, {"max-in-flight", "rate", "units-header"}},
+       LimitsSetCommand},
+      {{"limits delete", "limits delete KEY", 1, {}}, LimitsDeleteCommand},
       {{"worker", kWorkerUsage, 0, {"executor", "slots", "name", "weight"}, true}, WorkerCommand},
   };
 }
@@ -153,6 +166,18 @@ int Main(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (command_line->command.empty()) return UsageError("no command given", true);
+  // `limits set KEY`: the subcommand is part of the command's name.
+  if (command_line->command == "limits") {
+    if (command_line->args.empty()) {
+      return UsageError("'limits' needs a subcommand: list, set or delete");
+    }
+    command_line->command = absl::StrCat("limits ", command_line->args.front());
+    command_line->args.erase(command_line->args.begin());
+    if (command_line->args_before_double_dash.has_value()) {
+      *command_line->args_before_double_dash -=
+          std::min<size_t>(*command_line->args_before_double_dash, 1);
+    }
+  }
   const std::vector<Command> commands = Commands();
   const Command* command = FindCommand(commands, command_line->command);
   if (command == nullptr) {

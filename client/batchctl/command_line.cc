@@ -18,7 +18,7 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 15> kFlags = {{
+constexpr std::array<FlagSpec, 18> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"token-file", true, true},
@@ -34,6 +34,9 @@ constexpr std::array<FlagSpec, 15> kFlags = {{
     {"slots", true, false},
     {"name", true, false},
     {"weight", true, false},
+    {"max-in-flight", true, false},
+    {"rate", true, false},
+    {"units-header", true, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -67,6 +70,24 @@ absl::Status ApplyWorkerFlag(absl::string_view name, const std::string& value, C
   return absl::OkStatus();
 }
 
+// --max-in-flight, --rate, --units-header (a rate's text is checked by `limits set`).
+absl::Status ApplyLimitFlag(absl::string_view name, const std::string& value, CommandLine& out) {
+  if (name == "max-in-flight") {
+    int64_t max_in_flight = 0;
+    if (!absl::SimpleAtoi(value, &max_in_flight) || max_in_flight <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --max-in-flight '", value, "' (a positive integer)"));
+    }
+    out.max_in_flight = max_in_flight;
+  } else if (name == "rate") {
+    out.rates.push_back(value);
+  } else if (name == "units-header") {
+    if (value.empty()) return absl::InvalidArgumentError("--units-header must not be empty");
+    out.units_header = value;
+  }
+  return absl::OkStatus();
+}
+
 // --token-file, --tls-*: values are paths (or a name) and must not be empty.
 std::string* SecurityFlagField(absl::string_view name, CommandLine& out) {
   if (name == "token-file") return &out.token_file;
@@ -95,6 +116,8 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.follow = true;
   } else if (flag.name == "reason") {
     out.reason = value;
+  } else if (flag.name == "max-in-flight" || flag.name == "rate" || flag.name == "units-header") {
+    RETURN_IF_ERROR(ApplyLimitFlag(flag.name, value, out));
   } else {
     RETURN_IF_ERROR(ApplyWorkerFlag(flag.name, value, out));
   }

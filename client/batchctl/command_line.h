@@ -38,6 +38,10 @@ struct CommandLine {
   std::optional<uint32_t> slots;       // --slots, positive
   std::string name;                    // --name
   std::optional<double> weight;        // --weight, positive
+  // `batchctl limits set`'s flags.
+  std::optional<int64_t> max_in_flight;  // --max-in-flight, positive
+  std::vector<std::string> rates;        // --rate, repeatable, as given (see ParseLimitRate)
+  std::string units_header;              // --units-header
   // How many of `args` came before "--", when it was given.
   std::optional<size_t> args_before_double_dash;
 };

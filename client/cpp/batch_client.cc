@@ -10,6 +10,7 @@ namespace {
 
 namespace v1 = batchd::v1;
 using BatchStub = v1::BatchService::StubInterface;
+using LimitStub = v1::LimitService::StubInterface;
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   if (timeout == absl::InfiniteDuration()) return;
@@ -33,18 +34,41 @@ grpc::Status ReadAll(grpc::ClientReaderInterface<Message>& reader, const Callbac
   return reader.Finish();
 }
 
+grpc::Status NoLimitService() {
+  return {grpc::StatusCode::UNIMPLEMENTED, "this client has no LimitService stub"};
+}
+
 }  // namespace
 
 BatchClient::BatchClient(const std::shared_ptr<grpc::Channel>& channel, CallTimeouts timeouts)
     : BatchClient(v1::BatchService::NewStub(channel), grpc::health::v1::Health::NewStub(channel),
-                  timeouts) {}
+                  timeouts, v1::LimitService::NewStub(channel)) {}
 
 BatchClient::BatchClient(std::unique_ptr<BatchStub> batch_stub,
                          std::unique_ptr<grpc::health::v1::Health::StubInterface> health_stub,
-                         CallTimeouts timeouts)
+                         CallTimeouts timeouts, std::unique_ptr<LimitStub> limit_stub)
     : batch_stub_(std::move(batch_stub)),
       health_stub_(std::move(health_stub)),
+      limit_stub_(std::move(limit_stub)),
       timeouts_(timeouts) {}
+
+grpc::Status BatchClient::SetLimit(const v1::SetLimitRequest& request,
+                                   v1::SetLimitResponse* response) const {
+  if (limit_stub_ == nullptr) return NoLimitService();
+  return CallUnary(*limit_stub_, &LimitStub::SetLimit, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::ListLimits(const v1::ListLimitsRequest& request,
+                                     v1::ListLimitsResponse* response) const {
+  if (limit_stub_ == nullptr) return NoLimitService();
+  return CallUnary(*limit_stub_, &LimitStub::ListLimits, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::DeleteLimit(const v1::DeleteLimitRequest& request,
+                                      v1::DeleteLimitResponse* response) const {
+  if (limit_stub_ == nullptr) return NoLimitService();
+  return CallUnary(*limit_stub_, &LimitStub::DeleteLimit, request, response, timeouts_.unary);
+}
 
 grpc::Status BatchClient::SubmitBatch(const v1::SubmitBatchRequest& request,
                                       v1::SubmitBatchResponse* response) const {

@@ -84,6 +84,17 @@ std::string FormatProgressDetails(const v1::BatchProgress& progress) {
                   : "-"},
       {"created", FormatTimestamp(progress.created_at())},
   };
+  // Only while tasks wait for shared limits, after "pending": which key holds them and why.
+  if (progress.throttled_tasks() > 0) {
+    std::vector<std::pair<std::string, std::string>> throttled = {
+        {"throttled", absl::StrCat(progress.throttled_tasks())}};
+    for (const v1::LimitWait& wait : progress.limit_waits()) {
+      throttled.emplace_back(absl::StrCat("limit ", wait.key()),
+                             absl::StrCat(wait.tasks(), " ", wait.reason()));
+    }
+    constexpr ptrdiff_t kAfterPending = 8;
+    fields.insert(fields.begin() + kAfterPending, throttled.begin(), throttled.end());
+  }
   // The proto map's iteration order is unspecified; sort for stable output.
   const std::map<std::string, std::string> labels(progress.labels().begin(),
                                                   progress.labels().end());

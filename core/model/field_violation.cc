@@ -33,21 +33,28 @@ std::string Sanitise(absl::string_view s) {
 // --- Input order of field paths ---
 
 // batchd.v1 field numbers of the messages a request's paths walk through (SubmitBatchRequest
-// and ProcessBatchRequest share theirs). tests/unit/server/rpc/batch_request_test.cc checks them
-// against the .proto descriptors.
+// and ProcessBatchRequest share theirs; SetLimitRequest's paths all start at "limit").
+// tests/unit/server/rpc/batch_request_test.cc checks them against the .proto descriptors.
 struct NamedField {
   absl::string_view name;
   int number;
 };
 constexpr NamedField kRequestFields[] = {
     {"request_id", 1}, {"tasks", 2}, {"options", 3}, {"labels", 4}};
-constexpr NamedField kTaskFields[] = {{"id", 1},          {"executor", 2},   {"input", 3},
-                                      {"priority", 4},    {"timeout_ms", 5}, {"dependencies", 6},
-                                      {"retry_policy", 7}};
-constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},  {"timeout_ms", 2},
-                                         {"retry_policy", 3},    {"aggregation", 4},
-                                         {"load_balancer", 5},   {"on_dependency_failure", 6},
-                                         {"wait_for_workers", 7}};
+constexpr NamedField kTaskFields[] = {{"id", 1},           {"executor", 2},   {"input", 3},
+                                      {"priority", 4},     {"timeout_ms", 5}, {"dependencies", 6},
+                                      {"retry_policy", 7}, {"limits", 8}};
+constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},       {"timeout_ms", 2},
+                                         {"retry_policy", 3},         {"aggregation", 4},
+                                         {"load_balancer", 5},        {"on_dependency_failure", 6},
+                                         {"wait_for_workers", 7},     {"default_limits", 8},
+                                         {"allow_unknown_limits", 9}, {"queue_timeout_ms", 10}};
+constexpr NamedField kLimitUseFields[] = {{"key", 1}, {"units", 2}};
+// LimitService's SetLimitRequest: "limit.rates[0].period".
+constexpr NamedField kLimitFields[] = {
+    {"key", 1}, {"max_in_flight", 2}, {"rates", 3}, {"units_header", 4}};
+constexpr NamedField kLimitRateFields[] = {
+    {"units", 1}, {"period", 2}, {"burst", 3}, {"measure", 4}};
 constexpr NamedField kRetryPolicyFields[] = {
     {"kind", 1},       {"max_retries", 2},  {"initial_delay_ms", 3}, {"increment_ms", 4},
     {"multiplier", 5}, {"max_delay_ms", 6}, {"jitter", 7},           {"retry_on_timeout", 8}};
@@ -65,6 +72,12 @@ int FieldNumber(absl::string_view parent, absl::string_view name) {
     fields = kOptionsFields;
   } else if (parent == "retry_policy") {
     fields = kRetryPolicyFields;
+  } else if (parent == "limits" || parent == "default_limits") {
+    fields = kLimitUseFields;
+  } else if (parent == "limit") {
+    fields = kLimitFields;
+  } else if (parent == "rates") {
+    fields = kLimitRateFields;
   }
   for (const NamedField& field : fields) {
     if (field.name == name) return field.number;

@@ -27,8 +27,9 @@ inline constexpr size_t kMaxFieldViolations = 100;
 
 // True when `a` comes before `b` in input order: the order of the request's fields as
 // batchd.v1 numbers them (tasks, then options, then labels; inside a task id, executor, input,
-// priority, timeout_ms, dependencies, retry_policy), entries of a list by index, map entries
-// by key. A path with an unknown name sorts after known ones of the same message.
+// priority, timeout_ms, dependencies, retry_policy, limits), entries of a list by index, map
+// entries by key; SetLimitRequest's "limit..." paths likewise. A path with an unknown name sorts
+// after known ones of the same message.
 bool FieldPathBefore(absl::string_view a, absl::string_view b);
 
 // The violations of one request: the first kMaxFieldViolations in input order are listed,

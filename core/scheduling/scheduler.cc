@@ -645,7 +645,9 @@ void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
     g.running_tasks = running_total_;
     for (const auto& [seq, batch] : batches_.by_seq()) g.ready_tasks += batch->ready_count();
     g.waiting_for_worker_tasks = parking_.waiting();
-    done(g);
+    g.throttled_tasks = limits_.waiting();
+    g.limits = limits_.List();
+    done(std::move(g));
   });
 }
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
+#include "core/limits/limit_table.h"
 #include "core/model/task_result.h"
 #include "core/time/clock.h"
 
@@ -30,6 +32,8 @@ struct SchedulerGauges {
   uint64_t running_tasks = 0;
   uint64_t ready_tasks = 0;               // dependencies done, waiting for a concurrency slot
   uint64_t waiting_for_worker_tasks = 0;  // ready, waiting for a worker slot
+  uint64_t throttled_tasks = 0;           // ready, waiting for their shared limits
+  std::vector<LimitState> limits;         // configured keys, by key
 };
 
 }  // namespace batchd::core

@@ -8,6 +8,8 @@
 #include <optional>
 
 #include "batchd/v1/batch.pb.h"
+#include "batchd/v1/limit_service.pb.h"
+#include "core/limits/limit_spec.h"
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 
@@ -128,5 +130,12 @@ inline constexpr auto kDependencyFailures =
             {v1::DEPENDENCY_FAILURE_CANCEL_BATCH, core::DependencyFailure::kCancelBatch},
         },
         core::kDefaultDependencyFailure);
+
+inline constexpr auto kRateMeasures = MakeEnumConversion<v1::RateMeasure, core::RateMeasure>(
+    {
+        {v1::RATE_MEASURE_UNITS, core::RateMeasure::kUnits},
+        {v1::RATE_MEASURE_REQUESTS, core::RateMeasure::kRequests},
+    },
+    core::RateMeasure::kUnits);
 
 }  // namespace batchd::server

@@ -69,6 +69,29 @@ core::RetryPolicySpec RetryPolicyFromProto(const v1::RetryPolicy& policy, FieldN
   return spec;
 }
 
+// 0 units mean 1 (proto3 cannot tell unset from 0); negative units are refused here, the rest
+// of a use (key, range, bursts) is core's to check against the configured limits.
+std::vector<core::LimitUse> LimitUsesFromProto(
+    const google::protobuf::RepeatedPtrField<v1::LimitUse>& uses, FieldName field,
+    Violations* violations) {
+  std::vector<core::LimitUse> out;
+  out.reserve(static_cast<size_t>(uses.size()));
+  for (const v1::LimitUse& use : uses) {
+    const size_t j = out.size();
+    if (use.units() < 0) {
+      violations->Add([&] {
+        std::string name = absl::StrCat(field(), "[", j, "].units");
+        std::string description = absl::StrCat(name, ": units of limit '", use.key(),
+                                               "' must not be negative, got ", use.units());
+        return core::FieldViolation{std::move(name), std::move(description)};
+      });
+    }
+    // Refused already: 1 keeps core from reporting the same field again.
+    out.push_back({use.key(), use.units() <= 0 ? 1 : use.units()});
+  }
+  return out;
+}
+
 core::TaskSpec TaskFromProto(const v1::Task& task, size_t index, Violations* violations) {
   core::TaskSpec spec;
   spec.id = task.id();
@@ -81,6 +104,10 @@ core::TaskSpec TaskFromProto(const v1::Task& task, size_t index, Violations* vio
     spec.retry_policy = RetryPolicyFromProto(
         task.retry_policy(), [&] { return absl::StrCat("tasks[", index, "].retry_policy"); },
         violations);
+  }
+  if (!task.limits().empty()) {
+    spec.limits = LimitUsesFromProto(
+        task.limits(), [&] { return absl::StrCat("tasks[", index, "].limits"); }, violations);
   }
   return spec;
 }
@@ -111,6 +138,10 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
   spec.on_dependency_failure = Checked(
       kDependencyFailures.ToCore(options.on_dependency_failure()), options.on_dependency_failure(),
       [] { return std::string("options.on_dependency_failure"); }, violations);
+  spec.default_limits = LimitUsesFromProto(
+      options.default_limits(), [] { return std::string("options.default_limits"); }, violations);
+  spec.allow_unknown_limits = options.allow_unknown_limits();
+  if (options.has_queue_timeout_ms()) spec.queue_timeout_ms = options.queue_timeout_ms();
   return spec;
 }
 

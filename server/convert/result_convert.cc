@@ -69,6 +69,14 @@ void BatchProgressToProto(const core::BatchProgress& progress, v1::BatchProgress
   out->set_failed_tasks(progress.failed_tasks);
   out->set_running_tasks(progress.running_tasks);
   out->set_pending_tasks(progress.pending_tasks);
+  out->set_throttled_tasks(progress.throttled_tasks);
+  out->mutable_limit_waits()->Reserve(static_cast<int>(progress.limit_waits.size()));
+  for (const core::BatchProgress::LimitWait& wait : progress.limit_waits) {
+    v1::LimitWait* w = out->add_limit_waits();
+    w->set_key(wait.key);
+    w->set_tasks(wait.tasks);
+    w->set_reason(wait.reason);
+  }
   out->set_progress_percentage(progress.progress_percentage);
   out->set_estimated_remaining_ms(progress.estimated_remaining_ms);
   WallToProto(progress.created_at, out->mutable_created_at());

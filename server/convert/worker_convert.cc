@@ -27,6 +27,8 @@ core::WorkerMessage WorkerMessageFromProto(const v1::ConnectRequest& request) {
     out.outcome.error = o.error();
     out.outcome.non_retryable = o.non_retryable();
     if (o.retry_after_ms() > 0) out.outcome.retry_after_ms = o.retry_after_ms();
+    out.outcome.throttled = o.throttled();
+    if (o.has_units_used()) out.outcome.units_used = o.units_used();
   }
   message.cancel_acks.assign(request.cancel_acks().begin(), request.cancel_acks().end());
   return message;

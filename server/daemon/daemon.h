@@ -23,6 +23,7 @@
 #include "server/rpc/conversion_pool.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/health_service.h"
+#include "server/rpc/limit_service.h"
 #include "server/rpc/stream_limiter.h"
 #include "server/rpc/worker_service.h"
 
@@ -72,6 +73,7 @@ class Daemon {
   // blocked signal mask); joined in Shutdown after the server's Wait.
   ConversionPool conversions_;
   std::unique_ptr<BatchService> batches_;
+  std::unique_ptr<LimitService> limits_;
   std::unique_ptr<WorkerService> workers_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::optional<RunningServer> running_;

@@ -39,6 +39,7 @@ class SchedulerRuntime {
   core::Scheduler& scheduler() { return *scheduler_; }
   const core::ExecutorRegistry& registry() const { return registry_; }
   core::WorkerHub& worker_hub() { return worker_hub_; }
+  const core::Clock& clock() const { return clock_; }
   PrometheusMetrics& metrics() { return metrics_; }
   // The metrics text with gauges sampled now (waits for the strand, at most 5 s).
   std::string RenderMetrics();

@@ -38,6 +38,49 @@ void Header(std::string& out, std::string_view name, std::string_view type, std:
   absl::StrAppend(&out, "# HELP ", A(name), " ", A(help), "\n# TYPE ", A(name), " ", A(type), "\n");
 }
 
+// Per configured key: in flight, waiting, throttled attempts, and per rate (labelled by its
+// index) the units available and the rate in force, in units per second.
+void RenderLimits(const std::vector<core::LimitState>& limits, std::string& out) {
+  const size_t n = std::min(limits.size(), PrometheusMetrics::kMaxLimitSeries);
+  auto key_label = [&](size_t i) {
+    return absl::StrCat("key=\"", LabelValue(limits[i].spec.key), "\"");
+  };
+  Header(out, "batchd_limit_in_flight", "gauge", "Tasks holding a shared limit, by key.");
+  for (size_t i = 0; i < n; ++i) {
+    absl::StrAppend(&out, "batchd_limit_in_flight{", key_label(i), "} ", limits[i].in_flight, "\n");
+  }
+  Header(out, "batchd_limit_waiting_tasks", "gauge", "Tasks waiting in a key's queue, by key.");
+  for (size_t i = 0; i < n; ++i) {
+    absl::StrAppend(&out, "batchd_limit_waiting_tasks{", key_label(i), "} ", limits[i].waiting,
+                    "\n");
+  }
+  Header(out, "batchd_limit_throttled_attempts_total", "counter",
+         "Attempts reported throttled (HTTP 429/503, a worker's throttled outcome), by key.");
+  for (size_t i = 0; i < n; ++i) {
+    absl::StrAppend(&out, "batchd_limit_throttled_attempts_total{", key_label(i), "} ",
+                    limits[i].throttled, "\n");
+  }
+  Header(out, "batchd_limit_available_units", "gauge",
+         "Units a key's rate has available now, by key and rate (its index).");
+  for (size_t i = 0; i < n; ++i) {
+    const core::LimitState& l = limits[i];
+    for (size_t r = 0; r < l.available.size(); ++r) {
+      absl::StrAppend(&out, "batchd_limit_available_units{", key_label(i), ",rate=\"", r, "\"} ",
+                      absl::StrFormat("%.9g", l.available[r]), "\n");
+    }
+  }
+  Header(out, "batchd_limit_effective_rate", "gauge",
+         "A key's rate in force after adaptive back-off, in units per second, by key and rate.");
+  for (size_t i = 0; i < n; ++i) {
+    const core::LimitState& l = limits[i];
+    for (size_t r = 0; r < l.effective_rate.size() && r < l.spec.rates.size(); ++r) {
+      const double per_second = l.effective_rate[r] / Seconds(l.spec.rates[r].period);
+      absl::StrAppend(&out, "batchd_limit_effective_rate{", key_label(i), ",rate=\"", r, "\"} ",
+                      absl::StrFormat("%.9g", per_second), "\n");
+    }
+  }
+}
+
 }  // namespace
 
 void SecondsHistogram::Observe(double seconds) {
@@ -167,6 +210,12 @@ std::string PrometheusMetrics::Render(
          "Ready tasks waiting for a callback worker's free slot.");
   absl::StrAppend(&out, "batchd_tasks_waiting_for_worker ", scheduler.waiting_for_worker_tasks,
                   "\n");
+  Header(out, "batchd_throttled_tasks", "gauge",
+         "Ready tasks waiting for their shared limits (all keys, all batches).");
+  absl::StrAppend(&out, "batchd_throttled_tasks ", scheduler.throttled_tasks, "\n");
+  Header(out, "batchd_limits_configured", "gauge", "Shared limit keys configured.");
+  absl::StrAppend(&out, "batchd_limits_configured ", scheduler.limits.size(), "\n");
+  RenderLimits(scheduler.limits, out);
   Header(out, "batchd_connected_workers", "gauge", "Callback workers connected, by executor.");
   for (const core::ExecutorDescription& e : executors) {
     if (e.kind != "worker") continue;

@@ -1,6 +1,7 @@
 // The daemon's Prometheus metrics: counters and histograms fed by the scheduler (as its
 // SchedulerObserver) and by the RPC interceptor, rendered with gauges sampled at scrape time
-// in the text exposition format (0.0.4). `batchd_` prefix, base units, no per-batch labels.
+// in the text exposition format (0.0.4). `batchd_` prefix, base units, no per-batch labels;
+// per shared-limit key only for the first kMaxLimitSeries keys (keys are user strings).
 // Thread-safe.
 #pragma once
 
@@ -38,6 +39,10 @@ class SecondsHistogram {
 
 class PrometheusMetrics final : public core::SchedulerObserver {
  public:
+  // Keys (by key) whose shared-limit gauges are rendered; the rest are left out, so a daemon
+  // with 100,000 keys does not render millions of series.
+  static constexpr size_t kMaxLimitSeries = 1000;
+
   void OnBatchSubmitted() override;
   void OnBatchFinished(core::BatchState state) override;
   void OnTaskStarted(std::string_view executor, core::Duration queue_wait) override;

@@ -1,7 +1,7 @@
-// The bearer-token check that every BatchService and WorkerService handler runs first (gRPC
-// 1.51 cannot pair an AuthMetadataProcessor with insecure credentials, so it lives here, not in
-// the transport). Health and reflection do not call it, so probes work without a token.
-// Immutable after construction; thread-safe.
+// The bearer-token check that every BatchService, LimitService and WorkerService handler runs
+// first (gRPC 1.51 cannot pair an AuthMetadataProcessor with insecure credentials, so it lives
+// here, not in the transport). Health and reflection do not call it, so probes work without a
+// token. Immutable after construction; thread-safe.
 #pragma once
 
 #include <grpcpp/server_context.h>

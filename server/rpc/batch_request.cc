@@ -15,7 +15,8 @@ template <typename Request>
 absl::StatusOr<core::BatchSpec> CheckedSpec(const Request& request, const RequestLimits& limits,
                                             const core::ExecutorRegistry& registry) {
   RETURN_IF_ERROR(CheckTaskCount(request.tasks(), limits));
-  core::FieldViolations violations = CheckSizeLimits(request.tasks(), request.labels(), limits);
+  core::FieldViolations violations =
+      CheckSizeLimits(request.tasks(), request.options(), request.labels(), limits);
   core::FieldViolations conversion;
   core::BatchSpec spec = BatchSpecFromProto(request, &conversion);
   violations.Merge(std::move(conversion));

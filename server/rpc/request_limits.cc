@@ -19,11 +19,20 @@ absl::Status CheckTaskCount(const google::protobuf::RepeatedPtrField<v1::Task>& 
 }
 
 core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                      const v1::BatchOptions& options,
                                       const google::protobuf::Map<std::string, std::string>& labels,
                                       const RequestLimits& limits) {
   core::FieldViolations violations;
   for (int i = 0; i < tasks.size(); ++i) {
     const v1::Task& task = tasks[i];
+    if (static_cast<size_t>(task.limits_size()) > kMaxTaskLimits) {
+      violations.Add([&] {
+        return core::FieldViolation{
+            absl::StrCat("tasks[", i, "].limits"),
+            absl::StrCat("Task '", task.id(), "' names ", task.limits_size(),
+                         " limits; the limit is ", kMaxTaskLimits)};
+      });
+    }
     if (!task.has_input()) continue;
     const size_t bytes = task.input().ByteSizeLong();
     if (bytes > limits.max_task_input_bytes) {
@@ -34,6 +43,11 @@ core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v
                          limits.max_task_input_bytes, " (--max-task-input-bytes)")};
       });
     }
+  }
+  if (static_cast<size_t>(options.default_limits_size()) > kMaxDefaultLimits) {
+    violations.Add("options.default_limits",
+                   absl::StrCat("Batch names ", options.default_limits_size(),
+                                " default limits; the limit is ", kMaxDefaultLimits));
   }
   // Labels come after the tasks (and options) in the request; a map has no order of its own,
   // so Merge sorts them by key.
@@ -57,10 +71,11 @@ core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v
 }
 
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                const v1::BatchOptions& options,
                                 const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits) {
   RETURN_IF_ERROR(CheckTaskCount(tasks, limits));
-  return CheckSizeLimits(tasks, labels, limits).ToStatus();
+  return CheckSizeLimits(tasks, options, labels, limits).ToStatus();
 }
 
 absl::Status CheckCancelReason(const std::string& reason) {

@@ -1,7 +1,9 @@
 // Per-request limits checked before a batch is converted: the number of tasks, each task's
-// input size, and the labels (count and sizes, fixed: labels are kept with every retained batch
-// and repeated in every listing and progress update). Over a limit is INVALID_ARGUMENT naming
-// the limit and its flag (the request can never succeed as sent). Free functions; thread-safe.
+// input size and count of shared limits, the batch's default limits, and the labels (count and
+// sizes, fixed: labels are kept with every retained batch and repeated in every listing and
+// progress update; limits are checked at submit and held per task while it waits or runs).
+// Over a limit is INVALID_ARGUMENT naming the limit (and its flag, when it has one): the request
+// can never succeed as sent. Free functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -26,17 +28,24 @@ inline constexpr size_t kMaxLabelValueBytes = 4096;
 // A cancel reason is repeated in the error of every task the cancel ends (and in the summary):
 // unbounded, one request could make every result of a big batch megabytes long.
 inline constexpr size_t kMaxCancelReasonBytes = 1024;
+// Shared limits one task names (Task.limits), and the batch's default_limits. An API call
+// rarely needs more than a few keys (a provider, a model, a tenant).
+inline constexpr size_t kMaxTaskLimits = 16;
+inline constexpr size_t kMaxDefaultLimits = 16;
 
 // The number of tasks: over the limit, the request is refused with this violation alone (its
 // tasks are not looked at).
 absl::Status CheckTaskCount(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
                             const RequestLimits& limits);
-// Each task's input size, then the labels, in input order.
+// Each task's input size and limit count, the options' default limit count, then the labels,
+// in input order.
 core::FieldViolations CheckSizeLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                      const v1::BatchOptions& options,
                                       const google::protobuf::Map<std::string, std::string>& labels,
                                       const RequestLimits& limits);
 // Both of the above.
 absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Task>& tasks,
+                                const v1::BatchOptions& options,
                                 const google::protobuf::Map<std::string, std::string>& labels,
                                 const RequestLimits& limits);
 // CancelBatch's reason: INVALID_ARGUMENT at `reason` over kMaxCancelReasonBytes.

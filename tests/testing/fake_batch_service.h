@@ -1,9 +1,9 @@
-// An in-process gRPC server with a scripted BatchService and Health, for tests of clients: every
-// call answers what the test put in the script and is recorded (method, request, deadline).
-// Thread-safe: the script is edited under a lock (script() holds it for the full expression, or
-// for as long as the test keeps the handle) that the handlers take too, so ThreadSanitizer sees
-// the test's edits happen before the calls that read them. Header-only; link gRPC and the
-// generated batchd protos.
+// An in-process gRPC server with a scripted BatchService, LimitService and Health, for tests of
+// clients: every call answers what the test put in the script and is recorded (method, request,
+// deadline) in a CallLog. Thread-safe: the script is edited under a lock (script() holds it for the
+// full expression, or for as long as the test keeps the handle) that the handlers take too, so
+// ThreadSanitizer sees the test's edits happen before the calls that read them. Header-only; link
+// gRPC and the generated batchd protos.
 #pragma once
 
 #include <grpcpp/server.h>
@@ -21,36 +21,10 @@
 #include "absl/synchronization/mutex.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/testing/call_log.h"
+#include "tests/testing/fake_limit_service.h"
 
 namespace batchd::testing {
-
-// Every call the fake services answered, in order.
-class CallLog {
- public:
-  using SystemTime = std::chrono::system_clock::time_point;
-
-  void Record(const std::string& method, const google::protobuf::Message& request,
-              const grpc::CallbackServerContext& context) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    calls_.push_back(method + " " + request.ShortDebugString());
-    deadlines_.push_back(context.deadline());
-  }
-  // "<Method> <request in protobuf text format, one line>" for each call.
-  std::vector<std::string> calls() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
-  // Each call's deadline as the server saw it; SystemTime::max() for none.
-  std::vector<SystemTime> deadlines() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return deadlines_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
-  std::vector<SystemTime> deadlines_ ABSL_GUARDED_BY(mu_);
-};
 
 class FakeBatchService final : public batchd::v1::BatchService::CallbackService {
  public:
@@ -212,13 +186,14 @@ class FakeHealthService final : public grpc::health::v1::Health::CallbackService
   CallLog& log_;
 };
 
-// Both services on an in-process server; channel() reaches them.
+// The services on an in-process server; channel() reaches them.
 class FakeBatchServer {
  public:
   FakeBatchServer() {
     grpc::ServerBuilder builder;
     builder.RegisterService(&batch);
     builder.RegisterService(&health);
+    builder.RegisterService(&limits);
     server_ = builder.BuildAndStart();
   }
   ~FakeBatchServer() {
@@ -232,9 +207,10 @@ class FakeBatchServer {
     return server_->InProcessChannel(grpc::ChannelArguments());
   }
 
-  CallLog log;  // of both services
+  CallLog log;  // of every service
   FakeBatchService batch{log};
   FakeHealthService health{log};
+  FakeLimitService limits{log};
 
  private:
   std::unique_ptr<grpc::Server> server_;

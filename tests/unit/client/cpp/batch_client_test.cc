@@ -140,6 +140,42 @@ TEST_F(BatchClientTest, EachUnaryCallReachesItsMethodWithItsRequest) {
                           "ProcessBatch request_id: \"r-2\""));
 }
 
+TEST_F(BatchClientTest, LimitCallsReachTheLimitServiceWithTheUnaryTimeout) {
+  server_.limits.script()->set.mutable_status()->mutable_limit()->set_key("openai");
+  server_.limits.script()->list.add_limits()->mutable_limit()->set_key("db");
+  const BatchClient client = Client();
+
+  v1::SetLimitRequest set;
+  set.mutable_limit()->set_key("openai");
+  set.mutable_limit()->set_max_in_flight(2);
+  v1::SetLimitResponse status;
+  const SystemTime called = std::chrono::system_clock::now();
+  ASSERT_TRUE(client.SetLimit(set, &status).ok());
+  EXPECT_EQ(status.status().limit().key(), "openai");
+  ExpectDeadline(std::chrono::seconds(10), called);
+
+  v1::ListLimitsResponse listed;
+  ASSERT_TRUE(client.ListLimits({}, &listed).ok());
+  ASSERT_EQ(listed.limits_size(), 1);
+  EXPECT_EQ(listed.limits(0).limit().key(), "db");
+
+  v1::DeleteLimitRequest deleted;
+  deleted.set_key("openai");
+  v1::DeleteLimitResponse answer;
+  ASSERT_TRUE(client.DeleteLimit(deleted, &answer).ok());
+  EXPECT_THAT(server_.log.calls(),
+              ElementsAre("SetLimit limit { key: \"openai\" max_in_flight: 2 }", "ListLimits ",
+                          "DeleteLimit key: \"openai\""));
+}
+
+TEST(BatchClientWithoutLimitStubTest, LimitCallsAreUnimplemented) {
+  const BatchClient client(nullptr, nullptr, CallTimeouts{});
+  v1::ListLimitsResponse listed;
+  const grpc::Status status = client.ListLimits({}, &listed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(status.error_message(), "this client has no LimitService stub");
+}
+
 TEST_F(BatchClientTest, AnErrorKeepsItsCodeAndMessage) {
   server_.batch.script()->status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no batch 'b-9'");
   v1::GetBatchRequest get;

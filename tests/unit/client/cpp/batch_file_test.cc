@@ -52,6 +52,24 @@ TEST_F(BatchFileTest, LoadsValidFile) {
   EXPECT_EQ(batch->labels().at("env"), "test");
 }
 
+TEST_F(BatchFileTest, LoadsSharedLimits) {
+  constexpr absl::string_view kLimited = R"({
+    "tasks": [{"id": "a", "limits": [{"key": "openai", "units": 1200}, {"key": "tenant:42"}]}],
+    "options": {"defaultLimits": [{"key": "db"}], "allowUnknownLimits": true,
+                "queueTimeoutMs": 5000}
+  })";
+  absl::StatusOr<v1::SubmitBatchRequest> batch =
+      LoadBatchFile(WriteFile("limited.json", kLimited), no_stdin_);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->tasks(0).limits_size(), 2);
+  EXPECT_EQ(batch->tasks(0).limits(0).key(), "openai");
+  EXPECT_EQ(batch->tasks(0).limits(0).units(), 1200);
+  EXPECT_EQ(batch->tasks(0).limits(1).units(), 0) << "0 means 1 to the daemon";
+  EXPECT_EQ(batch->options().default_limits(0).key(), "db");
+  EXPECT_TRUE(batch->options().allow_unknown_limits());
+  EXPECT_EQ(batch->options().queue_timeout_ms(), 5000u);
+}
+
 TEST_F(BatchFileTest, DashReadsStdin) {
   std::istringstream in{std::string(kValidBatch)};
   absl::StatusOr<v1::SubmitBatchRequest> batch = LoadBatchFile("-", in);

@@ -94,5 +94,31 @@ TEST(FormatProgressDetailsTest, AlignsKeysAndSortsLabels) {
             "label team: infra\n");
 }
 
+TEST(FormatProgressDetailsTest, ThrottledTasksAndWhatTheyWaitFor) {
+  v1::BatchProgress progress = Progress(v1::BATCH_STATE_RUNNING, 4, 0);
+  progress.set_batch_id("b2");
+  progress.set_running_tasks(1);
+  progress.set_pending_tasks(3);
+  progress.set_throttled_tasks(3);
+  v1::LimitWait* wait = progress.add_limit_waits();
+  wait->set_key("db");
+  wait->set_tasks(3);
+  wait->set_reason("waiting for limit 'db' (concurrency)");
+  EXPECT_EQ(FormatProgressDetails(progress),
+            "batch:      b2\n"
+            "state:      RUNNING\n"
+            "total:      4\n"
+            "completed:  0\n"
+            "successful: 0\n"
+            "failed:     0\n"
+            "running:    1\n"
+            "pending:    3\n"
+            "throttled:  3\n"
+            "limit db:   3 waiting for limit 'db' (concurrency)\n"
+            "progress:   0.0%\n"
+            "eta:        -\n"
+            "created:    -\n");
+}
+
 }  // namespace
 }  // namespace batchd::client

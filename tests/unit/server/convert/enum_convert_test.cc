@@ -37,6 +37,7 @@ TEST(EnumConvertTest, EveryTableHasOneRowPerProtoValue) {
   ExpectOneRowPerValue(kAggregations, v1::Aggregation_descriptor());
   ExpectOneRowPerValue(kLoadBalancers, v1::LoadBalancer_descriptor());
   ExpectOneRowPerValue(kDependencyFailures, v1::DependencyFailure_descriptor());
+  ExpectOneRowPerValue(kRateMeasures, v1::RateMeasure_descriptor());
 }
 
 TEST(EnumConvertTest, CoreStateNamesAreTheProtoNamesWithoutTheirPrefix) {

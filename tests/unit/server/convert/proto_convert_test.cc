@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "core/model/field_violation.h"
 #include "gmock/gmock.h"
@@ -248,6 +249,68 @@ TEST(BatchSpecFromProtoTest, ReportsEveryUnknownEnum) {
   }
   EXPECT_THAT(fields, ElementsAre("options.retry_policy.jitter", "options.load_balancer",
                                   "options.on_dependency_failure"));
+}
+
+TEST(BatchSpecFromProtoTest, LimitsOfTasksAndOptions) {
+  v1::SubmitBatchRequest request;
+  v1::Task* task = request.add_tasks();
+  task->set_id("a");
+  v1::LimitUse* openai = task->add_limits();
+  openai->set_key("openai");
+  openai->set_units(1200);
+  task->add_limits()->set_key("tenant:42");  // units 0: 1
+  request.add_tasks()->set_id("b");
+  v1::BatchOptions* options = request.mutable_options();
+  options->add_default_limits()->set_key("db");
+  options->set_allow_unknown_limits(true);
+  options->set_queue_timeout_ms(5000);
+
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(request);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->tasks[0].limits,
+              ElementsAre(core::LimitUse{"openai", 1200}, core::LimitUse{"tenant:42", 1}));
+  EXPECT_THAT(spec->tasks[1].limits, ElementsAre());
+  EXPECT_THAT(spec->options.default_limits, ElementsAre(core::LimitUse{"db", 1}));
+  EXPECT_TRUE(spec->options.allow_unknown_limits);
+  EXPECT_EQ(spec->options.queue_timeout_ms, std::optional<uint32_t>(5000));
+}
+
+TEST(BatchSpecFromProtoTest, NoLimitOptionsByDefault) {
+  v1::SubmitBatchRequest request;
+  request.add_tasks()->set_id("a");
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(request);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->options.default_limits, ElementsAre());
+  EXPECT_FALSE(spec->options.allow_unknown_limits);
+  EXPECT_EQ(spec->options.queue_timeout_ms, std::nullopt);
+}
+
+TEST(BatchSpecFromProtoTest, NegativeUnitsNameTheLimitField) {
+  v1::SubmitBatchRequest request;
+  request.add_tasks()->set_id("a");
+  v1::Task* b = request.add_tasks();
+  b->set_id("b");
+  b->add_limits()->set_key("ok");
+  v1::LimitUse* bad = b->add_limits();
+  bad->set_key("openai");
+  bad->set_units(-5);
+  v1::LimitUse* bad_default = request.mutable_options()->add_default_limits();
+  bad_default->set_key("db");
+  bad_default->set_units(-1);
+
+  absl::StatusOr<core::BatchSpec> spec = BatchSpecFromProto(request);
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(spec.status().message(),
+            "tasks[1].limits[1].units: units of limit 'openai' must not be negative, got -5 "
+            "(and 1 more)");
+  EXPECT_THAT(
+      core::FieldViolationsOf(spec.status()),
+      ElementsAre(core::FieldViolation{"tasks[1].limits[1].units",
+                                       "tasks[1].limits[1].units: units of limit 'openai' must "
+                                       "not be negative, got -5"},
+                  core::FieldViolation{"options.default_limits[0].units",
+                                       "options.default_limits[0].units: units of limit 'db' "
+                                       "must not be negative, got -1"}));
 }
 
 TEST(LoadBalancerFromProtoTest, MapsKnownValues) {

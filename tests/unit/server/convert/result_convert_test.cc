@@ -237,6 +237,31 @@ TEST(BatchProgressToProtoTest, CopiesCountsTimeAndLabels) {
   EXPECT_THAT(proto.labels(), UnorderedElementsAre(Pair("env", "prod"), Pair("team", "infra")));
 }
 
+TEST(BatchProgressToProtoTest, CopiesThrottledTasksAndTheirLimitWaits) {
+  core::BatchProgress progress;
+  progress.pending_tasks = 7;
+  progress.throttled_tasks = 5;
+  progress.limit_waits = {{"db", 2, "waiting for limit 'db' (concurrency)"},
+                          {"openai", 3, "waiting for limit 'openai' (rate)"}};
+  v1::BatchProgress proto;
+  BatchProgressToProto(progress, &proto);
+  EXPECT_EQ(proto.throttled_tasks(), 5u);
+  ASSERT_EQ(proto.limit_waits_size(), 2);
+  EXPECT_EQ(proto.limit_waits(0).key(), "db");
+  EXPECT_EQ(proto.limit_waits(0).tasks(), 2u);
+  EXPECT_EQ(proto.limit_waits(0).reason(), "waiting for limit 'db' (concurrency)");
+  EXPECT_EQ(proto.limit_waits(1).key(), "openai");
+  EXPECT_EQ(proto.limit_waits(1).tasks(), 3u);
+  EXPECT_EQ(proto.limit_waits(1).reason(), "waiting for limit 'openai' (rate)");
+}
+
+TEST(BatchProgressToProtoTest, NoThrottlingNoWaits) {
+  v1::BatchProgress proto;
+  BatchProgressToProto(core::BatchProgress{}, &proto);
+  EXPECT_EQ(proto.throttled_tasks(), 0u);
+  EXPECT_EQ(proto.limit_waits_size(), 0);
+}
+
 TEST(LayerIdsToProtoTest, OneLayerPerGroupInOrder) {
   const std::vector<std::vector<std::string_view>> layers = {{"a"}, {"b", "c"}, {}, {"d"}};
   google::protobuf::RepeatedPtrField<v1::Layer> out;

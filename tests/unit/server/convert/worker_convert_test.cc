@@ -88,6 +88,29 @@ TEST(WorkerMessageFromProtoTest, ZeroRetryAfterMeansNoAdviceAndNoHeartbeatIsFals
   EXPECT_TRUE(message.outcomes[0].outcome.output.is_null()) << "no output: JSON null";
 }
 
+TEST(WorkerMessageFromProtoTest, ReadsThrottledAndUnitsUsed) {
+  v1::ConnectRequest request;
+  v1::TaskOutcome* throttled = request.add_outcomes();
+  throttled->set_assignment_id("as-1");
+  throttled->set_throttled(true);
+  throttled->set_retry_after_ms(1500);
+  v1::TaskOutcome* used = request.add_outcomes();
+  used->set_assignment_id("as-2");
+  used->set_success(true);
+  used->set_units_used(0);  // set, even as 0: a full refund
+  request.add_outcomes()->set_assignment_id("as-3");
+
+  const core::WorkerMessage message = WorkerMessageFromProto(request);
+  ASSERT_EQ(message.outcomes.size(), 3u);
+  EXPECT_TRUE(message.outcomes[0].outcome.throttled);
+  EXPECT_EQ(message.outcomes[0].outcome.retry_after_ms, std::optional<uint32_t>(1500));
+  EXPECT_EQ(message.outcomes[0].outcome.units_used, std::nullopt);
+  EXPECT_FALSE(message.outcomes[1].outcome.throttled);
+  EXPECT_EQ(message.outcomes[1].outcome.units_used, std::optional<int64_t>(0));
+  EXPECT_FALSE(message.outcomes[2].outcome.throttled);
+  EXPECT_EQ(message.outcomes[2].outcome.units_used, std::nullopt);
+}
+
 TEST(WorkerMessageFromProtoTest, AnEmptyMessageHasNothing) {
   const core::WorkerMessage message = WorkerMessageFromProto({});
   EXPECT_FALSE(message.heartbeat);

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -42,6 +44,53 @@ TEST(PrometheusMetricsTest, RendersCountersHistogramsAndGauges) {
       text,
       HasSubstr(
           "batchd_rpcs_total{method=\"/batchd.v1.BatchService/SubmitBatch\",code=\"OK\"} 1\n"));
+}
+
+core::LimitState LimitState(std::string key) {
+  core::LimitState state;
+  state.spec.key = std::move(key);
+  state.spec.max_in_flight = 4;
+  return state;
+}
+
+TEST(PrometheusMetricsTest, RendersEachLimitKeysGauges) {
+  core::SchedulerGauges gauges;
+  gauges.throttled_tasks = 7;
+  core::LimitState openai = LimitState("open\"ai");
+  openai.in_flight = 3;
+  openai.waiting = 5;
+  openai.throttled = 2;
+  openai.spec.rates.push_back(
+      {.units = 90000, .period = std::chrono::minutes(1), .burst = std::nullopt});
+  openai.spec.rates.push_back({.units = 10, .period = std::chrono::seconds(1), .burst = 20});
+  openai.available = {1500.5, 20};
+  openai.effective_rate = {45000, 10};
+  gauges.limits = {LimitState("db"), openai};
+
+  const std::string text = PrometheusMetrics().Render(gauges, {});
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_throttled_tasks gauge\nbatchd_throttled_tasks 7\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limits_configured 2\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_in_flight{key=\"db\"} 0\n"
+                              "batchd_limit_in_flight{key=\"open\\\"ai\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_waiting_tasks{key=\"open\\\"ai\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_limit_throttled_attempts_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_throttled_attempts_total{key=\"open\\\"ai\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_available_units{key=\"open\\\"ai\",rate=\"0\"} 1500.5\n"
+                              "batchd_limit_available_units{key=\"open\\\"ai\",rate=\"1\"} 20\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_effective_rate{key=\"open\\\"ai\",rate=\"0\"} 750\n"
+                              "batchd_limit_effective_rate{key=\"open\\\"ai\",rate=\"1\"} 10\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("batchd_limit_available_units{key=\"db\"")));
+}
+
+TEST(PrometheusMetricsTest, LimitSeriesAreCappedToTheFirstKeys) {
+  core::SchedulerGauges gauges;
+  for (size_t i = 0; i <= PrometheusMetrics::kMaxLimitSeries; ++i) {
+    gauges.limits.push_back(LimitState(absl::StrFormat("k%05d", i)));
+  }
+  const std::string text = PrometheusMetrics().Render(gauges, {});
+  EXPECT_THAT(text, HasSubstr("batchd_limits_configured 1001\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_limit_in_flight{key=\"k00999\"} 0\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("k01000")));
 }
 
 TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {

@@ -124,6 +124,51 @@ TEST_F(BatchRequestTest, OverTheCapTheMessageCountsEveryViolation) {
   EXPECT_EQ(core::FieldViolationCountOf(status), 150u);
 }
 
+TEST_F(BatchRequestTest, TooManyLimitsAreRefusedNamingTheTaskAndTheOptions) {
+  v1::SubmitBatchRequest request;
+  AddTask(request, "a");
+  v1::Task* b = AddTask(request, "b");
+  for (size_t i = 0; i <= kMaxTaskLimits; ++i) b->add_limits()->set_key(absl::StrCat("k", i));
+  for (size_t i = 0; i <= kMaxDefaultLimits; ++i) {
+    request.mutable_options()->add_default_limits()->set_key(absl::StrCat("d", i));
+  }
+
+  const absl::Status status = Check(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "Task 'b' names 17 limits; the limit is 16 (and 1 more)");
+  EXPECT_THAT(
+      core::FieldViolationsOf(status),
+      ElementsAre(FieldViolation{"tasks[1].limits", "Task 'b' names 17 limits; the limit is 16"},
+                  FieldViolation{"options.default_limits",
+                                 "Batch names 17 default limits; the limit is 16"}));
+}
+
+TEST_F(BatchRequestTest, LimitViolationsComeInInputOrder) {
+  v1::SubmitBatchRequest request;
+  v1::Task* a = AddTask(request, "a");
+  v1::LimitUse* negative = a->add_limits();
+  negative->set_key("openai");
+  negative->set_units(-3);
+  a->add_limits()->set_key("");
+  a->mutable_retry_policy()->set_kind(static_cast<v1::RetryKind>(42));
+  request.mutable_options()->add_default_limits()->set_key("openai");
+  request.mutable_options()->add_default_limits()->set_key("openai");
+
+  const absl::Status status = Check(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      core::FieldViolationsOf(status),
+      ElementsAre(
+          FieldViolation{"tasks[0].retry_policy.kind",
+                         "tasks[0].retry_policy.kind: unknown value 42"},
+          FieldViolation{"tasks[0].limits[0].units",
+                         "tasks[0].limits[0].units: units of limit 'openai' must not be "
+                         "negative, got -3"},
+          FieldViolation{"tasks[0].limits[1].key", "Limit key of task 'a' must not be empty"},
+          FieldViolation{"options.default_limits[1].key",
+                         "Limit 'openai' is named twice by the batch's default_limits"}));
+}
+
 TEST_F(BatchRequestTest, TooManyTasksIsReportedAlone) {
   limits_.max_batch_tasks = 2;
   v1::SubmitBatchRequest request;
@@ -156,6 +201,8 @@ TEST(FieldPathOrderTest, MatchesTheProtoFieldNumbers) {
   ExpectFieldsInNumberOrder(*v1::BatchOptions::descriptor(), "options.");
   ExpectFieldsInNumberOrder(*v1::RetryPolicy::descriptor(), "options.retry_policy.");
   ExpectFieldsInNumberOrder(*v1::RetryPolicy::descriptor(), "tasks[3].retry_policy.");
+  ExpectFieldsInNumberOrder(*v1::LimitUse::descriptor(), "tasks[2].limits[1].");
+  ExpectFieldsInNumberOrder(*v1::LimitUse::descriptor(), "options.default_limits[0].");
 }
 
 }  // namespace
