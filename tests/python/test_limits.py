@@ -11,11 +11,11 @@ import pytest
 
 import batchd
 from batchd import BatchProgress, BatchTask, Limit, LimitStatus, LimitWait, Rate
-from batchd._proto import batch_pb2, limit_service_pb2, worker_service_pb2
+from batchd._proto import batch_pb2, limit_service_pb2
 from batchd.calls import CallPool, CallRunner, failure_outcome
 from batchd.convert import progress_from_proto
 from batchd.limits import limit_from_proto, limit_message, parse_period, status_from_proto
-from batchd.options import batch_options, task_message
+from batchd.options import batch_options, graph_messages, task_message
 from conftest import wait_until
 
 
@@ -60,6 +60,7 @@ class TestTaskLimits:
     def test_task_message_carries_the_limits(self):
         message = task_message(BatchTask("a", limits=[("openai", 1200), "db"]), "echo")
         assert [(u.key, u.units) for u in message.limits] == [("openai", 1200), ("db", 1)]
+        assert not graph_messages([BatchTask("a", limits=["openai"])])[0].limits  # dry runs
 
     def test_batch_options_carry_the_limit_options(self):
         options = batch_options(default_limits={"openai": 10}, allow_unknown_limits=True,

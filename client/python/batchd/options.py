@@ -137,7 +137,7 @@ def task_message(
         priority=float(task.priority),
         timeout_ms=_timeout(task),
         dependencies=task.dependencies or [],
-        limits=limit_use_messages(task.limits or []),
+        limits=limit_use_messages(limit_uses(task.limits, f"BatchTask {task.task_id!r}")),
     )
     if input_value is not None:
         message.input.CopyFrom(input_value)
@@ -151,7 +151,10 @@ def limit_use_messages(uses: Iterable[Tuple[str, int]]) -> List[batch_pb2.LimitU
 
 def graph_messages(tasks: Sequence[BatchTask]) -> List[batch_pb2.Task]:
     """Tasks for the dry-run RPCs (layers, assignment): ids, priorities and edges only."""
-    return [task_message(task, "") for task in tasks]
+    messages = [task_message(task, "") for task in tasks]
+    for message in messages:
+        message.ClearField("limits")
+    return messages
 
 
 def labels_map(labels: Optional[Mapping[str, str]]) -> Dict[str, str]:
