@@ -22,6 +22,10 @@ EXPECTED = {
     "multi_agent_pipeline.py": ["review: {'approved': True", "5/5 agents done"],
     "parallel_api_calls.py": ["9 calls in", "retried: 1", "call_8: {'path': '/flaky'"],
     "cross_language_worker.py": ["serving 'embed' as embedder#", "embed_0: [", "3 vectors"],
+    "shared_limits.py": ["limit 'llm': 3 in flight, 4000 tokens per 0:00:01",
+                         "alice: 6/6 succeeded", "bob: 6/6 succeeded", "tasks waited for 'llm'",
+                         "the 429 was retried without spending a retry",
+                         "0 in flight, 1 throttled attempt(s) reported"],
 }
 
 

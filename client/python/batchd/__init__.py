@@ -9,8 +9,8 @@ The design's API, backed by batchd::
 
 Executors are Python callables run in this process (they never leave it); batchd does the
 scheduling, retries, timeouts and aggregation. Lower level: ``Client`` (submit, stream,
-progress, watch, cancel, get, list) and ``Worker`` (serve named executors to batches submitted
-from any language). See client/python/README.md and ``python3 -m batchd --help``.
+progress, watch, cancel, get, list; shared limits with set_limit, limits, delete_limit) and
+``Worker`` (serve named executors to batches submitted from any language). See client/python/README.md and ``python3 -m batchd --help``.
 """
 
 import pkgutil
@@ -21,13 +21,14 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 
 from batchd.batching import (calculate_optimal_batch_size, create_task_batches,  # noqa: E402
                              estimate_batch_duration, merge_batch_summaries)
-from batchd.calls import cancelled  # noqa: E402
+from batchd.calls import Usage, cancelled  # noqa: E402
 from batchd.client import Client, ResultStream  # noqa: E402
 from batchd.errors import (BatchdError, CancelledError, DeadlineExceededError,  # noqa: E402
                            InvalidArgumentError, NonRetryableError, NotFoundError,
-                           ResourceExhaustedError, TaskFailure, UnavailableError)
+                           ResourceExhaustedError, TaskFailure, Throttled, UnavailableError)
+from batchd.limits import Limit, LimitStatus, Rate  # noqa: E402
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult,  # noqa: E402
-                           BatchTask, ExecutionPlan, ExecutorInfo)
+                           BatchTask, ExecutionPlan, ExecutorInfo, LimitWait)
 from batchd.processor import BatchProcessor  # noqa: E402
 from batchd.worker import Worker  # noqa: E402
 
@@ -51,6 +52,11 @@ __all__ = [
     "ExecutorInfo",
     "ExecutionPlan",
     "cancelled",
+    "Rate",
+    "Limit",
+    "LimitStatus",
+    "LimitWait",
+    "Usage",
     "create_task_batches",
     "merge_batch_summaries",
     "calculate_optimal_batch_size",
@@ -68,4 +74,5 @@ __all__ = [
     "CancelledError",
     "TaskFailure",
     "NonRetryableError",
+    "Throttled",
 ]

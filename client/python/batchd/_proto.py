@@ -9,6 +9,8 @@ try:
     from batchd.v1 import batch_pb2
     from batchd.v1 import batch_service_pb2
     from batchd.v1 import batch_service_pb2_grpc
+    from batchd.v1 import limit_service_pb2
+    from batchd.v1 import limit_service_pb2_grpc
     from batchd.v1 import worker_service_pb2
     from batchd.v1 import worker_service_pb2_grpc
     from google.protobuf import struct_pb2
@@ -27,6 +29,8 @@ __all__ = [
     "batch_pb2",
     "batch_service_pb2",
     "batch_service_pb2_grpc",
+    "limit_service_pb2",
+    "limit_service_pb2_grpc",
     "worker_service_pb2",
     "worker_service_pb2_grpc",
     "struct_pb2",

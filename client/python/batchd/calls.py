@@ -1,5 +1,6 @@
 """Executor calls in this process: the thread pool they run on, the task dict they receive,
-and how a return value or an exception becomes the outcome the daemon gets.
+and how a return value or an exception becomes the outcome the daemon gets (``Usage`` and
+``Throttled`` add what shared limits need: the units used, a refusal for the rate).
 
 A Python call cannot be interrupted. When the daemon cancels an assignment (its timeout
 passed, the batch was cancelled) the call is abandoned: the daemon is answered at once, the
@@ -11,10 +12,11 @@ Thread-safe.
 import collections
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Mapping, Optional
 
 from batchd._proto import struct_pb2, worker_service_pb2
-from batchd.errors import TaskFailure
+from batchd.errors import TaskFailure, Throttled
 
 _log = logging.getLogger("batchd")
 
@@ -33,6 +35,23 @@ def cancelled() -> bool:
     return call is not None and call.cancelled.is_set()
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Return ``Usage(result, units_used=N)`` from an executor to report the units the call
+    really used (e.g. the tokens an LLM answer reports): the task's shared limits charge the
+    difference from the units it named (a refund or a debt). `result` is the task's result,
+    as if returned alone."""
+
+    result: Any
+    units_used: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.units_used, bool) or not isinstance(self.units_used, int):
+            raise TypeError(f"Usage.units_used must be an int (got {self.units_used!r})")
+        if self.units_used < 0:
+            raise ValueError(f"Usage.units_used must be >= 0 (got {self.units_used})")
+
+
 def describe_exception(error: BaseException) -> str:
     """"ExcType: message" ("ExcType" alone when the message is empty)."""
     message = str(error)
@@ -43,6 +62,7 @@ def failure_outcome(error: BaseException) -> worker_service_pb2.TaskOutcome:
     outcome = worker_service_pb2.TaskOutcome(success=False, error=describe_exception(error))
     if isinstance(error, TaskFailure):
         outcome.non_retryable = not error.retryable
+        outcome.throttled = isinstance(error, Throttled)
         if error.retry_after_ms:
             outcome.retry_after_ms = int(error.retry_after_ms)
     return outcome
@@ -193,15 +213,21 @@ class CallRunner:
         except BaseException as error:  # noqa: BLE001 - SystemExit in a task fails the task
             _log.debug("task %s raised", task.get("task_id"), exc_info=True)
             return failure_outcome(error)
+        units_used: Optional[int] = None
+        if isinstance(value, Usage):
+            value, units_used = value.result, value.units_used
         try:
             output = render(value)
         except (TypeError, ValueError) as error:
             outcome = failure_outcome(error)
             outcome.non_retryable = True  # the same code returns the same kind of value
-            return outcome
-        if on_success is not None and not call.cancelled.is_set():
-            on_success(value)
-        return worker_service_pb2.TaskOutcome(success=True, output=output)
+        else:
+            if on_success is not None and not call.cancelled.is_set():
+                on_success(value)
+            outcome = worker_service_pb2.TaskOutcome(success=True, output=output)
+        if units_used is not None:  # used even when the value cannot be sent
+            outcome.units_used = units_used
+        return outcome
 
     def _finish(self, call: _Call, outcome: worker_service_pb2.TaskOutcome) -> None:
         with self._lock:

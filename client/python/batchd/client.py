@@ -1,4 +1,5 @@
-"""Client: the BatchService RPCs (submit, follow, inspect and cancel batches) in Python terms.
+"""Client: the BatchService RPCs (submit, follow, inspect and cancel batches) and the
+LimitService RPCs (shared limits) in Python terms.
 
 Tasks run in the daemon's executors (echo, sleep, http, shell, plugins) or in callback workers
 of any language (``batchd.Worker`` in Python). Thread-safe: gRPC channels and stubs may be used
@@ -12,12 +13,14 @@ from typing import Any, Iterator, List, Mapping, Optional, Sequence
 
 import grpc
 
-from batchd._proto import batch_pb2, batch_service_pb2, batch_service_pb2_grpc
+from batchd._proto import (batch_pb2, batch_service_pb2, batch_service_pb2_grpc,
+                           limit_service_pb2, limit_service_pb2_grpc)
 from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
                             summary_from_proto)
 from batchd.errors import from_rpc_error
+from batchd.limits import Limit, LimitStatus, Rate, limit_message, status_from_proto
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
-                           ExecutionPlan, ExecutorInfo)
+                           ExecutionPlan, ExecutorInfo, LimitUses)
 from batchd.options import (LOAD_BALANCERS, batch_options, canonical_name, check_tasks,
                             graph_messages, labels_map, task_message)
 from batchd.values import to_value
@@ -93,6 +96,7 @@ class Client:
         self.timeout = timeout
         self._channel = grpc.insecure_channel(self.target, options=channel_options())
         self._stub = batch_service_pb2_grpc.BatchServiceStub(self._channel)
+        self._limits = limit_service_pb2_grpc.LimitServiceStub(self._channel)
         self._closed = threading.Event()
 
     # -- submitting ---------------------------------------------------------------------------
@@ -111,6 +115,9 @@ class Client:
         wait_for_workers: bool = False,
         max_retries: Optional[int] = None,
         retry_delay_ms: Optional[int] = None,
+        default_limits: Optional[LimitUses] = None,
+        allow_unknown_limits: bool = False,
+        queue_timeout_ms: Optional[int] = None,
         labels: Optional[Mapping[str, str]] = None,
         request_id: str = "",
     ) -> str:
@@ -119,6 +126,10 @@ class Client:
         Each task runs in ``task.executor``, else `executor`, else "echo"; its ``task_data``
         (JSON-representable) is the executor's input. Options left None keep the daemon's
         defaults. With ``wait_for_workers`` the batch may name executors no worker serves yet.
+        Shared limits: every task uses `default_limits` besides its own ``limits`` (a key in
+        both takes the task's units); a key no limit is configured for is refused
+        (ValueError naming the task and the key) unless `allow_unknown_limits`;
+        `queue_timeout_ms` bounds how long a ready task waits for its limits.
         """
         request = batch_service_pb2.SubmitBatchRequest(
             request_id=request_id,
@@ -127,7 +138,9 @@ class Client:
                 max_concurrent=max_concurrent, timeout_ms=timeout_ms, retry_policy=retry_policy,
                 aggregation_strategy=aggregation_strategy, load_balancer=load_balancer,
                 on_dependency_failure=on_dependency_failure, wait_for_workers=wait_for_workers,
-                max_retries=max_retries, retry_delay_ms=retry_delay_ms),
+                max_retries=max_retries, retry_delay_ms=retry_delay_ms,
+                default_limits=default_limits, allow_unknown_limits=allow_unknown_limits,
+                queue_timeout_ms=queue_timeout_ms),
             labels=labels_map(labels),
         )
         return self.submit_request(request)
@@ -192,6 +205,30 @@ class Client:
         response = self._unary(self._stub.CancelBatch, request,
                                timeout=self.timeout if timeout is None else timeout)
         return progress_from_proto(response.progress)
+
+    # -- shared limits (LimitService) ---------------------------------------------------------
+
+    def set_limit(self, key: str, *, max_in_flight: Optional[int] = None,
+                  rates: Optional[Sequence[Rate]] = None,
+                  units_header: str = "") -> LimitStatus:
+        """Configures (or reconfigures) the shared limit `key`; its status afterwards. Tasks of
+        every batch naming the key share it; tasks waiting on it are reconsidered at once.
+        The daemon journals it (it survives a restart). ValueError (InvalidArgumentError)
+        when the daemon refuses it, e.g. with neither max_in_flight nor a rate."""
+        limit = Limit(key, max_in_flight=max_in_flight, rates=list(rates or []),
+                      units_header=units_header)
+        request = limit_service_pb2.SetLimitRequest(limit=limit_message(limit))
+        return status_from_proto(self._unary(self._limits.SetLimit, request).status)
+
+    def limits(self) -> List[LimitStatus]:
+        """Every configured limit with its live state, by key."""
+        response = self._unary(self._limits.ListLimits, limit_service_pb2.ListLimitsRequest())
+        return [status_from_proto(status) for status in response.limits]
+
+    def delete_limit(self, key: str) -> None:
+        """Removes the limit `key` (its waiting tasks start, no longer limited); LookupError
+        (NotFoundError) when it is not configured."""
+        self._unary(self._limits.DeleteLimit, limit_service_pb2.DeleteLimitRequest(key=key))
 
     # -- dry runs and the daemon --------------------------------------------------------------
 

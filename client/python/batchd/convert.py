@@ -3,7 +3,7 @@
 from typing import Any, Callable, Iterable, List, Optional
 
 from batchd._proto import batch_pb2
-from batchd.models import BatchProcessSummary, BatchProgress, BatchResult
+from batchd.models import BatchProcessSummary, BatchProgress, BatchResult, LimitWait
 from batchd.options import BATCH_STATES, TASK_STATES
 from batchd.values import from_value
 
@@ -62,6 +62,8 @@ def progress_from_proto(message: batch_pb2.BatchProgress) -> BatchProgress:
         state=BATCH_STATES.get(message.state, ""),
         running_tasks=message.running_tasks,
         pending_tasks=message.pending_tasks,
+        throttled_tasks=message.throttled_tasks,
+        limit_waits=[LimitWait(w.key, w.tasks, w.reason) for w in message.limit_waits],
     )
 
 

@@ -76,6 +76,16 @@ class NonRetryableError(TaskFailure):
         super().__init__(message, retryable=False)
 
 
+class Throttled(TaskFailure):
+    """Raise from an executor when the service it calls refused for its rate (an HTTP 429, a
+    quota error): the attempt is throttled, not failed. Its shared limits slow down, and with
+    ``retry_after_ms`` pause for every task using them; the task runs again without spending
+    its retry budget (up to the daemon's bound on throttled retries)."""
+
+    def __init__(self, message: str = "", *, retry_after_ms: Optional[int] = None) -> None:
+        super().__init__(message, retryable=True, retry_after_ms=retry_after_ms)
+
+
 _BY_CODE: Dict[grpc.StatusCode, Type[BatchdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.FAILED_PRECONDITION: InvalidArgumentError,

@@ -6,7 +6,54 @@ name, states, ids) come last and have defaults. Not thread-safe (plain values).
 """
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+
+# What a task uses of shared limits (LimitService keys): (key, units) pairs, plain keys (1
+# unit) or a {key: units} mapping.
+LimitUses = Union[Sequence[Union[str, Tuple[str, int]]], Mapping[str, int]]
+
+
+def limit_uses(uses: Optional[LimitUses], owner: str) -> List[Tuple[str, int]]:
+    """`uses` as (key, units) pairs, in order; TypeError or ValueError naming `owner` (e.g.
+    "BatchTask 'a'") when one is malformed. The daemon checks the rest: that each key is
+    configured, and units against its rates' bursts."""
+    if uses is None:
+        return []
+    if isinstance(uses, (str, bytes)):
+        raise TypeError(f"{owner}: limits must be a list of keys or (key, units) pairs, or a "
+                        f"dict {{key: units}}, not the string {uses!r}")
+    try:
+        items = list(uses.items()) if isinstance(uses, Mapping) else list(uses)
+    except TypeError:
+        raise TypeError(f"{owner}: limits must be a list of keys or (key, units) pairs, or a "
+                        f"dict {{key: units}} (got {type(uses).__name__})") from None
+    out: List[Tuple[str, int]] = []
+    seen = set()
+    for index, item in enumerate(items):
+        key, units = _limit_use(item, f"{owner}: limits[{index}]")
+        if not key:
+            raise ValueError(f"{owner}: limits[{index}]: the key must not be empty")
+        if units < 1:
+            raise ValueError(f"{owner}: limit {key!r} units must be at least 1 (got {units})")
+        if key in seen:
+            raise ValueError(f"{owner}: limit {key!r} is named twice")
+        seen.add(key)
+        out.append((key, units))
+    return out
+
+
+def _limit_use(item: Any, where: str) -> Tuple[str, int]:
+    if isinstance(item, str):
+        return item, 1
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise TypeError(f"{where} must be a key or a (key, units) pair (got {item!r})")
+    key, units = item
+    if not isinstance(key, str):
+        raise TypeError(f"{where}: the key must be a str (got {type(key).__name__})")
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise TypeError(f"{where}: units of limit {key!r} must be an int "
+                        f"(got {type(units).__name__})")
+    return key, units
 
 
 @dataclass
@@ -27,6 +74,11 @@ class BatchTask:
         executor: batchd addition: the daemon executor that runs the task with
             ``Client.submit`` (e.g. "echo", "http", or a name a ``Worker`` serves). Ignored by
             BatchProcessor, which runs ``task_data``/its executor argument in this process.
+        limits: batchd addition: the shared limits (LimitService keys) the task uses, as
+            ``[("openai", 1200)]`` (key, units) pairs, plain keys (1 unit) or a dict
+            ``{"openai": 1200}``; kept as a list of (key, units) pairs. A ready task waits
+            PENDING (throttled) until its limits have room. Added to the batch's
+            ``default_limits``; a key in both takes the task's units.
     """
 
     task_id: str
@@ -36,6 +88,7 @@ class BatchTask:
     retry_count: int = 0
     dependencies: Optional[List[str]] = None
     executor: Optional[str] = None
+    limits: Optional[LimitUses] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.dependencies, str):
@@ -44,6 +97,7 @@ class BatchTask:
                 f"not the string {self.dependencies!r}"
             )
         self.dependencies = list(self.dependencies) if self.dependencies else []
+        self.limits = limit_uses(self.limits, f"BatchTask {self.task_id!r}")
 
 
 @dataclass
@@ -103,8 +157,20 @@ class BatchProcessSummary:
 
 
 @dataclass
+class LimitWait:
+    """Tasks of a batch waiting for one shared limit: `reason` is the daemon's, e.g.
+    "waiting for limit 'openai' (rate)" (the cause is paused, concurrency, rate or queued)."""
+
+    key: str
+    tasks: int = 0
+    reason: str = ""
+
+
+@dataclass
 class BatchProgress:
-    """How far a batch has come. ``completed_tasks`` counts tasks in a final state."""
+    """How far a batch has come. ``completed_tasks`` counts tasks in a final state;
+    ``throttled_tasks`` the pending ones that are ready but wait for shared limits, and
+    ``limit_waits`` what they wait on, by key."""
 
     total_tasks: int = 0
     completed_tasks: int = 0
@@ -116,6 +182,8 @@ class BatchProgress:
     state: str = ""
     running_tasks: int = 0
     pending_tasks: int = 0
+    throttled_tasks: int = 0
+    limit_waits: List[LimitWait] = field(default_factory=list)
 
 
 @dataclass

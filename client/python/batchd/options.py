@@ -7,10 +7,10 @@ valid ones.
 """
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from batchd._proto import batch_pb2, struct_pb2
-from batchd.models import BatchTask
+from batchd._proto import batch_pb2, limit_service_pb2, struct_pb2
+from batchd.models import BatchTask, LimitUses, limit_uses
 
 
 def _design_names(enum: Any, prefix: str) -> Dict[str, int]:
@@ -25,6 +25,7 @@ AGGREGATION_STRATEGIES: Dict[str, int] = _design_names(batch_pb2.Aggregation, "A
 LOAD_BALANCERS: Dict[str, int] = _design_names(batch_pb2.LoadBalancer, "LOAD_BALANCER_")
 DEPENDENCY_FAILURE: Dict[str, int] = _design_names(batch_pb2.DependencyFailure,
                                                    "DEPENDENCY_FAILURE_")
+RATE_MEASURES: Dict[str, int] = _design_names(limit_service_pb2.RateMeasure, "RATE_MEASURE_")
 
 TASK_STATES: Dict[int, str] = {
     number: name for name, number in _design_names(batch_pb2.TaskState, "TASK_STATE_").items()
@@ -77,9 +78,23 @@ def batch_options(
     wait_for_workers: bool = False,
     max_retries: Optional[int] = None,
     retry_delay_ms: Optional[int] = None,
+    default_limits: Optional[LimitUses] = None,
+    allow_unknown_limits: bool = False,
+    queue_timeout_ms: Optional[int] = None,
 ) -> batch_pb2.BatchOptions:
-    """BatchOptions from design names; None leaves the daemon's default."""
-    options = batch_pb2.BatchOptions(wait_for_workers=wait_for_workers)
+    """BatchOptions from design names; None leaves the daemon's default.
+
+    `default_limits` are shared limits every task uses (the forms BatchTask.limits takes);
+    with `allow_unknown_limits` a key no limit is configured for is not limited instead of
+    refused; `queue_timeout_ms` bounds how long a ready task waits for its limits (then it
+    ends "timed_out"; None: without bound)."""
+    options = batch_pb2.BatchOptions(
+        wait_for_workers=wait_for_workers, allow_unknown_limits=allow_unknown_limits,
+        default_limits=limit_use_messages(limit_uses(default_limits, "default_limits")))
+    if queue_timeout_ms is not None:
+        if queue_timeout_ms < 0:  # 0 is the daemon's to refuse, with its message
+            raise ValueError(f"queue_timeout_ms must be >= 0 (got {queue_timeout_ms})")
+        options.queue_timeout_ms = queue_timeout_ms
     if max_concurrent is not None:
         options.max_concurrent = max_concurrent
     if timeout_ms is not None:
@@ -122,15 +137,24 @@ def task_message(
         priority=float(task.priority),
         timeout_ms=_timeout(task),
         dependencies=task.dependencies or [],
+        limits=limit_use_messages(limit_uses(task.limits, f"BatchTask {task.task_id!r}")),
     )
     if input_value is not None:
         message.input.CopyFrom(input_value)
     return message
 
 
+def limit_use_messages(uses: Iterable[Tuple[str, int]]) -> List[batch_pb2.LimitUse]:
+    """LimitUse messages for (key, units) pairs as ``limit_uses`` gives them."""
+    return [batch_pb2.LimitUse(key=key, units=units) for key, units in uses]
+
+
 def graph_messages(tasks: Sequence[BatchTask]) -> List[batch_pb2.Task]:
     """Tasks for the dry-run RPCs (layers, assignment): ids, priorities and edges only."""
-    return [task_message(task, "") for task in tasks]
+    messages = [task_message(task, "") for task in tasks]
+    for message in messages:
+        message.ClearField("limits")
+    return messages
 
 
 def labels_map(labels: Optional[Mapping[str, str]]) -> Dict[str, str]:

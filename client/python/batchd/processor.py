@@ -24,7 +24,8 @@ from batchd.calls import CallPool, CallRunner, Reply, task_dict
 from batchd.client import Client
 from batchd.convert import progress_from_summary
 from batchd.errors import BatchdError, NotFoundError, UnavailableError
-from batchd.models import BatchProcessSummary, BatchProgress, BatchResult, BatchTask
+from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
+                           LimitUses, limit_uses)
 from batchd.options import (AGGREGATION_STRATEGIES, DEPENDENCY_FAILURE, LOAD_BALANCERS,
                             RETRY_POLICIES, batch_options, canonical_name, check_tasks,
                             task_message)
@@ -183,6 +184,12 @@ class BatchProcessor:
         on_dependency_failure: batchd addition: "skip_dependents" (default), "run_dependents"
             or "cancel_batch".
         connect_timeout: Seconds to wait for the daemon to accept this processor's worker.
+        default_limits: batchd addition: shared limits (LimitService keys) every task uses,
+            besides each task's own ``limits``: ``[("openai", 1000)]``, plain keys or a dict.
+        allow_unknown_limits: batchd addition: a key no limit is configured for is not
+            limited, instead of refused (ValueError) at submit.
+        queue_timeout_ms: batchd addition: how long a ready task may wait for its shared
+            limits before it ends "timed_out" (None: without bound).
 
     Unknown strategy or policy names raise ValueError listing the valid ones.
     """
@@ -199,6 +206,9 @@ class BatchProcessor:
         retry_delay_ms: Optional[int] = None,
         on_dependency_failure: str = "skip_dependents",
         connect_timeout: float = 10.0,
+        default_limits: Optional[LimitUses] = None,
+        allow_unknown_limits: bool = False,
+        queue_timeout_ms: Optional[int] = None,
     ) -> None:
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be a positive integer (got {max_concurrent!r})")
@@ -215,7 +225,11 @@ class BatchProcessor:
                                                      on_dependency_failure, DEPENDENCY_FAILURE)
         self._max_retries = max_retries
         self._retry_delay_ms = retry_delay_ms
-        batch_options(max_retries=max_retries, retry_delay_ms=retry_delay_ms)  # validates them
+        self._default_limits = limit_uses(default_limits, "BatchProcessor default_limits")
+        self._allow_unknown_limits = allow_unknown_limits
+        self._queue_timeout_ms = queue_timeout_ms
+        batch_options(max_retries=max_retries, retry_delay_ms=retry_delay_ms,
+                      queue_timeout_ms=queue_timeout_ms)  # validates them
         self._load_balancer = "least_loaded"
         self._connect_timeout = connect_timeout
 
@@ -397,7 +411,9 @@ class BatchProcessor:
             max_concurrent=self._max_concurrent, timeout_ms=self._timeout_ms,
             retry_policy=self._retry_policy, aggregation_strategy=self._aggregation,
             load_balancer=self._load_balancer, on_dependency_failure=self._on_dependency_failure,
-            max_retries=self._max_retries, retry_delay_ms=self._retry_delay_ms)
+            max_retries=self._max_retries, retry_delay_ms=self._retry_delay_ms,
+            default_limits=self._default_limits, allow_unknown_limits=self._allow_unknown_limits,
+            queue_timeout_ms=self._queue_timeout_ms)
 
     @staticmethod
     def _check_executors(tasks: List[BatchTask], executor: Optional[Executor]) -> None:
