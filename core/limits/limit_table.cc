@@ -26,9 +26,9 @@ std::optional<size_t> FirstRepeated(absl::Span<const LimitDemand> demand) {
 
 LimitTable::LimitTable(LimitTableOptions options) : options_(options) {}
 
-absl::Status LimitTable::Set(LimitSpec spec, SteadyTime now) {
+absl::Status LimitTable::CheckSet(const LimitSpec& spec) const {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
-  uint32_t slot = Find(spec.key);
+  const uint32_t slot = Find(spec.key);
   const bool adds = slot == kNoSlot || !entries_[slot].configured;
   if (adds && configured_ >= options_.max_keys) {
     return absl::ResourceExhaustedError(absl::StrCat("Cannot add limit '", spec.key,
@@ -36,6 +36,21 @@ absl::Status LimitTable::Set(LimitSpec spec, SteadyTime now) {
                                                      " keys are configured, the most "
                                                      "allowed (max_keys)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status LimitTable::CheckDelete(absl::string_view key) const {
+  const uint32_t slot = Find(key);
+  if (slot == kNoSlot || !entries_[slot].configured) {
+    return absl::NotFoundError(absl::StrCat("No limit '", key, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LimitTable::Set(LimitSpec spec, SteadyTime now) {
+  if (absl::Status s = CheckSet(spec); !s.ok()) return s;
+  uint32_t slot = Find(spec.key);
+  const bool adds = slot == kNoSlot || !entries_[slot].configured;
   if (slot == kNoSlot) slot = FindOrAdd(spec.key, now);
   Entry& e = entries_[slot];
   e.limit.Reconfigure(std::move(spec), now);
@@ -48,10 +63,8 @@ absl::Status LimitTable::Set(LimitSpec spec, SteadyTime now) {
 }
 
 absl::Status LimitTable::Delete(absl::string_view key, SteadyTime now) {
+  if (absl::Status s = CheckDelete(key); !s.ok()) return s;
   const uint32_t slot = Find(key);
-  if (slot == kNoSlot || !entries_[slot].configured) {
-    return absl::NotFoundError(absl::StrCat("No limit '", key, "'"));
-  }
   Entry& e = entries_[slot];
   e.configured = false;
   --configured_;

@@ -105,8 +105,12 @@ class LimitTable {
   // Configures or reconfigures a key (see KeyLimit::Reconfigure). INVALID_ARGUMENT from
   // Validate; RESOURCE_EXHAUSTED past max_keys.
   absl::Status Set(LimitSpec spec, SteadyTime now);
+  // What Set would answer, changing nothing.
+  absl::Status CheckSet(const LimitSpec& spec) const;
   // The key is no longer limited; tasks waiting on it may start at the next Wake. NOT_FOUND.
   absl::Status Delete(absl::string_view key, SteadyTime now);
+  // What Delete would answer, changing nothing.
+  absl::Status CheckDelete(absl::string_view key) const;
   std::optional<LimitState> Get(absl::string_view key, SteadyTime now) const;
   std::vector<LimitState> List(SteadyTime now) const;  // configured keys, by key
   // A configured key's spec, valid until the table next changes; nullptr when not configured.

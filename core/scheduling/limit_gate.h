@@ -38,6 +38,8 @@ class LimitGate {
   // Run-time configuration (see LimitTable::Set / Delete).
   absl::Status Set(LimitSpec spec);
   absl::Status Delete(absl::string_view key);
+  absl::Status CheckSet(const LimitSpec& spec) const { return table_.CheckSet(spec); }
+  absl::Status CheckDelete(absl::string_view key) const { return table_.CheckDelete(key); }
   std::optional<LimitState> Get(absl::string_view key) const;
   std::vector<LimitState> List() const;
   size_t waiting() const { return table_.waiting(); }

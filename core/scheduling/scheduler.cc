@@ -20,6 +20,7 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       limits_(clock, timers, options.limits, [this] { Pump(); }),
+      limit_changes_(strand_, limits_, options.journal, [this] { Pump(); }),
       admitter_(
           clock, registry, options.journal, options.max_active_batches,
           [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }, &limits_.catalog()),
@@ -378,22 +379,13 @@ void Scheduler::OnQueueTimeout(const AttemptToken& token) {
 
 void Scheduler::SetLimit(LimitSpec spec, Callback<LimitState> done) {
   boost::asio::post(strand_, [this, spec = std::move(spec), done = std::move(done)]() mutable {
-    const std::string key = spec.key;
-    if (absl::Status s = limits_.Set(std::move(spec)); !s.ok()) return done(s);
-    spdlog::info("limit '{}' set", key);
-    Pump();
-    done(*limits_.Get(key));
+    limit_changes_.Set(std::move(spec), std::move(done));
   });
 }
 
 void Scheduler::DeleteLimit(std::string key, absl::AnyInvocable<void(absl::Status)> done) {
   boost::asio::post(strand_, [this, key = std::move(key), done = std::move(done)]() mutable {
-    absl::Status s = limits_.Delete(key);
-    if (s.ok()) {
-      spdlog::info("limit '{}' deleted", key);
-      Pump();
-    }
-    done(std::move(s));
+    limit_changes_.Delete(std::move(key), std::move(done));
   });
 }
 

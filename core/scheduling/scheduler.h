@@ -27,6 +27,7 @@
 #include "core/scheduling/batch_readers.h"
 #include "core/scheduling/batch_retention.h"
 #include "core/scheduling/batch_table.h"
+#include "core/scheduling/limit_changes.h"
 #include "core/scheduling/limit_gate.h"
 #include "core/scheduling/parking_lot.h"
 #include "core/scheduling/runnable_ring.h"
@@ -115,7 +116,9 @@ class Scheduler final : private CompletionSink, public CapacityListener {
 
   // Shared limits, at run time: Set configures or reconfigures a key (INVALID_ARGUMENT naming
   // the field, RESOURCE_EXHAUSTED past the key bound) and answers its state; Delete (NOT_FOUND);
-  // List: every configured key by key. Tasks waiting on a changed key are reconsidered at once.
+  // List: every configured key by key. With a journal a change takes effect (and is answered)
+  // once it is durable, UNAVAILABLE when it cannot be stored. Tasks waiting on a changed key
+  // are reconsidered at once.
   void SetLimit(LimitSpec spec, Callback<LimitState> done);
   void DeleteLimit(std::string key, absl::AnyInvocable<void(absl::Status)> done);
   void ListLimits(absl::AnyInvocable<void(std::vector<LimitState>)> done);
@@ -217,8 +220,9 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   SchedulerObserver no_observer_;
   SchedulerObserver& observer_;
 
-  LimitGate limits_;        // strand-owned; its catalog is thread-safe (admitter_ reads it)
-  BatchAdmitter admitter_;  // thread-safe: Submit runs on the caller's thread
+  LimitGate limits_;            // strand-owned; its catalog is thread-safe (admitter_ reads it)
+  LimitChanges limit_changes_;  // strand-owned: SetLimit / DeleteLimit through the journal
+  BatchAdmitter admitter_;      // thread-safe: Submit runs on the caller's thread
 
   // Strand-owned state.
   BatchTable batches_;

@@ -15,6 +15,7 @@
 #include "batchd/v1/limit_service.grpc.pb.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/base/status_macros.h"
+#include "core/limits/limit_records.h"
 #include "server/journal/journal_recovery.h"
 #include "server/observability/rpc_metrics_interceptor.h"
 #include "server/rpc/request_limits.h"
@@ -29,7 +30,7 @@ int Fail(const absl::Status& status, int exit_code) {
 
 // Reads the journal back for recovery: checks SQLite's structure and every record's checksum,
 // logging what is damaged (damaged batches are not replayed, see RecoverBatches).
-absl::StatusOr<std::vector<core::StoredBatch>> LoadJournal(core::JournalStore& store) {
+absl::StatusOr<core::JournalContents> LoadJournal(core::JournalStore& store) {
   if (absl::Status s = store.QuickCheck(); !s.ok()) {
     spdlog::critical("{}; batchd serves what it can read (batchd --check-journal reports it)",
                      std::string(s.message()));
@@ -40,11 +41,38 @@ absl::StatusOr<std::vector<core::StoredBatch>> LoadJournal(core::JournalStore& s
   for (const std::string& damage : contents.orphan_damage) {
     spdlog::error("journal: {} (not replayed)", damage);
   }
+  for (const std::string& damage : contents.limit_damage) {
+    spdlog::error("journal: {} (the limits file's setting of that key applies)", damage);
+  }
   if (contents.unchecked_records > 0) {
     spdlog::info("journal: {} records were written before checksums and are not verified",
                  contents.unchecked_records);
   }
-  return std::move(contents.batches);
+  return contents;
+}
+
+// The limits file's limits with the journaled run-time changes applied (the newest change of a
+// key wins, a deletion included), handed to the scheduler before any batch is restored, so a
+// restored batch finds the limits its tasks name.
+void RestoreLimits(const LimitsConfig& config, const std::vector<core::LimitRecord>& records,
+                   core::Scheduler& scheduler) {
+  std::vector<std::string> problems;
+  const std::vector<core::LimitSpec> limits =
+      core::ApplyLimitRecords(config.limits, records, &problems);
+  for (const std::string& problem : problems) spdlog::error("limits: {}", problem);
+  size_t restored = 0;
+  for (const core::LimitSpec& spec : limits) {
+    if (absl::Status s = scheduler.RestoreLimit(spec); !s.ok()) {
+      spdlog::error("limit '{}' not restored: {}", spec.key, s.ToString());
+      continue;
+    }
+    ++restored;
+  }
+  if (restored > 0 || !records.empty()) {
+    spdlog::info("limits: {} in force ({} in {}, {} changes at run time journaled)", restored,
+                 config.limits.size(), config.file.empty() ? "no limits file" : config.file,
+                 records.size());
+  }
 }
 
 }  // namespace
@@ -67,6 +95,7 @@ int Daemon::Run(const sigset_t& shutdown_signals) {
   if (!opened.ok()) return Fail(opened.status(), kExitCannotServe);
   runtime_ = std::make_unique<SchedulerRuntime>(config_, std::move(opened->journal));
   if (!runtime_->executors_status().ok()) return Fail(runtime_->executors_status(), kExitBadFlags);
+  RestoreLimits(config_.limits, opened->limits, runtime_->scheduler());
   if (!opened->stored.empty()) {
     const RecoveryCounts recovered =
         RecoverBatches(std::move(opened->stored), runtime_->scheduler());
@@ -97,10 +126,10 @@ absl::StatusOr<Daemon::OpenedJournal> Daemon::OpenJournal() {
   if (options.durability == core::Durability::kNone) return opened;
   absl::StatusOr<std::unique_ptr<core::JournalStore>> store = core::JournalStore::Open(
       options.data_dir, {options.durability, options.journal_page_limit_file});
-  absl::StatusOr<std::vector<core::StoredBatch>> loaded =
-      store.ok() ? LoadJournal(**store) : store.status();
+  absl::StatusOr<core::JournalContents> loaded = store.ok() ? LoadJournal(**store) : store.status();
   if (!loaded.ok()) return loaded.status();
-  opened.stored = *std::move(loaded);
+  opened.stored = std::move(loaded->batches);
+  opened.limits = std::move(loaded->limits);
   spdlog::info("journal {} (durability {}): {} batches stored", (*store)->path(),
                core::DurabilityName(options.durability), opened.stored.size());
   opened.journal = std::make_unique<core::GroupCommitJournal>(*std::move(store));

@@ -51,6 +51,7 @@ class Daemon {
   struct OpenedJournal {
     std::unique_ptr<core::GroupCommitJournal> journal;  // null with --durability=none
     std::vector<core::StoredBatch> stored;
+    std::vector<core::LimitRecord> limits;  // run-time limit changes, newest per key
   };
 
   absl::StatusOr<OpenedJournal> OpenJournal();

@@ -17,6 +17,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
                    CheckListenSecurity(config.daemon.listen, config.security));
   ASSIGN_OR_RETURN(config.plugins, PluginOptionsFromFlags());
   ASSIGN_OR_RETURN(config.shell, ShellConfigFromFlags());
+  ASSIGN_OR_RETURN(config.limits, LimitsConfigFromFlags());
   return config;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/flags/daemon_flags.h"
+#include "server/flags/limits_flags.h"
 #include "server/flags/plugin_flags.h"
 #include "server/flags/security_flags.h"
 #include "server/flags/shell_flags.h"
@@ -23,6 +24,7 @@ struct DaemonConfig {
   // What is worth a warning about how the address is secured (e.g. a token in clear text).
   std::vector<std::string> security_warnings;
   ShellConfig shell;
+  LimitsConfig limits;  // the limits file's, to restore before serving
   PluginOptions plugins;
   absl::Duration malloc_trim_interval;  // 0: never
 };

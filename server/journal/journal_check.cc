@@ -40,10 +40,15 @@ JournalCheck CheckJournal(const std::string& data_dir) {
     ++damaged;
     check.lines.push_back(orphan);
   }
+  for (const std::string& limit : contents->limit_damage) {
+    ++damaged;
+    check.lines.push_back(limit);
+  }
   check.intact = damaged == 0;
   check.lines.push_back(absl::StrCat(
       "journal ", (*store)->path(), ": ", contents->batches.size(), " batches, ",
       contents->event_records, " event records",
+      contents->limits.empty() ? "" : absl::StrCat(", ", contents->limits.size(), " limit changes"),
       contents->unchecked_records > 0 ? absl::StrCat(" (", contents->unchecked_records,
                                                      " written before checksums, not verifiable)")
                                       : "",

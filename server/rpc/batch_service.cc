@@ -26,12 +26,6 @@ namespace {
 
 constexpr uint32_t kDefaultProgressIntervalMs = 100;
 
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
-}
-
 absl::Status ResolveOrder(const v1::ResolveExecutionOrderRequest& request,
                           v1::ResolveExecutionOrderResponse* response) {
   ASSIGN_OR_RETURN(const std::vector<core::TaskSpec> tasks, TasksFromProto(request.tasks()));

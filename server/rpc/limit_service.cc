@@ -10,15 +10,10 @@
 #include "core/model/field_violation.h"
 #include "server/convert/limit_convert.h"
 #include "server/convert/status_convert.h"
+#include "server/rpc/finished_reactor.h"
 
 namespace batchd::server {
 namespace {
-
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
-}
 
 void StateToProto(const core::Clock& clock, const core::LimitState& state, v1::LimitStatus* out) {
   LimitStateToProto(state, clock.SteadyNow(), clock.WallNow(), out);

@@ -183,6 +183,28 @@ TEST_F(JournalCheckTest, RecordsWrittenBeforeChecksumsAreCountedAsUnverifiable) 
                           "verifiable): intact"));
 }
 
+TEST_F(JournalCheckTest, RunTimeLimitChangesAreCountedAndADamagedOneIsReported) {
+  {
+    absl::StatusOr<std::unique_ptr<core::JournalStore>> store =
+        core::JournalStore::Open(dir_, core::Durability::kNormal);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {{"openai", "spec-o"}, {"tenant:1", ""}}).ok());
+  }
+  JournalCheck check = CheckJournal(dir_);
+  EXPECT_TRUE(check.intact);
+  EXPECT_THAT(check.lines, ElementsAre("journal " + journal() +
+                                       ": 0 batches, 0 event records, 2 limit changes: intact"));
+
+  Tamper("UPDATE limits SET spec = CAST('spec-X' AS BLOB) WHERE key = 'openai'");
+  check = CheckJournal(dir_);
+  EXPECT_FALSE(check.intact);
+  ASSERT_THAT(check.lines, SizeIs(2));
+  EXPECT_THAT(check.lines[0], StartsWith("run-time limit 'openai': its journal record fails its "
+                                         "checksum"));
+  EXPECT_EQ(check.lines[1],
+            "journal " + journal() + ": 0 batches, 0 event records, 1 limit changes: 1 damaged");
+}
+
 TEST_F(JournalCheckTest, AJournalInUseIsNotChecked) {
   absl::StatusOr<std::unique_ptr<core::JournalStore>> daemon =
       core::JournalStore::Open(dir_, core::Durability::kNormal);
