@@ -104,12 +104,16 @@ bool KeyLimit::ReportThrottled(SteadyTime attempt_started, SteadyTime now) {
   if (buckets_.empty() || attempt_started <= last_cut_) return false;
   const int64_t cut = factor_ * adaptive_.decrease / kFullRate;  // both <= 10^6: no overflow
   SetFactor(std::max(adaptive_.floor, cut), now);
+  // The service says the key is over its rate: what the buckets saved up is spent, so the
+  // calls after the cut (and after any pause) come at the cut rate, not as a burst.
+  for (TokenBucket& b : buckets_) b.EmptyUntil(now, now);
   last_cut_ = now;
   return true;
 }
 
-void KeyLimit::PauseUntil(SteadyTime until) {
+void KeyLimit::PauseUntil(SteadyTime until, SteadyTime now) {
   if (!paused_until_.has_value() || until > *paused_until_) paused_until_ = until;
+  for (TokenBucket& b : buckets_) b.EmptyUntil(*paused_until_, now);
 }
 
 void KeyLimit::Reconfigure(LimitSpec spec, SteadyTime now) {

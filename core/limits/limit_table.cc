@@ -222,7 +222,7 @@ void LimitTable::Release(absl::Span<const LimitDemand> demand, const LimitReleas
     }
     if (how.verdict == LimitRelease::Verdict::kSucceeded) limit.ReportSuccess(how.started, now);
     if (how.verdict == LimitRelease::Verdict::kThrottled) limit.ReportThrottled(how.started, now);
-    if (how.pause_until.has_value()) limit.PauseUntil(*how.pause_until);
+    if (how.pause_until.has_value()) limit.PauseUntil(*how.pause_until, now);
     more = more || limit.rate_factor() > factor;
     if (entries_[slot].queued > 0) {
       if (more) MarkDirty(slot);

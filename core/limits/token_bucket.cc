@@ -68,6 +68,13 @@ void TokenBucket::Charge(int64_t delta, SteadyTime now) {
   level_ = std::min(level_ - per_unit_ * delta, capacity_);
 }
 
+void TokenBucket::EmptyUntil(SteadyTime when, SteadyTime now) {
+  Settle(now);
+  const int64_t ahead_ns = when > now ? std::chrono::nanoseconds(when - now).count() : 0;
+  // ahead_ns < 2^63 and units x factor < 2^60: the product fits in 123 bits.
+  level_ = std::min(level_, -absl::int128(ahead_ns) * (units_ * factor_));
+}
+
 void TokenBucket::SetRateFactor(int64_t factor, SteadyTime now) {
   Settle(now);
   factor_ = std::clamp<int64_t>(factor, 1, kFullRate);

@@ -29,6 +29,9 @@ class TokenBucket {
   // Reconciliation: `delta` > 0 takes more (the level may go negative: debt delays later
   // takes); `delta` < 0 refunds, up to a full bucket.
   void Charge(int64_t delta, SteadyTime now);
+  // Nothing is saved up until `when` (>= now): the level is at most 0 then (a debt stays), so
+  // takes after a pause come at the refill rate, not as a burst.
+  void EmptyUntil(SteadyTime when, SteadyTime now);
   // Refills at the old rate up to `now`, then at `factor` (1..kFullRate) of the configured rate.
   void SetRateFactor(int64_t factor, SteadyTime now);
   // Starts from `units` available (clamped to the burst), e.g. when a limit is reconfigured.

@@ -73,15 +73,27 @@ TEST_F(KeyLimitTest, WaitsForTheSlowestRate) {
 
 TEST_F(KeyLimitTest, APauseBlocksUntilItEndsAndOnlyALaterOneExtendsIt) {
   KeyLimit limit({"openai", 10, {{100, seconds(1), std::nullopt}}}, t0_);
-  limit.PauseUntil(At(seconds(2)));
-  limit.PauseUntil(At(seconds(1)));
+  limit.PauseUntil(At(seconds(2)), t0_);
+  limit.PauseUntil(At(seconds(1)), t0_);
   const LimitCheck paused = limit.Check(1, t0_);
   EXPECT_EQ(paused.block, LimitBlock::kPaused);
   EXPECT_EQ(paused.at, At(seconds(2)));
-  limit.PauseUntil(At(seconds(3)));
+  limit.PauseUntil(At(seconds(3)), t0_);
   EXPECT_EQ(limit.Check(1, At(seconds(2))).at, At(seconds(3)));
-  EXPECT_TRUE(limit.TryAcquire(1, At(seconds(3))));
   EXPECT_FALSE(limit.paused(At(seconds(3))));
+  // Nothing was saved up during the pause: one unit comes back every 10 ms after it.
+  EXPECT_FALSE(limit.TryAcquire(1, At(seconds(3))));
+  EXPECT_EQ(limit.Check(1, At(seconds(3))).at, At(seconds(3) + milliseconds(10)));
+  EXPECT_TRUE(limit.TryAcquire(1, At(seconds(3) + milliseconds(10))));
+}
+
+TEST_F(KeyLimitTest, AfterAPauseCallsResumeAtTheRateNotAsABurst) {
+  KeyLimit limit({"api", std::nullopt, {{100, seconds(1), std::nullopt}}}, t0_);
+  limit.PauseUntil(At(seconds(1)), t0_);  // the bucket is full now, and would be at 1 s
+  EXPECT_DOUBLE_EQ(limit.buckets()[0].Available(At(seconds(1))), 0);
+  EXPECT_DOUBLE_EQ(limit.buckets()[0].Available(At(milliseconds(1100))), 10);
+  EXPECT_TRUE(limit.TryAcquire(10, At(milliseconds(1100))));
+  EXPECT_FALSE(limit.TryAcquire(1, At(milliseconds(1100))));
 }
 
 TEST_F(KeyLimitTest, RefusesUnitsOverABurstWithTheNumbers) {
@@ -155,8 +167,10 @@ TEST_F(KeyLimitTest, SuccessesRaiseTheRateStepByStepBackToTheConfiguredOne) {
 TEST_F(KeyLimitTest, ACutRateRefillsSlower) {
   KeyLimit limit({"openai", std::nullopt, {{10, seconds(1), std::nullopt}}}, t0_);
   ASSERT_TRUE(limit.TryAcquire(10, t0_));
-  ASSERT_TRUE(limit.ReportThrottled(t0_, At(milliseconds(100))));  // 1 unit back so far
-  EXPECT_EQ(limit.Check(2, At(milliseconds(100))).at, At(milliseconds(300)));
+  // 1 unit back so far, spent by the cut; then 5 units/s.
+  ASSERT_TRUE(limit.ReportThrottled(t0_, At(milliseconds(100))));
+  EXPECT_DOUBLE_EQ(limit.buckets()[0].Available(At(milliseconds(100))), 0);
+  EXPECT_EQ(limit.Check(2, At(milliseconds(100))).at, At(milliseconds(500)));
 }
 
 TEST_F(KeyLimitTest, AConcurrencyOnlyLimitIsNotCutByAThrottle) {
@@ -175,8 +189,8 @@ TEST_F(KeyLimitTest, ReconfiguringKeepsInFlightAndWhatIsSpent) {
   EXPECT_EQ(limit.in_flight(), 1);
   EXPECT_EQ(limit.Check(1, At(milliseconds(1))).block, LimitBlock::kConcurrency);
   EXPECT_EQ(limit.rate_factor(), kFullRate);
-  EXPECT_DOUBLE_EQ(limit.buckets()[0].Available(At(milliseconds(1))), 20);  // 30.1 clamped
-  EXPECT_DOUBLE_EQ(limit.buckets()[1].Available(At(milliseconds(1))), 5);   // new: full
+  EXPECT_DOUBLE_EQ(limit.buckets()[0].Available(At(milliseconds(1))), 0);  // the cut spent it
+  EXPECT_DOUBLE_EQ(limit.buckets()[1].Available(At(milliseconds(1))), 5);  // new: full
 }
 
 }  // namespace

@@ -325,7 +325,10 @@ TEST_F(LimitTableTest, RetryAfterPausesTheKeyForEveryBatch) {
   EXPECT_EQ(state.rate_factor, 500'000);
   EXPECT_THAT(state.effective_rate, ElementsAre(5));
   EXPECT_EQ(table_.Wake(At(milliseconds(100))).next_wake, At(seconds(2)));
-  EXPECT_THAT(Started(seconds(2)), ElementsAre(LimitTaskRef{2, 0}));
+  // Nothing saved up during the pause: the first unit after it comes at the cut 5/s.
+  EXPECT_THAT(Started(seconds(2)), IsEmpty());
+  EXPECT_THAT(Started(milliseconds(2199)), IsEmpty());
+  EXPECT_THAT(Started(milliseconds(2200)), ElementsAre(LimitTaskRef{2, 0}));
 }
 
 TEST_F(LimitTableTest, SuccessesRestoreTheRateCutByAThrottle) {
