@@ -1,6 +1,5 @@
 #include "core/limits/limit_catalog.h"
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace batchd::core {
@@ -23,7 +22,14 @@ std::string ShapeProblem(const LimitUse& use, absl::string_view owner) {
 template <typename Configured>
 void CheckEach(absl::Span<const LimitUse> uses, absl::string_view field, absl::string_view owner,
                FieldViolations& violations, Configured configured) {
-  absl::flat_hash_set<absl::string_view> seen;
+  // Lists are short (a task names at most a few keys): a scan, not a set, so a task's check
+  // allocates nothing.
+  auto named_before = [&](size_t i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (uses[j].key == uses[i].key && ShapeProblem(uses[j], owner).empty()) return true;
+    }
+    return false;
+  };
   for (size_t i = 0; i < uses.size(); ++i) {
     const LimitUse& use = uses[i];
     if (std::string problem = ShapeProblem(use, owner); !problem.empty()) {
@@ -31,7 +37,7 @@ void CheckEach(absl::Span<const LimitUse> uses, absl::string_view field, absl::s
       violations.Add(absl::StrCat(field, "[", i, units ? "].units" : "].key"), std::move(problem));
       continue;
     }
-    if (!seen.insert(use.key).second) {
+    if (named_before(i)) {
       violations.Add(absl::StrCat(field, "[", i, "].key"),
                      absl::StrCat("Limit '", use.key, "' is named twice by ", owner));
       continue;

@@ -142,6 +142,14 @@ class LimitTable {
   size_t configured() const { return configured_; }
   size_t keys() const { return slots_.size(); }  // configured or not
   size_t waiting() const { return waiters_.size(); }
+  // Whether Wake has anything to do, or a timer armed for `armed` is not the one it would arm:
+  // keys marked since the last Wake, or a different earliest alarm.
+  bool NeedsWake(std::optional<SteadyTime> armed) const {
+    if (!dirty_.empty()) return true;
+    const std::optional<SteadyTime> front =
+        alarms_.empty() ? std::nullopt : std::optional<SteadyTime>(alarms_.front().at);
+    return front != armed;
+  }
 
  private:
   static constexpr uint32_t kNoSlot = UINT32_MAX;

@@ -42,6 +42,14 @@ void CheckLimits(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, b
   }
 }
 
+// Whether CheckLimits would find nothing, without building the names its messages need (the
+// common case costs no allocation per task).
+bool LimitsPass(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, bool allow_unknown) {
+  FieldViolations scratch;
+  CheckLimits(uses, catalog, allow_unknown, {}, {}, scratch);
+  return scratch.empty();
+}
+
 // The task fields the graph does not check (executor, retry_policy), in task order.
 FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
                                 Batch::ExecutorNames names, const LimitCatalog* limits,
@@ -69,7 +77,7 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
         violations.Add(std::move(v.field), std::move(v.description));
       }
     }
-    if (!t.limits.empty()) {
+    if (!t.limits.empty() && !LimitsPass(t.limits, limits, allow_unknown_limits)) {
       CheckLimits(t.limits, limits, allow_unknown_limits, absl::StrCat("tasks[", i, "].limits"),
                   absl::StrCat("task '", t.id, "'"), violations);
     }
@@ -190,8 +198,13 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
             merged.push_back(d);
           }
         }
-        b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size()));
-        b->limit_sets_.push_back(std::move(merged));
+        // Tasks of a batch mostly name the same limits: one set for a run of equal ones.
+        if (b->limit_sets_.size() > 1 && b->limit_sets_.back() == merged) {
+          b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size() - 1));
+        } else {
+          b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size()));
+          b->limit_sets_.push_back(std::move(merged));
+        }
       }
     }
   }

@@ -17,6 +17,11 @@ LimitGate::~LimitGate() {
 absl::Status LimitGate::Set(LimitSpec spec) {
   LimitSpec copy = spec;
   RETURN_IF_ERROR(table_.Set(std::move(spec), clock_.SteadyNow()));
+  if (copy.units_header.empty()) {
+    header_keys_.erase(copy.key);
+  } else {
+    header_keys_.insert(copy.key);
+  }
   catalog_.Set(copy);
   dirty_ = true;
   return absl::OkStatus();
@@ -24,6 +29,7 @@ absl::Status LimitGate::Set(LimitSpec spec) {
 
 absl::Status LimitGate::Delete(absl::string_view key) {
   RETURN_IF_ERROR(table_.Delete(key, clock_.SteadyNow()));
+  header_keys_.erase(key);
   catalog_.Erase(key);
   dirty_ = true;
   return absl::OkStatus();
@@ -36,8 +42,8 @@ std::optional<LimitState> LimitGate::Get(absl::string_view key) const {
 std::vector<LimitState> LimitGate::List() const { return table_.List(clock_.SteadyNow()); }
 
 absl::StatusOr<LimitAcquire> LimitGate::Acquire(LimitTaskRef task, double priority,
-                                                absl::Span<const LimitUse> demand) {
-  absl::StatusOr<LimitAcquire> a = table_.Acquire(task, priority, demand, clock_.SteadyNow());
+                                                absl::Span<const LimitUse> demand, SteadyTime now) {
+  absl::StatusOr<LimitAcquire> a = table_.Acquire(task, priority, demand, now);
   // A refused task may need the timer at its key's refill time: the next Drain arms it.
   if (a.ok() && !a->granted) dirty_ = true;
   return a;
@@ -45,15 +51,17 @@ absl::StatusOr<LimitAcquire> LimitGate::Acquire(LimitTaskRef task, double priori
 
 void LimitGate::Leave(LimitTaskRef task) {
   table_.Leave(task, clock_.SteadyNow());
-  dirty_ = true;
+  dirty_ = dirty_ || table_.NeedsWake(timer_at_);
 }
 
 void LimitGate::Release(absl::Span<const LimitUse> demand, const LimitRelease& how) {
   table_.Release(demand, how, clock_.SteadyNow());
-  dirty_ = true;
+  // Most releases free nothing anybody waits for: no Drain (and no clock read) for them.
+  dirty_ = dirty_ || table_.NeedsWake(timer_at_);
 }
 
 const std::string* LimitGate::UnitsHeader(absl::Span<const LimitUse> demand) const {
+  if (header_keys_.empty()) return nullptr;  // the common case: no hash lookups per attempt
   for (const LimitUse& use : demand) {
     const LimitSpec* spec = table_.FindSpec(use.key);
     if (spec != nullptr && !spec->units_header.empty()) return &spec->units_header;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,8 +45,9 @@ class LimitGate {
   std::vector<LimitState> List() const;
   size_t waiting() const { return table_.waiting(); }
 
+  // `now`: the caller's clock read (the scheduler reads it once for the attempt it starts).
   absl::StatusOr<LimitAcquire> Acquire(LimitTaskRef task, double priority,
-                                       absl::Span<const LimitUse> demand);
+                                       absl::Span<const LimitUse> demand, SteadyTime now);
   void Leave(LimitTaskRef task);
   void Release(absl::Span<const LimitUse> demand, const LimitRelease& how);
   std::optional<std::pair<std::string, LimitBlock>> WaitingFor(LimitTaskRef task) const {
@@ -54,6 +56,7 @@ class LimitGate {
   // The response header that reports the units used, of the first of `demand`'s keys that
   // names one; nullptr when none does. Valid until the limits change.
   const std::string* UnitsHeader(absl::Span<const LimitUse> demand) const;
+  bool any_units_header() const { return !header_keys_.empty(); }
 
   // Capacity may have returned (or a waiter needs its timer armed): call Drain.
   bool dirty() const { return dirty_; }
@@ -70,6 +73,7 @@ class LimitGate {
   LimitTable table_;
   LimitCatalog catalog_;
   LimitWakeups wakeups_;
+  absl::flat_hash_set<std::string> header_keys_;  // keys whose spec names a units_header
   bool dirty_ = false;
   TimerId timer_ = kNoTimer;
   std::optional<SteadyTime> timer_at_;

@@ -126,17 +126,19 @@ bool Scheduler::StartNext() {
     // It waits for the executor without holding limits (no hold-and-wait); it asks again.
     ReleaseLimits(*batch, task);
     Park(batch, task, executor);
-  } else if (batch->slot(task).limits_held || batch->limits(task).empty() ||
-             AcquireLimits(batch, task)) {
-    StartAttempt(batch, task);
+  } else {
+    const SteadyTime now = clock_.SteadyNow();  // one read for the limits and the attempt
+    if (batch->slot(task).limits_held || batch->limits(task).empty() ||
+        AcquireLimits(batch, task, now)) {
+      StartAttempt(batch, task, now);
+    }
   }
   // One task per batch per turn of the ring: fair share of max_running between batches.
   runnable_.Add(batch);
   return true;
 }
 
-void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
-  const SteadyTime now = clock_.SteadyNow();
+void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime now) {
   {
     const SteadyTime ready_at = batch->slot(task).ready_at;
     observer_.OnTaskStarted(batch->executor_name(task),
@@ -152,8 +154,9 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task) {
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
   const size_t before = completions_.size();
   const BatchTaskDependencies dependencies(*batch, task);
-  const std::string* units_header =
-      slot.limits_held ? limits_.UnitsHeader(batch->limits(task)) : nullptr;
+  const std::string* units_header = slot.limits_held && limits_.any_units_header()
+                                        ? limits_.UnitsHeader(batch->limits(task))
+                                        : nullptr;
   ExecutionRequest request{token,
                            batch->id(),
                            batch->task_id(task),
@@ -293,9 +296,10 @@ void Scheduler::CancelTimer(Batch& batch, uint32_t task) {
 
 // ---- Shared limits ----
 
-bool Scheduler::AcquireLimits(const BatchPtr& batch, uint32_t task) {
+bool Scheduler::AcquireLimits(const BatchPtr& batch, uint32_t task, SteadyTime now) {
   const LimitTaskRef ref{batch->seq(), task};
-  absl::StatusOr<LimitAcquire> a = limits_.Acquire(ref, batch->priority(task), batch->limits(task));
+  absl::StatusOr<LimitAcquire> a =
+      limits_.Acquire(ref, batch->priority(task), batch->limits(task), now);
   if (!a.ok()) {  // e.g. its units exceed a burst lowered since it was submitted
     FinishTask(batch, task, TaskState::kFailed, {}, std::string(a.status().message()));
     return false;
@@ -307,7 +311,7 @@ bool Scheduler::AcquireLimits(const BatchPtr& batch, uint32_t task) {
   batch->WaitForLimits(task, a->key, LimitBlockName(a->block));
   if (const std::optional<uint32_t> q = batch->queue_timeout_ms(); q.has_value()) {
     const AttemptToken token = batch->attempt(task);
-    batch->SetTimer(task, timers_.ScheduleAt(clock_.SteadyNow() + std::chrono::milliseconds(*q),
+    batch->SetTimer(task, timers_.ScheduleAt(now + std::chrono::milliseconds(*q),
                                              [this, token] { OnQueueTimeout(token); }));
   }
   readers_.MarkChanged(batch);

@@ -162,7 +162,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void Pump();
   void PostPump();
   bool StartNext();
-  void StartAttempt(const BatchPtr& batch, uint32_t task);
+  void StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime now);
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
   void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
   void OnTimeout(const AttemptToken& token);
@@ -175,7 +175,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // Shared limits.
   // The task's limits: true when it holds them (start it); false when it waits for them or
   // failed because it never can.
-  bool AcquireLimits(const BatchPtr& batch, uint32_t task);
+  bool AcquireLimits(const BatchPtr& batch, uint32_t task, SteadyTime now);
   // The task lets go of limits it holds, the verdict of its attempt told when it ran one.
   void ReleaseLimits(Batch& batch, uint32_t task, const ExecutionOutcome* outcome = nullptr);
   // The task stops waiting for its limits (cancelled); no effect when it does not wait.
