@@ -261,13 +261,17 @@ def test_two_clients_share_max_in_flight(address, client):
     key = unique("llm")
     client.set_limit(key, max_in_flight=2)
     with batchd.Client(address, timeout=30.0) as other:
+        started = time.monotonic()
         first = client.submit(sleeps(6, 200, key, "a"), max_concurrent=6)
         second = other.submit(sleeps(6, 200, key, "b"), max_concurrent=6)
+        # The two progress snapshots are taken one after the other, so their sum may count a
+        # task of one batch that started as one of the other finished: each is checked alone,
+        # the shared bound by the key's own count and by the run's length.
         most_running, most_in_flight, throttled, waits = 0, 0, 0, []
         while True:
             progress = [client.progress(first), other.progress(second)]
             status = {s.limit.key: s for s in client.limits()}[key]
-            most_running = max(most_running, sum(p.running_tasks for p in progress))
+            most_running = max([most_running] + [p.running_tasks for p in progress])
             most_in_flight = max(most_in_flight, status.in_flight)
             throttled = max(throttled, sum(p.throttled_tasks for p in progress))
             waits.extend(w for p in progress for w in p.limit_waits)
@@ -275,7 +279,10 @@ def test_two_clients_share_max_in_flight(address, client):
                 break
             time.sleep(0.02)
         summaries = [client.get(first), other.get(second)]
+        elapsed = time.monotonic() - started
     assert [s.successful_count for s in summaries] == [6, 6]
+    # 12 calls of 200 ms, 2 at a time: at least 6 rounds (a lower bound: slowness cannot fail it).
+    assert elapsed >= 6 * 0.2 * 0.95, elapsed
     assert most_running <= 2 and most_in_flight <= 2, (most_running, most_in_flight)
     assert most_in_flight == 2
     assert throttled > 0
