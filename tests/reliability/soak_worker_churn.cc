@@ -83,6 +83,16 @@ void WorkerChurn::StartWorker() {
 void WorkerChurn::StopWorker(size_t index, int signal_number) {
   Worker worker = std::move(workers_[index]);
   workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(index));
+  // A SIGTERM before the worker installed its handlers would kill it (exit 143) as it would any
+  // program: only a worker that is up is asked to stop cleanly.
+  if (signal_number == SIGTERM) {
+    if (absl::StatusOr<std::string> up =
+            worker.process->WaitForStdoutLine("registered ", kExitTimeout);
+        !up.ok()) {
+      tally_.Problem(absl::StrCat(worker.name, " never registered: ", up.status().ToString(),
+                                  "; stderr:\n", worker.process->Stderr()));
+    }
+  }
   if (absl::Status s = worker.process->Signal(signal_number); !s.ok()) {
     tally_.Problem(absl::StrCat("signal ", worker.name, ": ", s.ToString()));
     return;

@@ -1,7 +1,8 @@
 // batchd_test_worker: a scriptable callback worker for integration tests. Each assignment's
 // input object says what to do ({"sleep_ms": N}, {"fail": "msg"}, {"non_retryable": true},
 // {"retry_after_ms": N}, {"hang": true}); --events-file records what the worker saw.
-// Exits 0 on SIGTERM/SIGINT, 1 when the daemon rejects its registration, 2 on bad flags.
+// Exits 0 on SIGTERM/SIGINT (once it is set up: it prints "registered <id>" on stdout when the
+// daemon accepted it), 1 when the daemon rejects its registration, 2 on bad flags.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -262,6 +263,8 @@ int Main(const std::vector<std::string>& args) {
   EventLog events(flags->events_file);
   flags->session.on_registered = [&events](const v1::WorkerRegistered& registered) {
     events.Write(absl::StrCat("registered ", registered.worker_id()));
+    // On stdout too, for tests that must not signal the worker before its handlers are in.
+    std::cout << "registered " << registered.worker_id() << std::endl;
   };
   ScriptedHandler handler(flags->session.name, flags->ignore_cancel, flags->delay_ms, events);
   client::WorkerSession session(flags->session, handler);
