@@ -5,11 +5,13 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/base/status_macros.h"
+#include "core/inputs/input_refs.h"
 #include "core/model/field_violation.h"
 
 namespace batchd::core {
@@ -51,10 +53,19 @@ bool LimitsPass(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, bo
 }
 
 // The task fields the graph does not check (executor, retry_policy), in task order.
+// `with_refs` (when given) gets the tasks whose input holds references to dependency outputs.
 FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
                                 Batch::ExecutorNames names, const LimitCatalog* limits,
-                                bool allow_unknown_limits) {
+                                bool allow_unknown_limits, std::vector<uint32_t>* with_refs) {
   FieldViolations violations;
+  std::optional<absl::flat_hash_set<absl::string_view>> ids;  // built when a reference needs it
+  const auto is_task = [&](absl::string_view id) {
+    if (!ids.has_value()) {
+      ids.emplace();
+      for (const TaskSpec& t : tasks) ids->insert(t.id);
+    }
+    return ids->contains(id);
+  };
   absl::flat_hash_map<absl::string_view, bool> known;  // by executor name, asked once each
   std::optional<std::string> known_list;
   for (size_t i = 0; i < tasks.size(); ++i) {
@@ -68,6 +79,12 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
                               absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
                                            "' (known: ", *known_list, ")")};
       });
+    }
+    if (CheckInputRefs(
+            t.input, [&] { return absl::StrCat("tasks[", i, "].input"); }, t.id, t.dependencies,
+            is_task, violations) &&
+        with_refs != nullptr) {
+      with_refs->push_back(static_cast<uint32_t>(i));
     }
     if (t.retry_policy.has_value()) {
       const absl::Status policy =
@@ -88,20 +105,37 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
 }  // namespace
 
 absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
-                                          ExecutorNames executor_names,
-                                          const LimitCatalog* limits) {
+                                          ExecutorNames executor_names, const LimitCatalog* limits,
+                                          std::vector<uint32_t>* tasks_with_refs) {
   FieldViolations violations;
   absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
   if (!graph.ok()) violations.Merge(graph.status());
   const bool allow_unknown = spec.options.allow_unknown_limits;
-  violations.Merge(
-      CheckTaskFields(spec.tasks, executor_exists, executor_names, limits, allow_unknown));
+  violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names, limits,
+                                   allow_unknown, tasks_with_refs));
   FieldViolations options = CheckOptions(spec.options);
   CheckLimits(spec.options.default_limits, limits, allow_unknown, "options.default_limits",
               "the batch's default_limits", options);
   violations.Merge(std::move(options));
   if (!violations.empty()) return std::move(violations).ToStatus();
   return graph;
+}
+
+absl::Status Batch::ResolveInput(uint32_t t) {
+  const absl::Span<const uint32_t> dependencies = graph_->Dependencies(t);
+  absl::StatusOr<boost::json::value> resolved =
+      ResolveInputRefs(inputs_[t], [&](absl::string_view id) -> const boost::json::value* {
+        for (uint32_t d : dependencies) {
+          if (ids_[d] != id) continue;
+          const TaskResult* r = result_of_[d];
+          return r != nullptr && r->success() ? &r->output : nullptr;
+        }
+        return nullptr;  // not a dependency: CheckInputRefs refused it at submit
+      });
+  if (!resolved.ok()) return resolved.status();
+  inputs_[t] = *std::move(resolved);
+  input_refs_[t] = false;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorRegistry& registry,
@@ -112,11 +146,16 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
     return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
                             : registry.Find(name) != nullptr;
   };
+  std::vector<uint32_t> with_refs;
   ASSIGN_OR_RETURN(TaskGraph graph,
                    Validate(
-                       spec, has_executor, [&] { return registry.Names(); }, limits));
+                       spec, has_executor, [&] { return registry.Names(); }, limits, &with_refs));
 
   std::shared_ptr<Batch> b(new Batch());
+  if (!with_refs.empty()) {
+    b->input_refs_.resize(spec.tasks.size(), false);
+    for (uint32_t t : with_refs) b->input_refs_[t] = true;
+  }
   b->identity_ = std::move(identity);
   b->request_id_ = std::move(spec.request_id);
   b->labels_ = std::move(spec.labels);

@@ -74,9 +74,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // then reported beside the other violations. The task graph when there are none.
   // Limits: every task's and the default_limits' shape always; with `limits`, also that each
   // key is configured (unless options.allow_unknown_limits) and its units fit its bursts.
+  // Inputs: every reference to a dependency output (core/inputs) names a dependency and is
+  // well formed; `tasks_with_refs` (when given) gets the tasks whose input has any.
   static absl::StatusOr<TaskGraph> Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
                                             ExecutorNames executor_names,
-                                            const LimitCatalog* limits = nullptr);
+                                            const LimitCatalog* limits = nullptr,
+                                            std::vector<uint32_t>* tasks_with_refs = nullptr);
 
   // Validates the spec as Validate (an executor exists when `registry` has it or, with
   // wait_for_workers, makes it on demand) and compiles it.
@@ -93,7 +96,13 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   const TaskGraph& graph() const { return *graph_; }
   const std::string& task_id(uint32_t t) const { return ids_[t]; }
+  // The input as submitted, or once ResolveInput ran, as the task runs it.
   const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
+  // Whether the input still refers to dependency outputs (core/inputs) not yet resolved.
+  bool has_input_refs(uint32_t t) const { return !input_refs_.empty() && input_refs_[t]; }
+  // Replaces the references in the input by the dependencies' outputs (all of them are done):
+  // on failure (a pointer names nothing) the input stays as it is and the error says which.
+  absl::Status ResolveInput(uint32_t t);
   double priority(uint32_t t) const { return priorities_[t]; }
   // Until the batch finishes: Finish lets go of its executors, so a worker executor that no
   // worker serves and no unfinished batch names is forgotten.
@@ -272,6 +281,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Compiled tasks, indexed by dense task index.
   std::vector<std::string> ids_;
   std::vector<boost::json::value> inputs_;
+  std::vector<bool> input_refs_;  // by task; empty when no task refers to an output
   std::vector<double> priorities_;
   std::vector<uint32_t> timeouts_ms_;
   std::vector<uint16_t> executor_index_;

@@ -121,6 +121,15 @@ bool Scheduler::StartNext() {
   const BatchPtr batch = runnable_.Next();
   if (batch == nullptr) return false;
   const uint32_t task = batch->PopReady();
+  if (batch->has_input_refs(task)) {
+    // Its dependencies are done: their outputs go into its input before it takes anything.
+    if (absl::Status resolved = batch->ResolveInput(task); !resolved.ok()) {
+      ReleaseLimits(*batch, task);
+      FinishTask(batch, task, TaskState::kFailed, {}, std::string(resolved.message()));
+      runnable_.Add(batch);
+      return true;
+    }
+  }
   const Executor& executor = *batch->executor(task);
   if (executor.FreeCapacity() == 0) {
     // It waits for the executor without holding limits (no hold-and-wait); it asks again.

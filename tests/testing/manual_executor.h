@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/json/value.hpp>
 #include <string>
 #include <vector>
 
@@ -18,14 +19,15 @@ class ManualExecutor final : public core::Executor {
     uint32_t attempt = 0;
     core::SteadyTime started{};
     bool active = true;
+    boost::json::value input{};  // as the scheduler passed it
   };
 
   explicit ManualExecutor(const core::Clock& clock) : clock_(clock) {}
 
   void Start(const core::ExecutionRequest& request, core::CompletionSink& sink) override {
     sink_ = &sink;
-    attempts_.push_back(
-        {request.token, std::string(request.task_id), request.attempt, clock_.SteadyNow(), true});
+    attempts_.push_back({request.token, std::string(request.task_id), request.attempt,
+                         clock_.SteadyNow(), true, request.input});
     peak_running_ = std::max(peak_running_, running());
   }
   void Cancel(const core::AttemptToken& token) override {
