@@ -1,0 +1,113 @@
+#include "core/cache/result_cache.h"
+
+#include <boost/json/serializer.hpp>
+#include <utility>
+
+namespace batchd::core {
+namespace {
+
+constexpr size_t kEntryOverhead = 160;  // list node, map slot, key, strings' headers
+
+// The length of `v`'s JSON text, without keeping the text.
+size_t JsonSize(const boost::json::value& v) {
+  boost::json::serializer sr;
+  sr.reset(&v);
+  char buffer[4096];
+  size_t size = 0;
+  while (!sr.done()) size += sr.read(buffer, sizeof buffer).size();
+  return size;
+}
+
+}  // namespace
+
+size_t CacheEntryBytes(const boost::json::value& output, absl::string_view name_space,
+                       const CacheOrigin& origin) {
+  return JsonSize(output) + name_space.size() + origin.batch_id.size() + origin.task_id.size() +
+         kEntryOverhead;
+}
+
+const CacheEntry* ResultCache::Find(const CacheKey& key, SteadyTime now) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) {
+    ++stats_.misses;
+    return nullptr;
+  }
+  if (it->second->expires <= now) {
+    ++stats_.expirations;
+    ++stats_.misses;
+    Erase(it->second);
+    return nullptr;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);  // iterators stay valid
+  ++stats_.hits;
+  return &*it->second;
+}
+
+bool ResultCache::Store(const CacheKey& key, absl::string_view name_space,
+                        boost::json::value output, CacheOrigin origin, SteadyTime expires,
+                        SteadyTime now) {
+  const size_t bytes = CacheEntryBytes(output, name_space, origin);
+  if (bytes > options_.max_entry_bytes || bytes > options_.max_bytes) {
+    ++stats_.too_large;
+    return false;
+  }
+  if (auto it = by_key_.find(key); it != by_key_.end()) Erase(it->second);
+  MakeRoom(bytes, now);
+  lru_.push_front(CacheEntry{key, std::string(name_space), std::move(output), std::move(origin),
+                             expires, bytes});
+  by_key_[key] = lru_.begin();
+  stats_.bytes += bytes;
+  stats_.entries = lru_.size();
+  ++stats_.stored;
+  return true;
+}
+
+void ResultCache::Erase(Lru::iterator it) {
+  stats_.bytes -= it->bytes;
+  by_key_.erase(it->key);
+  lru_.erase(it);
+  stats_.entries = lru_.size();
+}
+
+void ResultCache::MakeRoom(size_t incoming, SteadyTime now) {
+  // From the cold end: an expired entry goes as an expiration, a live one as an eviction.
+  while (!lru_.empty() && stats_.bytes + incoming > options_.max_bytes) {
+    const auto coldest = std::prev(lru_.end());
+    ++(coldest->expires <= now ? stats_.expirations : stats_.evictions);
+    Erase(coldest);
+  }
+}
+
+size_t ResultCache::InvalidateKey(const CacheKey& key) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return 0;
+  Erase(it->second);
+  ++stats_.invalidations;
+  return 1;
+}
+
+size_t ResultCache::InvalidateNamespace(absl::string_view name_space) {
+  size_t n = 0;
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    auto next = std::next(it);
+    if (it->name_space == name_space) {
+      Erase(it);
+      ++n;
+    }
+    it = next;
+  }
+  stats_.invalidations += n;
+  return n;
+}
+
+size_t ResultCache::InvalidateAll() {
+  const size_t n = lru_.size();
+  lru_.clear();
+  by_key_.clear();
+  stats_.bytes = 0;
+  stats_.entries = 0;
+  stats_.invalidations += n;
+  return n;
+}
+
+}  // namespace batchd::core
