@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 const protoDir = fileURLToPath(new URL('../../proto', import.meta.url));
 const files = [
   'batchd/v1/batch_service.proto',
+  'batchd/v1/cache_service.proto',
   'batchd/v1/limit_service.proto',
   'batchd/v1/worker_service.proto',
   'google/rpc/status.proto',

@@ -21,7 +21,7 @@ size_t JsonSize(const boost::json::value& v) {
 }  // namespace
 
 size_t CacheEntryBytes(const boost::json::value& output, absl::string_view name_space,
-                       const CacheOrigin& origin) {
+                       const CachedFrom& origin) {
   return JsonSize(output) + name_space.size() + origin.batch_id.size() + origin.task_id.size() +
          kEntryOverhead;
 }
@@ -44,9 +44,9 @@ const CacheEntry* ResultCache::Find(const CacheKey& key, SteadyTime now) {
 }
 
 bool ResultCache::Store(const CacheKey& key, absl::string_view name_space,
-                        boost::json::value output, CacheOrigin origin, SteadyTime expires,
-                        SteadyTime now) {
-  const size_t bytes = CacheEntryBytes(output, name_space, origin);
+                        boost::json::value output, std::shared_ptr<const CachedFrom> origin,
+                        SteadyTime expires, SteadyTime now) {
+  const size_t bytes = CacheEntryBytes(output, name_space, *origin);
   if (bytes > options_.max_entry_bytes || bytes > options_.max_bytes) {
     ++stats_.too_large;
     return false;

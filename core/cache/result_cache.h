@@ -8,11 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "core/cache/cache_key.h"
+#include "core/model/task_result.h"
 #include "core/time/clock.h"
 
 namespace batchd::core {
@@ -22,17 +24,11 @@ struct ResultCacheOptions {
   size_t max_entry_bytes = size_t{1} << 20;  // --cache-max-entry-bytes
 };
 
-// Where a cached output came from: the task whose attempt produced it.
-struct CacheOrigin {
-  std::string batch_id;
-  std::string task_id;
-};
-
 struct CacheEntry {
   CacheKey key;
   std::string name_space;
   boost::json::value output;
-  CacheOrigin origin;
+  std::shared_ptr<const CachedFrom> origin;  // shared with the results served from it
   SteadyTime expires{};
   size_t bytes = 0;  // what the entry counts against max_bytes
 };
@@ -61,7 +57,7 @@ class ResultCache {
   // Stores (or replaces) the entry for `key`, live until `expires`. False, storing nothing,
   // when the entry alone is over max_entry_bytes.
   bool Store(const CacheKey& key, absl::string_view name_space, boost::json::value output,
-             CacheOrigin origin, SteadyTime expires, SteadyTime now);
+             std::shared_ptr<const CachedFrom> origin, SteadyTime expires, SteadyTime now);
 
   // How many entries each dropped.
   size_t InvalidateKey(const CacheKey& key);
@@ -87,6 +83,6 @@ class ResultCache {
 // What an entry of this output counts: its JSON text, its namespace and origin, and a fixed
 // overhead for the bookkeeping.
 size_t CacheEntryBytes(const boost::json::value& output, absl::string_view name_space,
-                       const CacheOrigin& origin);
+                       const CachedFrom& origin);
 
 }  // namespace batchd::core

@@ -29,6 +29,12 @@ class SingleFlight {
   // `owner` runs the attempt for `key`, which must not be in flight.
   void Begin(const CacheKey& key, FlightTask owner);
   bool InFlight(const CacheKey& key) const { return flights_.contains(key); }
+  // The task running the attempt for `key`; none when it is not in flight.
+  std::optional<FlightTask> Owner(const CacheKey& key) const {
+    auto it = flights_.find(key);
+    if (it == flights_.end()) return std::nullopt;
+    return it->second.owner;
+  }
   // The attempt succeeded: the flight ends; its waiters, in the order they joined.
   std::vector<FlightTask> Succeeded(const CacheKey& key);
   // The attempt ended without a result: the first waiter `still_waiting` accepts becomes the

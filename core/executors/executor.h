@@ -129,6 +129,9 @@ class Executor {
   virtual std::string Unserved() const { return {}; }
   // Live figures for ListExecutors (worker count, total slots). Thread-safe.
   virtual void Describe(ExecutorDescription& /*description*/) const {}
+  // Whether attempts see ExecutionRequest::dependencies (callback workers): then those outputs
+  // are part of what a result depends on, and of its cache key.
+  virtual bool ReceivesDependencyOutputs() const { return false; }
 };
 
 }  // namespace batchd::core

@@ -49,6 +49,20 @@ struct LimitUse {
   bool operator==(const LimitUse&) const = default;
 };
 
+// Asks for the task's successful result to be cached (core/cache) and looked up before it runs.
+inline constexpr uint32_t kMaxCacheTtlMs = 30u * 24 * 3600 * 1000;  // 30 days
+inline constexpr size_t kMaxCacheKeyBytes = 1024;                   // a client key or namespace
+struct CacheSpec {
+  uint32_t ttl_ms = 0;  // 1 .. kMaxCacheTtlMs
+  // The client's own key; empty: a digest of the executor, the input after its references were
+  // substituted, and the dependency outputs a callback worker receives.
+  std::string key{};
+  std::string name_space{};  // keys are looked up within it
+  bool skip_lookup = false;  // run anyway and refresh the entry
+
+  bool operator==(const CacheSpec&) const = default;
+};
+
 struct TaskSpec {
   std::string id;
   std::string executor = kDefaultExecutor;
@@ -59,6 +73,8 @@ struct TaskSpec {
   std::optional<RetryPolicySpec> retry_policy;  // overrides the batch's when set
   // Added to the batch's default_limits; a key in both takes the task's units.
   std::vector<LimitUse> limits{};
+  // Overrides the batch's default_cache (as a whole) when set.
+  std::optional<CacheSpec> cache{};
 };
 
 struct BatchOptions {
@@ -78,6 +94,8 @@ struct BatchOptions {
   // How long a ready task may wait for its limits before it ends TIMED_OUT; unset: for ever
   // (only running time counts against timeout_ms).
   std::optional<uint32_t> queue_timeout_ms{};
+  // Caching for every task that does not set its own.
+  std::optional<CacheSpec> default_cache{};
 };
 
 struct BatchSpec {

@@ -57,6 +57,12 @@ inline constexpr auto kBatchStateNames = MakeEnumNames<BatchState>(
 const char* TaskStateName(TaskState s);
 const char* BatchStateName(BatchState s);
 
+// The task whose attempt produced a result served from the cache.
+struct CachedFrom {
+  std::string batch_id;
+  std::string task_id;
+};
+
 struct TaskResult {
   uint32_t task = 0;  // index in the batch
   const std::string* task_id = nullptr;
@@ -70,6 +76,8 @@ struct TaskResult {
   WallTime finished_at{};
   std::string worker_id;
   const std::string* executor = nullptr;
+  // Set when the output came from the cache (shared with the cache entry).
+  std::shared_ptr<const CachedFrom> cached_from{};
 
   bool success() const { return state == TaskState::kSucceeded; }
 };
@@ -109,6 +117,8 @@ struct BatchProgress {
     bool operator==(const LimitWait&) const = default;
   };
   std::vector<LimitWait> limit_waits{};  // by key
+  // Of the pending tasks, those waiting for a running attempt with the same cache key.
+  uint32_t cache_waiting_tasks = 0;
   double progress_percentage = 0;
   double estimated_remaining_ms = 0;  // 0 when finished or not yet estimable
   WallTime created_at{};

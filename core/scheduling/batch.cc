@@ -33,6 +33,29 @@ FieldViolations CheckOptions(const BatchOptions& options) {
   return violations;
 }
 
+// A cache policy's fields (`field` = "tasks[3].cache" or "options.default_cache").
+void CheckCache(const CacheSpec& cache, absl::string_view field, absl::string_view owner,
+                FieldViolations& violations) {
+  if (cache.ttl_ms == 0) {
+    violations.Add(absl::StrCat(field, ".ttl_ms"),
+                   absl::StrCat(owner, ": cache ttl_ms must be at least 1"));
+  } else if (cache.ttl_ms > kMaxCacheTtlMs) {
+    violations.Add(absl::StrCat(field, ".ttl_ms"),
+                   absl::StrCat(owner, ": cache ttl_ms ", cache.ttl_ms, " is over the maximum ",
+                                kMaxCacheTtlMs, " (30 days)"));
+  }
+  if (cache.key.size() > kMaxCacheKeyBytes) {
+    violations.Add(absl::StrCat(field, ".key"),
+                   absl::StrCat(owner, ": cache key of ", cache.key.size(),
+                                " bytes is over the maximum of ", kMaxCacheKeyBytes));
+  }
+  if (cache.name_space.size() > kMaxCacheKeyBytes) {
+    violations.Add(absl::StrCat(field, ".namespace"),
+                   absl::StrCat(owner, ": cache namespace of ", cache.name_space.size(),
+                                " bytes is over the maximum of ", kMaxCacheKeyBytes));
+  }
+}
+
 // The limit checks of one list (`field` of `owner`): with a catalog every check, else the shape.
 void CheckLimits(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, bool allow_unknown,
                  absl::string_view field, absl::string_view owner, FieldViolations& violations) {
@@ -86,6 +109,10 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
         with_refs != nullptr) {
       with_refs->push_back(static_cast<uint32_t>(i));
     }
+    if (t.cache.has_value()) {
+      CheckCache(*t.cache, absl::StrCat("tasks[", i, "].cache"), absl::StrCat("Task '", t.id, "'"),
+                 violations);
+    }
     if (t.retry_policy.has_value()) {
       const absl::Status policy =
           ValidateRetryPolicy(*t.retry_policy, absl::StrCat("tasks[", i, "].retry_policy"));
@@ -114,6 +141,10 @@ absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck e
   violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names, limits,
                                    allow_unknown, tasks_with_refs));
   FieldViolations options = CheckOptions(spec.options);
+  if (spec.options.default_cache.has_value()) {
+    CheckCache(*spec.options.default_cache, "options.default_cache", "The batch's default_cache",
+               options);
+  }
   CheckLimits(spec.options.default_limits, limits, allow_unknown, "options.default_limits",
               "the batch's default_limits", options);
   violations.Merge(std::move(options));
@@ -175,6 +206,16 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
   }
 
   const size_t n = spec.tasks.size();
+  const bool any_cache = spec.options.default_cache.has_value() ||
+                         std::any_of(spec.tasks.begin(), spec.tasks.end(),
+                                     [](const TaskSpec& t) { return t.cache.has_value(); });
+  if (any_cache) {
+    if (spec.options.default_cache.has_value()) {
+      b->cache_specs_.push_back(std::move(*spec.options.default_cache));
+    }
+    b->cache_index_.reserve(n);
+  }
+  const uint16_t default_cache = spec.options.default_cache.has_value() ? 1 : 0;
   b->ids_.reserve(n);
   b->inputs_.reserve(n);
   b->priorities_.reserve(n);
@@ -219,6 +260,20 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
       }
       policy_index = static_cast<uint16_t>(same - b->policies_.begin());
     }
+    if (any_cache) {
+      if (!t.cache.has_value()) {
+        b->cache_index_.push_back(default_cache);
+      } else if (!b->cache_specs_.empty() && b->cache_specs_.back() == *t.cache) {
+        b->cache_index_.push_back(static_cast<uint16_t>(b->cache_specs_.size()));
+      } else {
+        if (b->cache_specs_.size() >= 0xffff) {
+          return InvalidField(absl::StrCat("tasks[", i, "].cache"),
+                              "Too many distinct cache policies in one batch (limit 65535)");
+        }
+        b->cache_specs_.push_back(std::move(*t.cache));
+        b->cache_index_.push_back(static_cast<uint16_t>(b->cache_specs_.size()));
+      }
+    }
     b->ids_.push_back(std::move(t.id));
     b->inputs_.push_back(std::move(t.input));
     b->priorities_.push_back(t.priority);
@@ -251,7 +306,8 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
   b->slots_.resize(n);
   for (uint32_t t = 0; t < n; ++t) {
     b->slots_[t].remaining_deps = b->graph_->DependencyCount(t);
-    if (b->slots_[t].remaining_deps == 0) b->ready_.push_back(t);
+    if (b->slots_[t].remaining_deps != 0) continue;
+    (b->NeedsPreparation(t) ? b->unprepared_ : b->ready_).push_back(t);
   }
   // Roots were pushed in input order; heapify by priority.
   std::make_heap(b->ready_.begin(), b->ready_.end(),
@@ -281,6 +337,23 @@ bool Batch::ReadyBefore(uint32_t a, uint32_t b) const {
 }
 
 void Batch::PushReady(uint32_t t) {
+  if (NeedsPreparation(t)) {
+    unprepared_.push_back(t);
+    return;
+  }
+  QueueReady(t);
+}
+
+uint32_t Batch::PopUnprepared() {
+  const uint32_t t = unprepared_[unprepared_next_++];
+  if (unprepared_next_ == unprepared_.size()) {
+    unprepared_.clear();
+    unprepared_next_ = 0;
+  }
+  return t;
+}
+
+void Batch::QueueReady(uint32_t t) {
   ready_.push_back(t);
   std::push_heap(ready_.begin(), ready_.end(),
                  [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
@@ -379,6 +452,37 @@ bool Batch::Record(uint32_t t, TaskState state, boost::json::value output, std::
       r.duration_ms = ToMillis(now - s.attempt_started);
     }
   });
+}
+
+bool Batch::RecordCached(uint32_t t, boost::json::value output,
+                         std::shared_ptr<const CachedFrom> origin, SteadyTime now) {
+  StopWaitingForCache(t);
+  slots_[t].cache = CacheStage::kDone;
+  return AppendResult(t, TaskState::kSucceeded, /*ran=*/false, [&](TaskResult& r) {
+    r.output = std::move(output);
+    r.cached_from = std::move(origin);
+    r.started_at = ToWall(now);
+    r.finished_at = r.started_at;
+  });
+}
+
+void Batch::WaitForCache(uint32_t t) {
+  slots_[t].cache = CacheStage::kWaiting;
+  ++cache_waiting_;
+}
+
+void Batch::TakeOverCacheFlight(uint32_t t, SteadyTime now) {
+  StopWaitingForCache(t);
+  slots_[t].cache = CacheStage::kRuns;
+  slots_[t].ready_at = now;
+  QueueReady(t);
+}
+
+bool Batch::StopWaitingForCache(uint32_t t) {
+  if (slots_[t].cache != CacheStage::kWaiting) return false;
+  slots_[t].cache = CacheStage::kDone;
+  --cache_waiting_;
+  return true;
 }
 
 void Batch::RestoreResult(JournalEvent& e) {
@@ -502,10 +606,13 @@ void Batch::RerunInterrupted(uint32_t t) {
 
 void Batch::RebuildReady() {
   ready_.clear();
+  unprepared_.clear();
+  unprepared_next_ = 0;
   if (cancel_requested_) return;
   for (uint32_t t = 0; t < slots_.size(); ++t) {
     const TaskSlot& s = slots_[t];
-    if (s.state == TaskState::kPending && !s.parked && s.remaining_deps == 0) ready_.push_back(t);
+    if (s.state != TaskState::kPending || s.parked || s.remaining_deps != 0) continue;
+    (NeedsPreparation(t) ? unprepared_ : ready_).push_back(t);
   }
   std::make_heap(ready_.begin(), ready_.end(),
                  [this](uint32_t x, uint32_t y) { return ReadyBefore(y, x); });
@@ -562,6 +669,7 @@ BatchProgress Batch::Progress() const {
   p.running_tasks = running_;
   p.pending_tasks = p.total_tasks - p.completed_tasks - p.running_tasks;
   p.throttled_tasks = limit_waiting_;
+  p.cache_waiting_tasks = cache_waiting_;
   p.limit_waits.reserve(limit_waits_.size());
   for (const auto& [key, wait] : limit_waits_) {
     p.limit_waits.push_back({key, wait.first, wait.second});

@@ -14,11 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/cache/cache_key.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
 #include "core/graph/task_graph.h"
@@ -30,6 +32,11 @@
 #include "core/time/timer_service.h"
 
 namespace batchd::core {
+
+// Where a cached task is in its cache lookup (core/cache): not looked up yet; it runs (it owns
+// its key's flight, or refreshes the entry with skip_lookup); it waits for another task's
+// attempt with the same key; it is done with the cache (a hit, or it stopped waiting).
+enum class CacheStage : uint8_t { kUnchecked, kRuns, kWaiting, kDone };
 
 // Mutable run state of one task (kept small: one per task).
 struct TaskSlot {
@@ -45,6 +52,7 @@ struct TaskSlot {
   // It holds its shared limits (from their grant until its attempt ends or it stops).
   bool limits_held = false;
   uint8_t throttles = 0;  // throttled attempts retried outside the retry budget
+  CacheStage cache = CacheStage::kUnchecked;
   // Timeout while running, retry delay while waiting, no-worker deadline while parked.
   TimerId timer = kNoTimer;
   SteadyTime attempt_started{};
@@ -100,6 +108,27 @@ class Batch : public std::enable_shared_from_this<Batch> {
   const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
   // Whether the input still refers to dependency outputs (core/inputs) not yet resolved.
   bool has_input_refs(uint32_t t) const { return !input_refs_.empty() && input_refs_[t]; }
+  // Its cache policy (its own or the batch's default_cache); nullptr when it is not cached.
+  const CacheSpec* cache_spec(uint32_t t) const {
+    return cache_index_.empty() || cache_index_[t] == 0 ? nullptr
+                                                        : &cache_specs_[cache_index_[t] - 1];
+  }
+  // The key it was looked up under (set by SetCacheKey; kRuns and kWaiting tasks have one).
+  const CacheKey& cache_key(uint32_t t) const { return cache_keys_.at(t); }
+  void SetCacheKey(uint32_t t, const CacheKey& key) { cache_keys_[t] = key; }
+  // kUnchecked -> kRuns: it runs its attempt (and stores a success).
+  void RunForCache(uint32_t t) { slots_[t].cache = CacheStage::kRuns; }
+  // kUnchecked -> kWaiting: PENDING, waiting for a running attempt with its key.
+  void WaitForCache(uint32_t t);
+  // kWaiting -> kRuns: the attempt it waited for failed and it runs instead; ready again.
+  void TakeOverCacheFlight(uint32_t t, SteadyTime now);
+  // kWaiting -> kDone (cancelled, or finished from the cache); returns whether it waited.
+  bool StopWaitingForCache(uint32_t t);
+  uint32_t cache_waiting() const { return cache_waiting_; }
+  // PENDING -> SUCCEEDED with a cached output: retry_count 0, started = finished = now.
+  bool RecordCached(uint32_t t, boost::json::value output, std::shared_ptr<const CachedFrom> origin,
+                    SteadyTime now);
+
   // Replaces the references in the input by the dependencies' outputs (all of them are done):
   // on failure (a pointer names nothing) the input stays as it is and the error says which.
   absl::Status ResolveInput(uint32_t t);
@@ -141,6 +170,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Ready queue: highest priority first, ties in input order.
   bool CanStart() const { return !ready_.empty() && running_ < max_concurrent_ && !finished(); }
   uint32_t PopReady();
+  // Ready tasks still to prepare before they queue (their input refers to dependency outputs,
+  // or they are looked up in the cache first), in the order they became ready. Preparing takes
+  // no slot: PushPrepared then queues the task by priority.
+  bool CanPrepare() const { return unprepared_next_ < unprepared_.size() && !finished(); }
+  uint32_t PopUnprepared();
+  void PushPrepared(uint32_t t) { QueueReady(t); }
 
   // The stale-attempt check: true while task `t` is still in `state` in attempt `generation`
   // (a timer or an outcome of any earlier attempt, or of a task that moved on, is stale).
@@ -255,13 +290,21 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // True when the batch was not already marked as changed since the last notification.
   bool MarkChanged() { return !std::exchange(changed_, true); }
   void ClearChanged() { changed_ = false; }
-  // Membership of the scheduler's round-robin ring of batches with ready tasks.
+  // Membership of the scheduler's round-robin ring of batches with ready tasks, and of its
+  // ring of batches with tasks to prepare.
   bool in_runnable_ring = false;
+  bool in_prepare_ring = false;
 
  private:
   Batch() = default;
   bool ReadyBefore(uint32_t a, uint32_t b) const;
+  // A task that became ready: queued, or kept to be prepared first.
   void PushReady(uint32_t t);
+  void QueueReady(uint32_t t);
+  bool NeedsPreparation(uint32_t t) const {
+    return has_input_refs(t) || (!cache_index_.empty() && cache_index_[t] != 0 &&
+                                 slots_[t].cache == CacheStage::kUnchecked);
+  }
   // The one way a result enters the log (live or replayed): sets the task's state, builds its
   // result in place (`fill` sets what the caller knows: retries, output, error, times), counts
   // it and makes it visible in aggregation order. `ran`: the task ran at least once.
@@ -295,6 +338,11 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<std::vector<LimitUse>> limit_sets_;
   std::vector<uint32_t> limit_index_;
   std::optional<uint32_t> queue_timeout_ms_;
+  // Cache policies; cache_index_ (policy + 1, 0 = none) is empty when no task is cached.
+  std::vector<CacheSpec> cache_specs_;
+  std::vector<uint16_t> cache_index_;
+  absl::flat_hash_map<uint32_t, CacheKey> cache_keys_;  // of tasks that looked up
+  uint32_t cache_waiting_ = 0;
   uint32_t limit_waiting_ = 0;
   // Tasks waiting for limits by key, with why the last one waits: for progress.
   std::map<std::string, std::pair<uint32_t, std::string>, std::less<>> limit_waits_;
@@ -307,7 +355,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   // Run state.
   std::vector<TaskSlot> slots_;
-  std::vector<uint32_t> ready_;  // binary heap ordered by ReadyBefore
+  std::vector<uint32_t> ready_;       // binary heap ordered by ReadyBefore
+  std::vector<uint32_t> unprepared_;  // FIFO from unprepared_next_
+  size_t unprepared_next_ = 0;
   uint32_t running_ = 0;
   BatchState state_ = BatchState::kPending;
   SteadyTime first_start_{};

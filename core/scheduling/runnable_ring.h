@@ -16,8 +16,11 @@ class RunnableRing {
  public:
   using BatchPtr = std::shared_ptr<Batch>;
 
-  // Queues `batch` at the back when it can start a task and is not queued already.
+  // Queues `batch` at the back when it can start a task and is not queued already; likewise in
+  // the preparation ring when it has ready tasks to prepare (which needs no slot).
   void Add(const BatchPtr& batch);
+  // The first batch with a task to prepare, out of that ring; nullptr when none has.
+  BatchPtr NextToPrepare();
   // Takes the first batch that can start a task out of the ring (dropping those that cannot
   // any more); nullptr when none can.
   BatchPtr Next();
@@ -25,6 +28,7 @@ class RunnableRing {
 
  private:
   std::deque<BatchPtr> ring_;
+  std::deque<BatchPtr> preparing_;
 };
 
 }  // namespace batchd::core

@@ -20,6 +20,7 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       limits_(clock, timers, options.limits, [this] { Pump(); }),
+      cache_(options.cache),
       limit_changes_(strand_, limits_, options.journal, [this] { Pump(); }),
       admitter_(
           clock, registry, options.journal, options.max_active_batches,
@@ -99,8 +100,17 @@ void Scheduler::Pump() {
       processing_.clear();
       continue;
     }
+    if (!cache_handoffs_.empty()) {
+      ApplyCacheHandoffs();  // may finish tasks or make one ready
+      ++steps;
+      continue;
+    }
     if (limits_.dirty()) {
       DrainLimits();  // may make waiters ready
+      ++steps;
+      continue;
+    }
+    if (PrepareNext()) {
       ++steps;
       continue;
     }
@@ -117,19 +127,34 @@ void Scheduler::Pump() {
   if (steps >= options_.max_steps_per_turn) PostPump();
 }
 
+// A task that became ready is prepared before it takes anything (no batch or daemon slot, no
+// limit units): its dependencies' outputs go into its input, and it is looked up in the cache.
+bool Scheduler::PrepareNext() {
+  const BatchPtr batch = runnable_.NextToPrepare();
+  if (batch == nullptr) return false;
+  const uint32_t task = batch->PopUnprepared();
+  if (batch->slot(task).state == TaskState::kPending && !batch->cancel_requested()) {
+    bool runs = true;
+    if (batch->has_input_refs(task)) {
+      if (absl::Status resolved = batch->ResolveInput(task); !resolved.ok()) {
+        FinishTask(batch, task, TaskState::kFailed, {}, std::string(resolved.message()));
+        runs = false;
+      }
+    }
+    if (runs && batch->slot(task).cache == CacheStage::kUnchecked &&
+        batch->cache_spec(task) != nullptr) {
+      runs = LookUpCache(batch, task);
+    }
+    if (runs) batch->PushPrepared(task);
+  }
+  runnable_.Add(batch);
+  return true;
+}
+
 bool Scheduler::StartNext() {
   const BatchPtr batch = runnable_.Next();
   if (batch == nullptr) return false;
   const uint32_t task = batch->PopReady();
-  if (batch->has_input_refs(task)) {
-    // Its dependencies are done: their outputs go into its input before it takes anything.
-    if (absl::Status resolved = batch->ResolveInput(task); !resolved.ok()) {
-      ReleaseLimits(*batch, task);
-      FinishTask(batch, task, TaskState::kFailed, {}, std::string(resolved.message()));
-      runnable_.Add(batch);
-      return true;
-    }
-  }
   const Executor& executor = *batch->executor(task);
   if (executor.FreeCapacity() == 0) {
     // It waits for the executor without holding limits (no hold-and-wait); it asks again.
@@ -503,6 +528,59 @@ void Scheduler::FinishTask(const BatchPtr& batch, uint32_t task, TaskState state
   MaybeFinishBatch(batch);
 }
 
+// ---- Result cache ----
+
+bool Scheduler::LookUpCache(const BatchPtr& batch, uint32_t task) {
+  const SteadyTime now = clock_.SteadyNow();
+  const CacheEntry* hit = nullptr;
+  switch (cache_.Look(*batch, task, now, &hit)) {
+    case CacheGate::Verdict::kRun:
+      return true;
+    case CacheGate::Verdict::kWait:
+      readers_.MarkChanged(batch);
+      return false;
+    case CacheGate::Verdict::kHit:
+      FinishCached(batch, task, hit->output, hit->origin, now);
+      return false;
+  }
+  return true;
+}
+
+void Scheduler::FinishCached(const BatchPtr& batch, uint32_t task, boost::json::value output,
+                             std::shared_ptr<const CachedFrom> origin, SteadyTime now) {
+  batch->RecordCached(task, std::move(output), std::move(origin), now);
+  ReportFinished(batch, task);
+  readers_.MarkChanged(batch);
+  ApplyDependencyPolicy(batch, task, now);
+  MaybeFinishBatch(batch);
+  runnable_.Add(batch);  // its dependents may be ready
+}
+
+bool Scheduler::WaitsForCache(FlightTask task) const {
+  const BatchPtr batch = batches_.Find(task.batch);
+  return batch != nullptr && !batch->finished() &&
+         batch->slot(task.task).cache == CacheStage::kWaiting &&
+         batch->slot(task.task).state == TaskState::kPending;
+}
+
+void Scheduler::ApplyCacheHandoffs() {
+  applying_.swap(cache_handoffs_);
+  const SteadyTime now = clock_.SteadyNow();
+  for (CacheHandoff& h : applying_) {
+    for (const FlightTask& w : h.waiters) {
+      if (!WaitsForCache(w)) continue;  // cancelled meanwhile
+      FinishCached(batches_.Find(w.batch), w.task, h.output->output, h.output->origin, now);
+    }
+    if (h.next.has_value() && WaitsForCache(*h.next)) {
+      const BatchPtr batch = batches_.Find(h.next->batch);
+      batch->TakeOverCacheFlight(h.next->task, now);
+      readers_.MarkChanged(batch);
+      runnable_.Add(batch);
+    }
+  }
+  applying_.clear();
+}
+
 void Scheduler::ApplyDependencyPolicy(const BatchPtr& batch, uint32_t task, SteadyTime now) {
   switch (batch->FateOfDependents(batch->slot(task).state)) {
     case Batch::DependentsFate::kRelease:
@@ -523,6 +601,14 @@ void Scheduler::ReportFinished(const BatchPtr& batch, uint32_t task) {
                            std::chrono::duration_cast<Duration>(
                                std::chrono::duration<double, std::milli>(r->duration_ms)));
   journal_.Result(batch, *r);
+  if (batch->slot(task).cache == CacheStage::kRuns) {
+    std::optional<CacheHandoff> handoff = cache_.Finished(
+        *batch, task, *r, clock_.SteadyNow(), [this](FlightTask t) { return WaitsForCache(t); });
+    if (handoff.has_value()) {
+      cache_handoffs_.push_back(std::move(*handoff));
+      if (!pumping_) PostPump();
+    }
+  }
 }
 
 void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
@@ -544,6 +630,7 @@ void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error)
     CancelTimer(*batch, t);
     Unpark(*batch, t);
     LeaveLimits(*batch, t);
+    batch->StopWaitingForCache(t);
     if (slot.state == TaskState::kRunning) {
       batch->executor(t)->CancelBecause(batch->attempt(t), error);
       batch->OnAttemptEnded();

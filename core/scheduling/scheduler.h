@@ -27,6 +27,7 @@
 #include "core/scheduling/batch_readers.h"
 #include "core/scheduling/batch_retention.h"
 #include "core/scheduling/batch_table.h"
+#include "core/scheduling/cache_gate.h"
 #include "core/scheduling/limit_changes.h"
 #include "core/scheduling/limit_gate.h"
 #include "core/scheduling/parking_lot.h"
@@ -53,6 +54,7 @@ struct SchedulerOptions {
   // and readers see only what is durable. Must outlive the scheduler's strand work.
   Journal* journal = nullptr;
   LimitTableOptions limits;  // shared limits: how many keys, the adaptive back-off
+  ResultCacheOptions cache;  // the result cache's byte budget and per-entry bound
 };
 
 // A task lost with its worker this many times fails instead of running again.
@@ -161,6 +163,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // The strand loop.
   void Pump();
   void PostPump();
+  bool PrepareNext();
   bool StartNext();
   void StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime now);
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
@@ -183,6 +186,15 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // Starts (makes ready) the waiters whose limits returned; fails those that never can.
   void DrainLimits();
   void OnQueueTimeout(const AttemptToken& token);
+
+  // Result cache (core/cache, cache_gate.h).
+  // Looks the ready task up: true when it runs; false when it finished (a hit) or waits.
+  bool LookUpCache(const BatchPtr& batch, uint32_t task);
+  void FinishCached(const BatchPtr& batch, uint32_t task, boost::json::value output,
+                    std::shared_ptr<const CachedFrom> origin, SteadyTime now);
+  // A runner's end told its waiters: they finish with its output, or one runs instead.
+  void ApplyCacheHandoffs();
+  bool WaitsForCache(FlightTask task) const;
 
   // Capacity parking.
   void Park(const BatchPtr& batch, uint32_t task, const Executor& executor);
@@ -220,7 +232,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   SchedulerObserver no_observer_;
   SchedulerObserver& observer_;
 
-  LimitGate limits_;            // strand-owned; its catalog is thread-safe (admitter_ reads it)
+  LimitGate limits_;  // strand-owned; its catalog is thread-safe (admitter_ reads it)
+  CacheGate cache_;   // strand-owned
+  std::vector<CacheHandoff> cache_handoffs_;  // applied by Pump
+  std::vector<CacheHandoff> applying_;        // Pump's spare buffer for cache_handoffs_
   LimitChanges limit_changes_;  // strand-owned: SetLimit / DeleteLimit through the journal
   BatchAdmitter admitter_;      // thread-safe: Submit runs on the caller's thread
 

@@ -30,6 +30,7 @@ class WorkerExecutor final : public Executor {
   uint32_t FreeCapacity() const override;
   std::string Unserved() const override;
   void Describe(ExecutorDescription& description) const override;
+  bool ReceivesDependencyOutputs() const override { return true; }
 
   // Called by the hub as workers come and go.
   void AddWorker(ConnectedWorker* worker);

@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -26,7 +27,9 @@ class ResultCacheTest : public ::testing::Test {
  protected:
   bool Put(ResultCache& cache, uint8_t key, json::value output, SteadyTime now = t0,
            milliseconds ttl = milliseconds(1000), const char* ns = "") {
-    return cache.Store(Key(key), ns, std::move(output), {"batch-1", "t"}, now + ttl, now);
+    return cache.Store(Key(key), ns, std::move(output),
+                       std::make_shared<const CachedFrom>(CachedFrom{"batch-1", "t"}), now + ttl,
+                       now);
   }
   // The bytes an entry of a string output of `n` characters counts.
   static size_t EntryOf(size_t n) {
@@ -41,8 +44,8 @@ TEST_F(ResultCacheTest, AStoredResultIsFoundWithItsOrigin) {
   const CacheEntry* e = cache.Find(Key(1), t0);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->output, json::parse(R"({"v": 7})"));
-  EXPECT_EQ(e->origin.batch_id, "batch-1");
-  EXPECT_EQ(e->origin.task_id, "t");
+  EXPECT_EQ(e->origin->batch_id, "batch-1");
+  EXPECT_EQ(e->origin->task_id, "t");
   EXPECT_EQ(cache.stats().hits, 1u);
   EXPECT_EQ(cache.stats().misses, 1u);
   EXPECT_EQ(cache.stats().entries, 1u);
