@@ -53,7 +53,9 @@ class CacheGate {
   std::optional<CacheHandoff> Finished(const Batch& batch, uint32_t t, const TaskResult& r,
                                        SteadyTime now, absl::FunctionRef<bool(FlightTask)> waits);
 
-  size_t InvalidateKey(const CacheKey& key) { return cache_.InvalidateKey(key); }
+  size_t InvalidateClientKey(absl::string_view ns, absl::string_view key) {
+    return cache_.InvalidateKey(keys_.ForClientKey(ns, key));
+  }
   size_t InvalidateNamespace(absl::string_view ns) { return cache_.InvalidateNamespace(ns); }
   size_t InvalidateAll() { return cache_.InvalidateAll(); }
   CacheGateStats stats() const { return {cache_.stats(), flights_.joins(), flights_.flights()}; }

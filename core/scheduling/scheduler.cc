@@ -431,6 +431,32 @@ void Scheduler::ListLimits(absl::AnyInvocable<void(std::vector<LimitState>)> don
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable { done(limits_.List()); });
 }
 
+void Scheduler::InvalidateCache(CacheScope scope, std::string name_space, std::string key,
+                                absl::AnyInvocable<void(size_t)> done) {
+  boost::asio::post(strand_, [this, scope, ns = std::move(name_space), key = std::move(key),
+                              done = std::move(done)]() mutable {
+    size_t removed = 0;
+    switch (scope) {
+      case CacheScope::kKey:
+        removed = cache_.InvalidateClientKey(ns, key);
+        break;
+      case CacheScope::kNamespace:
+        removed = cache_.InvalidateNamespace(ns);
+        break;
+      case CacheScope::kAll:
+        removed = cache_.InvalidateAll();
+        break;
+    }
+    spdlog::info("cache: {} entries invalidated", removed);
+    done(removed);
+  });
+}
+
+void Scheduler::GetCacheStats(absl::AnyInvocable<void(CacheGateStats, ResultCacheOptions)> done) {
+  boost::asio::post(
+      strand_, [this, done = std::move(done)]() mutable { done(cache_.stats(), options_.cache); });
+}
+
 absl::Status Scheduler::RestoreLimit(LimitSpec spec) {
   RETURN_IF_ERROR(spec.Validate());
   // Submit may check a batch against it before the strand has run the post.

@@ -124,6 +124,13 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void SetLimit(LimitSpec spec, Callback<LimitState> done);
   void DeleteLimit(std::string key, absl::AnyInvocable<void(absl::Status)> done);
   void ListLimits(absl::AnyInvocable<void(std::vector<LimitState>)> done);
+
+  // Result cache. Drops the entry of a client key in `name_space` (kKey), every entry of
+  // `name_space`, or all; answers how many went.
+  enum class CacheScope { kKey, kNamespace, kAll };
+  void InvalidateCache(CacheScope scope, std::string name_space, std::string key,
+                       absl::AnyInvocable<void(size_t)> done);
+  void GetCacheStats(absl::AnyInvocable<void(CacheGateStats, ResultCacheOptions)> done);
   // Start-up only, before serving: the limits from the limits file and the journal.
   absl::Status RestoreLimit(LimitSpec spec);
   // What submit checks batches' limits against (thread-safe).

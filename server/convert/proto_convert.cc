@@ -92,6 +92,15 @@ std::vector<core::LimitUse> LimitUsesFromProto(
   return out;
 }
 
+core::CacheSpec CacheFromProto(const v1::CachePolicy& cache) {
+  core::CacheSpec spec;
+  spec.ttl_ms = cache.ttl_ms();
+  spec.key = cache.key();
+  spec.name_space = cache.namespace_();
+  spec.skip_lookup = cache.skip_lookup();
+  return spec;
+}
+
 core::TaskSpec TaskFromProto(const v1::Task& task, size_t index, Violations* violations) {
   core::TaskSpec spec;
   spec.id = task.id();
@@ -109,6 +118,7 @@ core::TaskSpec TaskFromProto(const v1::Task& task, size_t index, Violations* vio
     spec.limits = LimitUsesFromProto(
         task.limits(), [&] { return absl::StrCat("tasks[", index, "].limits"); }, violations);
   }
+  if (task.has_cache()) spec.cache = CacheFromProto(task.cache());
   return spec;
 }
 
@@ -142,6 +152,7 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
       options.default_limits(), [] { return std::string("options.default_limits"); }, violations);
   spec.allow_unknown_limits = options.allow_unknown_limits();
   if (options.has_queue_timeout_ms()) spec.queue_timeout_ms = options.queue_timeout_ms();
+  if (options.has_default_cache()) spec.default_cache = CacheFromProto(options.default_cache());
   return spec;
 }
 

@@ -39,6 +39,11 @@ void TaskResultToProto(const core::TaskResult& result, v1::TaskResult* out) {
     WallToProto(result.started_at, out->mutable_started_at());
   WallToProto(result.finished_at, out->mutable_finished_at());
   if (result.executor != nullptr) out->set_executor(*result.executor);
+  if (result.cached_from != nullptr) {
+    out->set_cached(true);
+    out->mutable_cached_from()->set_batch_id(result.cached_from->batch_id);
+    out->mutable_cached_from()->set_task_id(result.cached_from->task_id);
+  }
 }
 
 void BatchSummaryToProto(const core::BatchSummary& summary, bool include_results,
@@ -70,6 +75,7 @@ void BatchProgressToProto(const core::BatchProgress& progress, v1::BatchProgress
   out->set_running_tasks(progress.running_tasks);
   out->set_pending_tasks(progress.pending_tasks);
   out->set_throttled_tasks(progress.throttled_tasks);
+  out->set_cache_waiting_tasks(progress.cache_waiting_tasks);
   out->mutable_limit_waits()->Reserve(static_cast<int>(progress.limit_waits.size()));
   for (const core::BatchProgress::LimitWait& wait : progress.limit_waits) {
     v1::LimitWait* w = out->add_limit_waits();

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
+#include "batchd/v1/cache_service.grpc.pb.h"
 #include "batchd/v1/limit_service.grpc.pb.h"
 #include "batchd/v1/worker_service.grpc.pb.h"
 #include "core/base/status_macros.h"
@@ -81,7 +82,7 @@ Daemon::Daemon(DaemonConfig config)
     : config_(std::move(config)),
       trimmer_(config_.malloc_trim_interval),
       health_({v1::BatchService::service_full_name(), v1::LimitService::service_full_name(),
-               v1::WorkerService::service_full_name()}),
+               v1::CacheService::service_full_name(), v1::WorkerService::service_full_name()}),
       auth_(config_.security.bearer_token),
       streams_(config_.daemon.max_streams_per_client, config_.daemon.max_streams) {}
 
@@ -147,6 +148,7 @@ void Daemon::BuildServices() {
       RequestLimits{options.max_batch_tasks, options.max_task_input_bytes});
   limits_ =
       std::make_unique<LimitService>(runtime_->scheduler(), runtime_->clock(), auth_, conversions_);
+  caches_ = std::make_unique<CacheService>(runtime_->scheduler(), auth_);
   workers_ = std::make_unique<WorkerService>(runtime_->worker_hub(), streams_, auth_, conversions_);
 }
 
@@ -162,7 +164,8 @@ absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
 }
 
 absl::Status Daemon::Listen(ServerTuning tuning) {
-  grpc::Service* const services[] = {&health_, batches_.get(), limits_.get(), workers_.get()};
+  grpc::Service* const services[] = {&health_, batches_.get(), limits_.get(), caches_.get(),
+                                     workers_.get()};
   ASSIGN_OR_RETURN(running_, StartGrpcServer(config_.daemon.listen, services, std::move(tuning),
                                              config_.security));
   health_.SetServing(true);

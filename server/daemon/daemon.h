@@ -20,6 +20,7 @@
 #include "server/observability/metrics_http_server.h"
 #include "server/rpc/auth_check.h"
 #include "server/rpc/batch_service.h"
+#include "server/rpc/cache_service.h"
 #include "server/rpc/conversion_pool.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/health_service.h"
@@ -75,6 +76,7 @@ class Daemon {
   ConversionPool conversions_;
   std::unique_ptr<BatchService> batches_;
   std::unique_ptr<LimitService> limits_;
+  std::unique_ptr<CacheService> caches_;
   std::unique_ptr<WorkerService> workers_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::optional<RunningServer> running_;

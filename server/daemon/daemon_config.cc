@@ -18,6 +18,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
   ASSIGN_OR_RETURN(config.plugins, PluginOptionsFromFlags());
   ASSIGN_OR_RETURN(config.shell, ShellConfigFromFlags());
   ASSIGN_OR_RETURN(config.limits, LimitsConfigFromFlags());
+  ASSIGN_OR_RETURN(config.cache, CacheOptionsFromFlags());
   return config;
 }
 

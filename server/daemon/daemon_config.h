@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/flags/cache_flags.h"
 #include "server/flags/daemon_flags.h"
 #include "server/flags/limits_flags.h"
 #include "server/flags/plugin_flags.h"
@@ -25,6 +26,7 @@ struct DaemonConfig {
   std::vector<std::string> security_warnings;
   ShellConfig shell;
   LimitsConfig limits;  // the limits file's, to restore before serving
+  core::ResultCacheOptions cache;
   PluginOptions plugins;
   absl::Duration malloc_trim_interval;  // 0: never
 };

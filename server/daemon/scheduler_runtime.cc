@@ -54,6 +54,7 @@ SchedulerRuntime::SchedulerRuntime(const DaemonConfig& config,
   if (!options.metrics_listen.empty()) scheduler_options.observer = &metrics_;
   scheduler_options.journal = journal_.get();
   scheduler_options.limits.max_keys = config.limits.max_keys;
+  scheduler_options.cache = config.cache;
   scheduler_ =
       std::make_unique<core::Scheduler>(strand_, clock_, timers_, registry_, scheduler_options);
   worker_hub_.SetCapacityListener(scheduler_.get());
