@@ -163,6 +163,41 @@ void BM_LimitedEchoCpuPerTask(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// Issue 19: the scheduler's cost of the result cache. The same N echo tasks without a cache
+// policy (arg 0), with one whose every lookup misses (arg 1: inputs never seen before, each
+// success stored) and with one whose every lookup hits (arg 2: the inputs of a warm-up run).
+// The differences in cpu_us_per_task are a miss's cost (key, lookup, flight, store) and what
+// a hit costs against running the echo task.
+void BM_CachedEchoCpuPerTask(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int mode = static_cast<int>(state.range(1));
+  InProcessScheduler s;
+  core::CacheSpec cache;
+  cache.ttl_ms = 3'600'000;
+  int64_t next_input = 0;
+  const auto batch = [&](bool fresh) {
+    BatchSpec spec = IndependentTasks(n, "echo", nullptr, 1000);
+    for (int i = 0; i < n; ++i) {
+      spec.tasks[i].input = boost::json::value(fresh ? next_input++ : int64_t{i});
+      if (mode != 0) spec.tasks[i].cache = cache;
+    }
+    return spec;
+  };
+  if (mode == 2) s.Run(batch(false));  // warm: every later lookup hits
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    BatchSpec spec = batch(mode == 1);
+    state.ResumeTiming();
+    const double c0 = CpuSeconds();
+    core::BatchSummary summary = s.Run(std::move(spec));
+    cpu += CpuSeconds() - c0;
+    if (summary.successful_count != static_cast<uint32_t>(n)) state.SkipWithError("lost tasks");
+  }
+  state.counters["cpu_us_per_task"] = cpu / static_cast<double>(state.iterations()) / n * 1e6;
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 // Heap bytes held by the scheduler for an N-task batch, before any task finishes (parked),
 // independent (arg 0) or a chain (arg 1: one edge per task). Payloads are null.
 void BM_StateBytesPerTask(benchmark::State& state) {
@@ -290,6 +325,12 @@ void RegisterSized(int tasks) {
   benchmark::RegisterBenchmark("BM_LimitedEchoCpuPerTask", BM_LimitedEchoCpuPerTask)
       ->Args({cpu_sizes.front(), 0})
       ->Args({cpu_sizes.front(), 1})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_CachedEchoCpuPerTask", BM_CachedEchoCpuPerTask)
+      ->Args({cpu_sizes.front(), 0})
+      ->Args({cpu_sizes.front(), 1})
+      ->Args({cpu_sizes.front(), 2})
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_StateBytesPerTask", BM_StateBytesPerTask)

@@ -80,8 +80,8 @@ class ResultCache {
   ResultCacheStats stats_;
 };
 
-// What an entry of this output counts: its JSON text, its namespace and origin, and a fixed
-// overhead for the bookkeeping.
+// What an entry of this output counts: an estimate of its JSON text (numbers as 20 characters),
+// its namespace and origin, and a fixed overhead for the bookkeeping.
 size_t CacheEntryBytes(const boost::json::value& output, absl::string_view name_space,
                        const CachedFrom& origin);
 

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -26,6 +25,8 @@ class SingleFlight {
  public:
   // Whether an attempt for `key` runs; when it does, `waiter` waits for it.
   bool Join(const CacheKey& key, FlightTask waiter);
+  // Join, or when nothing runs for `key`, Begin with `task` as the owner: whether it joined.
+  bool JoinOrBegin(const CacheKey& key, FlightTask task);
   // `owner` runs the attempt for `key`, which must not be in flight.
   void Begin(const CacheKey& key, FlightTask owner);
   bool InFlight(const CacheKey& key) const { return flights_.contains(key); }
@@ -37,6 +38,8 @@ class SingleFlight {
   }
   // The attempt succeeded: the flight ends; its waiters, in the order they joined.
   std::vector<FlightTask> Succeeded(const CacheKey& key);
+  // As Succeeded, only when `owner` owns the flight (true); false, changing nothing, otherwise.
+  bool SucceededIfOwner(const CacheKey& key, FlightTask owner, std::vector<FlightTask>* waiters);
   // The attempt ended without a result: the first waiter `still_waiting` accepts becomes the
   // owner (returned) and the others keep waiting; without one the flight ends.
   template <typename Pred>
@@ -48,7 +51,8 @@ class SingleFlight {
  private:
   struct Flight {
     FlightTask owner;
-    std::deque<FlightTask> waiters;
+    std::vector<FlightTask> waiters;  // from `next` on (a vector: no allocation until a join)
+    size_t next = 0;
   };
   absl::flat_hash_map<CacheKey, Flight> flights_;
   uint64_t joins_ = 0;
@@ -58,12 +62,11 @@ template <typename Pred>
 std::optional<FlightTask> SingleFlight::Failed(const CacheKey& key, Pred still_waiting) {
   auto it = flights_.find(key);
   if (it == flights_.end()) return std::nullopt;
-  std::deque<FlightTask>& waiters = it->second.waiters;
-  while (!waiters.empty()) {
-    const FlightTask next = waiters.front();
-    waiters.pop_front();
+  Flight& flight = it->second;
+  while (flight.next < flight.waiters.size()) {
+    const FlightTask next = flight.waiters[flight.next++];
     if (still_waiting(next)) {
-      it->second.owner = next;
+      flight.owner = next;
       return next;
     }
   }

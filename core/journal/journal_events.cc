@@ -153,6 +153,12 @@ void EncodeResult(std::string& out, const TaskResult& result) {
   PutString(out, result.output.is_null() ? std::string() : boost::json::serialize(result.output));
   PutString(out, result.error);
   PutString(out, result.worker_id);
+  if (result.cached_from != nullptr) {
+    PutHeader(out, JournalEventKind::kCachedFrom);
+    PutVarint(out, result.task);
+    PutString(out, result.cached_from->batch_id);
+    PutString(out, result.cached_from->task_id);
+  }
 }
 
 void EncodeDeferredResults(EventChunk& chunk) {
@@ -211,6 +217,19 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
       case JournalEventKind::kFinished:
         e.at = JournalTimeFromMicros(r.Signed());
         break;
+      case JournalEventKind::kCachedFrom: {
+        const uint32_t task = r.U32();
+        CachedFrom from{std::string(r.String()), std::string(r.String())};
+        events.pop_back();  // belongs to the result before it
+        valid = r.ok() && !events.empty() && events.back().kind == JournalEventKind::kResult &&
+                events.back().task == task;
+        if (valid) events.back().cached_from = std::make_shared<const CachedFrom>(std::move(from));
+        if (!valid || !r.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("Corrupt journal event (kind ", kind, ") at byte ", offset));
+        }
+        continue;
+      }
       default:
         valid = false;
     }

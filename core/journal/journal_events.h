@@ -22,6 +22,9 @@ enum class JournalEventKind : uint8_t {
   kCancelled = 4,  // the batch was cancelled (reason)
   kFinished = 5,   // the batch finished at `at`
   kRequeued = 6,   // a started attempt was lost with its worker and waits to run again
+  // Follows the kResult of a result served from the cache: the batch and task it came from.
+  // Decoded into that result's event (no event of its own).
+  kCachedFrom = 7,
 };
 
 struct JournalEvent {
@@ -36,6 +39,7 @@ struct JournalEvent {
   boost::json::value output;
   std::string error;
   std::string worker_id;
+  std::shared_ptr<const CachedFrom> cached_from{};  // a cached result's origin
   // kCancelled only.
   std::string reason;
 };

@@ -214,6 +214,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
       b->cache_specs_.push_back(std::move(*spec.options.default_cache));
     }
     b->cache_index_.reserve(n);
+    b->cache_keys_.resize(n);
   }
   const uint16_t default_cache = spec.options.default_cache.has_value() ? 1 : 0;
   b->ids_.reserve(n);
@@ -493,6 +494,7 @@ void Batch::RestoreResult(JournalEvent& e) {
     r.output = std::move(e.output);
     r.error = std::move(e.error);
     r.worker_id = std::move(e.worker_id);
+    r.cached_from = std::move(e.cached_from);
     r.started_at = e.started_at;
     r.finished_at = e.at;
     r.duration_ms = e.duration_ms;

@@ -114,7 +114,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
                                                         : &cache_specs_[cache_index_[t] - 1];
   }
   // The key it was looked up under (set by SetCacheKey; kRuns and kWaiting tasks have one).
-  const CacheKey& cache_key(uint32_t t) const { return cache_keys_.at(t); }
+  const CacheKey& cache_key(uint32_t t) const { return cache_keys_[t]; }
   void SetCacheKey(uint32_t t, const CacheKey& key) { cache_keys_[t] = key; }
   // kUnchecked -> kRuns: it runs its attempt (and stores a success).
   void RunForCache(uint32_t t) { slots_[t].cache = CacheStage::kRuns; }
@@ -341,7 +341,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Cache policies; cache_index_ (policy + 1, 0 = none) is empty when no task is cached.
   std::vector<CacheSpec> cache_specs_;
   std::vector<uint16_t> cache_index_;
-  absl::flat_hash_map<uint32_t, CacheKey> cache_keys_;  // of tasks that looked up
+  std::vector<CacheKey> cache_keys_;  // by task, when any is cached
   uint32_t cache_waiting_ = 0;
   uint32_t limit_waiting_ = 0;
   // Tasks waiting for limits by key, with why the last one waits: for progress.

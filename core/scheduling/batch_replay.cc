@@ -25,6 +25,8 @@ void ReplayTaskEvent(Batch& batch, JournalEvent& e, ReplayedJournal& out) {
     case JournalEventKind::kCancelled:
     case JournalEventKind::kFinished:
       break;  // batch events
+    case JournalEventKind::kCachedFrom:
+      break;  // never decoded as an event: part of its result's
   }
 }
 

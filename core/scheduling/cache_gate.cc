@@ -29,13 +29,14 @@ CacheGate::Verdict CacheGate::Look(Batch& batch, uint32_t t, SteadyTime now,
       *hit = entry;
       return Verdict::kHit;
     }
-    if (flights_.Join(key, me)) {
+    if (flights_.JoinOrBegin(key, me)) {
       batch.WaitForCache(t);
       return Verdict::kWait;
     }
+  } else if (!flights_.InFlight(key)) {
+    // skip_lookup runs beside a flight already running for its key rather than join it.
+    flights_.Begin(key, me);
   }
-  // skip_lookup runs beside a flight already running for its key rather than join it.
-  if (!flights_.InFlight(key)) flights_.Begin(key, me);
   batch.RunForCache(t);
   return Verdict::kRun;
 }
@@ -45,20 +46,19 @@ std::optional<CacheHandoff> CacheGate::Finished(const Batch& batch, uint32_t t, 
                                                 absl::FunctionRef<bool(FlightTask)> waits) {
   const CacheKey& key = batch.cache_key(t);
   const FlightTask me{batch.seq(), t};
-  const bool owner = flights_.Owner(key) == me;
   if (r.success()) {
     const CacheSpec& spec = *batch.cache_spec(t);
     auto origin = std::make_shared<const CachedFrom>(CachedFrom{batch.id(), batch.task_id(t)});
     cache_.Store(key, spec.name_space, r.output, origin,
                  now + std::chrono::milliseconds(spec.ttl_ms), now);
-    if (!owner) return std::nullopt;
     CacheHandoff handoff;
-    handoff.waiters = flights_.Succeeded(key);
-    if (handoff.waiters.empty()) return std::nullopt;
+    if (!flights_.SucceededIfOwner(key, me, &handoff.waiters) || handoff.waiters.empty()) {
+      return std::nullopt;
+    }
     handoff.output = std::make_shared<const CachedOutput>(CachedOutput{r.output, origin});
     return handoff;
   }
-  if (!owner) return std::nullopt;
+  if (flights_.Owner(key) != me) return std::nullopt;
   std::optional<FlightTask> next = flights_.Failed(key, waits);
   if (!next.has_value()) return std::nullopt;
   CacheHandoff handoff;

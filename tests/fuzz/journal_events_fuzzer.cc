@@ -43,6 +43,7 @@ std::string Reencode(const JournalEvent& e) {
       r.output = e.output;
       r.error = e.error;
       r.worker_id = e.worker_id;
+      r.cached_from = e.cached_from;
       EncodeResult(out, r);
       break;
     }
@@ -52,6 +53,8 @@ std::string Reencode(const JournalEvent& e) {
     case JournalEventKind::kFinished:
       EncodeFinished(out, e.at);
       break;
+    case JournalEventKind::kCachedFrom:
+      break;  // decoded into its result's event, never on its own
   }
   return out;
 }

@@ -9,6 +9,8 @@ try:
     from batchd.v1 import batch_pb2
     from batchd.v1 import batch_service_pb2
     from batchd.v1 import batch_service_pb2_grpc
+    from batchd.v1 import cache_service_pb2
+    from batchd.v1 import cache_service_pb2_grpc
     from batchd.v1 import limit_service_pb2
     from batchd.v1 import limit_service_pb2_grpc
     from batchd.v1 import worker_service_pb2
@@ -28,6 +30,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 __all__ = [
     "batch_pb2",
     "batch_service_pb2",
+    "cache_service_pb2",
+    "cache_service_pb2_grpc",
     "batch_service_pb2_grpc",
     "limit_service_pb2",
     "limit_service_pb2_grpc",

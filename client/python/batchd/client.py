@@ -9,12 +9,13 @@ from several threads.
 import os
 import random
 import threading
-from typing import Any, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import grpc
 
 from batchd._proto import (batch_pb2, batch_service_pb2, batch_service_pb2_grpc,
-                           limit_service_pb2, limit_service_pb2_grpc)
+                           cache_service_pb2, cache_service_pb2_grpc, limit_service_pb2,
+                           limit_service_pb2_grpc)
 from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
                             summary_from_proto)
 from batchd.errors import from_rpc_error
@@ -97,6 +98,7 @@ class Client:
         self._channel = grpc.insecure_channel(self.target, options=channel_options())
         self._stub = batch_service_pb2_grpc.BatchServiceStub(self._channel)
         self._limits = limit_service_pb2_grpc.LimitServiceStub(self._channel)
+        self._cache = cache_service_pb2_grpc.CacheServiceStub(self._channel)
         self._closed = threading.Event()
 
     # -- submitting ---------------------------------------------------------------------------
@@ -229,6 +231,29 @@ class Client:
         """Removes the limit `key` (its waiting tasks start, no longer limited); LookupError
         (NotFoundError) when it is not configured."""
         self._unary(self._limits.DeleteLimit, limit_service_pb2.DeleteLimitRequest(key=key))
+
+    # -- the result cache (CacheService) ------------------------------------------------------
+
+    def invalidate_cache(self, *, key: Optional[str] = None, namespace: str = "",
+                         everything: bool = False) -> int:
+        """Drops cached results: the entry of your `key` in `namespace`, every entry of
+        `namespace` (no key), or all of them (`everything`). Returns how many went."""
+        if everything and key is not None:
+            raise ValueError("invalidate_cache: give a key or everything, not both")
+        request = cache_service_pb2.InvalidateCacheRequest(namespace=namespace)
+        if everything:
+            request.all = True
+        elif key is not None:
+            request.key = key
+        else:
+            request.whole_namespace = True
+        return int(self._unary(self._cache.InvalidateCache, request).removed)
+
+    def cache_stats(self) -> Dict[str, int]:
+        """The cache's counters: hits, misses, single_flight_joins, stored, too_large,
+        evictions, expirations, invalidations, entries, bytes, max_bytes, flights."""
+        stats = self._unary(self._cache.GetCacheStats, cache_service_pb2.GetCacheStatsRequest())
+        return {f.name: int(getattr(stats, f.name)) for f in stats.DESCRIPTOR.fields}
 
     # -- dry runs and the daemon --------------------------------------------------------------
 

@@ -27,6 +27,9 @@ def result_from_proto(message: batch_pb2.TaskResult,
         duration_ms=message.duration_ms,
         retry_count=message.retry_count,
         state=TASK_STATES.get(message.state, ""),
+        cached=message.cached,
+        cached_from=((message.cached_from.batch_id, message.cached_from.task_id)
+                     if message.cached else None),
     )
 
 

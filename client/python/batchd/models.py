@@ -79,6 +79,12 @@ class BatchTask:
             ``{"openai": 1200}``; kept as a list of (key, units) pairs. A ready task waits
             PENDING (throttled) until its limits have room. Added to the batch's
             ``default_limits``; a key in both takes the task's units.
+        cache_ttl_ms: batchd addition: serve a stored result of the same call (same executor
+            and input, in `cache_namespace`) for this long instead of running, and store this
+            task's success; while such a call runs, identical tasks wait for it. None: no cache.
+        cache_key: batchd addition: your own cache key (at most 1 KiB) instead of the daemon's
+            digest of the executor and input.
+        cache_namespace: batchd addition: the namespace the key is looked up in.
     """
 
     task_id: str
@@ -89,6 +95,9 @@ class BatchTask:
     dependencies: Optional[List[str]] = None
     executor: Optional[str] = None
     limits: Optional[LimitUses] = None
+    cache_ttl_ms: Optional[int] = None
+    cache_key: Optional[str] = None
+    cache_namespace: Optional[str] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.dependencies, str):
@@ -98,6 +107,15 @@ class BatchTask:
             )
         self.dependencies = list(self.dependencies) if self.dependencies else []
         self.limits = limit_uses(self.limits, f"BatchTask {self.task_id!r}")
+        if self.cache_ttl_ms is None and (self.cache_key is not None
+                                          or self.cache_namespace is not None):
+            raise ValueError(f"BatchTask {self.task_id!r}: cache_key and cache_namespace need "
+                             f"cache_ttl_ms")
+        if self.cache_ttl_ms is not None and (isinstance(self.cache_ttl_ms, bool)
+                                              or not isinstance(self.cache_ttl_ms, int)
+                                              or self.cache_ttl_ms < 0):
+            raise ValueError(f"BatchTask {self.task_id!r}: cache_ttl_ms must be a non-negative "
+                             f"int (got {self.cache_ttl_ms!r})")
 
 
 @dataclass
@@ -115,6 +133,8 @@ class BatchResult:
         duration_ms: Duration of the final attempt as measured by the daemon.
         retry_count: Retries performed (attempts - 1).
         state: batchd addition: "succeeded", "failed", "timed_out", "skipped" or "cancelled".
+        cached: batchd addition: the result came from the daemon's result cache ...
+        cached_from: ... stored by this (batch id, task id); None when not cached.
     """
 
     task_id: str
@@ -124,6 +144,8 @@ class BatchResult:
     duration_ms: float = 0.0
     retry_count: int = 0
     state: str = ""
+    cached: bool = False
+    cached_from: Optional[Tuple[str, str]] = None
 
 
 @dataclass

@@ -141,6 +141,10 @@ def task_message(
     )
     if input_value is not None:
         message.input.CopyFrom(input_value)
+    if task.cache_ttl_ms is not None:
+        message.cache.CopyFrom(batch_pb2.CachePolicy(
+            ttl_ms=task.cache_ttl_ms, key=task.cache_key or "",
+            namespace=task.cache_namespace or ""))
     return message
 
 

@@ -120,6 +120,42 @@ TEST(JournalEventsTest, NullOutputStaysNull) {
   EXPECT_TRUE((*events)[0].output.is_null());
 }
 
+TEST(JournalEventsTest, ACachedResultKeepsItsOriginAndIsOneEvent) {
+  std::string data;
+  TaskResult r;
+  r.task = 4;
+  r.state = TaskState::kSucceeded;
+  r.output = 7;
+  r.cached_from = std::make_shared<const CachedFrom>(CachedFrom{"b-1", "fetch"});
+  EncodeResult(data, r);
+  EncodeFinished(data, WallTime{});
+  absl::StatusOr<std::vector<JournalEvent>> events = DecodeJournalEvents(data);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].kind, JournalEventKind::kResult);
+  ASSERT_NE((*events)[0].cached_from, nullptr);
+  EXPECT_EQ((*events)[0].cached_from->batch_id, "b-1");
+  EXPECT_EQ((*events)[0].cached_from->task_id, "fetch");
+  EXPECT_EQ((*events)[1].kind, JournalEventKind::kFinished);
+}
+
+TEST(JournalEventsTest, AnOriginWithoutItsResultIsDataLoss) {
+  std::string result;
+  TaskResult r;
+  r.task = 4;
+  r.state = TaskState::kSucceeded;
+  r.cached_from = std::make_shared<const CachedFrom>(CachedFrom{"b-1", "fetch"});
+  EncodeResult(result, r);
+  std::string plain;
+  r.cached_from = nullptr;
+  EncodeResult(plain, r);
+  const std::string origin = result.substr(plain.size());  // the kCachedFrom event alone
+  std::string data;
+  EncodeStarted(data, 4, 0);
+  data += origin;
+  EXPECT_EQ(DecodeJournalEvents(data).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST(JournalEventsTest, TruncatedDataIsDataLossNamingTheOffset) {
   std::string data;
   EncodeStarted(data, 1, 0);
