@@ -55,7 +55,7 @@ class Daemon:
         return proc_cpu_seconds(self.proc.pid)
 
     def stats(self):
-        return self.cache.GetCacheStats(cs.GetCacheStatsRequest(), timeout=30)
+        return self.cache.GetCacheStats(cs.GetCacheStatsRequest(), timeout=30).stats
 
     def run(self, tasks, max_concurrent):
         """Submits one batch and reads every result: (results, wall seconds, daemon CPU s)."""

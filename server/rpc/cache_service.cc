@@ -56,25 +56,25 @@ grpc::ServerUnaryReactor* CacheService::InvalidateCache(grpc::CallbackServerCont
 
 grpc::ServerUnaryReactor* CacheService::GetCacheStats(grpc::CallbackServerContext* context,
                                                       const v1::GetCacheStatsRequest* /*request*/,
-                                                      v1::CacheStats* response) {
+                                                      v1::GetCacheStatsResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.GetCacheStats(
-      [reactor, response](core::CacheGateStats stats, core::ResultCacheOptions options) {
-        response->set_hits(stats.store.hits);
-        response->set_misses(stats.store.misses);
-        response->set_single_flight_joins(stats.joins);
-        response->set_stored(stats.store.stored);
-        response->set_too_large(stats.store.too_large);
-        response->set_evictions(stats.store.evictions);
-        response->set_expirations(stats.store.expirations);
-        response->set_invalidations(stats.store.invalidations);
-        response->set_entries(stats.store.entries);
-        response->set_bytes(stats.store.bytes);
-        response->set_max_bytes(options.max_bytes);
-        response->set_flights(stats.flights);
-        reactor->Finish(grpc::Status::OK);
-      });
+  scheduler_.GetCacheStats([reactor, out = response->mutable_stats()](
+                               core::CacheGateStats stats, core::ResultCacheOptions options) {
+    out->set_hits(stats.store.hits);
+    out->set_misses(stats.store.misses);
+    out->set_single_flight_joins(stats.joins);
+    out->set_stored(stats.store.stored);
+    out->set_too_large(stats.store.too_large);
+    out->set_evictions(stats.store.evictions);
+    out->set_expirations(stats.store.expirations);
+    out->set_invalidations(stats.store.invalidations);
+    out->set_entries(stats.store.entries);
+    out->set_bytes(stats.store.bytes);
+    out->set_max_bytes(options.max_bytes);
+    out->set_flights(stats.flights);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

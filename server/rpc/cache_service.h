@@ -23,7 +23,7 @@ class CacheService final : public v1::CacheService::CallbackService {
                                             v1::InvalidateCacheResponse* response) override;
   grpc::ServerUnaryReactor* GetCacheStats(grpc::CallbackServerContext* context,
                                           const v1::GetCacheStatsRequest* request,
-                                          v1::CacheStats* response) override;
+                                          v1::GetCacheStatsResponse* response) override;
 
  private:
   core::Scheduler& scheduler_;

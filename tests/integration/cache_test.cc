@@ -102,9 +102,9 @@ class CacheTest : public testing::DaemonTestBase {
   v1::CacheStats Stats() {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    v1::CacheStats stats;
-    EXPECT_TRUE(caches_->GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats).ok());
-    return stats;
+    v1::GetCacheStatsResponse response;
+    EXPECT_TRUE(caches_->GetCacheStats(&context, v1::GetCacheStatsRequest(), &response).ok());
+    return response.stats();
   }
   grpc::Status Invalidate(const std::string& json, uint64_t* removed) {
     grpc::ClientContext context;

@@ -252,7 +252,8 @@ class Client:
     def cache_stats(self) -> Dict[str, int]:
         """The cache's counters: hits, misses, single_flight_joins, stored, too_large,
         evictions, expirations, invalidations, entries, bytes, max_bytes, flights."""
-        stats = self._unary(self._cache.GetCacheStats, cache_service_pb2.GetCacheStatsRequest())
+        stats = self._unary(self._cache.GetCacheStats,
+                            cache_service_pb2.GetCacheStatsRequest()).stats
         return {f.name: int(getattr(stats, f.name)) for f in stats.DESCRIPTOR.fields}
 
     # -- dry runs and the daemon --------------------------------------------------------------
