@@ -62,23 +62,47 @@ const CacheEntry* ResultCache::Find(const CacheKey& key, SteadyTime now) {
 bool ResultCache::Store(const CacheKey& key, absl::string_view name_space,
                         boost::json::value output, std::shared_ptr<const CachedFrom> origin,
                         SteadyTime expires, SteadyTime now) {
+  const CacheEntry* stored =
+      Insert(key, name_space, std::move(output), std::move(origin), expires, now);
+  if (stored == nullptr) return false;
+  ++stats_.stored;
+  if (observer_ != nullptr) observer_->Stored(*stored);
+  return true;
+}
+
+bool ResultCache::Restore(const CacheKey& key, absl::string_view name_space,
+                          boost::json::value output, std::shared_ptr<const CachedFrom> origin,
+                          SteadyTime expires, SteadyTime now) {
+  if (Insert(key, name_space, std::move(output), std::move(origin), expires, now) != nullptr) {
+    return true;
+  }
+  // The bounds are smaller than when it was stored: the journal's copy goes too.
+  if (observer_ != nullptr) observer_->Dropped(key);
+  return false;
+}
+
+const CacheEntry* ResultCache::Insert(const CacheKey& key, absl::string_view name_space,
+                                      boost::json::value output,
+                                      std::shared_ptr<const CachedFrom> origin, SteadyTime expires,
+                                      SteadyTime now) {
   const size_t bytes = CacheEntryBytes(output, name_space, *origin);
   if (bytes > options_.max_entry_bytes || bytes > options_.max_bytes) {
     ++stats_.too_large;
-    return false;
+    return nullptr;
   }
-  if (auto it = by_key_.find(key); it != by_key_.end()) Erase(it->second);
+  // The new entry replaces the old one in the observer's copy too.
+  if (auto it = by_key_.find(key); it != by_key_.end()) Erase(it->second, /*told=*/false);
   MakeRoom(bytes, now);
   lru_.push_front(CacheEntry{key, std::string(name_space), std::move(output), std::move(origin),
                              expires, bytes});
   by_key_[key] = lru_.begin();
   stats_.bytes += bytes;
   stats_.entries = lru_.size();
-  ++stats_.stored;
-  return true;
+  return &lru_.front();
 }
 
-void ResultCache::Erase(Lru::iterator it) {
+void ResultCache::Erase(Lru::iterator it, bool told) {
+  if (told && observer_ != nullptr) observer_->Dropped(it->key);
   stats_.bytes -= it->bytes;
   by_key_.erase(it->key);
   lru_.erase(it);
@@ -107,16 +131,19 @@ size_t ResultCache::InvalidateNamespace(absl::string_view name_space) {
   for (auto it = lru_.begin(); it != lru_.end();) {
     auto next = std::next(it);
     if (it->name_space == name_space) {
-      Erase(it);
+      Erase(it, /*told=*/false);
       ++n;
     }
     it = next;
   }
   stats_.invalidations += n;
+  // Told even when nothing was here: the observer's copy then agrees whatever it holds.
+  if (observer_ != nullptr) observer_->DroppedNamespace(name_space);
   return n;
 }
 
 size_t ResultCache::InvalidateAll() {
+  if (observer_ != nullptr) observer_->Cleared();
   const size_t n = lru_.size();
   lru_.clear();
   by_key_.clear();

@@ -1,7 +1,8 @@
 // Successful task results by CacheKey, for a time to live and within a byte budget: the least
 // recently used entries go first when the budget is full, an entry over the per-entry bound is
 // not stored (counted), and an expired entry is dropped when it is looked up or when the budget
-// needs room. Invalidation by key, by namespace or all. Strand only.
+// needs room. Invalidation by key, by namespace or all. An observer (the journal's copy) is told
+// of every change. Strand only.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -45,6 +46,16 @@ struct ResultCacheStats {
   size_t bytes = 0;
 };
 
+// Told of every change of a ResultCache, in order: enough to keep a copy of it (the journal).
+class ResultCacheObserver {
+ public:
+  virtual ~ResultCacheObserver() = default;
+  virtual void Stored(const CacheEntry& entry) = 0;  // new, or replacing its key's
+  virtual void Dropped(const CacheKey& key) = 0;     // expired, evicted or invalidated
+  virtual void DroppedNamespace(absl::string_view name_space) = 0;
+  virtual void Cleared() = 0;
+};
+
 class ResultCache {
  public:
   explicit ResultCache(ResultCacheOptions options = {}) : options_(options) {}
@@ -59,6 +70,15 @@ class ResultCache {
   bool Store(const CacheKey& key, absl::string_view name_space, boost::json::value output,
              std::shared_ptr<const CachedFrom> origin, SteadyTime expires, SteadyTime now);
 
+  // Start-up: an entry the observer already has (the journal's), stored as the most recently
+  // used. Like Store, without telling the observer it was stored (it is told of what makes
+  // room); not counted as stored.
+  bool Restore(const CacheKey& key, absl::string_view name_space, boost::json::value output,
+               std::shared_ptr<const CachedFrom> origin, SteadyTime expires, SteadyTime now);
+
+  // Set before anything is stored; may be null. Must outlive this.
+  void SetObserver(ResultCacheObserver* observer) { observer_ = observer; }
+
   // How many entries each dropped.
   size_t InvalidateKey(const CacheKey& key);
   size_t InvalidateNamespace(absl::string_view name_space);
@@ -70,7 +90,12 @@ class ResultCache {
  private:
   using Lru = std::list<CacheEntry>;  // most recently used first
 
-  void Erase(Lru::iterator it);
+  // Inserts without telling the observer: nullptr when the entry is over a bound.
+  const CacheEntry* Insert(const CacheKey& key, absl::string_view name_space,
+                           boost::json::value output, std::shared_ptr<const CachedFrom> origin,
+                           SteadyTime expires, SteadyTime now);
+  // Drops the entry; `told`: tells the observer.
+  void Erase(Lru::iterator it, bool told = true);
   // Drops the least recently used entries until `incoming` more bytes fit.
   void MakeRoom(size_t incoming, SteadyTime now);
 
@@ -78,6 +103,7 @@ class ResultCache {
   Lru lru_;
   absl::flat_hash_map<CacheKey, Lru::iterator> by_key_;
   ResultCacheStats stats_;
+  ResultCacheObserver* observer_ = nullptr;
 };
 
 // What an entry of this output counts: an estimate of its JSON text (numbers as 20 characters),

@@ -104,6 +104,12 @@ void GroupCommitJournal::StoreLimit(LimitRecord record, Stored stored) {
   stored(std::move(refused));
 }
 
+void GroupCommitJournal::StoreCache(std::vector<CacheRecord> records) {
+  absl::MutexLock lock(&mu_);
+  if (closing_) return;
+  AppendAll(pending_.cache, std::move(records));
+}
+
 void GroupCommitJournal::AppendEvents(std::vector<EventChunk> chunks) {
   absl::MutexLock lock(&mu_);
   if (closing_) return;
@@ -137,6 +143,7 @@ bool GroupCommitJournal::NextGroup(Group& group) {
   AppendAll(group.forgotten, std::move(fresh.forgotten));
   AppendAll(group.limits, std::move(fresh.limits));
   AppendAll(group.limit_stored, std::move(fresh.limit_stored));
+  AppendAll(group.cache, std::move(fresh.cache));
   return true;
 }
 
@@ -164,9 +171,9 @@ void GroupCommitJournal::Commit(Group group) {
   const bool probe = group.empty();
   // Results are encoded here, on the writer's thread, not on the scheduler's strand.
   for (EventChunk& chunk : group.chunks) EncodeDeferredResults(chunk);
-  const absl::Status status =
-      probe ? storage_->Probe()
-            : storage_->Write(group.batches, group.chunks, group.forgotten, group.limits);
+  const absl::Status status = probe ? storage_->Probe()
+                                    : storage_->Write(group.batches, group.chunks, group.forgotten,
+                                                      group.limits, group.cache);
   std::vector<DurableMark> marks;
   if (status.ok()) marks = MarksOf(group.chunks);
   std::optional<absl::Status> writable_change;
@@ -177,6 +184,7 @@ void GroupCommitJournal::Commit(Group group) {
       stats_.chunks += group.chunks.size();
       stats_.batches += group.batches.size();
       stats_.limits += group.limits.size();
+      stats_.cache_records += group.cache.size();
       if (!failure_.ok()) {
         spdlog::warn("journal: writes succeed again after {}: accepting batches again",
                      absl::FormatDuration(absl::Now() - degraded_since_));
@@ -204,6 +212,15 @@ void GroupCommitJournal::Commit(Group group) {
       failure_ = status;
       unstored_.chunks = std::move(group.chunks);
       unstored_.forgotten = std::move(group.forgotten);
+      // A put not stored only costs a miss after a restart; a deletion not stored would bring
+      // back what was dropped.
+      for (CacheRecord& c : group.cache) {
+        if (c.kind == CacheRecord::Kind::kPut) {
+          ++stats_.dropped_cache_puts;
+        } else {
+          unstored_.cache.push_back(std::move(c));
+        }
+      }
     }
   }
   if (writable_change.has_value() && writable_listener_) writable_listener_(*writable_change);

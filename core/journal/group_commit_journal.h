@@ -2,7 +2,7 @@
 // whatever has queued up in one transaction (group commit), then reports what became durable.
 // When a write fails the journal is degraded: the batch and limit records of that group are
 // refused (their batches never run, their limit changes do not take effect), new ones are
-// refused at once, event chunks and forgets are kept
+// refused at once, cache puts are dropped, event chunks, forgets and cache deletions are kept
 // and retried in order with backoff (probing the storage when nothing waits) until a write
 // succeeds again. Thread-safe.
 #pragma once
@@ -36,6 +36,7 @@ class GroupCommitJournal final : public Journal {
 
   void AppendBatch(BatchRecord record, absl::AnyInvocable<void(absl::Status)> stored) override;
   void StoreLimit(LimitRecord record, absl::AnyInvocable<void(absl::Status)> stored) override;
+  void StoreCache(std::vector<CacheRecord> records) override;
   void AppendEvents(std::vector<EventChunk> chunks) override;
   void Forget(uint64_t batch_seq) override;
   void SetDurableListener(DurableListener listener) override;
@@ -49,10 +50,12 @@ class GroupCommitJournal final : public Journal {
     uint64_t commits = 0;
     uint64_t chunks = 0;
     uint64_t batches = 0;
-    uint64_t failed_writes = 0;    // writes and probes that failed
-    uint64_t refused_batches = 0;  // batch records not stored: those batches never ran
-    uint64_t limits = 0;           // limit records stored
-    uint64_t refused_limits = 0;   // limit records not stored: those changes were refused
+    uint64_t failed_writes = 0;       // writes and probes that failed
+    uint64_t refused_batches = 0;     // batch records not stored: those batches never ran
+    uint64_t limits = 0;              // limit records stored
+    uint64_t refused_limits = 0;      // limit records not stored: those changes were refused
+    uint64_t cache_records = 0;       // cache records stored
+    uint64_t dropped_cache_puts = 0;  // cache entries not stored (a failed write)
     bool writable = true;
   };
   Stats stats() const;
@@ -66,8 +69,10 @@ class GroupCommitJournal final : public Journal {
     std::vector<uint64_t> forgotten;
     std::vector<LimitRecord> limits;
     std::vector<Stored> limit_stored;  // one per limit record
+    std::vector<CacheRecord> cache;
     bool empty() const {
-      return batches.empty() && chunks.empty() && forgotten.empty() && limits.empty();
+      return batches.empty() && chunks.empty() && forgotten.empty() && limits.empty() &&
+             cache.empty();
     }
   };
   void Run();
@@ -86,7 +91,7 @@ class GroupCommitJournal final : public Journal {
 
   mutable absl::Mutex mu_;
   Group pending_ ABSL_GUARDED_BY(mu_);
-  // Chunks and forgets of failed writes, stored before anything newer.
+  // Chunks, forgets and cache deletions of failed writes, stored before anything newer.
   Group unstored_ ABSL_GUARDED_BY(mu_);
   absl::Status failure_ ABSL_GUARDED_BY(mu_);  // not OK while degraded
   absl::Duration retry_delay_ ABSL_GUARDED_BY(mu_);

@@ -74,6 +74,21 @@ struct LimitRecord {
   bool operator==(const LimitRecord&) const = default;
 };
 
+// A change of the result cache, kept so cached results outlive a restart (core/cache encodes
+// and decodes `entry`: core/cache/cache_records.h; the journal stores bytes). kPut stores or
+// replaces the entry of `key`, filed under `name_space` until `expires_at`; kErase drops `key`;
+// kEraseNamespace drops every entry of `name_space`; kClear drops every entry.
+struct CacheRecord {
+  enum class Kind : uint8_t { kPut, kErase, kEraseNamespace, kClear };
+  Kind kind = Kind::kPut;
+  std::string key;         // kPut, kErase: the key's digest (32 bytes)
+  std::string name_space;  // kPut, kEraseNamespace
+  WallTime expires_at{};   // kPut
+  std::string entry;       // kPut
+
+  bool operator==(const CacheRecord&) const = default;
+};
+
 class Journal {
  public:
   using DurableListener = absl::AnyInvocable<void(std::vector<DurableMark>)>;
@@ -90,6 +105,11 @@ class Journal {
   // from any thread (possibly at once): OK when the record is durable, UNAVAILABLE when it
   // could not be stored -- the change must then not take effect (the caller reports it).
   virtual void StoreLimit(LimitRecord record, absl::AnyInvocable<void(absl::Status)> stored) = 0;
+  // Stores result cache changes, in order with the other writes. Nothing is answered: a put
+  // that cannot be stored is dropped (that entry is not there after a restart: a miss, never a
+  // wrong hit), a deletion is kept and stored later, like event chunks, so what was dropped
+  // from the cache does not come back.
+  virtual void StoreCache(std::vector<CacheRecord> records) = 0;
   // Appends event chunks; their DurableMarks reach the listener once durable. Chunks that
   // cannot be stored yet are kept and stored later, in order.
   virtual void AppendEvents(std::vector<EventChunk> chunks) = 0;

@@ -100,6 +100,17 @@ uint32_t LimitRecordCrc(std::string_view key, std::string_view spec) {
   return Crc32c(spec, Crc32c(header));
 }
 
+uint32_t CacheRecordCrc(std::string_view key, std::string_view name_space, int64_t expires_us,
+                        std::string_view entry) {
+  std::string header;
+  AppendLittleEndian(header, static_cast<uint64_t>(expires_us));
+  AppendLittleEndian(header, key.size());
+  header.append(key);
+  AppendLittleEndian(header, name_space.size());
+  header.append(name_space);
+  return Crc32c(entry, Crc32c(header));
+}
+
 }  // namespace
 
 absl::StatusOr<Durability> ParseDurability(std::string_view name) {
@@ -139,7 +150,8 @@ JournalStore::JournalStore(std::string path, int lock_fd, sqlite3* db, std::stri
 
 JournalStore::~JournalStore() {
   for (sqlite3_stmt* s :
-       {insert_batch_, insert_events_, delete_batch_, delete_events_, upsert_limit_}) {
+       {insert_batch_, insert_events_, delete_batch_, delete_events_, upsert_limit_, upsert_cache_,
+        delete_cache_key_, delete_cache_namespace_}) {
     sqlite3_finalize(s);
   }
   sqlite3_close(db_);
@@ -194,6 +206,12 @@ absl::Status JournalStore::Migrate() {
         "CREATE TABLE IF NOT EXISTS limits(key TEXT PRIMARY KEY, spec BLOB NOT NULL, "
         "crc INTEGER NOT NULL)");
   }
+  if (version < 3) {
+    steps.insert(steps.end(),
+                 {"CREATE TABLE IF NOT EXISTS cache(key BLOB PRIMARY KEY, namespace TEXT NOT NULL, "
+                  "expires_us INTEGER NOT NULL, entry BLOB NOT NULL, crc INTEGER NOT NULL)",
+                  "CREATE INDEX IF NOT EXISTS cache_by_namespace ON cache(namespace)"});
+  }
   steps.push_back(absl::StrCat("PRAGMA user_version=", kJournalSchemaVersion));
   steps.emplace_back("COMMIT");
   for (const std::string& sql : steps) {
@@ -214,6 +232,12 @@ absl::Status JournalStore::Prepare() {
       {&delete_batch_, "DELETE FROM batches WHERE seq = ?"},
       {&delete_events_, "DELETE FROM events WHERE seq = ?"},
       {&upsert_limit_, "INSERT OR REPLACE INTO limits(key, spec, crc) VALUES(?, ?, ?)"},
+      // A replaced row is deleted and inserted again: rowid order is the order of storing.
+      {&upsert_cache_,
+       "INSERT OR REPLACE INTO cache(key, namespace, expires_us, entry, crc) "
+       "VALUES(?, ?, ?, ?, ?)"},
+      {&delete_cache_key_, "DELETE FROM cache WHERE key = ?"},
+      {&delete_cache_namespace_, "DELETE FROM cache WHERE namespace = ?"},
   };
   for (const auto& [stmt, sql] : statements) {
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
@@ -295,7 +319,41 @@ absl::StatusOr<JournalContents> JournalStore::LoadAll() {
   sqlite3_finalize(stmt);
   if (rc != SQLITE_DONE) return Error("cannot read the journal's events");
   RETURN_IF_ERROR(LoadLimits(contents));
+  RETURN_IF_ERROR(LoadCache(contents));
   return contents;
+}
+
+absl::Status JournalStore::LoadCache(JournalContents& contents) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT key, namespace, expires_us, entry, crc FROM cache ORDER BY rowid",
+                         -1, &stmt, nullptr) != SQLITE_OK) {
+    return Error("cannot read the journal");
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    CacheRecord record;
+    record.key = std::string(Column(stmt, 0));
+    record.name_space = std::string(Column(stmt, 1));
+    const int64_t expires_us = sqlite3_column_int64(stmt, 2);
+    record.expires_at = JournalTimeFromMicros(expires_us);
+    record.entry = std::string(Column(stmt, 3));
+    const auto stored = static_cast<uint32_t>(sqlite3_column_int64(stmt, 4));
+    if (const uint32_t computed =
+            CacheRecordCrc(record.key, record.name_space, expires_us, record.entry);
+        stored != computed) {
+      contents.cache_damage.push_back(absl::StrFormat(
+          "cache entry %s: its journal record fails its checksum (stored %08x, computed %08x) "
+          "and is dropped",
+          absl::BytesToHexString(record.key), stored, computed));
+      contents.damaged_cache_keys.push_back(std::move(record.key));
+      continue;
+    }
+    contents.cache.push_back(std::move(record));
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return Error("cannot read the journal's cache");
+  return absl::OkStatus();
 }
 
 absl::Status JournalStore::LoadLimits(JournalContents& contents) {
@@ -368,7 +426,8 @@ absl::Status JournalStore::Probe() {
 absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
                                  const std::vector<EventChunk>& chunks,
                                  const std::vector<uint64_t>& forgotten,
-                                 const std::vector<LimitRecord>& limits) {
+                                 const std::vector<LimitRecord>& limits,
+                                 const std::vector<CacheRecord>& cache) {
   ApplyPageLimit();
   RETURN_IF_ERROR(Exec("BEGIN"));
   auto step = [](sqlite3_stmt* stmt) {
@@ -411,9 +470,43 @@ absl::Status JournalStore::Write(const std::vector<BatchRecord>& batches,
     sqlite3_bind_int64(upsert_limit_, 3, LimitRecordCrc(l.key, l.spec));
     ok = step(upsert_limit_);
   }
+  for (const CacheRecord& c : cache) {
+    if (!ok) break;
+    ok = WriteCache(c);
+  }
   absl::Status status = ok ? Exec("COMMIT") : Error("journal write failed");
   if (!status.ok()) RollBack();
   return status;
+}
+
+bool JournalStore::WriteCache(const CacheRecord& c) {
+  auto step = [](sqlite3_stmt* stmt) {
+    StatementReset reset{stmt};
+    return sqlite3_step(stmt) == SQLITE_DONE;
+  };
+  switch (c.kind) {
+    case CacheRecord::Kind::kPut: {
+      const int64_t expires_us = JournalMicros(c.expires_at);
+      sqlite3_bind_blob64(upsert_cache_, 1, c.key.data(), c.key.size(), SQLITE_STATIC);
+      sqlite3_bind_text(upsert_cache_, 2, c.name_space.data(),
+                        static_cast<int>(c.name_space.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(upsert_cache_, 3, expires_us);
+      sqlite3_bind_blob64(upsert_cache_, 4, c.entry.data(), c.entry.size(), SQLITE_STATIC);
+      sqlite3_bind_int64(upsert_cache_, 5,
+                         CacheRecordCrc(c.key, c.name_space, expires_us, c.entry));
+      return step(upsert_cache_);
+    }
+    case CacheRecord::Kind::kErase:
+      sqlite3_bind_blob64(delete_cache_key_, 1, c.key.data(), c.key.size(), SQLITE_STATIC);
+      return step(delete_cache_key_);
+    case CacheRecord::Kind::kEraseNamespace:
+      sqlite3_bind_text(delete_cache_namespace_, 1, c.name_space.data(),
+                        static_cast<int>(c.name_space.size()), SQLITE_STATIC);
+      return step(delete_cache_namespace_);
+    case CacheRecord::Kind::kClear:
+      return Exec("DELETE FROM cache").ok();
+  }
+  return false;
 }
 
 }  // namespace batchd::core

@@ -37,8 +37,8 @@ const char* DurabilityName(Durability d);
 
 // The schema this batchd writes; a journal with a newer one is refused (an older batchd would
 // not see run-time limits and bring deleted ones back). 0: no checksums; 1: checksums; 2: the
-// limits table. Older journals are migrated when opened.
-inline constexpr int kJournalSchemaVersion = 2;
+// limits table; 3: the result cache's table. Older journals are migrated when opened.
+inline constexpr int kJournalSchemaVersion = 3;
 
 struct JournalStoreOptions {
   Durability durability = Durability::kNormal;
@@ -60,6 +60,13 @@ struct JournalContents {
   // Limit records that fail their checksum, one message each: they are not in `limits`, so
   // the limits file's setting of that key applies (the daemon logs these).
   std::vector<std::string> limit_damage;
+  // The result cache's entries (kPut records), the least recently stored first; expired ones
+  // included (whoever restores them drops those).
+  std::vector<CacheRecord> cache;
+  // Cache rows that fail their checksum: one message each, and their keys (as stored) so the
+  // restorer can delete them. They are not in `cache`.
+  std::vector<std::string> cache_damage;
+  std::vector<std::string> damaged_cache_keys;
 };
 
 class JournalStore final : public JournalStorage {
@@ -83,8 +90,14 @@ class JournalStore final : public JournalStorage {
   // SQLite's PRAGMA quick_check: OK, or DATA_LOSS with what it found.
   absl::Status QuickCheck();
   absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
+                     const std::vector<uint64_t>& forgotten, const std::vector<LimitRecord>& limits,
+                     const std::vector<CacheRecord>& cache) override;
+  // The same with no cache records.
+  absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
                      const std::vector<uint64_t>& forgotten,
-                     const std::vector<LimitRecord>& limits) override;
+                     const std::vector<LimitRecord>& limits) {
+    return Write(batches, chunks, forgotten, limits, {});
+  }
   absl::Status Probe() override;
 
   const std::string& path() const { return path_; }
@@ -93,6 +106,8 @@ class JournalStore final : public JournalStorage {
   JournalStore(std::string path, int lock_fd, sqlite3* db, std::string page_limit_file);
   absl::Status Migrate();
   absl::Status LoadLimits(JournalContents& contents);
+  absl::Status LoadCache(JournalContents& contents);
+  bool WriteCache(const CacheRecord& record);
   absl::Status Prepare();
   absl::Status Exec(const char* sql);
   absl::Status Error(std::string_view what) const;
@@ -110,6 +125,9 @@ class JournalStore final : public JournalStorage {
   sqlite3_stmt* delete_batch_ = nullptr;
   sqlite3_stmt* delete_events_ = nullptr;
   sqlite3_stmt* upsert_limit_ = nullptr;
+  sqlite3_stmt* upsert_cache_ = nullptr;
+  sqlite3_stmt* delete_cache_key_ = nullptr;
+  sqlite3_stmt* delete_cache_namespace_ = nullptr;
 };
 
 }  // namespace batchd::core

@@ -5,6 +5,20 @@
 
 namespace batchd::core {
 
+CacheGate::CacheGate(ResultCacheOptions options, Journal* journal, const Clock& clock)
+    : cache_(options),
+      journal_(journal != nullptr ? std::make_unique<CacheJournal>(*journal, clock) : nullptr) {
+  cache_.SetObserver(journal_.get());
+}
+
+CacheRestoreCounts CacheGate::Restore(const std::vector<CacheRecord>& entries,
+                                      const std::vector<std::string>& damaged_keys) {
+  if (journal_ == nullptr) return {};
+  CacheRestoreCounts counts = journal_->Restore(cache_, entries, damaged_keys);
+  journal_->Flush();
+  return counts;
+}
+
 CacheKey CacheGate::KeyOf(const Batch& batch, uint32_t t) {
   const CacheSpec& spec = *batch.cache_spec(t);
   if (!spec.key.empty()) return keys_.ForClientKey(spec.name_space, spec.key);

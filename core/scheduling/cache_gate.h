@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/cache/cache_journal.h"
 #include "core/cache/cache_key.h"
 #include "core/cache/result_cache.h"
 #include "core/cache/single_flight.h"
@@ -42,7 +43,9 @@ struct CacheGateStats {
 
 class CacheGate {
  public:
-  explicit CacheGate(ResultCacheOptions options) : cache_(options) {}
+  // With a journal (may be null) the cache keeps a copy there (CacheJournal); `clock` must
+  // outlive this.
+  CacheGate(ResultCacheOptions options, Journal* journal, const Clock& clock);
 
   enum class Verdict { kRun, kHit, kWait };
   // Looks up task `t` of `batch` (its input resolved; cache_spec set): sets its key and stage.
@@ -60,11 +63,20 @@ class CacheGate {
   size_t InvalidateAll() { return cache_.InvalidateAll(); }
   CacheGateStats stats() const { return {cache_.stats(), flights_.joins(), flights_.flights()}; }
 
+  // Hands this turn's changes to the journal (when there is one).
+  void Flush() {
+    if (journal_ != nullptr) journal_->Flush();
+  }
+  // Start-up: the journal's entries (JournalContents::cache and damaged_cache_keys).
+  CacheRestoreCounts Restore(const std::vector<CacheRecord>& entries,
+                             const std::vector<std::string>& damaged_keys);
+
  private:
   CacheKey KeyOf(const Batch& batch, uint32_t t);
 
   CacheKeyBuilder keys_;
   ResultCache cache_;
+  std::unique_ptr<CacheJournal> journal_;  // null without a journal
   SingleFlight flights_;
   std::vector<DigestedDependency> dependencies_;  // scratch for KeyOf
 };

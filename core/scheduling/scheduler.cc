@@ -20,7 +20,7 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       options_(options),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       limits_(clock, timers, options.limits, [this] { Pump(); }),
-      cache_(options.cache),
+      cache_(options.cache, options.journal, clock),
       limit_changes_(strand_, limits_, options.journal, [this] { Pump(); }),
       admitter_(
           clock, registry, options.journal, options.max_active_batches,
@@ -122,6 +122,7 @@ void Scheduler::Pump() {
   }
   pumping_ = false;
   journal_.Flush();
+  cache_.Flush();
   readers_.NotifyChanged();
   // Yield so readers and RPCs queued on the strand are served during a huge batch.
   if (steps >= options_.max_steps_per_turn) PostPump();
@@ -447,6 +448,7 @@ void Scheduler::InvalidateCache(CacheScope scope, std::string name_space, std::s
         removed = cache_.InvalidateAll();
         break;
     }
+    cache_.Flush();
     spdlog::info("cache: {} entries invalidated", removed);
     done(removed);
   });
@@ -455,6 +457,19 @@ void Scheduler::InvalidateCache(CacheScope scope, std::string name_space, std::s
 void Scheduler::GetCacheStats(absl::AnyInvocable<void(CacheGateStats, ResultCacheOptions)> done) {
   boost::asio::post(
       strand_, [this, done = std::move(done)]() mutable { done(cache_.stats(), options_.cache); });
+}
+
+void Scheduler::RestoreCache(std::vector<CacheRecord> entries,
+                             std::vector<std::string> damaged_keys) {
+  boost::asio::post(
+      strand_, [this, entries = std::move(entries), damaged = std::move(damaged_keys)] {
+        const CacheRestoreCounts counts = cache_.Restore(entries, damaged);
+        if (entries.empty() && damaged.empty()) return;
+        spdlog::info(
+            "cache: {} entries restored from the journal ({} expired, {} damaged, {} over the "
+            "bounds; dropped)",
+            counts.restored, counts.expired, counts.damaged, counts.too_large);
+      });
 }
 
 absl::Status Scheduler::RestoreLimit(LimitSpec spec) {

@@ -131,6 +131,9 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void InvalidateCache(CacheScope scope, std::string name_space, std::string key,
                        absl::AnyInvocable<void(size_t)> done);
   void GetCacheStats(absl::AnyInvocable<void(CacheGateStats, ResultCacheOptions)> done);
+  // Start-up only, before serving: the cache's entries from the journal (JournalContents::cache
+  // and damaged_cache_keys); expired and damaged ones are deleted from it.
+  void RestoreCache(std::vector<CacheRecord> entries, std::vector<std::string> damaged_keys);
   // Start-up only, before serving: the limits from the limits file and the journal.
   absl::Status RestoreLimit(LimitSpec spec);
   // What submit checks batches' limits against (thread-safe).

@@ -45,6 +45,7 @@ absl::StatusOr<core::JournalContents> LoadJournal(core::JournalStore& store) {
   for (const std::string& damage : contents.limit_damage) {
     spdlog::error("journal: {} (the limits file's setting of that key applies)", damage);
   }
+  for (const std::string& damage : contents.cache_damage) spdlog::error("journal: {}", damage);
   if (contents.unchecked_records > 0) {
     spdlog::info("journal: {} records were written before checksums and are not verified",
                  contents.unchecked_records);
@@ -97,6 +98,8 @@ int Daemon::Run(const sigset_t& shutdown_signals) {
   runtime_ = std::make_unique<SchedulerRuntime>(config_, std::move(opened->journal));
   if (!runtime_->executors_status().ok()) return Fail(runtime_->executors_status(), kExitBadFlags);
   RestoreLimits(config_.limits, opened->limits, runtime_->scheduler());
+  runtime_->scheduler().RestoreCache(std::move(opened->cache),
+                                     std::move(opened->damaged_cache_keys));
   if (!opened->stored.empty()) {
     const RecoveryCounts recovered =
         RecoverBatches(std::move(opened->stored), runtime_->scheduler());
@@ -131,8 +134,10 @@ absl::StatusOr<Daemon::OpenedJournal> Daemon::OpenJournal() {
   if (!loaded.ok()) return loaded.status();
   opened.stored = std::move(loaded->batches);
   opened.limits = std::move(loaded->limits);
-  spdlog::info("journal {} (durability {}): {} batches stored", (*store)->path(),
-               core::DurabilityName(options.durability), opened.stored.size());
+  opened.cache = std::move(loaded->cache);
+  opened.damaged_cache_keys = std::move(loaded->damaged_cache_keys);
+  spdlog::info("journal {} (durability {}): {} batches stored, {} cache entries", (*store)->path(),
+               core::DurabilityName(options.durability), opened.stored.size(), opened.cache.size());
   opened.journal = std::make_unique<core::GroupCommitJournal>(*std::move(store));
   // New work is refused while it cannot be made durable: say so on Health.
   opened.journal->SetWritableListener([this](absl::Status writable) {

@@ -53,6 +53,8 @@ class Daemon {
     std::unique_ptr<core::GroupCommitJournal> journal;  // null with --durability=none
     std::vector<core::StoredBatch> stored;
     std::vector<core::LimitRecord> limits;  // run-time limit changes, newest per key
+    std::vector<core::CacheRecord> cache;   // the result cache's entries
+    std::vector<std::string> damaged_cache_keys;
   };
 
   absl::StatusOr<OpenedJournal> OpenJournal();

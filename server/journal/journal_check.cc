@@ -44,11 +44,16 @@ JournalCheck CheckJournal(const std::string& data_dir) {
     ++damaged;
     check.lines.push_back(limit);
   }
+  for (const std::string& entry : contents->cache_damage) {
+    ++damaged;
+    check.lines.push_back(entry);
+  }
   check.intact = damaged == 0;
   check.lines.push_back(absl::StrCat(
       "journal ", (*store)->path(), ": ", contents->batches.size(), " batches, ",
       contents->event_records, " event records",
       contents->limits.empty() ? "" : absl::StrCat(", ", contents->limits.size(), " limit changes"),
+      contents->cache.empty() ? "" : absl::StrCat(", ", contents->cache.size(), " cache entries"),
       contents->unchecked_records > 0 ? absl::StrCat(" (", contents->unchecked_records,
                                                      " written before checksums, not verifiable)")
                                       : "",

@@ -2,7 +2,8 @@
 // repeated call in a later batch is served from the cache (marked, with its origin); identical
 // calls from two clients at once reach the server once (single-flight); a failure hands the
 // run to a waiter; CacheService invalidates and counts; a callback worker's task is cached
-// too; bad policies are refused naming the field. Requests are written as JSON.
+// too; bad policies are refused naming the field; entries (and invalidations) outlive a restart
+// on the same --data-dir. Requests are written as JSON.
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/client_context.h>
@@ -241,6 +242,70 @@ TEST_F(CacheTest, BadPoliciesAreRefusedNamingTheField) {
   ASSERT_TRUE(details.details_size() == 1 && details.details(0).UnpackTo(&bad_request));
   ASSERT_EQ(bad_request.field_violations_size(), 1);
   EXPECT_EQ(bad_request.field_violations(0).field(), "tasks[0].cache.ttl_ms");
+}
+
+// The same with a journal in a directory the test keeps, so the daemon can be restarted on it.
+class CacheRestartTest : public CacheTest {
+ protected:
+  CacheRestartTest() {
+    absl::StatusOr<std::string> dir = testing::MakeTempDir("batchd-cache-restart");
+    EXPECT_TRUE(dir.ok()) << dir.status();
+    dir_ = dir.value_or("");
+  }
+  ~CacheRestartTest() override { testing::RemoveTree(dir_); }
+  std::vector<std::string> DaemonFlags() const override { return {"--data-dir=" + dir_ + "/data"}; }
+
+  // SIGTERM (batchd exits 0), then a new batchd on the same data directory.
+  void Restart() {
+    ASSERT_TRUE(daemon_->SendSignal(SIGTERM).ok());
+    absl::StatusOr<int> exit_code = daemon_->WaitForExit(absl::Seconds(30));
+    ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+    ASSERT_EQ(*exit_code, 0) << daemon_->Stderr();
+    absl::StatusOr<std::unique_ptr<testing::DaemonProcess>> daemon =
+        testing::DaemonProcess::Start(DaemonFlags());
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = *std::move(daemon);
+    batches_ = daemon_->NewBatchStub();
+    caches_ = v1::CacheService::NewStub(
+        grpc::CreateChannel(daemon_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CacheRestartTest, CachedResultsAndInvalidationsOutliveARestart) {
+  Serve();
+  const v1::BatchSummary first = Process(Gets(1));
+  ASSERT_EQ(first.state(), v1::BATCH_STATE_SUCCEEDED) << first.DebugString();
+  Process(Gets(1, R"({"ttlMs": 60000, "namespace": "gone"})"));
+  uint64_t removed = 0;
+  ASSERT_TRUE(Invalidate(R"({"wholeNamespace": true, "namespace": "gone"})", &removed).ok());
+  EXPECT_EQ(removed, 1u);
+  ASSERT_EQ(calls_.load(), 2);
+
+  Restart();
+  EXPECT_EQ(Stats().entries(), 1u);
+  EXPECT_THAT(daemon_->Stderr(),
+              ::testing::HasSubstr("cache: 1 entries restored from the journal (0 expired"));
+  const v1::BatchSummary again = Process(Gets(1));
+  ASSERT_EQ(again.state(), v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_TRUE(again.results(0).cached());
+  EXPECT_EQ(again.results(0).cached_from().batch_id(), first.batch_id());
+  EXPECT_EQ(calls_.load(), 2);
+  // The invalidated namespace stayed invalidated.
+  EXPECT_FALSE(Process(Gets(1, R"({"ttlMs": 60000, "namespace": "gone"})")).results(0).cached());
+  EXPECT_EQ(calls_.load(), 3);
+}
+
+TEST_F(CacheRestartTest, AnEntryWhoseTtlPassedWhileBatchdWasDownIsNotServed) {
+  Serve();
+  Process(Gets(1, R"({"ttlMs": 1500})"));
+  const absl::Time stored = absl::Now();
+  Restart();
+  // Whatever the restart took, wait out the TTL before asking again.
+  absl::SleepFor(absl::Milliseconds(1600) - (absl::Now() - stored));
+  EXPECT_FALSE(Process(Gets(1, R"({"ttlMs": 1500})")).results(0).cached());
+  EXPECT_EQ(calls_.load(), 2);
 }
 
 }  // namespace

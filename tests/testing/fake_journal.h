@@ -1,6 +1,7 @@
 // A journal kept in memory whose writes become durable only when the test calls Commit() (or
 // fail when it calls Fail()), and whose stored state reads back like JournalStore::LoadAll (for
-// restart tests): batches, and the newest limit record of each key. Single-threaded.
+// restart tests): batches, the newest limit record of each key, and the cache's entries.
+// Single-threaded.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +32,9 @@ class FakeJournal final : public core::Journal {
                   absl::AnyInvocable<void(absl::Status)> stored) override {
     pending_limits_.emplace_back(std::move(record), std::move(stored));
   }
+  void StoreCache(std::vector<core::CacheRecord> records) override {
+    for (core::CacheRecord& r : records) pending_cache_.push_back(std::move(r));
+  }
   void SetDurableListener(DurableListener listener) override { listener_ = std::move(listener); }
   void SetWritableListener(WritableListener listener) override {
     writable_listener_ = std::move(listener);
@@ -54,10 +58,12 @@ class FakeJournal final : public core::Journal {
       stored_limits_[l.key] = std::move(l);
       stored.push_back(std::move(done));
     }
+    for (core::CacheRecord& c : pending_cache_) ApplyCache(std::move(c));
     pending_batches_.clear();
     pending_chunks_.clear();
     pending_forgets_.clear();
     pending_limits_.clear();
+    pending_cache_.clear();
     for (auto& done : stored) done(absl::OkStatus());
     if (!marks.empty() && listener_) listener_(std::move(marks));
   }
@@ -79,6 +85,9 @@ class FakeJournal final : public core::Journal {
     limits.swap(pending_limits_);
     for (auto& [r, done] : refused) done(error);
     for (auto& [l, done] : limits) done(error);
+    std::erase_if(pending_cache_, [](const core::CacheRecord& c) {
+      return c.kind == core::CacheRecord::Kind::kPut;  // dropped; deletions stay pending
+    });
   }
 
   // What a restart would read back (only what was committed).
@@ -93,6 +102,8 @@ class FakeJournal final : public core::Journal {
     for (const auto& [key, record] : stored_limits_) out.push_back(record);
     return out;
   }
+  // The stored cache entries, least recently stored first, as JournalContents::cache.
+  const std::vector<core::CacheRecord>& StoredCache() const { return stored_cache_; }
   // Replaces what is stored for a batch's events (to stage a crash between two records).
   void SetStoredEvents(uint64_t batch_seq, std::string events) {
     stored_.at(batch_seq).events = std::move(events);
@@ -100,8 +111,26 @@ class FakeJournal final : public core::Journal {
   size_t pending_chunks() const { return pending_chunks_.size(); }
   size_t pending_batches() const { return pending_batches_.size(); }
   size_t pending_limits() const { return pending_limits_.size(); }
+  const std::vector<core::CacheRecord>& pending_cache() const { return pending_cache_; }
 
  private:
+  void ApplyCache(core::CacheRecord c) {
+    using Kind = core::CacheRecord::Kind;
+    std::erase_if(stored_cache_, [&](const core::CacheRecord& s) {
+      switch (c.kind) {
+        case Kind::kPut:
+        case Kind::kErase:
+          return s.key == c.key;
+        case Kind::kEraseNamespace:
+          return s.name_space == c.name_space;
+        case Kind::kClear:
+          return true;
+      }
+      return false;
+    });
+    if (c.kind == Kind::kPut) stored_cache_.push_back(std::move(c));
+  }
+
   std::vector<std::pair<core::BatchRecord, absl::AnyInvocable<void(absl::Status)>>>
       pending_batches_;
   std::vector<core::EventChunk> pending_chunks_;
@@ -109,6 +138,8 @@ class FakeJournal final : public core::Journal {
   std::vector<std::pair<core::LimitRecord, absl::AnyInvocable<void(absl::Status)>>> pending_limits_;
   std::map<uint64_t, core::StoredBatch> stored_;
   std::map<std::string, core::LimitRecord> stored_limits_;
+  std::vector<core::CacheRecord> pending_cache_;
+  std::vector<core::CacheRecord> stored_cache_;
   DurableListener listener_;
   WritableListener writable_listener_;
 };

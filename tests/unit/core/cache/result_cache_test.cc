@@ -1,12 +1,15 @@
 // ResultCache on plain steady time points: hits and misses, expiry at exactly the TTL, LRU
-// eviction by bytes (a hit refreshes recency), the per-entry bound, replacement, invalidation.
+// eviction by bytes (a hit refreshes recency), the per-entry bound, replacement, invalidation,
+// and what an observer (the journal's copy) is told of each change.
 #include "core/cache/result_cache.h"
 
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace batchd::core {
@@ -22,6 +25,23 @@ CacheKey Key(uint8_t n) {
 }
 
 const SteadyTime t0{std::chrono::seconds(100)};
+
+// Writes down each change as a line: "stored 1", "dropped 2", "dropped namespace a", "cleared".
+class RecordingObserver final : public ResultCacheObserver {
+ public:
+  void Stored(const CacheEntry& entry) override {
+    lines.push_back("stored " + std::to_string(entry.key.digest[0]));
+  }
+  void Dropped(const CacheKey& key) override {
+    lines.push_back("dropped " + std::to_string(key.digest[0]));
+  }
+  void DroppedNamespace(absl::string_view name_space) override {
+    lines.push_back("dropped namespace " + std::string(name_space));
+  }
+  void Cleared() override { lines.push_back("cleared"); }
+
+  std::vector<std::string> lines;
+};
 
 class ResultCacheTest : public ::testing::Test {
  protected:
@@ -108,6 +128,39 @@ TEST_F(ResultCacheTest, InvalidationByKeyNamespaceAndAll) {
   EXPECT_EQ(cache.stats().entries, 0u);
   EXPECT_EQ(cache.stats().bytes, 0u);
   EXPECT_EQ(cache.stats().invalidations, 4u);
+}
+
+TEST_F(ResultCacheTest, TheObserverIsToldOfEveryChangeInOrder) {
+  // Room for entries 1 and 2 ("ns" counts 2 bytes more), not for a third.
+  ResultCache cache({.max_bytes = 2 * EntryOf(1) + 2, .max_entry_bytes = EntryOf(1) + 2});
+  RecordingObserver observer;
+  cache.SetObserver(&observer);
+  Put(cache, 1, "a");
+  Put(cache, 1, "b");  // a replacement: stored again, nothing dropped
+  Put(cache, 2, "c", t0, milliseconds(10), "ns");
+  Put(cache, 3, "d");                        // evicts 1, the least recently used
+  Put(cache, 4, "too large for one entry");  // not stored: nothing told
+  EXPECT_EQ(cache.Find(Key(2), t0 + milliseconds(10)), nullptr);  // expired
+  cache.InvalidateKey(Key(3));
+  cache.InvalidateNamespace("ns");
+  cache.InvalidateAll();
+  EXPECT_THAT(observer.lines,
+              ::testing::ElementsAre("stored 1", "stored 1", "stored 2", "dropped 1", "stored 3",
+                                     "dropped 2", "dropped 3", "dropped namespace ns", "cleared"));
+}
+
+TEST_F(ResultCacheTest, ARestoredEntryIsNotToldAsStoredButWhatItEvictsIs) {
+  ResultCache cache({.max_bytes = EntryOf(1), .max_entry_bytes = EntryOf(1)});
+  RecordingObserver observer;
+  cache.SetObserver(&observer);
+  auto origin = std::make_shared<const CachedFrom>(CachedFrom{"batch-1", "t"});
+  EXPECT_TRUE(cache.Restore(Key(1), "", "a", origin, t0 + milliseconds(5), t0));
+  EXPECT_TRUE(cache.Restore(Key(2), "", "b", origin, t0 + milliseconds(5), t0));
+  // Over the bounds batchd runs with now: the observer drops its copy.
+  EXPECT_FALSE(cache.Restore(Key(3), "", "too large", origin, t0 + milliseconds(5), t0));
+  EXPECT_THAT(observer.lines, ::testing::ElementsAre("dropped 1", "dropped 3"));
+  ASSERT_NE(cache.Find(Key(2), t0), nullptr);
+  EXPECT_EQ(cache.stats().stored, 0u);
 }
 
 }  // namespace

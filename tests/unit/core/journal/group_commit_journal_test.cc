@@ -22,8 +22,8 @@ using ::testing::ElementsAre;
 class FakeStorage final : public JournalStorage {
  public:
   absl::Status Write(const std::vector<BatchRecord>& batches, const std::vector<EventChunk>& chunks,
-                     const std::vector<uint64_t>& forgotten,
-                     const std::vector<LimitRecord>& limits) override {
+                     const std::vector<uint64_t>& forgotten, const std::vector<LimitRecord>& limits,
+                     const std::vector<CacheRecord>& cache) override {
     absl::MutexLock lock(&mu_);
     ++attempts_;
     if (failing_) return absl::UnavailableError("database or disk is full");
@@ -31,6 +31,10 @@ class FakeStorage final : public JournalStorage {
     for (const EventChunk& c : chunks) stored_.push_back("events " + c.events);
     for (uint64_t seq : forgotten) stored_.push_back("forget " + std::to_string(seq));
     for (const LimitRecord& l : limits) stored_.push_back("limit " + l.key + "=" + l.spec);
+    for (const CacheRecord& c : cache) {
+      stored_.push_back(c.kind == CacheRecord::Kind::kPut ? "cache put " + c.key
+                                                          : "cache erase " + c.key);
+    }
     return absl::OkStatus();
   }
   absl::Status Probe() override {
@@ -181,6 +185,27 @@ TEST_F(GroupCommitJournalTest, EventsThatCouldNotBeStoredAreRetriedInOrderAndOnl
   EXPECT_EQ(seen[2], "writable");
   EXPECT_EQ(seen[3], "durable 1");  // one mark: the newest of the batch's chunks
   EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "events e1", "events e2", "forget 7"));
+}
+
+TEST_F(GroupCommitJournalTest, AFailedWriteDropsCachePutsAndKeepsCacheDeletionsForLater) {
+  Append(1);
+  reports_.AwaitCount(1);
+  storage_->SetFailing(true);
+  std::vector<CacheRecord> records(3);
+  records[0].key = "k1";  // a put
+  records[1].kind = CacheRecord::Kind::kErase;
+  records[1].key = "k0";
+  records[2].key = "k2";
+  journal_->StoreCache(std::move(records));
+  reports_.AwaitCount(2);  // not writable
+  storage_->AwaitAttempts(3);
+  storage_->SetFailing(false);
+  // The retry that succeeds stores the kept deletion (it reports writable once it has).
+  EXPECT_EQ(reports_.AwaitCount(3)[2], "writable");
+  EXPECT_THAT(storage_->stored(), ElementsAre("batch b1", "cache erase k0"));
+  const GroupCommitJournal::Stats stats = journal_->stats();
+  EXPECT_EQ(stats.dropped_cache_puts, 2u);
+  EXPECT_EQ(stats.cache_records, 1u);
 }
 
 TEST_F(GroupCommitJournalTest, DeferredResultsAreEncodedBeforeTheyAreStored) {

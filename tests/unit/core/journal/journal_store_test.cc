@@ -40,6 +40,27 @@ class JournalStoreTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  static CacheRecord Put(std::string key, std::string name_space, std::string entry) {
+    CacheRecord r;
+    r.key = std::move(key);
+    r.name_space = std::move(name_space);
+    r.expires_at = WallTime(std::chrono::seconds(1'900'000'000));
+    r.entry = std::move(entry);
+    return r;
+  }
+  static CacheRecord Erase(CacheRecord::Kind kind, std::string key_or_namespace) {
+    CacheRecord r;
+    r.kind = kind;
+    (kind == CacheRecord::Kind::kErase ? r.key : r.name_space) = std::move(key_or_namespace);
+    return r;
+  }
+  absl::StatusOr<JournalContents> Reopened() {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    if (!store.ok()) return store.status();
+    return (*store)->LoadAll();
+  }
+
   std::string dir_;
 };
 
@@ -193,7 +214,7 @@ TEST_F(JournalStoreTest, AJournalFromANewerBatchdIsRefusedNamingBothVersions) {
   EXPECT_EQ(store.status().message(),
             "the journal " + dir_ +
                 "/journal.db has schema version 7, newer than this batchd's "
-                "(2): run the batchd that wrote it, or a newer one");
+                "(3): run the batchd that wrote it, or a newer one");
 }
 
 // The test-only page limit stands for a full disk: writes and probes fail with SQLite's own
@@ -322,6 +343,87 @@ TEST_F(JournalStoreTest, ASchema1JournalIsMigratedKeepingItsBatchesAndThenStores
   EXPECT_EQ(contents->batches[0].events, "e");
   EXPECT_EQ(contents->unchecked_records, 0u);
   EXPECT_THAT(contents->limits, ::testing::ElementsAre(LimitRecord{"openai", "o"}));
+}
+
+TEST_F(JournalStoreTest, CacheEntriesAreReadBackInTheOrderStoredAfterDeletionsAndAClear) {
+  using Kind = CacheRecord::Kind;
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(
+        (*store)
+            ->Write({}, {}, {}, {},
+                    {Put("k1", "a", "e1"), Put("k2", "b", "e2"), Put("k3", "a", "e3"),
+                     Put("k4", "b", "e4"), Put("k1", "a", "e1'"), Erase(Kind::kErase, "k3")})
+            .ok());
+  }
+  absl::StatusOr<JournalContents> contents = Reopened();
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  // A replaced entry counts as stored last.
+  EXPECT_THAT(contents->cache, ::testing::ElementsAre(Put("k2", "b", "e2"), Put("k4", "b", "e4"),
+                                                      Put("k1", "a", "e1'")));
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {}, {Erase(Kind::kEraseNamespace, "b")}).ok());
+  }
+  contents = Reopened();
+  ASSERT_TRUE(contents.ok());
+  EXPECT_THAT(contents->cache, ::testing::ElementsAre(Put("k1", "a", "e1'")));
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    CacheRecord clear;
+    clear.kind = Kind::kClear;
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {}, {clear, Put("k5", "", "e5")}).ok());
+  }
+  contents = Reopened();
+  ASSERT_TRUE(contents.ok());
+  EXPECT_THAT(contents->cache, ::testing::ElementsAre(Put("k5", "", "e5")));
+  EXPECT_THAT(contents->cache_damage, ::testing::IsEmpty());
+}
+
+TEST_F(JournalStoreTest, ACacheEntryThatFailsItsChecksumIsLeftOutAndItsKeyReported) {
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {}, {Put("k1", "a", "e1"), Put("k2", "a", "e2")}).ok());
+  }
+  Tamper("UPDATE cache SET expires_us = expires_us + 1 WHERE key = CAST('k1' AS BLOB)");
+  absl::StatusOr<JournalContents> contents = Reopened();
+  ASSERT_TRUE(contents.ok());
+  EXPECT_THAT(contents->cache, ::testing::ElementsAre(Put("k2", "a", "e2")));
+  EXPECT_THAT(contents->damaged_cache_keys, ::testing::ElementsAre("k1"));
+  ASSERT_EQ(contents->cache_damage.size(), 1u);
+  EXPECT_THAT(contents->cache_damage[0],
+              ::testing::MatchesRegex("cache entry 6b31: its journal record fails its checksum "
+                                      "\\(stored [0-9a-f]{8}, computed [0-9a-f]{8}\\) and is "
+                                      "dropped"));
+}
+
+TEST_F(JournalStoreTest, ASchema2JournalGainsTheCacheTable) {
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Write({Record(1)}, {}, {}, {{"openai", "o"}}).ok());
+  }
+  Tamper("DROP TABLE cache; PRAGMA user_version=2");
+  {
+    absl::StatusOr<std::unique_ptr<JournalStore>> store =
+        JournalStore::Open(dir_, Durability::kNormal);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Write({}, {}, {}, {}, {Put("k", "", "e")}).ok());
+  }
+  absl::StatusOr<JournalContents> contents = Reopened();
+  ASSERT_TRUE(contents.ok());
+  EXPECT_EQ(contents->batches.size(), 1u);
+  EXPECT_THAT(contents->limits, ::testing::ElementsAre(LimitRecord{"openai", "o"}));
+  EXPECT_THAT(contents->cache, ::testing::ElementsAre(Put("k", "", "e")));
 }
 
 TEST(DurabilityTest, NamesParseAndBadOnesAreRejected) {

@@ -2,19 +2,22 @@
 // cache in any later batch (marked, with its origin, taking no slot) until its TTL passes;
 // single-flight makes tasks with the key of a running attempt wait for it, and a failure hands
 // the run to one waiter; skip_lookup refreshes; only successes are stored; a client key and
-// the input after its references were substituted make the key; bad policies are refused.
+// the input after its references were substituted make the key; bad policies are refused. With
+// a journal, entries, evictions and invalidations are journaled and outlive a restart.
 #include <boost/json.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/cache/cache_records.h"
 #include "core/executors/builtin_executors.h"
 #include "core/model/field_violation.h"
 #include "core/scheduling/scheduler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spdlog/spdlog.h"
+#include "tests/testing/fake_journal.h"
 #include "tests/testing/fake_time.h"
 #include "tests/testing/manual_executor.h"
 
@@ -295,6 +298,109 @@ TEST_F(SchedulerCacheTest, TheBatchsDefaultCacheAppliesToTasksWithoutTheirOwn) {
   const std::string id = Submit(std::move(second));
   EXPECT_EQ(OutputOf(id), "1");
   EXPECT_THAT(manual_->StartedIds(), ElementsAre("a"));
+}
+
+// With a journal: the cache's changes are journaled at the end of each turn, and a restarted
+// scheduler given the journal's entries serves them (expired ones are dropped there too).
+class SchedulerCacheJournalTest : public SchedulerCacheTest {
+ protected:
+  SchedulerCacheJournalTest() { Restart(); }
+
+  // A new scheduler over the same journal (what a restart of the daemon reads back).
+  void Restart() {
+    SchedulerOptions options = options_;
+    options.journal = &journal_;
+    scheduler_.reset();
+    scheduler_ = std::make_unique<Scheduler>(strand_, clock_, timers_, registry_, options);
+    scheduler_->RestoreCache(journal_.StoredCache(), {});
+    timers_.Poll();
+  }
+  std::string SubmitDurably(BatchSpec spec) {
+    absl::StatusOr<SubmitResult> r = scheduler_->Submit(std::move(spec));
+    EXPECT_TRUE(r.ok()) << r.status();
+    journal_.Commit();
+    timers_.Poll();
+    return r.ok() ? r->batch_id : "";
+  }
+  void FinishDurably(const std::string& id, ExecutionOutcome outcome) {
+    Finish(id, std::move(outcome));
+    journal_.Commit();
+  }
+
+  testing::FakeJournal journal_;
+};
+
+TEST_F(SchedulerCacheJournalTest, ACachedResultOutlivesARestart) {
+  const std::string first = SubmitDurably(One(Manual("a", R"({"q": 1})", Cache(60000))));
+  FinishDurably("a", Ok(R"({"v": 1})"));
+  ASSERT_EQ(journal_.StoredCache().size(), 1u);
+  EXPECT_EQ(journal_.StoredCache()[0].kind, CacheRecord::Kind::kPut);
+  EXPECT_EQ(journal_.StoredCache()[0].expires_at, clock_.WallNow() + milliseconds(60000));
+
+  timers_.Advance(milliseconds(1000));
+  Restart();
+  const std::string second = SubmitDurably(One(Manual("b", R"({"q": 1})", Cache(60000))));
+  const TaskResult& hit = ResultOf(Summary(second), "b");
+  EXPECT_EQ(hit.state, TaskState::kSucceeded);
+  ASSERT_NE(hit.cached_from, nullptr);
+  EXPECT_EQ(hit.cached_from->batch_id, first);
+  EXPECT_EQ(hit.cached_from->task_id, "a");
+  EXPECT_EQ(json::serialize(hit.output), R"({"v":1})");
+  EXPECT_THAT(manual_->StartedIds(), ElementsAre("a"));
+}
+
+TEST_F(SchedulerCacheJournalTest, AnEntryThatExpiredWhileDownIsDroppedFromTheJournal) {
+  SubmitDurably(One(Manual("a", R"({"q": 1})", Cache(500))));
+  FinishDurably("a", Ok("1"));
+  ASSERT_EQ(journal_.StoredCache().size(), 1u);
+  timers_.Advance(milliseconds(500));
+  Restart();
+  ASSERT_EQ(journal_.pending_cache().size(), 1u);
+  EXPECT_EQ(journal_.pending_cache()[0].kind, CacheRecord::Kind::kErase);
+  journal_.Commit();
+  EXPECT_TRUE(journal_.StoredCache().empty());
+  SubmitDurably(One(Manual("b", R"({"q": 1})", Cache(500))));
+  EXPECT_THAT(manual_->StartedIds(), ElementsAre("a", "b"));
+}
+
+TEST_F(SchedulerCacheJournalTest, InvalidationsAreJournaledSoWhatWentStaysGone) {
+  CacheSpec other = Cache(60000);
+  other.name_space = "other";
+  SubmitDurably(One(Manual("a", R"({"q": 1})", Cache(60000))));
+  FinishDurably("a", Ok("1"));
+  SubmitDurably(One(Manual("b", R"({"q": 1})", other)));
+  FinishDurably("b", Ok("2"));
+  ASSERT_EQ(journal_.StoredCache().size(), 2u);
+
+  std::optional<size_t> removed;
+  scheduler_->InvalidateCache(Scheduler::CacheScope::kNamespace, "other", "",
+                              [&](size_t n) { removed = n; });
+  timers_.Poll();
+  EXPECT_EQ(removed, 1u);
+  journal_.Commit();
+  ASSERT_EQ(journal_.StoredCache().size(), 1u);
+  EXPECT_EQ(journal_.StoredCache()[0].name_space, "");
+
+  scheduler_->InvalidateCache(Scheduler::CacheScope::kAll, "", "", [&](size_t n) { removed = n; });
+  timers_.Poll();
+  journal_.Commit();
+  EXPECT_TRUE(journal_.StoredCache().empty());
+  Restart();
+  SubmitDurably(One(Manual("c", R"({"q": 1})", Cache(60000))));
+  EXPECT_THAT(manual_->StartedIds(), ElementsAre("a", "b", "c"));
+}
+
+TEST_F(SchedulerCacheJournalTest, AnEvictedEntryIsDeletedFromTheJournal) {
+  options_.cache.max_bytes = 300;  // room for one small entry (about 200 bytes each)
+  Restart();
+  SubmitDurably(One(Manual("a", R"({"q": 1})", Cache(60000))));
+  FinishDurably("a", Ok(R"("first")"));
+  SubmitDurably(One(Manual("b", R"({"q": 2})", Cache(60000))));
+  FinishDurably("b", Ok(R"("second")"));
+  ASSERT_EQ(journal_.StoredCache().size(), 1u);
+  const absl::StatusOr<StoredCacheEntry> kept = DecodeCachePut(journal_.StoredCache()[0]);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->origin.task_id, "b");
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ class MemoryStorage final : public core::JournalStorage {
  public:
   absl::Status Write(const std::vector<core::BatchRecord>& batches,
                      const std::vector<core::EventChunk>&, const std::vector<uint64_t>&,
-                     const std::vector<core::LimitRecord>&) override {
+                     const std::vector<core::LimitRecord>&,
+                     const std::vector<core::CacheRecord>&) override {
     absl::MutexLock lock(&mu_);
     for (const core::BatchRecord& b : batches) batch_ids_.push_back(b.id);
     return absl::OkStatus();
