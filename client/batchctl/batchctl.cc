@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "client/batchctl/batch_commands.h"
+#include "client/batchctl/cache_commands.h"
 #include "client/batchctl/command_line.h"
 #include "client/batchctl/daemon_commands.h"
 #include "client/batchctl/limit_commands.h"
@@ -40,6 +41,9 @@ Commands:
              [--units-header H]
                              configure a shared limit (e.g. --rate 90000/1m:burst=10000)
   limits delete KEY          remove a shared limit; its waiting tasks start
+  cache stats                the result cache's counters: entries, bytes, hits, misses, ...
+  cache invalidate (--key KEY [--namespace NS] | --namespace NS | --all)
+                             drop cached results: one client key, a namespace, or all
   health                     check the daemon; exit 0 only when SERVING
   worker --executor NAME [--slots N] [--name S] [--weight W] -- CMD [ARGS]
                              serve NAME: run CMD per task (task JSON on stdin, stdout = output)
@@ -47,7 +51,8 @@ Commands:
 
 FILE is a SubmitBatchRequest in proto JSON form; "-" reads it from stdin. Tasks name shared
 limits as "limits": [{"key": "openai", "units": 1200}]; "options" may hold "defaultLimits",
-"allowUnknownLimits" and "queueTimeoutMs".
+"allowUnknownLimits" and "queueTimeoutMs". A task asks for caching with "cache": {"ttlMs": 60000}
+("key", "namespace", "skipLookup" optional); "options": {"defaultCache": {...}} for every task.
 
 Flags (before or after the command):
   --addr ADDR     host:port or unix:/path (default: $BATCHD_ADDR, else 127.0.0.1:50051)
@@ -84,6 +89,9 @@ std::vector<Command> Commands() {
       {{"limits set", kLimitsSetUsage, 1, {"max-in-flight", "rate", "units-header"}},
        LimitsSetCommand},
       {{"limits delete", "limits delete KEY", 1, {}}, LimitsDeleteCommand},
+      {{"cache stats", "cache stats", 0, {}}, CacheStatsCommand},
+      {{"cache invalidate", kCacheInvalidateUsage, 0, {"key", "namespace", "all"}},
+       CacheInvalidateCommand},
       {{"worker", kWorkerUsage, 0, {"executor", "slots", "name", "weight"}, true}, WorkerCommand},
   };
 }
@@ -166,12 +174,14 @@ int Main(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (command_line->command.empty()) return UsageError("no command given", true);
-  // `limits set KEY`: the subcommand is part of the command's name.
-  if (command_line->command == "limits") {
+  // `limits set KEY`, `cache stats`: the subcommand is part of the command's name.
+  if (command_line->command == "limits" || command_line->command == "cache") {
     if (command_line->args.empty()) {
-      return UsageError("'limits' needs a subcommand: list, set or delete");
+      return UsageError(command_line->command == "limits"
+                            ? "'limits' needs a subcommand: list, set or delete"
+                            : "'cache' needs a subcommand: stats or invalidate");
     }
-    command_line->command = absl::StrCat("limits ", command_line->args.front());
+    command_line->command = absl::StrCat(command_line->command, " ", command_line->args.front());
     command_line->args.erase(command_line->args.begin());
     if (command_line->args_before_double_dash.has_value()) {
       *command_line->args_before_double_dash -=

@@ -18,7 +18,7 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 18> kFlags = {{
+constexpr std::array<FlagSpec, 21> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"token-file", true, true},
@@ -37,6 +37,9 @@ constexpr std::array<FlagSpec, 18> kFlags = {{
     {"max-in-flight", true, false},
     {"rate", true, false},
     {"units-header", true, false},
+    {"key", true, false},
+    {"namespace", true, false},
+    {"all", false, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -116,6 +119,13 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.follow = true;
   } else if (flag.name == "reason") {
     out.reason = value;
+  } else if (flag.name == "key") {
+    if (value.empty()) return absl::InvalidArgumentError("--key must not be empty");
+    out.cache_key = value;
+  } else if (flag.name == "namespace") {
+    out.cache_namespace = value;
+  } else if (flag.name == "all") {
+    out.all = true;
   } else if (flag.name == "max-in-flight" || flag.name == "rate" || flag.name == "units-header") {
     RETURN_IF_ERROR(ApplyLimitFlag(flag.name, value, out));
   } else {

@@ -42,6 +42,10 @@ struct CommandLine {
   std::optional<int64_t> max_in_flight;  // --max-in-flight, positive
   std::vector<std::string> rates;        // --rate, repeatable, as given (see ParseLimitRate)
   std::string units_header;              // --units-header
+  // `batchctl cache invalidate`'s flags.
+  std::string cache_key;        // --key
+  std::string cache_namespace;  // --namespace
+  bool all = false;             // --all
   // How many of `args` came before "--", when it was given.
   std::optional<size_t> args_before_double_dash;
 };

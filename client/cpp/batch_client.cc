@@ -11,6 +11,7 @@ namespace {
 namespace v1 = batchd::v1;
 using BatchStub = v1::BatchService::StubInterface;
 using LimitStub = v1::LimitService::StubInterface;
+using CacheStub = v1::CacheService::StubInterface;
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   if (timeout == absl::InfiniteDuration()) return;
@@ -38,18 +39,25 @@ grpc::Status NoLimitService() {
   return {grpc::StatusCode::UNIMPLEMENTED, "this client has no LimitService stub"};
 }
 
+grpc::Status NoCacheService() {
+  return {grpc::StatusCode::UNIMPLEMENTED, "this client has no CacheService stub"};
+}
+
 }  // namespace
 
 BatchClient::BatchClient(const std::shared_ptr<grpc::Channel>& channel, CallTimeouts timeouts)
     : BatchClient(v1::BatchService::NewStub(channel), grpc::health::v1::Health::NewStub(channel),
-                  timeouts, v1::LimitService::NewStub(channel)) {}
+                  timeouts, v1::LimitService::NewStub(channel),
+                  v1::CacheService::NewStub(channel)) {}
 
 BatchClient::BatchClient(std::unique_ptr<BatchStub> batch_stub,
                          std::unique_ptr<grpc::health::v1::Health::StubInterface> health_stub,
-                         CallTimeouts timeouts, std::unique_ptr<LimitStub> limit_stub)
+                         CallTimeouts timeouts, std::unique_ptr<LimitStub> limit_stub,
+                         std::unique_ptr<CacheStub> cache_stub)
     : batch_stub_(std::move(batch_stub)),
       health_stub_(std::move(health_stub)),
       limit_stub_(std::move(limit_stub)),
+      cache_stub_(std::move(cache_stub)),
       timeouts_(timeouts) {}
 
 grpc::Status BatchClient::SetLimit(const v1::SetLimitRequest& request,
@@ -68,6 +76,18 @@ grpc::Status BatchClient::DeleteLimit(const v1::DeleteLimitRequest& request,
                                       v1::DeleteLimitResponse* response) const {
   if (limit_stub_ == nullptr) return NoLimitService();
   return CallUnary(*limit_stub_, &LimitStub::DeleteLimit, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::InvalidateCache(const v1::InvalidateCacheRequest& request,
+                                          v1::InvalidateCacheResponse* response) const {
+  if (cache_stub_ == nullptr) return NoCacheService();
+  return CallUnary(*cache_stub_, &CacheStub::InvalidateCache, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::GetCacheStats(const v1::GetCacheStatsRequest& request,
+                                        v1::GetCacheStatsResponse* response) const {
+  if (cache_stub_ == nullptr) return NoCacheService();
+  return CallUnary(*cache_stub_, &CacheStub::GetCacheStats, request, response, timeouts_.unary);
 }
 
 grpc::Status BatchClient::SubmitBatch(const v1::SubmitBatchRequest& request,

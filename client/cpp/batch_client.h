@@ -1,6 +1,6 @@
-// Synchronous batchd client: the BatchService, LimitService and Health stubs with per-call
-// deadlines, and server streams delivered to callbacks. Thread-safe (the stubs are); callbacks
-// run on the calling thread before the call returns.
+// Synchronous batchd client: the BatchService, LimitService, CacheService and Health stubs with
+// per-call deadlines, and server streams delivered to callbacks. Thread-safe (the stubs are);
+// callbacks run on the calling thread before the call returns.
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "batchd/v1/batch_service.grpc.pb.h"
+#include "batchd/v1/cache_service.grpc.pb.h"
 #include "batchd/v1/limit_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -32,12 +33,13 @@ class BatchClient {
   using ResultsCallback = std::function<void(const batchd::v1::StreamResultsResponse&)>;
 
   BatchClient(const std::shared_ptr<grpc::Channel>& channel, CallTimeouts timeouts);
-  // For tests: any stub implementations (e.g. mocks). Without `limit_stub` the LimitService
-  // calls are UNIMPLEMENTED.
+  // For tests: any stub implementations (e.g. mocks). Without `limit_stub` (`cache_stub`) the
+  // LimitService (CacheService) calls are UNIMPLEMENTED.
   BatchClient(std::unique_ptr<batchd::v1::BatchService::StubInterface> batch_stub,
               std::unique_ptr<grpc::health::v1::Health::StubInterface> health_stub,
               CallTimeouts timeouts,
-              std::unique_ptr<batchd::v1::LimitService::StubInterface> limit_stub = nullptr);
+              std::unique_ptr<batchd::v1::LimitService::StubInterface> limit_stub = nullptr,
+              std::unique_ptr<batchd::v1::CacheService::StubInterface> cache_stub = nullptr);
 
   grpc::Status SubmitBatch(const batchd::v1::SubmitBatchRequest& request,
                            batchd::v1::SubmitBatchResponse* response) const;
@@ -64,6 +66,12 @@ class BatchClient {
   grpc::Status DeleteLimit(const batchd::v1::DeleteLimitRequest& request,
                            batchd::v1::DeleteLimitResponse* response) const;
 
+  // CacheService: the result cache.
+  grpc::Status InvalidateCache(const batchd::v1::InvalidateCacheRequest& request,
+                               batchd::v1::InvalidateCacheResponse* response) const;
+  grpc::Status GetCacheStats(const batchd::v1::GetCacheStatsRequest& request,
+                             batchd::v1::GetCacheStatsResponse* response) const;
+
   // Calls `on_progress` for every update until the stream ends; no deadline.
   grpc::Status WatchProgress(const batchd::v1::WatchProgressRequest& request,
                              const ProgressCallback& on_progress) const;
@@ -79,6 +87,7 @@ class BatchClient {
   std::unique_ptr<batchd::v1::BatchService::StubInterface> batch_stub_;
   std::unique_ptr<grpc::health::v1::Health::StubInterface> health_stub_;
   std::unique_ptr<batchd::v1::LimitService::StubInterface> limit_stub_;  // may be null
+  std::unique_ptr<batchd::v1::CacheService::StubInterface> cache_stub_;  // may be null
   CallTimeouts timeouts_;
 };
 

@@ -780,6 +780,11 @@ void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
     g.waiting_for_worker_tasks = parking_.waiting();
     g.throttled_tasks = limits_.waiting();
     g.limits = limits_.List();
+    const CacheGateStats cache = cache_.stats();
+    g.cache = cache.store;
+    g.cache_joins = cache.joins;
+    g.cache_flights = cache.flights;
+    g.cache_max_bytes = options_.cache.max_bytes;
     done(std::move(g));
   });
 }

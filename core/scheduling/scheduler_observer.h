@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cache/result_cache.h"
 #include "core/limits/limit_table.h"
 #include "core/model/task_result.h"
 #include "core/time/clock.h"
@@ -34,6 +35,11 @@ struct SchedulerGauges {
   uint64_t waiting_for_worker_tasks = 0;  // ready, waiting for a worker slot
   uint64_t throttled_tasks = 0;           // ready, waiting for their shared limits
   std::vector<LimitState> limits;         // configured keys, by key
+  // The result cache.
+  ResultCacheStats cache;
+  uint64_t cache_joins = 0;    // single-flight joins
+  size_t cache_flights = 0;    // keys with an attempt running
+  size_t cache_max_bytes = 0;  // --cache-max-bytes
 };
 
 }  // namespace batchd::core

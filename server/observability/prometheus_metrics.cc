@@ -40,6 +40,37 @@ void Header(std::string& out, std::string_view name, std::string_view type, std:
 
 // Per configured key: in flight, waiting, throttled attempts, and per rate (labelled by its
 // index) the units available and the rate in force, in units per second.
+// The result cache: lookups by result, single-flight joins, what was stored and dropped, and
+// its size.
+void RenderCache(const core::SchedulerGauges& g, std::string& out) {
+  const core::ResultCacheStats& c = g.cache;
+  Header(out, "batchd_cache_lookups_total", "counter",
+         "Result cache lookups of ready tasks, by result (hit: served from the cache).");
+  absl::StrAppend(&out, "batchd_cache_lookups_total{result=\"hit\"} ", c.hits, "\n",
+                  "batchd_cache_lookups_total{result=\"miss\"} ", c.misses, "\n");
+  Header(out, "batchd_cache_single_flight_joins_total", "counter",
+         "Tasks that waited for a running attempt with their cache key instead of running.");
+  absl::StrAppend(&out, "batchd_cache_single_flight_joins_total ", g.cache_joins, "\n");
+  Header(out, "batchd_cache_stored_total", "counter", "Successful results stored in the cache.");
+  absl::StrAppend(&out, "batchd_cache_stored_total ", c.stored, "\n");
+  Header(out, "batchd_cache_too_large_total", "counter",
+         "Successful results over --cache-max-entry-bytes, not stored.");
+  absl::StrAppend(&out, "batchd_cache_too_large_total ", c.too_large, "\n");
+  Header(out, "batchd_cache_dropped_total", "counter",
+         "Cache entries dropped, by reason (eviction: for room, least recently used first).");
+  absl::StrAppend(&out, "batchd_cache_dropped_total{reason=\"eviction\"} ", c.evictions, "\n",
+                  "batchd_cache_dropped_total{reason=\"expiration\"} ", c.expirations, "\n",
+                  "batchd_cache_dropped_total{reason=\"invalidation\"} ", c.invalidations, "\n");
+  Header(out, "batchd_cache_entries", "gauge", "Entries in the result cache.");
+  absl::StrAppend(&out, "batchd_cache_entries ", c.entries, "\n");
+  Header(out, "batchd_cache_bytes", "gauge", "Bytes the result cache's entries count.");
+  absl::StrAppend(&out, "batchd_cache_bytes ", c.bytes, "\n");
+  Header(out, "batchd_cache_max_bytes", "gauge", "--cache-max-bytes.");
+  absl::StrAppend(&out, "batchd_cache_max_bytes ", g.cache_max_bytes, "\n");
+  Header(out, "batchd_cache_flights", "gauge", "Cache keys with an attempt running now.");
+  absl::StrAppend(&out, "batchd_cache_flights ", g.cache_flights, "\n");
+}
+
 void RenderLimits(const std::vector<core::LimitState>& limits, std::string& out) {
   const size_t n = std::min(limits.size(), PrometheusMetrics::kMaxLimitSeries);
   auto key_label = [&](size_t i) {
@@ -216,6 +247,7 @@ std::string PrometheusMetrics::Render(
   Header(out, "batchd_limits_configured", "gauge", "Shared limit keys configured.");
   absl::StrAppend(&out, "batchd_limits_configured ", scheduler.limits.size(), "\n");
   RenderLimits(scheduler.limits, out);
+  RenderCache(scheduler, out);
   Header(out, "batchd_connected_workers", "gauge", "Callback workers connected, by executor.");
   for (const core::ExecutorDescription& e : executors) {
     if (e.kind != "worker") continue;
@@ -245,6 +277,10 @@ std::string PrometheusMetrics::Render(
     Header(out, "batchd_journal_refused_batches_total", "counter",
            "Batches refused because their record could not be stored (none of them ran).");
     absl::StrAppend(&out, "batchd_journal_refused_batches_total ", journal->refused_batches, "\n");
+    Header(out, "batchd_journal_dropped_cache_entries_total", "counter",
+           "Cache entries the journal could not store (a failed write): after a restart, misses.");
+    absl::StrAppend(&out, "batchd_journal_dropped_cache_entries_total ",
+                    journal->dropped_cache_puts, "\n");
   }
   return out;
 }

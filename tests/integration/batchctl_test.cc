@@ -308,5 +308,42 @@ TEST_F(BatchctlTest, CancelOfARunningBatchExitsZero) {
               HasSubstr("cancelled: no longer needed"));
 }
 
+TEST_F(BatchctlTest, CacheStatsCountTheHitsAndInvalidateDropsEntries) {
+  const std::string path = WriteBatchFile(
+      R"({"options": {"defaultCache": {"ttlMs": 60000, "namespace": "docs"}},
+          "tasks": [{"id": "a", "executor": "echo", "input": "same"},
+                    {"id": "b", "executor": "echo", "input": "other", "cache": {"ttlMs": 60000}}]})");
+  ASSERT_EQ(Batchctl({"run", path}).exit_code, 0);
+  const CommandResult second = Batchctl({"run", path});
+  ASSERT_EQ(second.exit_code, 0) << second.stderr_text;
+
+  const CommandResult stats = Batchctl({"cache", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.stderr_text;
+  EXPECT_THAT(Lines(stats.stdout_text),
+              AllOf(Contains("entries              2"),
+                    Contains("lookups              4: 2 hits (50.0%), 2 misses"),
+                    Contains("stored               2")))
+      << stats.stdout_text;
+
+  const CommandResult by_namespace = Batchctl({"cache", "invalidate", "--namespace", "docs"});
+  EXPECT_EQ(by_namespace.exit_code, 0) << by_namespace.stderr_text;
+  EXPECT_EQ(by_namespace.stdout_text, "invalidated 1 entry\n");
+  const CommandResult all = Batchctl({"cache", "invalidate", "--all"});
+  EXPECT_EQ(all.stdout_text, "invalidated 1 entry\n");
+  EXPECT_THAT(Lines(Batchctl({"cache", "stats"}).stdout_text), Contains("entries              0"));
+
+  const CommandResult neither = Batchctl({"cache", "invalidate"});
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_EQ(neither.stderr_text,
+            "batchctl: say what to invalidate: cache invalidate (--key KEY [--namespace NS] | "
+            "--namespace NS | --all)\n");
+  const CommandResult both = Batchctl({"cache", "invalidate", "--all", "--key", "k"});
+  EXPECT_EQ(both.exit_code, 2);
+  const CommandResult no_subcommand = Batchctl({"cache"});
+  EXPECT_EQ(no_subcommand.exit_code, 2);
+  EXPECT_THAT(no_subcommand.stderr_text,
+              HasSubstr("'cache' needs a subcommand: stats or invalidate"));
+}
+
 }  // namespace
 }  // namespace batchd

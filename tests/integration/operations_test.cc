@@ -163,6 +163,31 @@ TEST(OperationsTest, MetricsCountWhatABatchDid) {
   EXPECT_THAT(HttpGet(metrics, "/nope"), HasSubstr("404"));
 }
 
+TEST(OperationsTest, MetricsCountTheResultCache) {
+  std::unique_ptr<DaemonProcess> daemon = StartDaemon({"--metrics-listen=127.0.0.1:0"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string metrics = MetricsAddress(*daemon);
+  ASSERT_FALSE(metrics.empty()) << daemon->Stderr();
+  auto stub = daemon->NewBatchStub();
+  // Three identical echo tasks: one runs, two join its flight; then a later batch hits.
+  v1::ProcessBatchRequest request = EchoBatch(3);
+  request.mutable_options()->mutable_default_cache()->set_ttl_ms(60000);
+  v1::ProcessBatchResponse response;
+  ASSERT_TRUE(Process(*stub, request, &response).ok());
+  ASSERT_TRUE(Process(*stub, request, &response).ok());
+
+  const std::string http = HttpGet(metrics, "/metrics");
+  const std::map<std::string, double> s = ParseSamples(http.substr(http.find("\r\n\r\n") + 4));
+  EXPECT_EQ(s.at("batchd_cache_lookups_total{result=\"hit\"}"), 3);
+  EXPECT_EQ(s.at("batchd_cache_lookups_total{result=\"miss\"}"), 3);
+  EXPECT_EQ(s.at("batchd_cache_single_flight_joins_total"), 2);
+  EXPECT_EQ(s.at("batchd_cache_stored_total"), 1);
+  EXPECT_EQ(s.at("batchd_cache_entries"), 1);
+  EXPECT_GT(s.at("batchd_cache_bytes"), 0);
+  EXPECT_EQ(s.at("batchd_cache_max_bytes"), 256 << 20);
+  EXPECT_EQ(s.at("batchd_cache_flights"), 0);
+}
+
 TEST(OperationsTest, JsonLogLinesParseAndEscapeMessages) {
   std::unique_ptr<DaemonProcess> daemon = StartDaemon({"--log-format=json"});
   ASSERT_NE(daemon, nullptr);

@@ -93,6 +93,36 @@ TEST(PrometheusMetricsTest, LimitSeriesAreCappedToTheFirstKeys) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("k01000")));
 }
 
+TEST(PrometheusMetricsTest, RendersTheResultCachesCountersAndSize) {
+  core::SchedulerGauges gauges;
+  gauges.cache.hits = 90;
+  gauges.cache.misses = 10;
+  gauges.cache.stored = 9;
+  gauges.cache.too_large = 1;
+  gauges.cache.evictions = 2;
+  gauges.cache.expirations = 3;
+  gauges.cache.invalidations = 4;
+  gauges.cache.entries = 5;
+  gauges.cache.bytes = 1234;
+  gauges.cache_joins = 6;
+  gauges.cache_flights = 7;
+  gauges.cache_max_bytes = 1 << 20;
+  const std::string text = PrometheusMetrics().Render(gauges, {});
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_cache_lookups_total counter\n"
+                              "batchd_cache_lookups_total{result=\"hit\"} 90\n"
+                              "batchd_cache_lookups_total{result=\"miss\"} 10\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_single_flight_joins_total 6\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_stored_total 9\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_too_large_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_dropped_total{reason=\"eviction\"} 2\n"
+                              "batchd_cache_dropped_total{reason=\"expiration\"} 3\n"
+                              "batchd_cache_dropped_total{reason=\"invalidation\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_cache_entries gauge\nbatchd_cache_entries 5\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_bytes 1234\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_max_bytes 1048576\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_cache_flights 7\n"));
+}
+
 TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {
   PrometheusMetrics metrics;
   EXPECT_THAT(metrics.Render({}, {}), ::testing::Not(HasSubstr("batchd_journal")));
@@ -101,7 +131,9 @@ TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {
   degraded.commits = 12;
   degraded.failed_writes = 3;
   degraded.refused_batches = 7;
+  degraded.dropped_cache_puts = 8;
   const std::string text = metrics.Render({}, {}, degraded);
+  EXPECT_THAT(text, HasSubstr("batchd_journal_dropped_cache_entries_total 8\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE batchd_journal_writable gauge\nbatchd_journal_writable 0\n"));
   EXPECT_THAT(text, HasSubstr("batchd_journal_commits_total 12\n"));
   EXPECT_THAT(text, HasSubstr("batchd_journal_failed_writes_total 3\n"));
