@@ -19,6 +19,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
   ASSIGN_OR_RETURN(config.shell, ShellConfigFromFlags());
   ASSIGN_OR_RETURN(config.limits, LimitsConfigFromFlags());
   ASSIGN_OR_RETURN(config.cache, CacheOptionsFromFlags());
+  ASSIGN_OR_RETURN(config.http, HttpOptionsFromFlags());
   return config;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "server/flags/cache_flags.h"
 #include "server/flags/daemon_flags.h"
+#include "server/flags/http_flags.h"
 #include "server/flags/limits_flags.h"
 #include "server/flags/plugin_flags.h"
 #include "server/flags/security_flags.h"
@@ -27,6 +28,7 @@ struct DaemonConfig {
   ShellConfig shell;
   LimitsConfig limits;  // the limits file's, to restore before serving
   core::ResultCacheOptions cache;
+  core::HttpExecutorOptions http;
   PluginOptions plugins;
   absl::Duration malloc_trim_interval;  // 0: never
 };

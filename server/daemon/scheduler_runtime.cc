@@ -22,7 +22,7 @@ absl::Status RegisterConfiguredExecutors(const DaemonConfig& config,
                                          core::ExecutorEnvironment& environment) {
   RETURN_IF_ERROR(RegisterConfiguredPlugins(config.plugins, environment));
   RETURN_IF_ERROR(RegisterConfiguredShellExecutor(config.shell, environment));
-  return core::RegisterHttpExecutor(environment);
+  return core::RegisterHttpExecutor(environment, config.http);
 }
 
 core::WorkerHubOptions WorkerHubOptionsFrom(const DaemonOptions& options) {

@@ -165,11 +165,13 @@ TEST_F(HttpTest, ConnectionRefusedIsRetriedByThePolicy) {
 
 TEST_F(HttpTest, BadUrlFailsWithoutRetry) {
   v1::ProcessBatchRequest request;
-  SetFixedRetry(AddHttp(request, "tls", "https://127.0.0.1/"), 50, 3);
+  SetFixedRetry(AddHttp(request, "ftp", "ftp://127.0.0.1/"), 50, 3);
   const v1::TaskResult result = ProcessOne(request);
   EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
   EXPECT_EQ(result.retry_count(), 0u);
-  EXPECT_EQ(result.error(), "http: https:// is not supported (built without TLS); use http://");
+  EXPECT_EQ(result.error(),
+            "http: input.url 'ftp://127.0.0.1/' is not a valid http:// or https:// URL: it must "
+            "start with http:// or https://");
 }
 
 TEST_F(HttpTest, TaskTimeoutClosesTheConnection) {

@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/test_certificates.h"
 
 #ifndef BATCHCTL_BINARY
 #error "BATCHCTL_BINARY must name the batchctl binary (see tests/integration/CMakeLists.txt)"
@@ -88,68 +89,10 @@ class TempDir {
   std::string path_;
 };
 
-// Certificates made once for the whole test program: a CA, a server certificate for localhost
-// and 127.0.0.1, a client certificate, and a client certificate from a CA the daemon does not
-// trust.
-struct Certificates {
-  std::string ca, server_cert, server_key, client_cert, client_key, rogue_cert, rogue_key;
-};
-
-absl::Status Openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<CommandResult> result = RunCommand(argv, kCommandTimeout);
-  if (!result.ok()) return result.status();
-  if (result->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("openssl ", args[0], " failed: ", result->stderr_text));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status MakeCa(const std::string& dir, const std::string& name) {
-  return Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-days", "2", "-subj", absl::StrCat("/CN=", name), "-keyout",
-                  absl::StrCat(dir, "/", name, ".key"), "-out",
-                  absl::StrCat(dir, "/", name, ".pem")});
-}
-
-absl::Status MakeLeaf(const std::string& dir, const std::string& ca, const std::string& name,
-                      const std::string& extensions, int serial) {
-  const std::string base = absl::StrCat(dir, "/", name);
-  WriteFile(base + ".ext", extensions);
-  if (absl::Status s = Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                "-nodes", "-subj", absl::StrCat("/CN=", name), "-keyout",
-                                base + ".key", "-out", base + ".csr"});
-      !s.ok()) {
-    return s;
-  }
-  return Openssl({"x509", "-req", "-in", base + ".csr", "-CA", absl::StrCat(dir, "/", ca, ".pem"),
-                  "-CAkey", absl::StrCat(dir, "/", ca, ".key"), "-set_serial", absl::StrCat(serial),
-                  "-days", "2", "-extfile", base + ".ext", "-out", base + ".pem"});
-}
+using Certificates = ::batchd::testing::TestCertificates;
 
 absl::StatusOr<Certificates> MakeCertificates(const std::string& dir) {
-  for (const char* ca : {"ca", "rogue-ca"}) {
-    if (absl::Status s = MakeCa(dir, ca); !s.ok()) return s;
-  }
-  if (absl::Status s = MakeLeaf(dir, "ca", "server",
-                                "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                "extendedKeyUsage=serverAuth\n",
-                                1);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = MakeLeaf(dir, "ca", "client", "extendedKeyUsage=clientAuth\n", 2); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = MakeLeaf(dir, "rogue-ca", "rogue", "extendedKeyUsage=clientAuth\n", 3);
-      !s.ok()) {
-    return s;
-  }
-  const auto path = [&dir](const char* name) { return absl::StrCat(dir, "/", name); };
-  return Certificates{path("ca.pem"),     path("server.pem"), path("server.key"),
-                      path("client.pem"), path("client.key"), path("rogue.pem"),
-                      path("rogue.key")};
+  return ::batchd::testing::MakeTestCertificates(dir);
 }
 
 std::shared_ptr<grpc::Channel> PlaintextChannel(const std::string& address) {

@@ -1,9 +1,11 @@
 #include "tests/testing/http_test_server.h"
 
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -41,7 +43,23 @@ std::string HttpTestServer::Request::Header(absl::string_view name) const {
 }
 
 absl::StatusOr<std::unique_ptr<HttpTestServer>> HttpTestServer::Start(Handler handler) {
+  return Launch(std::unique_ptr<HttpTestServer>(new HttpTestServer(std::move(handler))));
+}
+
+absl::StatusOr<std::unique_ptr<HttpTestServer>> HttpTestServer::StartTls(
+    Handler handler, const std::string& cert_file, const std::string& key_file) {
   std::unique_ptr<HttpTestServer> server(new HttpTestServer(std::move(handler)));
+  server->tls_ = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(server->tls_->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  server->tls_->use_certificate_chain_file(cert_file, ec);
+  if (!ec) server->tls_->use_private_key_file(key_file, boost::asio::ssl::context::pem, ec);
+  if (ec) return absl::InternalError(absl::StrCat("test HTTPS server: ", ec.message()));
+  return Launch(std::move(server));
+}
+
+absl::StatusOr<std::unique_ptr<HttpTestServer>> HttpTestServer::Launch(
+    std::unique_ptr<HttpTestServer> server) {
   boost::system::error_code ec;
   const tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), 0);
   server->acceptor_.open(endpoint.protocol(), ec);
@@ -75,7 +93,12 @@ HttpTestServer::~HttpTestServer() {
 }
 
 std::string HttpTestServer::Url(absl::string_view target) const {
-  return absl::StrCat("http://127.0.0.1:", port_, target);
+  return absl::StrCat(tls_ != nullptr ? "https" : "http", "://127.0.0.1:", port_, target);
+}
+
+size_t HttpTestServer::handshake_failures() const {
+  absl::MutexLock lock(&mu_);
+  return handshake_failures_;
 }
 
 std::vector<HttpTestServer::Request> HttpTestServer::requests() const {
@@ -118,34 +141,52 @@ void HttpTestServer::AcceptLoop() {
 void HttpTestServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   boost::system::error_code ec;
-  boost::beast::flat_buffer buffer;
-  http::request<http::string_body> message;
-  http::read(socket, buffer, message, ec);
-  if (!ec) {
-    const Request request = ToRequest(message);
-    {
+  if (tls_ == nullptr) {
+    Exchange(socket, fd);
+  } else {
+    boost::asio::ssl::stream<tcp::socket&> stream(socket, *tls_);
+    stream.handshake(boost::asio::ssl::stream_base::server, ec);
+    if (ec) {
       absl::MutexLock lock(&mu_);
-      requests_.push_back(request);
-      changed_.SignalAll();
-    }
-    const Reply reply = handler_(request);
-    if (reply.hold > absl::ZeroDuration() && PeerClosedWithin(fd, reply.hold)) {
-      absl::MutexLock lock(&mu_);
-      if (!stopping_) ++client_closes_;
+      ++handshake_failures_;
       changed_.SignalAll();
     } else {
-      http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
-      for (const auto& [name, value] : reply.headers) response.set(name, value);
-      response.body() = reply.body;
-      response.keep_alive(false);
-      response.prepare_payload();
-      http::write(socket, response, ec);
-      socket.shutdown(tcp::socket::shutdown_send, ec);
+      Exchange(stream, fd);
     }
   }
   absl::MutexLock lock(&mu_);
   open_fds_.erase(fd);
   socket.close(ec);
+}
+
+template <typename Stream>
+void HttpTestServer::Exchange(Stream& stream, int fd) {
+  boost::system::error_code ec;
+  boost::beast::flat_buffer buffer;
+  http::request<http::string_body> message;
+  http::read(stream, buffer, message, ec);
+  if (ec) return;
+  const Request request = ToRequest(message);
+  {
+    absl::MutexLock lock(&mu_);
+    requests_.push_back(request);
+    changed_.SignalAll();
+  }
+  const Reply reply = handler_(request);
+  if (reply.hold > absl::ZeroDuration() && PeerClosedWithin(fd, reply.hold)) {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) ++client_closes_;
+    changed_.SignalAll();
+    return;
+  }
+  http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
+  for (const auto& [name, value] : reply.headers) response.set(name, value);
+  response.body() = reply.body;
+  response.keep_alive(false);
+  response.prepare_payload();
+  http::write(stream, response, ec);
+  // No TLS close_notify: the client has the whole response (Content-Length) and closes.
+  ::shutdown(fd, SHUT_WR);
 }
 
 bool HttpTestServer::PeerClosedWithin(int fd, absl::Duration hold) {

@@ -1,11 +1,13 @@
 // A small HTTP/1.1 server for tests of HTTP clients, on 127.0.0.1 with a port the kernel picks,
 // built on Boost.Beast's synchronous API: one accept thread, one thread per connection, one
-// request per connection, every wait bounded. Its public methods are thread-safe.
+// request per connection, every wait bounded; plain, or HTTPS with a certificate the test gives
+// (StartTls). Its public methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,14 +49,20 @@ class HttpTestServer {
   using Handler = std::function<Reply(const Request&)>;
 
   static absl::StatusOr<std::unique_ptr<HttpTestServer>> Start(Handler handler);
+  // HTTPS (TLS 1.2+) presenting the PEM certificate chain and key in these files.
+  static absl::StatusOr<std::unique_ptr<HttpTestServer>> StartTls(Handler handler,
+                                                                  const std::string& cert_file,
+                                                                  const std::string& key_file);
   HttpTestServer(const HttpTestServer&) = delete;
   HttpTestServer& operator=(const HttpTestServer&) = delete;
   // Stops accepting, cuts open connections and joins every thread.
   ~HttpTestServer();
 
   uint16_t port() const { return port_; }
-  // "http://127.0.0.1:<port><target>".
+  // "http://127.0.0.1:<port><target>" (https:// for StartTls).
   std::string Url(absl::string_view target) const;
+  // Connections whose TLS handshake failed (the client refused the certificate).
+  size_t handshake_failures() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<Request> requests() const ABSL_LOCKS_EXCLUDED(mu_);
   // False when fewer than `n` requests arrived within `timeout`.
   bool WaitForRequests(size_t n, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
@@ -63,12 +71,19 @@ class HttpTestServer {
 
  private:
   explicit HttpTestServer(Handler handler);
+  // Listens and starts the accept thread.
+  static absl::StatusOr<std::unique_ptr<HttpTestServer>> Launch(
+      std::unique_ptr<HttpTestServer> server);
   void AcceptLoop();
   void Serve(boost::asio::ip::tcp::socket socket);
+  // Reads one request from `stream`, answers it through the handler.
+  template <typename Stream>
+  void Exchange(Stream& stream, int fd);
   // True when the peer closed the connection before `hold` passed (or the server is stopping).
   bool PeerClosedWithin(int fd, absl::Duration hold);
 
   const Handler handler_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // null: plain HTTP
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   uint16_t port_ = 0;
@@ -81,6 +96,7 @@ class HttpTestServer {
   absl::flat_hash_set<int> open_fds_ ABSL_GUARDED_BY(mu_);  // shut down by the destructor
   std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
   size_t client_closes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t handshake_failures_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace batchd::testing

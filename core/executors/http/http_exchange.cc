@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/executors/http/http_response_outcome.h"
+#include "core/executors/http/tls_client_context.h"
 
 namespace batchd::core {
 namespace {
@@ -52,14 +53,19 @@ HttpResponseData ToResponseData(http::response<http::string_body>&& response) {
 }  // namespace
 
 HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
-                           Done done)
+                           std::shared_ptr<boost::asio::ssl::context> tls, Done done)
     : clock_(clock),
       spec_(std::move(spec)),
       strand_(boost::asio::make_strand(io)),
       resolver_(strand_),
       stream_(strand_),
+      tls_(std::move(tls)),
       request_(BuildRequest(spec_)),
       done_(std::move(done)) {
+  if (spec_.tls && tls_ != nullptr) {
+    tls_stream_ =
+        std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(strand_, *tls_);
+  }
   parser_.body_limit(kMaxHttpResponseBodyBytes);
   parser_.header_limit(kMaxResponseHeaderBytes);
   // A HEAD response announces a body it does not send: do not wait for it.
@@ -69,6 +75,10 @@ HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, Http
 void HttpExchange::Start() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     if (self->finished_) return;
+    if (self->spec_.tls && self->tls_stream_ == nullptr) {
+      return self->Finish(ExecutionOutcome::Failure("http: https:// is not configured",
+                                                    /*non_retryable=*/true));
+    }
     if (self->spec_.timeout_ms.has_value()) {
       self->deadline_ =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(*self->spec_.timeout_ms);
@@ -86,7 +96,7 @@ void HttpExchange::Abort() {
     if (self->finished_) return;
     self->finished_ = true;
     self->resolver_.cancel();
-    self->stream_.close();  // pending operations complete with operation_aborted
+    self->Tcp().close();  // pending operations complete with operation_aborted
   });
 }
 
@@ -99,40 +109,81 @@ void HttpExchange::OnResolved(const boost::system::error_code& ec,
     if (std::chrono::steady_clock::now() >= *deadline_) {
       return Fail("resolve", boost::beast::error::timeout);
     }
-    stream_.expires_at(*deadline_);  // covers connect, write and read together
+    Tcp().expires_at(*deadline_);  // covers connect, handshake, write and read together
   }
-  stream_.async_connect(
-      endpoints, [self = shared_from_this()](const boost::system::error_code& e,
-                                             const tcp::endpoint&) { self->OnConnected(e); });
+  Tcp().async_connect(endpoints,
+                      [self = shared_from_this()](const boost::system::error_code& e,
+                                                  const tcp::endpoint&) { self->OnConnected(e); });
 }
 
 void HttpExchange::OnConnected(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) return Fail("connect", ec);
-  http::async_write(stream_, request_,
-                    [self = shared_from_this()](const boost::system::error_code& e, size_t) {
-                      self->OnWritten(e);
-                    });
+  if (tls_stream_ == nullptr) return Write();
+  ExpectTlsPeer(tls_stream_->native_handle(), spec_.host);
+  tls_stream_->async_handshake(
+      boost::asio::ssl::stream_base::client,
+      [self = shared_from_this()](const boost::system::error_code& e) { self->OnHandshake(e); });
+}
+
+void HttpExchange::OnHandshake(const boost::system::error_code& ec) {
+  if (finished_) return;
+  if (!ec) return Write();
+  // What the server presented was refused, or it speaks no TLS this client accepts: asking
+  // again gives the same answer.
+  if (const std::string why = TlsVerifyFailure(tls_stream_->native_handle()); !why.empty()) {
+    Tcp().close();
+    return Finish(ExecutionOutcome::Failure(
+        absl::StrCat("http: TLS: the certificate of ", Endpoint(), " is not accepted: ", why),
+        /*non_retryable=*/true));
+  }
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    Tcp().close();
+    return Finish(ExecutionOutcome::Failure(
+        absl::StrCat("http: TLS handshake with ", Endpoint(), " failed: ", ec.message()),
+        /*non_retryable=*/true));
+  }
+  Fail("complete the TLS handshake", ec);  // the connection broke: worth a retry
+}
+
+void HttpExchange::Write() {
+  auto written = [self = shared_from_this()](const boost::system::error_code& e, size_t) {
+    self->OnWritten(e);
+  };
+  if (tls_stream_ != nullptr) {
+    http::async_write(*tls_stream_, request_, std::move(written));
+  } else {
+    http::async_write(stream_, request_, std::move(written));
+  }
 }
 
 void HttpExchange::OnWritten(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) return Fail("send the request", ec);
-  http::async_read(
-      stream_, buffer_, parser_,
-      [self = shared_from_this()](const boost::system::error_code& e, size_t) { self->OnRead(e); });
+  auto read = [self = shared_from_this()](const boost::system::error_code& e, size_t) {
+    self->OnRead(e);
+  };
+  if (tls_stream_ != nullptr) {
+    http::async_read(*tls_stream_, buffer_, parser_, std::move(read));
+  } else {
+    http::async_read(stream_, buffer_, parser_, std::move(read));
+  }
 }
 
 void HttpExchange::OnRead(const boost::system::error_code& ec) {
   if (finished_) return;
-  if (ec) return Fail("read the response", ec);
-  stream_.close();
+  // A server that closes a TLS connection without close_notify after a complete response
+  // (common with Connection: close) loses nothing.
+  if (ec && !(ec == boost::asio::ssl::error::stream_truncated && parser_.is_done())) {
+    return Fail("read the response", ec);
+  }
+  Tcp().close();
   Finish(
       HttpResponseOutcome(ToResponseData(parser_.release()), clock_.WallNow(), spec_.units_header));
 }
 
 void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) {
-  stream_.close();
+  Tcp().close();
   if (ec == http::error::body_limit) {
     // Asking again returns the same body: not worth a retry.
     return Finish(

@@ -1,16 +1,19 @@
 // One HTTP/1.1 request and its response over Boost.Beast, as an asynchronous state machine on
-// its own strand: resolve, connect, write, read, then report exactly once — unless aborted
-// first, in which case it reports nothing. Start and Abort may be called from any thread.
+// its own strand: resolve, connect, (for https:// the TLS handshake, verifying the server's
+// certificate and name), write, read, then report exactly once — unless aborted first, in which
+// case it reports nothing. Start and Abort may be called from any thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +33,9 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   // Called once, on the exchange's strand, with the outcome (never after Abort).
   using Done = absl::AnyInvocable<void(ExecutionOutcome)>;
 
-  HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec, Done done);
+  // `tls`: the client context for https:// (tls_client_context.h); may be null for http://.
+  HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
+               std::shared_ptr<boost::asio::ssl::context> tls, Done done);
 
   void Start();
   // Closes the connection (or stops the DNS lookup); the outcome is dropped.
@@ -42,18 +47,24 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   void OnResolved(const boost::system::error_code& ec,
                   const boost::asio::ip::tcp::resolver::results_type& endpoints);
   void OnConnected(const boost::system::error_code& ec);
+  void OnHandshake(const boost::system::error_code& ec);
+  void Write();
   void OnWritten(const boost::system::error_code& ec);
   void OnRead(const boost::system::error_code& ec);
   // Reports a transport failure of `stage` (retryable unless the response was too large).
   void Fail(const char* stage, const boost::system::error_code& ec);
   void Finish(ExecutionOutcome outcome);
   std::string Endpoint() const;
+  // The TCP stream, under TLS for https://.
+  boost::beast::tcp_stream& Tcp() { return tls_stream_ ? tls_stream_->next_layer() : stream_; }
 
   const Clock& clock_;
   const HttpRequestSpec spec_;
   Strand strand_;
   boost::asio::ip::tcp::resolver resolver_;
-  boost::beast::tcp_stream stream_;
+  boost::beast::tcp_stream stream_;  // http:// only
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;  // https://
   boost::beast::flat_buffer buffer_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
   boost::beast::http::response_parser<boost::beast::http::string_body> parser_;

@@ -4,12 +4,18 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "core/base/status_macros.h"
 #include "core/executors/http/http_request_spec.h"
+#include "core/executors/http/tls_client_context.h"
 
 namespace batchd::core {
 
-HttpExecutor::HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock)
-    : io_(io), scheduler_strand_(std::move(scheduler_strand)), clock_(clock) {}
+HttpExecutor::HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock,
+                           std::shared_ptr<boost::asio::ssl::context> tls)
+    : io_(io),
+      scheduler_strand_(std::move(scheduler_strand)),
+      clock_(clock),
+      tls_(std::move(tls)) {}
 
 void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) {
   assert(scheduler_strand_.running_in_this_thread());
@@ -22,7 +28,7 @@ void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) 
   spec->units_header = std::string(request.units_header);
   const AttemptToken token = request.token;
   auto exchange = std::make_shared<HttpExchange>(
-      io_, clock_, *std::move(spec),
+      io_, clock_, *std::move(spec), tls_,
       [in_flight = in_flight_, token, &sink](ExecutionOutcome outcome) {
         {
           absl::MutexLock lock(&in_flight->mu);
@@ -50,10 +56,13 @@ void HttpExecutor::Cancel(const AttemptToken& token) {
   if (exchange != nullptr) exchange->Abort();
 }
 
-absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment) {
+absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
+                                  const HttpExecutorOptions& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<boost::asio::ssl::context> tls,
+                   MakeTlsClientContext(options.ca_file));
   return environment.registry.Register(
-      {"http", "builtin", 0, 0},
-      std::make_unique<HttpExecutor>(environment.io, environment.strand, environment.clock));
+      {"http", "builtin", 0, 0}, std::make_unique<HttpExecutor>(environment.io, environment.strand,
+                                                                environment.clock, std::move(tls)));
 }
 
 }  // namespace batchd::core

@@ -1,11 +1,15 @@
-// The `http` executor: one HTTP/1.1 request per attempt (plain http:// only, no TLS, redirects
-// not followed), asynchronous on the daemon's io_context, so waiting requests hold no thread.
+// The `http` executor: one HTTP/1.1 request per attempt, http:// or https:// (TLS 1.2+, the
+// server's certificate and name verified; tls_client_context.h), redirects not followed, one
+// connection per request; asynchronous on the daemon's io_context, so waiting requests hold no
+// thread.
 // Start and Cancel run on the scheduler's strand and never block; requests run on their own.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <memory>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -25,8 +29,10 @@ class HttpExecutor final : public Executor {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
-  // `scheduler_strand` is only used to check that Start and Cancel run on it.
-  HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock);
+  // `scheduler_strand` is only used to check that Start and Cancel run on it; `tls` is the
+  // client context of https:// requests (MakeTlsClientContext).
+  HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock,
+               std::shared_ptr<boost::asio::ssl::context> tls);
   void Start(const ExecutionRequest& request, CompletionSink& sink) override;
   void Cancel(const AttemptToken& token) override;
 
@@ -41,10 +47,17 @@ class HttpExecutor final : public Executor {
   boost::asio::io_context& io_;
   const Strand scheduler_strand_;
   const Clock& clock_;
+  const std::shared_ptr<boost::asio::ssl::context> tls_;
   const std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
 };
 
-// Registers `http` (kind "builtin") on the environment's io_context.
-absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment);
+struct HttpExecutorOptions {
+  std::string ca_file;  // --http-ca-file: PEM CAs trusted besides the system's ("" for none)
+};
+
+// Registers `http` (kind "builtin") on the environment's io_context. INVALID_ARGUMENT naming
+// the file when the CAs cannot be loaded.
+absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
+                                  const HttpExecutorOptions& options = {});
 
 }  // namespace batchd::core

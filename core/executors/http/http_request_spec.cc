@@ -24,8 +24,8 @@ absl::Status Invalid(absl::string_view field, absl::string_view problem) {
 }
 
 absl::Status BadUrl(absl::string_view url, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("http: input.url '", url, "' is not a valid http:// URL: ", problem));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "http: input.url '", url, "' is not a valid http:// or https:// URL: ", problem));
 }
 
 // RFC 9110 tchar: what header names may contain.
@@ -91,7 +91,9 @@ absl::Status ParseAuthority(absl::string_view url, absl::string_view authority,
   }
   spec.host = std::string(host);
   const std::string bracketed = ipv6 ? absl::StrCat("[", host, "]") : spec.host;
-  spec.host_header = spec.port == 80 ? bracketed : absl::StrCat(bracketed, ":", spec.port);
+  const uint16_t default_port = spec.tls ? 443 : 80;
+  spec.host_header =
+      spec.port == default_port ? bracketed : absl::StrCat(bracketed, ":", spec.port);
   return absl::OkStatus();
 }
 
@@ -100,15 +102,15 @@ absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
   const boost::json::string* s = value->if_string();
   if (s == nullptr) return Invalid("url", "must be a string");
   const absl::string_view url(s->data(), s->size());
-  if (absl::StartsWithIgnoreCase(url, "https://")) {
-    return absl::InvalidArgumentError(
-        "http: https:// is not supported (built without TLS); use http://");
+  spec.tls = absl::StartsWithIgnoreCase(url, "https://");
+  if (!spec.tls && !absl::StartsWithIgnoreCase(url, "http://")) {
+    return BadUrl(url, "it must start with http:// or https://");
   }
-  if (!absl::StartsWithIgnoreCase(url, "http://")) return BadUrl(url, "it must start with http://");
   if (!IsVisibleAscii(url)) {
     return BadUrl(url, "spaces, control and non-ASCII characters must be percent-encoded");
   }
-  absl::string_view rest = url.substr(7);
+  spec.port = spec.tls ? 443 : 80;
+  absl::string_view rest = url.substr(spec.tls ? 8 : 7);
   rest = rest.substr(0, rest.find('#'));
   const size_t authority_end = rest.find_first_of("/?");
   const absl::string_view authority = rest.substr(0, authority_end);

@@ -15,8 +15,9 @@ namespace batchd::core {
 
 struct HttpRequestSpec {
   std::string method = "GET";
-  std::string host;  // as written in the URL (brackets stripped from IPv6 literals)
-  uint16_t port = 80;
+  bool tls = false;          // https://
+  std::string host;          // as written in the URL (brackets stripped from IPv6 literals)
+  uint16_t port = 80;        // 443 for https:// unless the URL names one
   std::string target = "/";  // path and query; the fragment is dropped
   std::string host_header;   // host[:port] as the Host header wants it
   std::vector<std::pair<std::string, std::string>> headers;  // input order

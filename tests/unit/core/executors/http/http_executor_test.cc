@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "core/executors/http/tls_client_context.h"
 #include "gtest/gtest.h"
 #include "tests/testing/http_test_server.h"
 
@@ -102,7 +103,7 @@ class HttpExecutorTest : public ::testing::Test {
   HttpExecutorTest()
       : strand_(boost::asio::make_strand(io_)),
         work_(boost::asio::make_work_guard(io_)),
-        executor_(io_, strand_, clock_) {
+        executor_(io_, strand_, clock_, *MakeTlsClientContext("")) {
     // Two threads, as the daemon runs: requests and the "scheduler" strand run concurrently.
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     absl::StatusOr<std::unique_ptr<HttpTestServer>> server = HttpTestServer::Start(Route);
@@ -263,15 +264,16 @@ TEST_F(HttpExecutorTest, ConnectionRefusedIsRetryable) {
 TEST_F(HttpExecutorTest, BadInputFailsAtOnceNamingTheField) {
   const std::pair<boost::json::value, std::string> cases[] = {
       {boost::json::object{{"url", "ftp://example.com/"}},
-       "http: input.url 'ftp://example.com/' is not a valid http:// URL: it must start with "
-       "http://"},
-      {boost::json::object{{"url", "https://example.com/"}},
-       "http: https:// is not supported (built without TLS); use http://"},
+       "http: input.url 'ftp://example.com/' is not a valid http:// or https:// URL: it must "
+       "start with http:// or https://"},
+      {boost::json::object{{"url", "https:///"}},
+       "http: input.url 'https:///' is not a valid http:// or https:// URL: the host is empty"},
       {boost::json::object{{"url", "http://127.0.0.1:99999/"}},
-       "http: input.url 'http://127.0.0.1:99999/' is not a valid http:// URL: the port must be "
+       "http: input.url 'http://127.0.0.1:99999/' is not a valid http:// or https:// URL: the port "
+       "must be "
        "a number from 1 to 65535"},
       {boost::json::object{{"url", "http:///path"}},
-       "http: input.url 'http:///path' is not a valid http:// URL: the host is empty"},
+       "http: input.url 'http:///path' is not a valid http:// or https:// URL: the host is empty"},
       {boost::json::object{}, "http: input.url is required"},
       {boost::json::object{{"url", 7}}, "http: input.url must be a string"},
       {boost::json::object{{"url", "http://h/"}, {"method", "FETCH"}},

@@ -35,6 +35,21 @@ TEST(HttpRequestSpecTest, PortPathQueryAndFragment) {
   EXPECT_EQ(ParseOk(boost::json::object{{"url", "http://h:80/"}}).host_header, "h");
 }
 
+TEST(HttpRequestSpecTest, HttpsDefaultsToPort443AndLeavesItOutOfTheHostHeader) {
+  HttpRequestSpec spec = ParseOk(boost::json::object{{"url", "https://api.example.com/v1?k=1"}});
+  EXPECT_TRUE(spec.tls);
+  EXPECT_EQ(spec.host, "api.example.com");
+  EXPECT_EQ(spec.port, 443);
+  EXPECT_EQ(spec.target, "/v1?k=1");
+  EXPECT_EQ(spec.host_header, "api.example.com");
+  const HttpRequestSpec other = ParseOk(boost::json::object{{"url", "HTTPS://h:8443"}});
+  EXPECT_TRUE(other.tls);
+  EXPECT_EQ(other.port, 8443);
+  EXPECT_EQ(other.host_header, "h:8443");
+  EXPECT_EQ(ParseOk(boost::json::object{{"url", "https://h:80/"}}).host_header, "h:80");
+  EXPECT_FALSE(ParseOk(boost::json::object{{"url", "http://h/"}}).tls);
+}
+
 TEST(HttpRequestSpecTest, Ipv6Literal) {
   HttpRequestSpec spec = ParseOk(boost::json::object{{"url", "http://[::1]:9000/x"}});
   EXPECT_EQ(spec.host, "::1");
@@ -64,16 +79,19 @@ TEST(HttpRequestSpecTest, BodiesAndHeaders) {
 TEST(HttpRequestSpecTest, RejectsWithTheField) {
   const std::pair<boost::json::value, std::string> cases[] = {
       {boost::json::object{{"url", "http://user@h/"}},
-       "http: input.url 'http://user@h/' is not a valid http:// URL: user information is not "
+       "http: input.url 'http://user@h/' is not a valid http:// or https:// URL: user information "
+       "is not "
        "supported"},
       {boost::json::object{{"url", "http://h:/"}},
-       "http: input.url 'http://h:/' is not a valid http:// URL: the port must be a number from "
+       "http: input.url 'http://h:/' is not a valid http:// or https:// URL: the port must be a "
+       "number from "
        "1 to 65535"},
       {boost::json::object{{"url", "http://h/a b"}},
-       "http: input.url 'http://h/a b' is not a valid http:// URL: spaces, control and "
+       "http: input.url 'http://h/a b' is not a valid http:// or https:// URL: spaces, control and "
        "non-ASCII characters must be percent-encoded"},
       {boost::json::object{{"url", "http://[::1/"}},
-       "http: input.url 'http://[::1/' is not a valid http:// URL: unterminated IPv6 literal"},
+       "http: input.url 'http://[::1/' is not a valid http:// or https:// URL: unterminated IPv6 "
+       "literal"},
       {boost::json::object{{"url", "http://h/"}, {"method", "get"}},
        "http: input.method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"},
       {boost::json::object{{"url", "http://h/"}, {"headers", {1}}},

@@ -1,0 +1,213 @@
+// The http executor's https:// through the real daemon, against a local HTTPS server with
+// certificates openssl makes for the test: a certificate from the CA given as --http-ca-file
+// is accepted (by IP address and by name, SNI included); one from a CA nothing trusts, one for
+// another name and a server that speaks no TLS fail at once, not retried, with a message naming
+// the server and the reason; a bad --http-ca-file stops batchd with exit 2. Loopback only.
+#include <grpcpp/client_context.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/daemon_process.h"
+#include "tests/testing/http_test_server.h"
+#include "tests/testing/test_certificates.h"
+
+namespace batchd {
+namespace {
+
+using ::batchd::testing::DaemonProcess;
+using ::batchd::testing::HttpTestServer;
+using ::batchd::testing::TestCertificates;
+using ::testing::HasSubstr;
+
+constexpr std::chrono::seconds kCallTimeout{60};
+
+HttpTestServer::Reply Json(std::string body) {
+  HttpTestServer::Reply reply;
+  reply.headers = {{"Content-Type", "application/json"}};
+  reply.body = std::move(body);
+  return reply;
+}
+
+class HttpsTest : public ::testing::Test {
+ protected:
+  // Certificates and one daemon trusting the test CA, for the whole program.
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::string> dir = testing::MakeTempDir("batchd-https");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = new std::string(*dir);
+    absl::StatusOr<TestCertificates> certs = testing::MakeTestCertificates(*dir_);
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    certs_ = new TestCertificates(*certs);
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start({"--http-ca-file=" + certs_->ca});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = daemon->release();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    delete certs_;
+    if (dir_ != nullptr) testing::RemoveTree(*dir_);
+    delete dir_;
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_ != nullptr) std::cerr << "batchd stderr:\n" << daemon_->Stderr();
+  }
+
+  void ServeTls(const std::string& cert, const std::string& key) {
+    absl::StatusOr<std::unique_ptr<HttpTestServer>> server = HttpTestServer::StartTls(
+        [](const HttpTestServer::Request& request) {
+          return Json(absl::StrCat(R"({"path": ")", request.target, R"(", "host": ")",
+                                   request.Header("host"), "\"}"));
+        },
+        cert, key);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  // One http task for `url` with three retries allowed, run to its end.
+  static v1::TaskResult Get(const std::string& url) {
+    v1::ProcessBatchRequest request;
+    v1::Task* task = request.add_tasks();
+    task->set_id("get");
+    task->set_executor("http");
+    (*task->mutable_input()->mutable_struct_value()->mutable_fields())["url"].set_string_value(url);
+    task->mutable_retry_policy()->set_kind(v1::RETRY_KIND_FIXED);
+    task->mutable_retry_policy()->set_initial_delay_ms(10);
+    task->mutable_retry_policy()->set_max_retries(3);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    v1::ProcessBatchResponse response;
+    const grpc::Status status = daemon_->NewBatchStub()->ProcessBatch(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.summary().results_size() == 1 ? response.summary().results(0)
+                                                  : v1::TaskResult();
+  }
+  std::string UrlOnLocalhost(const std::string& target) const {
+    return absl::StrReplaceAll(server_->Url(target), {{"127.0.0.1", "localhost"}});
+  }
+  std::string Endpoint(const std::string& host) const {
+    return absl::StrCat(host, ":", server_->port());
+  }
+
+  static std::string* dir_;
+  static TestCertificates* certs_;
+  static DaemonProcess* daemon_;
+  std::unique_ptr<HttpTestServer> server_;
+};
+
+std::string* HttpsTest::dir_ = nullptr;
+TestCertificates* HttpsTest::certs_ = nullptr;
+DaemonProcess* HttpsTest::daemon_ = nullptr;
+
+TEST_F(HttpsTest, ACertificateFromTheGivenCaIsAcceptedByAddressAndByName) {
+  ServeTls(certs_->server_cert, certs_->server_key);
+  const v1::TaskResult by_address = Get(server_->Url("/a?x=1"));
+  ASSERT_EQ(by_address.state(), v1::TASK_STATE_SUCCEEDED) << by_address.error();
+  EXPECT_EQ(by_address.output().struct_value().fields().at("status").number_value(), 200);
+  const auto& body = by_address.output().struct_value().fields().at("body").struct_value();
+  EXPECT_EQ(body.fields().at("path").string_value(), "/a?x=1");
+  EXPECT_EQ(body.fields().at("host").string_value(), Endpoint("127.0.0.1"));
+
+  const v1::TaskResult by_name = Get(UrlOnLocalhost("/b"));
+  ASSERT_EQ(by_name.state(), v1::TASK_STATE_SUCCEEDED) << by_name.error();
+  EXPECT_EQ(by_name.output()
+                .struct_value()
+                .fields()
+                .at("body")
+                .struct_value()
+                .fields()
+                .at("host")
+                .string_value(),
+            Endpoint("localhost"));
+  EXPECT_EQ(server_->handshake_failures(), 0u);
+}
+
+TEST_F(HttpsTest, ACertificateFromAnUntrustedCaFailsAtOnceNamingTheServer) {
+  ServeTls(certs_->rogue_server_cert, certs_->rogue_server_key);
+  const v1::TaskResult result = Get(server_->Url("/"));
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_EQ(result.error(), absl::StrCat("http: TLS: the certificate of ", Endpoint("127.0.0.1"),
+                                         " is not accepted: unable to get local issuer "
+                                         "certificate"));
+  EXPECT_TRUE(server_->requests().empty());
+}
+
+TEST_F(HttpsTest, ACertificateForAnotherNameFailsAtOnce) {
+  ServeTls(certs_->elsewhere_cert, certs_->elsewhere_key);
+  const v1::TaskResult by_name = Get(UrlOnLocalhost("/"));
+  EXPECT_EQ(by_name.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(by_name.retry_count(), 0u);
+  EXPECT_EQ(by_name.error(), absl::StrCat("http: TLS: the certificate of ", Endpoint("localhost"),
+                                          " is not accepted: hostname mismatch"));
+  const v1::TaskResult by_address = Get(server_->Url("/"));
+  EXPECT_EQ(by_address.error(),
+            absl::StrCat("http: TLS: the certificate of ", Endpoint("127.0.0.1"),
+                         " is not accepted: IP address mismatch"));
+  EXPECT_TRUE(server_->requests().empty());
+}
+
+// What a plain HTTP server answers a TLS ClientHello with (as nginx does): a 400 in clear text.
+TEST_F(HttpsTest, AServerThatSpeaksNoTlsFailsTheHandshakeAtOnce) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::thread plain([&acceptor] {
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket socket = acceptor.accept(ec);
+    if (ec) return;
+    char hello[512];
+    socket.read_some(boost::asio::buffer(hello), ec);
+    static constexpr char kAnswer[] =
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    boost::asio::write(socket, boost::asio::buffer(kAnswer, sizeof kAnswer - 1), ec);
+    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  });
+  const v1::TaskResult result = Get(absl::StrCat("https://127.0.0.1:", port, "/"));
+  plain.join();
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_THAT(result.error(), ::testing::StartsWith(absl::StrCat(
+                                  "http: TLS handshake with 127.0.0.1:", port, " failed: ")));
+}
+
+TEST_F(HttpsTest, ABadCaFileStopsBatchdNamingIt) {
+  const std::string missing = *dir_ + "/missing.pem";
+  absl::StatusOr<testing::CommandResult> run =
+      testing::RunCommand({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--durability=none",
+                           "--http-ca-file=" + missing},
+                          absl::Seconds(30));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->stderr_text, HasSubstr(absl::StrCat("invalid --http-ca-file '", missing,
+                                                       "': No such file or directory")));
+
+  const std::string not_pem = *dir_ + "/not.pem";
+  std::ofstream(not_pem) << "not a certificate\n";
+  run = testing::RunCommand({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0",
+                             "--durability=none", "--http-ca-file=" + not_pem},
+                            absl::Seconds(30));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->stderr_text,
+              HasSubstr(absl::StrCat("--http-ca-file: cannot load CA certificates from '", not_pem,
+                                     "': ")));
+}
+
+}  // namespace
+}  // namespace batchd
