@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""The http executor over https:// against http:// through the real daemon (issue 20), figures
+on stdout (JSON).
+
+  bench/https_daemon.py --build-dir build/release [--quick]
+
+N small GETs (1,000 and 10,000; --quick: 1,000) at max_concurrent 100 to a local server, once
+over http:// and once over https:// (a certificate from a CA openssl makes here, given to batchd
+as --http-ca-file): requests/s end to end and the daemon's CPU per request. The server is
+nginx-free Python (http.server, one thread per connection) in its own process, so requests/s is
+bounded by it; the daemon's CPU per request is batchd's own cost. Today every request opens a
+new connection (and a full TLS handshake): this is the baseline connection pooling is measured
+against. Exits 1 when a request fails.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import cache_daemon  # noqa: E402  (its Daemon: start batchd, submit, read results, CPU)
+from run_all import Servers, free_port, port_open, wait_for  # noqa: E402
+
+SERVER = textwrap.dedent("""
+    import http.server, ssl, sys
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def do_GET(self):
+            body = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            pass
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 1024  # the listen backlog: 100 connections arrive at once
+        daemon_threads = True
+    port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    server = Server(("127.0.0.1", port), Handler)
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
+""")
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(work):
+    ca, ca_key = os.path.join(work, "ca.pem"), os.path.join(work, "ca.key")
+    cert, key = os.path.join(work, "server.pem"), os.path.join(work, "server.key")
+    csr, ext = os.path.join(work, "server.csr"), os.path.join(work, "server.ext")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-days", "2", "-subj", "/CN=bench-ca", "-keyout", ca_key, "-out", ca)
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", "1",
+            "-days", "2", "-extfile", ext, "-out", cert)
+    return ca, cert, key
+
+
+def gets(n, url):
+    tasks = []
+    for i in range(n):
+        t = cache_daemon.b.Task(id=f"t{i}", executor="http")
+        t.input.struct_value.update({"url": url})
+        tasks.append(t)
+    return tasks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    cache_daemon.load_stubs(args.build_dir)
+    binary = os.path.join(args.build_dir, "server", "batchd")
+    sizes = [1000] if args.quick else [1000, 10000]
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="batchd-https-bench-") as work:
+        servers = Servers(work)
+        try:
+            ca, cert, key = make_certificates(work)
+            urls = {}
+            for scheme, (c, k) in (("http", ("", "")), ("https", (cert, key))):
+                port = free_port()
+                proc = servers.start(f"server-{scheme}",
+                                     [sys.executable, "-c", SERVER, str(port), c, k])
+                wait_for(lambda p=port: port_open(p), f"{scheme} server", 30, proc)
+                urls[scheme] = f"{scheme}://127.0.0.1:{port}/item"
+            daemon = cache_daemon.Daemon(servers, binary, f"--http-ca-file={ca}")
+            for n in sizes:
+                row = {"requests": n, "max_concurrent": 100}
+                for scheme, url in urls.items():
+                    results, wall, cpu = daemon.run(gets(n, url), max_concurrent=100)
+                    done = cache_daemon.succeeded(results)
+                    ok &= done == n
+                    row[scheme] = {"requests_per_s": round(n / wall),
+                                   "daemon_cpu_us_per_request": round(cpu / n * 1e6, 1),
+                                   "succeeded": done}
+                row["https_cpu_vs_http"] = round(row["https"]["daemon_cpu_us_per_request"]
+                                                 / row["http"]["daemon_cpu_us_per_request"], 2)
+                print(json.dumps(row), flush=True)
+        finally:
+            servers.stop_all()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
