@@ -1,6 +1,7 @@
 // The http executor in the real daemon against a local HTTP server started by the test: status
-// codes, retries (none for 4xx, Retry-After for 503, policy for refused connections) and
-// timeouts that close the connection. Loopback only; waits bounded and generous.
+// codes, retries (none for 4xx, Retry-After for 503, policy for refused connections), timeouts
+// that close the connection, and redirects (followed to the final answer, bounded, by method,
+// credentials dropped when leaving the origin). Loopback only; waits bounded and generous.
 #include <grpcpp/client_context.h>
 
 #include <atomic>
@@ -118,6 +119,119 @@ TEST_F(HttpTest, OkResponseSucceedsWithStatusAndParsedBody) {
   EXPECT_EQ(Field(Field(result.output(), "body"), "n").number_value(), 42);
   EXPECT_EQ(Field(Field(result.output(), "headers"), "content-type").string_value(),
             "application/json");
+  EXPECT_GE(Field(result.output(), "elapsed_ms").number_value(), 0);
+  EXPECT_FALSE(result.output().struct_value().fields().contains("url"));  // not redirected
+}
+
+void SetInput(v1::Task* task, const std::string& name, google::protobuf::Value value) {
+  (*task->mutable_input()->mutable_struct_value()->mutable_fields())[name] = std::move(value);
+}
+
+google::protobuf::Value StringValue(const std::string& s) {
+  google::protobuf::Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+TEST_F(HttpTest, RedirectsAreFollowedToTheFinalAnswer) {
+  std::string final_url;
+  Serve([&final_url](const HttpTestServer::Request& r) {
+    if (r.target == "/start") return MakeReply(302, {{"Location", "next?x=1"}});
+    if (r.target == "/next?x=1") return MakeReply(301, {{"Location", final_url}});
+    return MakeReply(200, {{"Content-Type", "application/json"}}, R"({"done": true})");
+  });
+  final_url = server_->Url("/final");
+  v1::ProcessBatchRequest request;
+  AddHttp(request, "get", server_->Url("/start"));
+  const v1::TaskResult result = ProcessOne(request);
+  ASSERT_EQ(result.state(), v1::TASK_STATE_SUCCEEDED) << result.DebugString();
+  EXPECT_EQ(Field(result.output(), "status").number_value(), 200);
+  EXPECT_TRUE(Field(Field(result.output(), "body"), "done").bool_value());
+  EXPECT_EQ(Field(result.output(), "url").string_value(), final_url);
+  std::vector<std::string> targets;
+  for (const HttpTestServer::Request& r : server_->requests()) targets.push_back(r.target);
+  EXPECT_EQ(targets, (std::vector<std::string>{"/start", "/next?x=1", "/final"}));
+}
+
+TEST_F(HttpTest, ARedirectLoopStopsAtTheBoundWithoutRetry) {
+  Serve([](const HttpTestServer::Request&) { return MakeReply(302, {{"Location", "/loop"}}); });
+  v1::ProcessBatchRequest request;
+  v1::Task* task = AddHttp(request, "loop", server_->Url("/loop"));
+  SetFixedRetry(task, 10, 3);
+  google::protobuf::Value two;
+  two.set_number_value(2);
+  SetInput(task, "max_redirects", two);
+  const v1::TaskResult result = ProcessOne(request);
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_EQ(result.error(),
+            absl::StrCat("http: stopped after 2 redirects: ", server_->Url("/loop"),
+                         " redirects again (input.max_redirects raises the bound)"));
+  EXPECT_EQ(server_->requests().size(), 3u);
+
+  // max_redirects 0: the redirect itself is the answer.
+  v1::ProcessBatchRequest unfollowed;
+  google::protobuf::Value zero;
+  zero.set_number_value(0);
+  SetInput(AddHttp(unfollowed, "raw", server_->Url("/loop")), "max_redirects", zero);
+  const v1::TaskResult raw = ProcessOne(unfollowed);
+  EXPECT_EQ(raw.state(), v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(Field(raw.output(), "status").number_value(), 302);
+  EXPECT_EQ(Field(Field(raw.output(), "headers"), "location").string_value(), "/loop");
+}
+
+TEST_F(HttpTest, APostFollowsOnly307And308KeepingItsBody) {
+  Serve([](const HttpTestServer::Request& r) {
+    if (r.target == "/found") return MakeReply(302, {{"Location", "/elsewhere"}});
+    if (r.target == "/temporary") return MakeReply(307, {{"Location", "/kept"}});
+    return MakeReply(200, {}, absl::StrCat(r.method, " ", r.body));
+  });
+  for (const char* target : {"/found", "/temporary"}) {
+    v1::ProcessBatchRequest request;
+    v1::Task* task = AddHttp(request, "post", server_->Url(target));
+    SetInput(task, "method", StringValue("POST"));
+    SetInput(task, "body", StringValue("payload"));
+    const v1::TaskResult result = ProcessOne(request);
+    ASSERT_EQ(result.state(), v1::TASK_STATE_SUCCEEDED) << result.DebugString();
+    if (std::string(target) == "/found") {
+      EXPECT_EQ(Field(result.output(), "status").number_value(), 302);  // not followed
+    } else {
+      EXPECT_EQ(Field(result.output(), "body").string_value(), "POST payload");
+    }
+  }
+  std::vector<std::string> targets;
+  for (const HttpTestServer::Request& r : server_->requests()) targets.push_back(r.target);
+  EXPECT_EQ(targets, (std::vector<std::string>{"/found", "/temporary", "/kept"}));
+}
+
+TEST_F(HttpTest, CredentialsAreDroppedWhenARedirectLeavesTheOrigin) {
+  absl::StatusOr<std::unique_ptr<HttpTestServer>> other =
+      HttpTestServer::Start([](const HttpTestServer::Request&) { return MakeReply(200); });
+  ASSERT_TRUE(other.ok());
+  const std::string elsewhere = (*other)->Url("/landing");
+  Serve([elsewhere](const HttpTestServer::Request& r) {
+    if (r.target == "/same") return MakeReply(302, {{"Location", "/landing"}});
+    if (r.target == "/away") return MakeReply(302, {{"Location", elsewhere}});
+    return MakeReply(200);
+  });
+  for (const char* target : {"/same", "/away"}) {
+    v1::ProcessBatchRequest request;
+    v1::Task* task = AddHttp(request, "get", server_->Url(target));
+    google::protobuf::Value headers;
+    (*headers.mutable_struct_value()->mutable_fields())["Authorization"].set_string_value(
+        "Bearer t0k3n");
+    (*headers.mutable_struct_value()->mutable_fields())["X-Trace"].set_string_value("7");
+    SetInput(task, "headers", headers);
+    ASSERT_EQ(ProcessOne(request).state(), v1::TASK_STATE_SUCCEEDED);
+  }
+  const std::vector<HttpTestServer::Request> here = server_->requests();
+  ASSERT_EQ(here.size(), 3u);  // /same, /landing, /away
+  EXPECT_EQ(here[1].target, "/landing");
+  EXPECT_EQ(here[1].Header("authorization"), "Bearer t0k3n");
+  const std::vector<HttpTestServer::Request> there = (*other)->requests();
+  ASSERT_EQ(there.size(), 1u);
+  EXPECT_EQ(there[0].Header("authorization"), "");
+  EXPECT_EQ(there[0].Header("x-trace"), "7");
 }
 
 TEST_F(HttpTest, NotFoundIsNotRetried) {

@@ -161,6 +161,29 @@ TEST_F(HttpsTest, ACertificateForAnotherNameFailsAtOnce) {
   EXPECT_TRUE(server_->requests().empty());
 }
 
+TEST_F(HttpsTest, ARedirectFromHttpsToHttpIsRefused) {
+  absl::StatusOr<std::unique_ptr<HttpTestServer>> plain =
+      HttpTestServer::Start([](const HttpTestServer::Request&) { return Json("{}"); });
+  ASSERT_TRUE(plain.ok());
+  const std::string downgrade = (*plain)->Url("/");
+  absl::StatusOr<std::unique_ptr<HttpTestServer>> server = HttpTestServer::StartTls(
+      [downgrade](const HttpTestServer::Request&) {
+        HttpTestServer::Reply reply;
+        reply.status = 302;
+        reply.headers = {{"Location", downgrade}};
+        return reply;
+      },
+      certs_->server_cert, certs_->server_key);
+  ASSERT_TRUE(server.ok());
+  server_ = *std::move(server);
+  const v1::TaskResult result = Get(server_->Url("/up"));
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_EQ(result.error(), absl::StrCat("http: ", server_->Url("/up"), " redirects to ", downgrade,
+                                         ": a redirect from https:// to http:// is not followed"));
+  EXPECT_TRUE((*plain)->requests().empty());
+}
+
 // What a plain HTTP server answers a TLS ClientHello with (as nginx does): a 400 in clear text.
 TEST_F(HttpsTest, AServerThatSpeaksNoTlsFailsTheHandshakeAtOnce) {
   boost::asio::io_context io;

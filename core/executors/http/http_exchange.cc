@@ -60,16 +60,24 @@ HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, Http
       resolver_(strand_),
       stream_(strand_),
       tls_(std::move(tls)),
-      request_(BuildRequest(spec_)),
       done_(std::move(done)) {
+  ResetForNextRequest();
+}
+
+void HttpExchange::ResetForNextRequest() {
+  request_ = BuildRequest(spec_);
+  buffer_.clear();
   if (spec_.tls && tls_ != nullptr) {
     tls_stream_ =
         std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(strand_, *tls_);
+  } else {
+    tls_stream_.reset();
   }
-  parser_.body_limit(kMaxHttpResponseBodyBytes);
-  parser_.header_limit(kMaxResponseHeaderBytes);
+  parser_.emplace();
+  parser_->body_limit(kMaxHttpResponseBodyBytes);
+  parser_->header_limit(kMaxResponseHeaderBytes);
   // A HEAD response announces a body it does not send: do not wait for it.
-  parser_.skip(spec_.method == "HEAD");
+  parser_->skip(spec_.method == "HEAD");
 }
 
 void HttpExchange::Start() {
@@ -79,16 +87,22 @@ void HttpExchange::Start() {
       return self->Finish(ExecutionOutcome::Failure("http: https:// is not configured",
                                                     /*non_retryable=*/true));
     }
+    self->started_ = std::chrono::steady_clock::now();
     if (self->spec_.timeout_ms.has_value()) {
-      self->deadline_ =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(*self->spec_.timeout_ms);
+      // One deadline for the whole exchange, redirects included.
+      self->deadline_ = self->started_ + std::chrono::milliseconds(*self->spec_.timeout_ms);
     }
-    self->resolver_.async_resolve(
-        self->spec_.host, std::to_string(self->spec_.port),
-        [self](const boost::system::error_code& ec, const tcp::resolver::results_type& endpoints) {
-          self->OnResolved(ec, endpoints);
-        });
+    self->Resolve();
   });
+}
+
+void HttpExchange::Resolve() {
+  resolver_.async_resolve(
+      spec_.host, std::to_string(spec_.port),
+      [self = shared_from_this()](const boost::system::error_code& ec,
+                                  const tcp::resolver::results_type& endpoints) {
+        self->OnResolved(ec, endpoints);
+      });
 }
 
 void HttpExchange::Abort() {
@@ -164,9 +178,9 @@ void HttpExchange::OnWritten(const boost::system::error_code& ec) {
     self->OnRead(e);
   };
   if (tls_stream_ != nullptr) {
-    http::async_read(*tls_stream_, buffer_, parser_, std::move(read));
+    http::async_read(*tls_stream_, buffer_, *parser_, std::move(read));
   } else {
-    http::async_read(stream_, buffer_, parser_, std::move(read));
+    http::async_read(stream_, buffer_, *parser_, std::move(read));
   }
 }
 
@@ -174,12 +188,44 @@ void HttpExchange::OnRead(const boost::system::error_code& ec) {
   if (finished_) return;
   // A server that closes a TLS connection without close_notify after a complete response
   // (common with Connection: close) loses nothing.
-  if (ec && !(ec == boost::asio::ssl::error::stream_truncated && parser_.is_done())) {
+  if (ec && !(ec == boost::asio::ssl::error::stream_truncated && parser_->is_done())) {
     return Fail("read the response", ec);
   }
   Tcp().close();
-  Finish(
-      HttpResponseOutcome(ToResponseData(parser_.release()), clock_.WallNow(), spec_.units_header));
+  http::response<http::string_body> response = parser_->release();
+  if (IsFollowedRedirect(spec_.method, response.result_int())) {
+    const auto location = response.find(http::field::location);
+    if (location != response.end() && !location->value().empty()) {
+      if (spec_.max_redirects > 0) return FollowRedirect(std::string(location->value()));
+      if (redirects_ > 0) {
+        return Finish(ExecutionOutcome::Failure(
+            absl::StrCat("http: stopped after ", redirects_, " redirects: ", spec_.url,
+                         " redirects again (input.max_redirects raises the bound)"),
+            /*non_retryable=*/true));
+      }
+    }
+  }
+  ExecutionOutcome outcome = HttpResponseOutcome(ToResponseData(std::move(response)),
+                                                 clock_.WallNow(), spec_.units_header);
+  if (boost::json::object* output = outcome.output.if_object()) {
+    (*output)["elapsed_ms"] =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+            .count();
+    if (redirects_ > 0) (*output)["url"] = spec_.url;  // where the answer came from
+  }
+  Finish(std::move(outcome));
+}
+
+void HttpExchange::FollowRedirect(const std::string& location) {
+  absl::StatusOr<HttpRequestSpec> next = RedirectedSpec(spec_, location);
+  if (!next.ok()) {
+    return Finish(ExecutionOutcome::Failure(std::string(next.status().message()),
+                                            /*non_retryable=*/true));
+  }
+  spec_ = *std::move(next);
+  ++redirects_;
+  ResetForNextRequest();
+  Resolve();
 }
 
 void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) {

@@ -1,7 +1,8 @@
 // One HTTP/1.1 request and its response over Boost.Beast, as an asynchronous state machine on
 // its own strand: resolve, connect, (for https:// the TLS handshake, verifying the server's
-// certificate and name), write, read, then report exactly once — unless aborted first, in which
-// case it reports nothing. Start and Abort may be called from any thread.
+// certificate and name), write, read -- again from the top on a new connection for each
+// redirect it follows -- then report exactly once, unless aborted first, in which case it
+// reports nothing. Start and Abort may be called from any thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -44,6 +45,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
  private:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
+  void Resolve();
   void OnResolved(const boost::system::error_code& ec,
                   const boost::asio::ip::tcp::resolver::results_type& endpoints);
   void OnConnected(const boost::system::error_code& ec);
@@ -51,6 +53,10 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   void Write();
   void OnWritten(const boost::system::error_code& ec);
   void OnRead(const boost::system::error_code& ec);
+  // Starts over for `location`, or reports why the redirect is refused.
+  void FollowRedirect(const std::string& location);
+  // A fresh parser (and TLS stream) for the next exchange on a new connection.
+  void ResetForNextRequest();
   // Reports a transport failure of `stage` (retryable unless the response was too large).
   void Fail(const char* stage, const boost::system::error_code& ec);
   void Finish(ExecutionOutcome outcome);
@@ -59,7 +65,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   boost::beast::tcp_stream& Tcp() { return tls_stream_ ? tls_stream_->next_layer() : stream_; }
 
   const Clock& clock_;
-  const HttpRequestSpec spec_;
+  HttpRequestSpec spec_;  // the current request (changes with each redirect)
   Strand strand_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::beast::tcp_stream stream_;  // http:// only
@@ -67,7 +73,9 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;  // https://
   boost::beast::flat_buffer buffer_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
-  boost::beast::http::response_parser<boost::beast::http::string_body> parser_;
+  std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+  std::chrono::steady_clock::time_point started_{};
+  uint32_t redirects_ = 0;  // followed so far
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   Done done_;
   bool finished_ = false;  // reported or aborted; strand only

@@ -1,8 +1,8 @@
 // The `http` executor: one HTTP/1.1 request per attempt, http:// or https:// (TLS 1.2+, the
-// server's certificate and name verified; tls_client_context.h), redirects not followed, one
-// connection per request; asynchronous on the daemon's io_context, so waiting requests hold no
-// thread.
-// Start and Cancel run on the scheduler's strand and never block; requests run on their own.
+// server's certificate and name verified; tls_client_context.h), redirects followed (up to
+// input.max_redirects, never from https:// to http://), one connection per request; asynchronous on
+// the daemon's io_context, so waiting requests hold no thread. Start and Cancel run on the
+// scheduler's strand and never block; requests run on their own.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,9 +22,9 @@
 
 namespace batchd::core {
 
-// Input {"method", "url", "headers", "body", "timeout_ms"}; output {"status", "headers",
-// "body"}. Connection errors and 5xx are retryable, 429/503 honour Retry-After, other 4xx are
-// final (see http_response_outcome.h).
+// Input {"method", "url", "headers", "body", "timeout_ms", "max_redirects"}; output {"status",
+// "headers", "body", "elapsed_ms", and "url" when redirected}. Connection errors and 5xx are
+// retryable, 429/503 honour Retry-After, other 4xx are final (see http_response_outcome.h).
 class HttpExecutor final : public Executor {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;

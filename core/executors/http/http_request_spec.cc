@@ -97,11 +97,9 @@ absl::Status ParseAuthority(absl::string_view url, absl::string_view authority,
   return absl::OkStatus();
 }
 
-absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
-  if (value == nullptr) return Invalid("url", "is required");
-  const boost::json::string* s = value->if_string();
-  if (s == nullptr) return Invalid("url", "must be a string");
-  const absl::string_view url(s->data(), s->size());
+absl::Status ParseUrlText(absl::string_view url, HttpRequestSpec& spec) {
+  spec.url = std::string(url);
+  spec.target = "/";
   spec.tls = absl::StartsWithIgnoreCase(url, "https://");
   if (!spec.tls && !absl::StartsWithIgnoreCase(url, "http://")) {
     return BadUrl(url, "it must start with http:// or https://");
@@ -119,6 +117,24 @@ absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
     absl::string_view target = rest.substr(authority_end);
     spec.target = target[0] == '/' ? std::string(target) : absl::StrCat("/", target);
   }
+  return absl::OkStatus();
+}
+
+absl::Status ParseUrl(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr) return Invalid("url", "is required");
+  const boost::json::string* s = value->if_string();
+  if (s == nullptr) return Invalid("url", "must be a string");
+  return ParseUrlText(absl::string_view(s->data(), s->size()), spec);
+}
+
+absl::Status ParseMaxRedirects(const boost::json::value* value, HttpRequestSpec& spec) {
+  if (value == nullptr || value->is_null()) return absl::OkStatus();
+  std::optional<uint64_t> n = AsNonNegativeInteger(*value);
+  if (!n.has_value() || *n > kMaxRedirectsLimit) {
+    return Invalid("max_redirects",
+                   absl::StrCat("must be a whole number from 0 to ", kMaxRedirectsLimit));
+  }
+  spec.max_redirects = static_cast<uint32_t>(*n);
   return absl::OkStatus();
 }
 
@@ -199,8 +215,70 @@ absl::StatusOr<HttpRequestSpec> ParseHttpRequestSpec(const boost::json::value& i
   RETURN_IF_ERROR(ParseMethod(obj->if_contains("method"), spec));
   RETURN_IF_ERROR(ParseHeaders(obj->if_contains("headers"), spec));
   RETURN_IF_ERROR(ParseTimeout(obj->if_contains("timeout_ms"), spec));
+  RETURN_IF_ERROR(ParseMaxRedirects(obj->if_contains("max_redirects"), spec));
   ParseBody(obj->if_contains("body"), spec);
   return spec;
+}
+
+bool IsFollowedRedirect(absl::string_view method, unsigned status) {
+  switch (status) {
+    case 301:
+    case 302:
+    case 303:
+      return method == "GET" || method == "HEAD";
+    case 307:
+    case 308:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::StatusOr<HttpRequestSpec> RedirectedSpec(const HttpRequestSpec& spec,
+                                               absl::string_view location) {
+  const absl::string_view scheme = spec.tls ? "https:" : "http:";
+  std::string url;
+  if (absl::StartsWithIgnoreCase(location, "http://") ||
+      absl::StartsWithIgnoreCase(location, "https://")) {
+    url = std::string(location);
+  } else if (absl::StartsWith(location, "//")) {
+    url = absl::StrCat(scheme, location);
+  } else {
+    const std::string origin = absl::StrCat(
+        scheme, "//",
+        spec.host.find(':') != std::string::npos ? absl::StrCat("[", spec.host, "]") : spec.host,
+        ":", spec.port);
+    if (absl::StartsWith(location, "/")) {
+      url = absl::StrCat(origin, location);
+    } else {
+      // Relative to the current path's directory (its query dropped).
+      const absl::string_view path =
+          absl::string_view(spec.target).substr(0, absl::string_view(spec.target).find('?'));
+      url = absl::StrCat(origin, path.substr(0, path.rfind('/') + 1), location);
+    }
+  }
+  HttpRequestSpec next = spec;
+  next.headers.clear();
+  if (absl::Status parsed = ParseUrlText(url, next); !parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("http: ", spec.url, " redirects to '", location,
+                                                   "', which is not a valid URL"));
+  }
+  if (spec.tls && !next.tls) {
+    return absl::FailedPreconditionError(absl::StrCat("http: ", spec.url, " redirects to ",
+                                                      next.url,
+                                                      ": a redirect from https:// to http:// "
+                                                      "is not followed"));
+  }
+  const bool same_origin = next.tls == spec.tls && next.host == spec.host && next.port == spec.port;
+  for (const auto& [name, value] : spec.headers) {
+    if (!same_origin &&
+        (absl::EqualsIgnoreCase(name, "authorization") || absl::EqualsIgnoreCase(name, "cookie"))) {
+      continue;
+    }
+    next.headers.emplace_back(name, value);
+  }
+  --next.max_redirects;
+  return next;
 }
 
 }  // namespace batchd::core

@@ -31,7 +31,8 @@ inline constexpr uint32_t kMaxRetryAfterMs = 3600 * 1000;
 // else the body as a string with invalid UTF-8 replaced by U+FFFD.
 boost::json::object HttpResponseOutput(const HttpResponseData& response);
 
-// 2xx and 3xx succeed (redirects are not followed); 429, 503 and other 5xx fail retryably (429
+// 2xx and 3xx succeed (a redirect that reaches here was not followed: see
+// http_request_spec.h); 429, 503 and other 5xx fail retryably (429
 // and 503 throttled, with their Retry-After as the next delay); other statuses fail
 // non-retryably. With a `units_header`, its value (a non-negative integer) is the units used.
 ExecutionOutcome HttpResponseOutcome(const HttpResponseData& response, WallTime now,

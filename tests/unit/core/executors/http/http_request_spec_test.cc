@@ -50,6 +50,55 @@ TEST(HttpRequestSpecTest, HttpsDefaultsToPort443AndLeavesItOutOfTheHostHeader) {
   EXPECT_FALSE(ParseOk(boost::json::object{{"url", "http://h/"}}).tls);
 }
 
+TEST(HttpRequestSpecTest, RedirectsResolveAgainstTheCurrentUrl) {
+  HttpRequestSpec spec = ParseOk(boost::json::object{
+      {"url", "https://api.example.com/v1/items/7?page=2"},
+      {"headers", {{"Authorization", "Bearer x"}, {"Cookie", "c=1"}, {"X-Trace", "7"}}}});
+  const auto next = [&spec](const char* location) {
+    absl::StatusOr<HttpRequestSpec> r = RedirectedSpec(spec, location);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->url : r.status().ToString();
+  };
+  EXPECT_EQ(next("8"), "https://api.example.com:443/v1/items/8");
+  EXPECT_EQ(next("../up?q=1"), "https://api.example.com:443/v1/items/../up?q=1");
+  EXPECT_EQ(next("/root"), "https://api.example.com:443/root");
+  EXPECT_EQ(next("//cdn.example.com/a"), "https://cdn.example.com/a");
+  EXPECT_EQ(next("HTTPS://other:8443/b"), "HTTPS://other:8443/b");
+
+  absl::StatusOr<HttpRequestSpec> same = RedirectedSpec(spec, "/root");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->target, "/root");
+  EXPECT_EQ(same->host_header, "api.example.com");
+  EXPECT_EQ(same->max_redirects, kDefaultMaxRedirects - 1);
+  EXPECT_EQ(same->headers.size(), 3u);  // the same origin keeps the credentials
+  absl::StatusOr<HttpRequestSpec> away = RedirectedSpec(spec, "https://cdn.example.com/");
+  ASSERT_TRUE(away.ok());
+  ASSERT_EQ(away->headers.size(), 1u);
+  EXPECT_EQ(away->headers[0].first, "X-Trace");
+
+  EXPECT_EQ(RedirectedSpec(spec, "http://api.example.com/").status().message(),
+            "http: https://api.example.com/v1/items/7?page=2 redirects to "
+            "http://api.example.com/: a redirect from https:// to http:// is not followed");
+  EXPECT_EQ(RedirectedSpec(spec, "https://bad host/").status().message(),
+            "http: https://api.example.com/v1/items/7?page=2 redirects to 'https://bad host/', "
+            "which is not a valid URL");
+}
+
+TEST(HttpRequestSpecTest, WhichRedirectsAreFollowed) {
+  EXPECT_TRUE(IsFollowedRedirect("GET", 301));
+  EXPECT_TRUE(IsFollowedRedirect("HEAD", 302));
+  EXPECT_TRUE(IsFollowedRedirect("GET", 303));
+  EXPECT_FALSE(IsFollowedRedirect("POST", 302));
+  EXPECT_TRUE(IsFollowedRedirect("POST", 307));
+  EXPECT_TRUE(IsFollowedRedirect("PUT", 308));
+  EXPECT_FALSE(IsFollowedRedirect("GET", 304));
+  EXPECT_FALSE(IsFollowedRedirect("GET", 200));
+  EXPECT_EQ(ParseHttpRequestSpec(boost::json::object{{"url", "http://h/"}, {"max_redirects", 21}})
+                .status()
+                .message(),
+            "http: input.max_redirects must be a whole number from 0 to 20");
+}
+
 TEST(HttpRequestSpecTest, Ipv6Literal) {
   HttpRequestSpec spec = ParseOk(boost::json::object{{"url", "http://[::1]:9000/x"}});
   EXPECT_EQ(spec.host, "::1");
