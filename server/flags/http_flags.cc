@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
@@ -14,6 +15,15 @@ ABSL_FLAG(std::string, http_ca_file, "",
           "PEM file of CA certificates the http executor trusts for https:// besides the "
           "system's (/etc/ssl/certs), e.g. a company's or a test CA");
 
+ABSL_FLAG(std::vector<std::string>, http_deny, {},
+          "Comma-separated destinations the http executor must not reach: host names, *.domain, "
+          "IP addresses or CIDRs, each with an optional :PORT (e.g. 10.0.0.0/8,*.internal). "
+          "Link-local and cloud metadata addresses are always denied unless --http-allow names "
+          "them");
+ABSL_FLAG(std::vector<std::string>, http_allow, {},
+          "Comma-separated destinations the http executor may reach (same forms as "
+          "--http-deny); when given, every other destination is denied");
+
 namespace batchd::server {
 
 absl::StatusOr<core::HttpExecutorOptions> HttpOptionsFromFlags() {
@@ -22,6 +32,14 @@ absl::StatusOr<core::HttpExecutorOptions> HttpOptionsFromFlags() {
   if (!options.ca_file.empty() && ::access(options.ca_file.c_str(), R_OK) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid --http-ca-file '", options.ca_file, "': ", std::strerror(errno)));
+  }
+  options.deny = absl::GetFlag(FLAGS_http_deny);
+  options.allow = absl::GetFlag(FLAGS_http_allow);
+  // Checked here too, so a bad rule is reported with the other flag errors (exit 2).
+  if (absl::StatusOr<core::EgressPolicy> policy =
+          core::EgressPolicy::Make(options.deny, options.allow);
+      !policy.ok()) {
+    return policy.status();
   }
   return options;
 }

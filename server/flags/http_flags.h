@@ -1,4 +1,5 @@
-// The daemon's http executor flags (--http-ca-file) read into the executor's options. Call from
+// The daemon's http executor flags (--http-ca-file, --http-deny, --http-allow) read into the
+// executor's options. Call from
 // main's thread only, after absl::ParseCommandLine.
 #pragma once
 
@@ -7,7 +8,8 @@
 
 namespace batchd::server {
 
-// INVALID_ARGUMENT naming the flag when the CA file is not a readable file.
+// INVALID_ARGUMENT naming the flag when the CA file is not a readable file or an egress rule
+// does not parse.
 absl::StatusOr<core::HttpExecutorOptions> HttpOptionsFromFlags();
 
 }  // namespace batchd::server

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/daemon_test_base.h"
@@ -301,6 +302,60 @@ TEST_F(HttpTest, TaskTimeoutClosesTheConnection) {
   EXPECT_EQ(result.error(), "Timeout after 300 ms");
   // The server saw the request and then its connection closed, well before its 10 s hold.
   EXPECT_TRUE(server_->WaitForClientCloses(1, kWait));
+}
+
+TEST_F(HttpTest, TheCloudMetadataAddressIsDeniedByDefaultWithoutRetry) {
+  v1::ProcessBatchRequest request;
+  SetFixedRetry(AddHttp(request, "imds", "http://169.254.169.254/latest/meta-data/"), 10, 3);
+  const v1::TaskResult result = ProcessOne(request);
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_EQ(result.error(),
+            "http: egress to 169.254.169.254:80 is denied by rule '169.254.0.0/16' (denied by "
+            "default: link-local and cloud metadata addresses; --http-allow can name it)");
+}
+
+// A daemon denying loopback: a name that resolves to it is denied on its address.
+class HttpEgressTest : public HttpTest {
+ protected:
+  std::vector<std::string> DaemonFlags() const override {
+    return {"--http-deny=127.0.0.0/8,::1", "--http-allow="};
+  }
+};
+
+TEST_F(HttpEgressTest, ANameResolvingToADeniedAddressIsDenied) {
+  Serve([](const HttpTestServer::Request&) { return MakeReply(200); });
+  for (const std::string& url :
+       {server_->Url("/"), absl::StrCat("http://localhost:", server_->port(), "/")}) {
+    v1::ProcessBatchRequest request;
+    SetFixedRetry(AddHttp(request, "get", url), 10, 3);
+    const v1::TaskResult result = ProcessOne(request);
+    EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+    EXPECT_EQ(result.retry_count(), 0u);
+    EXPECT_THAT(result.error(), ::testing::HasSubstr("is denied by rule '"));
+    EXPECT_THAT(result.error(), ::testing::HasSubstr("(--http-deny)"));
+  }
+  EXPECT_THAT(ProcessOne([&] {
+                v1::ProcessBatchRequest r;
+                AddHttp(r, "get", absl::StrCat("http://localhost:", server_->port(), "/"));
+                return r;
+              }())
+                  .error(),
+              ::testing::StartsWith(
+                  absl::StrCat("http: egress to localhost:", server_->port(), " (resolved to ")));
+  EXPECT_TRUE(server_->requests().empty());
+}
+
+TEST(HttpEgressFlagsTest, ABadRuleStopsBatchdNamingIt) {
+  absl::StatusOr<testing::CommandResult> run =
+      testing::RunCommand({DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--durability=none",
+                           "--http-deny=10.0.0.0/40"},
+                          absl::Seconds(30));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->stderr_text,
+              ::testing::HasSubstr(
+                  "invalid --http-deny rule '10.0.0.0/40': the prefix length must be at most 32"));
 }
 
 }  // namespace

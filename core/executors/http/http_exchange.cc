@@ -5,6 +5,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/write.hpp>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/executors/http/http_response_outcome.h"
@@ -53,13 +54,15 @@ HttpResponseData ToResponseData(http::response<http::string_body>&& response) {
 }  // namespace
 
 HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
-                           std::shared_ptr<boost::asio::ssl::context> tls, Done done)
+                           std::shared_ptr<boost::asio::ssl::context> tls,
+                           std::shared_ptr<const EgressPolicy> egress, Done done)
     : clock_(clock),
       spec_(std::move(spec)),
       strand_(boost::asio::make_strand(io)),
       resolver_(strand_),
       stream_(strand_),
       tls_(std::move(tls)),
+      egress_(std::move(egress)),
       done_(std::move(done)) {
   ResetForNextRequest();
 }
@@ -97,6 +100,12 @@ void HttpExchange::Start() {
 }
 
 void HttpExchange::Resolve() {
+  if (egress_ != nullptr) {
+    if (const std::string denied = egress_->CheckHost(spec_.host, spec_.port); !denied.empty()) {
+      return Finish(ExecutionOutcome::Failure(absl::StrCat("http: ", denied),
+                                              /*non_retryable=*/true));
+    }
+  }
   resolver_.async_resolve(
       spec_.host, std::to_string(spec_.port),
       [self = shared_from_this()](const boost::system::error_code& ec,
@@ -125,7 +134,25 @@ void HttpExchange::OnResolved(const boost::system::error_code& ec,
     }
     Tcp().expires_at(*deadline_);  // covers connect, handshake, write and read together
   }
-  Tcp().async_connect(endpoints,
+  // Only to addresses the egress policy allows: a name cannot lead to a denied one.
+  std::vector<tcp::endpoint> allowed;
+  std::string denied;
+  for (const auto& entry : endpoints) {
+    const std::string why =
+        egress_ == nullptr
+            ? ""
+            : egress_->CheckAddress(spec_.host, entry.endpoint().address(), spec_.port);
+    if (why.empty()) {
+      allowed.push_back(entry.endpoint());
+    } else if (denied.empty()) {
+      denied = why;
+    }
+  }
+  if (allowed.empty()) {
+    return Finish(ExecutionOutcome::Failure(absl::StrCat("http: ", denied),
+                                            /*non_retryable=*/true));
+  }
+  Tcp().async_connect(allowed,
                       [self = shared_from_this()](const boost::system::error_code& e,
                                                   const tcp::endpoint&) { self->OnConnected(e); });
 }

@@ -21,6 +21,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "core/executors/executor.h"
+#include "core/executors/http/egress_policy.h"
 #include "core/executors/http/http_request_spec.h"
 #include "core/time/clock.h"
 
@@ -35,8 +36,10 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   using Done = absl::AnyInvocable<void(ExecutionOutcome)>;
 
   // `tls`: the client context for https:// (tls_client_context.h); may be null for http://.
+  // `egress`: where requests may go; null allows everything (tests of the exchange itself).
   HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
-               std::shared_ptr<boost::asio::ssl::context> tls, Done done);
+               std::shared_ptr<boost::asio::ssl::context> tls,
+               std::shared_ptr<const EgressPolicy> egress, Done done);
 
   void Start();
   // Closes the connection (or stops the DNS lookup); the outcome is dropped.
@@ -70,6 +73,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   boost::asio::ip::tcp::resolver resolver_;
   boost::beast::tcp_stream stream_;  // http:// only
   std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<const EgressPolicy> egress_;
   std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;  // https://
   boost::beast::flat_buffer buffer_;
   boost::beast::http::request<boost::beast::http::string_body> request_;

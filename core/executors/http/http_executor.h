@@ -10,6 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_environment.h"
+#include "core/executors/http/egress_policy.h"
 #include "core/executors/http/http_exchange.h"
 #include "core/time/clock.h"
 
@@ -32,7 +34,8 @@ class HttpExecutor final : public Executor {
   // `scheduler_strand` is only used to check that Start and Cancel run on it; `tls` is the
   // client context of https:// requests (MakeTlsClientContext).
   HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock,
-               std::shared_ptr<boost::asio::ssl::context> tls);
+               std::shared_ptr<boost::asio::ssl::context> tls,
+               std::shared_ptr<const EgressPolicy> egress = std::make_shared<EgressPolicy>());
   void Start(const ExecutionRequest& request, CompletionSink& sink) override;
   void Cancel(const AttemptToken& token) override;
 
@@ -48,15 +51,18 @@ class HttpExecutor final : public Executor {
   const Strand scheduler_strand_;
   const Clock& clock_;
   const std::shared_ptr<boost::asio::ssl::context> tls_;
+  const std::shared_ptr<const EgressPolicy> egress_;
   const std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
 };
 
 struct HttpExecutorOptions {
   std::string ca_file;  // --http-ca-file: PEM CAs trusted besides the system's ("" for none)
+  std::vector<std::string> deny;   // --http-deny rules (egress_policy.h)
+  std::vector<std::string> allow;  // --http-allow rules
 };
 
 // Registers `http` (kind "builtin") on the environment's io_context. INVALID_ARGUMENT naming
-// the file when the CAs cannot be loaded.
+// the file when the CAs cannot be loaded, or the rule when an egress rule does not parse.
 absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
                                   const HttpExecutorOptions& options = {});
 

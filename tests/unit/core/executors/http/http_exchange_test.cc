@@ -108,7 +108,7 @@ class HttpExchangeTest : public ::testing::Test {
 
   std::shared_ptr<HttpExchange> Make(HttpRequestSpec spec) {
     return std::make_shared<HttpExchange>(
-        io_, clock_, std::move(spec), /*tls=*/nullptr,
+        io_, clock_, std::move(spec), /*tls=*/nullptr, /*egress=*/nullptr,
         [this](ExecutionOutcome outcome) { outcomes_.push_back(std::move(outcome)); });
   }
 
