@@ -8,9 +8,12 @@ N small GETs (1,000 and 10,000; --quick: 1,000) at max_concurrent 100 to a local
 over http:// and once over https:// (a certificate from a CA openssl makes here, given to batchd
 as --http-ca-file): requests/s end to end and the daemon's CPU per request. The server is
 nginx-free Python (http.server, one thread per connection) in its own process, so requests/s is
-bounded by it; the daemon's CPU per request is batchd's own cost. Today every request opens a
-new connection (and a full TLS handshake): this is the baseline connection pooling is measured
-against. Exits 1 when a request fails.
+bounded by it; the daemon's CPU per request is batchd's own cost. The same requests from
+Python's aiohttp (one process, asyncio, at most 100 at a time) against the same servers give
+the comparison: requests/s and CPU per request of each. Today every request opens a new
+connection (the server answers Connection: close, for both clients) and makes a full TLS
+handshake: this is the baseline connection pooling is measured against. Exits 1 when a request
+fails.
 """
 import argparse
 import json
@@ -51,6 +54,38 @@ SERVER = textwrap.dedent("""
         server.socket = context.wrap_socket(server.socket, server_side=True)
     server.serve_forever()
 """)
+
+
+AIOHTTP_CLIENT = textwrap.dedent("""
+    import asyncio, json, ssl, sys, time
+    import aiohttp
+    url, n, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    async def main():
+        context = ssl.create_default_context(cafile=ca) if url.startswith("https") else False
+        limit = asyncio.Semaphore(100)
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, ssl=context)) as session:
+            async def one():
+                async with limit:
+                    async with session.get(url) as response:
+                        await response.read()
+                        return response.status
+            start = time.monotonic()
+            statuses = await asyncio.gather(*[one() for _ in range(n)])
+            return time.monotonic() - start, sum(1 for s in statuses if s == 200)
+    cpu0 = time.process_time()
+    wall, ok = asyncio.run(main())
+    print(json.dumps({"wall_s": wall, "succeeded": ok, "cpu_s": time.process_time() - cpu0}))
+""")
+
+
+def aiohttp_run(url, n, ca):
+    out = subprocess.run(["/usr/bin/python3", "-c", AIOHTTP_CLIENT, url, str(n), ca],
+                         check=True, capture_output=True, text=True, timeout=600)
+    figures = json.loads(out.stdout)
+    return {"requests_per_s": round(n / figures["wall_s"]),
+            "cpu_us_per_request": round(figures["cpu_s"] / n * 1e6, 1),
+            "succeeded": figures["succeeded"]}
 
 
 def openssl(*args):
@@ -113,6 +148,15 @@ def main():
                                    "succeeded": done}
                 row["https_cpu_vs_http"] = round(row["https"]["daemon_cpu_us_per_request"]
                                                  / row["http"]["daemon_cpu_us_per_request"], 2)
+                for scheme, url in urls.items():
+                    aio = aiohttp_run(url, n, ca)
+                    ok &= aio["succeeded"] == n
+                    row[f"aiohttp_{scheme}"] = aio
+                    row[f"batchd_vs_aiohttp_{scheme}"] = {
+                        "requests_per_s": round(row[scheme]["requests_per_s"]
+                                                / aio["requests_per_s"], 2),
+                        "cpu_per_request": round(row[scheme]["daemon_cpu_us_per_request"]
+                                                 / aio["cpu_us_per_request"], 2)}
                 print(json.dumps(row), flush=True)
         finally:
             servers.stop_all()

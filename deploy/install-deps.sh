@@ -12,10 +12,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest
   procps
-  openssl  # tests/integration/security_test.cc makes its TLS certificates with it
+  openssl  # tests (security, https) and bench/https_daemon.py make their TLS certificates with it
   # bench/run.sh: the peers (Celery 5 + Redis, Dask distributed), the shell tools compared with
   # the shell executor, plots; perf for profiling the hot paths the benchmarks point at.
   python3-celery python3-redis redis-server python3-distributed python3-matplotlib
+  python3-aiohttp  # bench/https_daemon.py: the asyncio HTTP client batchd's http executor is compared with
   parallel make bc linux-perf
   # deploy/sanitize.sh and tests/fuzz: clang and libFuzzer for the asan preset; libclang-rt-14-dev
   # holds the sanitizer and fuzzer runtimes and FuzzedDataProvider.h, which the gcc build's
