@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -33,14 +34,10 @@ absl::StatusOr<core::HttpExecutorOptions> HttpOptionsFromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid --http-ca-file '", options.ca_file, "': ", std::strerror(errno)));
   }
-  options.deny = absl::GetFlag(FLAGS_http_deny);
-  options.allow = absl::GetFlag(FLAGS_http_allow);
-  // Checked here too, so a bad rule is reported with the other flag errors (exit 2).
-  if (absl::StatusOr<core::EgressPolicy> policy =
-          core::EgressPolicy::Make(options.deny, options.allow);
-      !policy.ok()) {
-    return policy.status();
-  }
+  absl::StatusOr<core::EgressPolicy> egress =
+      core::EgressPolicy::Make(absl::GetFlag(FLAGS_http_deny), absl::GetFlag(FLAGS_http_allow));
+  if (!egress.ok()) return egress.status();
+  options.egress = *std::move(egress);
   return options;
 }
 

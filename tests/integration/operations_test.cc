@@ -102,6 +102,12 @@ std::map<std::string, double> ParseSamples(const std::string& body) {
   return samples;
 }
 
+// GET /metrics from `address`, parsed.
+std::map<std::string, double> Scrape(const std::string& address) {
+  const std::string http = HttpGet(address, "/metrics");
+  return ParseSamples(http.substr(http.find("\r\n\r\n") + 4));
+}
+
 v1::ProcessBatchRequest EchoBatch(int n) {
   v1::ProcessBatchRequest request;
   for (int i = 0; i < n; ++i) {
@@ -176,8 +182,7 @@ TEST(OperationsTest, MetricsCountTheResultCache) {
   ASSERT_TRUE(Process(*stub, request, &response).ok());
   ASSERT_TRUE(Process(*stub, request, &response).ok());
 
-  const std::string http = HttpGet(metrics, "/metrics");
-  const std::map<std::string, double> s = ParseSamples(http.substr(http.find("\r\n\r\n") + 4));
+  const std::map<std::string, double> s = Scrape(metrics);
   EXPECT_EQ(s.at("batchd_cache_lookups_total{result=\"hit\"}"), 3);
   EXPECT_EQ(s.at("batchd_cache_lookups_total{result=\"miss\"}"), 3);
   EXPECT_EQ(s.at("batchd_cache_single_flight_joins_total"), 2);

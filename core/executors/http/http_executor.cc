@@ -62,12 +62,11 @@ absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
                                   const HttpExecutorOptions& options) {
   ASSIGN_OR_RETURN(std::shared_ptr<boost::asio::ssl::context> tls,
                    MakeTlsClientContext(options.ca_file));
-  ASSIGN_OR_RETURN(EgressPolicy egress, EgressPolicy::Make(options.deny, options.allow));
   return environment.registry.Register(
       {"http", "builtin", 0, 0},
       std::make_unique<HttpExecutor>(environment.io, environment.strand, environment.clock,
                                      std::move(tls),
-                                     std::make_shared<const EgressPolicy>(std::move(egress))));
+                                     std::make_shared<const EgressPolicy>(options.egress)));
 }
 
 }  // namespace batchd::core

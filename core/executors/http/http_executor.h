@@ -57,12 +57,11 @@ class HttpExecutor final : public Executor {
 
 struct HttpExecutorOptions {
   std::string ca_file;  // --http-ca-file: PEM CAs trusted besides the system's ("" for none)
-  std::vector<std::string> deny;   // --http-deny rules (egress_policy.h)
-  std::vector<std::string> allow;  // --http-allow rules
+  EgressPolicy egress;  // from --http-deny and --http-allow (egress_policy.h)
 };
 
 // Registers `http` (kind "builtin") on the environment's io_context. INVALID_ARGUMENT naming
-// the file when the CAs cannot be loaded, or the rule when an egress rule does not parse.
+// the file when the CAs cannot be loaded.
 absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
                                   const HttpExecutorOptions& options = {});
 
