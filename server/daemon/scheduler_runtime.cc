@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/time/time.h"
@@ -22,6 +23,9 @@ absl::Status RegisterConfiguredExecutors(const DaemonConfig& config,
                                          core::ExecutorEnvironment& environment) {
   RETURN_IF_ERROR(RegisterConfiguredPlugins(config.plugins, environment));
   RETURN_IF_ERROR(RegisterConfiguredShellExecutor(config.shell, environment));
+  if (const std::string proxies = config.http.transport.proxy.Describe(); !proxies.empty()) {
+    spdlog::info("http executor: proxies: {}", proxies);
+  }
   return core::RegisterHttpExecutor(environment, config.http);
 }
 

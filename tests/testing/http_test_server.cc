@@ -101,6 +101,11 @@ size_t HttpTestServer::handshake_failures() const {
   return handshake_failures_;
 }
 
+size_t HttpTestServer::accepts() const {
+  absl::MutexLock lock(&mu_);
+  return accepts_;
+}
+
 std::vector<HttpTestServer::Request> HttpTestServer::requests() const {
   absl::MutexLock lock(&mu_);
   return requests_;
@@ -132,6 +137,7 @@ void HttpTestServer::AcceptLoop() {
     if (stopping_) return;
     if (ec) continue;
     absl::MutexLock lock(&mu_);
+    ++accepts_;
     open_fds_.insert(socket.native_handle());
     connection_threads_.emplace_back(
         [this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
@@ -141,8 +147,10 @@ void HttpTestServer::AcceptLoop() {
 void HttpTestServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   boost::system::error_code ec;
+  boost::beast::flat_buffer buffer;
   if (tls_ == nullptr) {
-    Exchange(socket, fd);
+    while (Exchange(socket, buffer, fd)) {
+    }
   } else {
     boost::asio::ssl::stream<tcp::socket&> stream(socket, *tls_);
     stream.handshake(boost::asio::ssl::stream_base::server, ec);
@@ -151,7 +159,8 @@ void HttpTestServer::Serve(tcp::socket socket) {
       ++handshake_failures_;
       changed_.SignalAll();
     } else {
-      Exchange(stream, fd);
+      while (Exchange(stream, buffer, fd)) {
+      }
     }
   }
   absl::MutexLock lock(&mu_);
@@ -160,12 +169,11 @@ void HttpTestServer::Serve(tcp::socket socket) {
 }
 
 template <typename Stream>
-void HttpTestServer::Exchange(Stream& stream, int fd) {
+bool HttpTestServer::Exchange(Stream& stream, boost::beast::flat_buffer& buffer, int fd) {
   boost::system::error_code ec;
-  boost::beast::flat_buffer buffer;
   http::request<http::string_body> message;
   http::read(stream, buffer, message, ec);
-  if (ec) return;
+  if (ec || stopping_) return false;
   const Request request = ToRequest(message);
   {
     absl::MutexLock lock(&mu_);
@@ -173,20 +181,27 @@ void HttpTestServer::Exchange(Stream& stream, int fd) {
     changed_.SignalAll();
   }
   const Reply reply = handler_(request);
+  if (reply.drop) {
+    ::shutdown(fd, SHUT_RDWR);
+    return false;
+  }
   if (reply.hold > absl::ZeroDuration() && PeerClosedWithin(fd, reply.hold)) {
     absl::MutexLock lock(&mu_);
     if (!stopping_) ++client_closes_;
     changed_.SignalAll();
-    return;
+    return false;
   }
+  const bool keep_alive = message.keep_alive() && !reply.close;
   http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
   for (const auto& [name, value] : reply.headers) response.set(name, value);
   response.body() = reply.body;
-  response.keep_alive(false);
+  response.keep_alive(keep_alive);
   response.prepare_payload();
   http::write(stream, response, ec);
+  if (!ec && keep_alive && !reply.hang_up) return true;
   // No TLS close_notify: the client has the whole response (Content-Length) and closes.
   ::shutdown(fd, SHUT_WR);
+  return false;
 }
 
 bool HttpTestServer::PeerClosedWithin(int fd, absl::Duration hold) {

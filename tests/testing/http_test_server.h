@@ -1,13 +1,15 @@
 // A small HTTP/1.1 server for tests of HTTP clients, on 127.0.0.1 with a port the kernel picks,
-// built on Boost.Beast's synchronous API: one accept thread, one thread per connection, one
-// request per connection, every wait bounded; plain, or HTTPS with a certificate the test gives
-// (StartTls). Its public methods are thread-safe.
+// built on Boost.Beast's synchronous API: one accept thread, one thread per connection, which
+// serves requests for as long as the client keeps it alive (HTTP/1.1) and the reply does not
+// close it, every wait bounded (the destructor cuts idle connections); plain, or HTTPS with a
+// certificate the test gives (StartTls). Its public methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +46,9 @@ class HttpTestServer {
     // Wait this long before replying; if the client closes the connection meanwhile, no reply
     // is sent and the close is counted (see WaitForClientCloses).
     absl::Duration hold = absl::ZeroDuration();
+    bool close = false;    // answer with "Connection: close" and close
+    bool drop = false;     // close the connection without answering (a server gone idle)
+    bool hang_up = false;  // answer keeping the connection alive, then close it anyway
   };
   // Runs on the connection's thread; may be called concurrently.
   using Handler = std::function<Reply(const Request&)>;
@@ -64,6 +69,8 @@ class HttpTestServer {
   // Connections whose TLS handshake failed (the client refused the certificate).
   size_t handshake_failures() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<Request> requests() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Connections accepted so far.
+  size_t accepts() const ABSL_LOCKS_EXCLUDED(mu_);
   // False when fewer than `n` requests arrived within `timeout`.
   bool WaitForRequests(size_t n, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   // False when the client closed fewer than `n` held connections within `timeout`.
@@ -76,9 +83,10 @@ class HttpTestServer {
       std::unique_ptr<HttpTestServer> server);
   void AcceptLoop();
   void Serve(boost::asio::ip::tcp::socket socket);
-  // Reads one request from `stream`, answers it through the handler.
+  // Reads one request from `stream`, answers it through the handler; true when the connection
+  // stays open for another.
   template <typename Stream>
-  void Exchange(Stream& stream, int fd);
+  bool Exchange(Stream& stream, boost::beast::flat_buffer& buffer, int fd);
   // True when the peer closed the connection before `hold` passed (or the server is stopping).
   bool PeerClosedWithin(int fd, absl::Duration hold);
 
@@ -97,6 +105,7 @@ class HttpTestServer {
   std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
   size_t client_closes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t handshake_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t accepts_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace batchd::testing

@@ -84,6 +84,8 @@ absl::StatusOr<EgressRule> ParseRule(absl::string_view flag, absl::string_view t
   return rule;
 }
 
+}  // namespace
+
 bool InNetwork(const ip::address& a, const ip::address& network, unsigned prefix) {
   ip::address address = a;
   // An IPv4-mapped IPv6 address is the IPv4 address it maps.
@@ -104,6 +106,8 @@ bool InNetwork(const ip::address& a, const ip::address& network, unsigned prefix
   }
   return true;
 }
+
+namespace {
 
 bool HostMatches(const EgressRule& rule, absl::string_view host) {
   const std::string lower = absl::AsciiStrToLower(host);

@@ -29,6 +29,11 @@ struct EgressRule {
   bool builtin = false;  // a default deny rule
 };
 
+// Whether `address` is in `network`/`prefix` (an IPv4-mapped IPv6 address counts as its IPv4
+// address).
+bool InNetwork(const boost::asio::ip::address& address, const boost::asio::ip::address& network,
+               unsigned prefix);
+
 class EgressPolicy {
  public:
   // INVALID_ARGUMENT naming the rule and its flag (--http-deny, --http-allow) when one does not

@@ -19,12 +19,20 @@ using boost::asio::ip::tcp;
 
 constexpr uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 
-http::request<http::string_body> BuildRequest(const HttpRequestSpec& spec) {
-  http::request<http::string_body> request{http::string_to_verb(spec.method), spec.target, 11};
+// `proxy`: an http:// request through it is sent in absolute form, with its credentials.
+http::request<http::string_body> BuildRequest(const HttpRequestSpec& spec, bool keep_alive,
+                                              const HttpProxy* proxy) {
+  const std::string target = proxy != nullptr && !spec.tls
+                                 ? absl::StrCat("http://", spec.host_header, spec.target)
+                                 : spec.target;
+  http::request<http::string_body> request{http::string_to_verb(spec.method), target, 11};
   request.set(http::field::host, spec.host_header);
   request.set(http::field::user_agent, "batchd");
-  // One request per connection: tell the server, so it does not hold the socket for more.
-  request.set(http::field::connection, "close");
+  // Without a pool, one request per connection: tell the server, so it does not hold the socket.
+  if (!keep_alive) request.set(http::field::connection, "close");
+  if (proxy != nullptr && !spec.tls && !proxy->authorization.empty()) {
+    request.set(http::field::proxy_authorization, proxy->authorization);
+  }
   for (const auto& [name, value] : spec.headers) request.set(name, value);
   if (spec.body.has_value()) {
     request.body() = *spec.body;
@@ -34,7 +42,8 @@ http::request<http::string_body> BuildRequest(const HttpRequestSpec& spec) {
 }
 
 // The standard reason phrase when the code has one, else what the server sent.
-std::string ReasonPhrase(const http::response<http::string_body>& response) {
+template <typename Response>
+std::string ReasonPhrase(const Response& response) {
   const boost::beast::string_view standard = http::obsolete_reason(response.result());
   if (standard != "<unknown-status>") return std::string(standard);
   return std::string(response.reason());
@@ -51,135 +60,274 @@ HttpResponseData ToResponseData(http::response<http::string_body>&& response) {
   return data;
 }
 
+// Methods that may be sent twice (RFC 9110 9.2.2).
+bool IsIdempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS" || method == "TRACE";
+}
+
+// What a server closing a kept-alive connection looks like to the request sent on it.
+bool IsBrokenConnection(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+         ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe ||
+         ec == boost::asio::ssl::error::stream_truncated;
+}
+
 }  // namespace
 
-HttpExchange::HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
-                           std::shared_ptr<boost::asio::ssl::context> tls,
-                           std::shared_ptr<const EgressPolicy> egress, Done done)
+HttpExchange::HttpExchange(const Clock& clock, HttpRequestSpec spec,
+                           std::shared_ptr<HttpTransport> transport, Done done)
     : clock_(clock),
       spec_(std::move(spec)),
-      strand_(boost::asio::make_strand(io)),
-      resolver_(strand_),
-      stream_(strand_),
-      tls_(std::move(tls)),
-      egress_(std::move(egress)),
-      done_(std::move(done)) {
-  ResetForNextRequest();
-}
-
-void HttpExchange::ResetForNextRequest() {
-  request_ = BuildRequest(spec_);
-  buffer_.clear();
-  if (spec_.tls && tls_ != nullptr) {
-    tls_stream_ =
-        std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(strand_, *tls_);
-  } else {
-    tls_stream_.reset();
-  }
-  parser_.emplace();
-  parser_->body_limit(kMaxHttpResponseBodyBytes);
-  parser_->header_limit(kMaxResponseHeaderBytes);
-  // A HEAD response announces a body it does not send: do not wait for it.
-  parser_->skip(spec_.method == "HEAD");
-}
+      transport_(std::move(transport)),
+      done_(std::move(done)) {}
 
 void HttpExchange::Start() {
-  boost::asio::post(strand_, [self = shared_from_this()] {
-    if (self->finished_) return;
-    if (self->spec_.tls && self->tls_stream_ == nullptr) {
-      return self->Finish(ExecutionOutcome::Failure("http: https:// is not configured",
-                                                    /*non_retryable=*/true));
-    }
-    self->started_ = std::chrono::steady_clock::now();
-    if (self->spec_.timeout_ms.has_value()) {
-      // One deadline for the whole exchange, redirects included.
-      self->deadline_ = self->started_ + std::chrono::milliseconds(*self->spec_.timeout_ms);
-    }
-    self->Resolve();
-  });
+  if (start_called_.exchange(true) || aborted_) return;
+  started_ = std::chrono::steady_clock::now();
+  if (spec_.timeout_ms.has_value()) {
+    // One deadline for the whole exchange, redirects included.
+    deadline_ = started_ + std::chrono::milliseconds(*spec_.timeout_ms);
+  }
+  Begin();
 }
 
-void HttpExchange::Resolve() {
-  if (egress_ != nullptr) {
-    if (const std::string denied = egress_->CheckHost(spec_.host, spec_.port); !denied.empty()) {
+void HttpExchange::Begin() {
+  if (spec_.tls && transport_->tls() == nullptr) {
+    return Finish(ExecutionOutcome::Failure("http: https:// is not configured",
+                                            /*non_retryable=*/true));
+  }
+  if (const EgressPolicy* egress = transport_->egress(); egress != nullptr) {
+    if (const std::string denied = egress->CheckHost(spec_.host, spec_.port); !denied.empty()) {
       return Finish(ExecutionOutcome::Failure(absl::StrCat("http: ", denied),
                                               /*non_retryable=*/true));
     }
   }
-  resolver_.async_resolve(
-      spec_.host, std::to_string(spec_.port),
-      [self = shared_from_this()](const boost::system::error_code& ec,
-                                  const tcp::resolver::results_type& endpoints) {
-        self->OnResolved(ec, endpoints);
+  proxy_ = transport_->proxy().For(spec_.tls, spec_.host, spec_.port);
+  ResetForNextRequest();
+  Acquire(/*fresh=*/false);
+}
+
+ConnectionKey HttpExchange::Key() const {
+  if (proxy_ == nullptr) return {spec_.tls, spec_.host, spec_.port, ""};
+  // http:// goes to the proxy whatever the origin; https:// tunnels to the origin.
+  if (!spec_.tls) return {false, proxy_->host, proxy_->port, proxy_->HostPort()};
+  return {true, spec_.host, spec_.port, proxy_->HostPort()};
+}
+
+void HttpExchange::Acquire(bool fresh) {
+  const uint64_t ticket = transport_->pool().Acquire(
+      Key(), fresh, [self = shared_from_this()](std::shared_ptr<HttpConnection> c, bool reused) {
+        self->OnAcquired(std::move(c), reused);
       });
+  if (ticket != 0) {
+    absl::MutexLock lock(&mu_);
+    // Unless the connection came meanwhile (then the ticket is spent and harmless).
+    if (current_ == nullptr) ticket_ = ticket;
+  }
+}
+
+void HttpExchange::OnAcquired(std::shared_ptr<HttpConnection> connection, bool reused) {
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = connection;
+    ticket_ = 0;
+  }
+  const HttpConnection::Strand strand = connection->strand();
+  boost::asio::post(strand, [self = shared_from_this(), connection = std::move(connection),
+                             reused]() mutable { self->Adopt(std::move(connection), reused); });
 }
 
 void HttpExchange::Abort() {
-  boost::asio::post(strand_, [self = shared_from_this()] {
-    if (self->finished_) return;
-    self->finished_ = true;
-    self->resolver_.cancel();
-    self->Tcp().close();  // pending operations complete with operation_aborted
+  aborted_ = true;
+  uint64_t ticket = 0;
+  std::shared_ptr<HttpConnection> connection;
+  {
+    absl::MutexLock lock(&mu_);
+    ticket = ticket_;
+    connection = current_;
+  }
+  if (ticket != 0) transport_->pool().CancelWait(ticket);
+  if (connection == nullptr) return;  // not adopted yet: Adopt sees aborted_
+  const HttpConnection::Strand strand = connection->strand();
+  boost::asio::post(strand, [self = shared_from_this(), connection] {
+    if (connection->owner != self.get()) return;  // given back already
+    if (self->resolving_) {
+      // The lookup cannot be interrupted; its answer is ignored.
+      self->resolving_ = false;
+      self->dns_timer_->cancel();
+      return self->Release(false);
+    }
+    connection->Close();  // pending operations complete with operation_aborted
   });
 }
 
-void HttpExchange::OnResolved(const boost::system::error_code& ec,
-                              const tcp::resolver::results_type& endpoints) {
-  if (finished_) return;
-  if (ec) return Fail("resolve", ec);
-  if (deadline_.has_value()) {
-    // The DNS lookup is not covered by the stream's timer: check what it used up.
-    if (std::chrono::steady_clock::now() >= *deadline_) {
-      return Fail("resolve", boost::beast::error::timeout);
-    }
-    Tcp().expires_at(*deadline_);  // covers connect, handshake, write and read together
+void HttpExchange::Adopt(std::shared_ptr<HttpConnection> connection, bool reused) {
+  if (aborted_) {
+    transport_->pool().Release(std::move(connection), /*keep=*/reused);
+    absl::MutexLock lock(&mu_);
+    current_.reset();
+    return;
   }
-  // Only to addresses the egress policy allows: a name cannot lead to a denied one.
+  connection_ = std::move(connection);
+  connection_->owner = this;
+  reused_ = reused;
+  if (deadline_.has_value()) {
+    if (std::chrono::steady_clock::now() >= *deadline_) {
+      return Fail("wait for a connection to", boost::beast::error::timeout);
+    }
+    connection_->tcp().expires_at(*deadline_);  // covers connect, handshake, write and read
+  } else {
+    connection_->tcp().expires_never();
+  }
+  if (reused_) return Write();
+  Resolve();
+}
+
+void HttpExchange::Resolve() {
+  const std::string& host = proxy_ != nullptr ? proxy_->host : spec_.host;
+  const uint16_t port = proxy_ != nullptr ? proxy_->port : spec_.port;
+  if (std::optional<Endpoints> cached =
+          transport_->dns().Find(host, port, std::chrono::steady_clock::now())) {
+    return Connect(*cached);
+  }
+  std::chrono::steady_clock::duration limit = transport_->dns_timeout();
+  if (deadline_.has_value()) limit = std::min(limit, *deadline_ - std::chrono::steady_clock::now());
+  resolver_.emplace(connection_->strand());
+  dns_timer_.emplace(connection_->strand());
+  resolving_ = true;
+  dns_timer_->expires_after(limit);
+  dns_timer_->async_wait([self = shared_from_this(), host](const boost::system::error_code& ec) {
+    if (ec || !self->resolving_) return;
+    // getaddrinfo cannot be interrupted: give up on it and ignore its late answer.
+    self->resolving_ = false;
+    if (self->aborted_) return self->Release(false);
+    const bool task_deadline =
+        self->deadline_.has_value() && std::chrono::steady_clock::now() >= *self->deadline_;
+    if (task_deadline) return self->Fail("resolve", boost::beast::error::timeout);
+    self->Release(false);
+    self->Finish(ExecutionOutcome::Failure(
+        absl::StrCat("http: the DNS lookup of ", host, " timed out after ",
+                     self->transport_->dns_timeout().count(), " ms (--http-dns-timeout)")));
+  });
+  resolver_->async_resolve(host, std::to_string(port),
+                           [self = shared_from_this()](const boost::system::error_code& ec,
+                                                       const tcp::resolver::results_type& results) {
+                             if (!self->resolving_) return;  // timed out or aborted
+                             self->resolving_ = false;
+                             self->dns_timer_->cancel();
+                             self->OnResolved(ec, results);
+                           });
+}
+
+void HttpExchange::OnResolved(const boost::system::error_code& ec,
+                              const tcp::resolver::results_type& results) {
+  if (aborted_) return Release(false);
+  if (ec) return Fail("resolve", ec);
+  Endpoints endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  const std::string& host = proxy_ != nullptr ? proxy_->host : spec_.host;
+  transport_->dns().Store(host, proxy_ != nullptr ? proxy_->port : spec_.port, endpoints,
+                          std::chrono::steady_clock::now());
+  Connect(endpoints);
+}
+
+void HttpExchange::Connect(const Endpoints& endpoints) {
+  if (deadline_.has_value() && std::chrono::steady_clock::now() >= *deadline_) {
+    return Fail("resolve", boost::beast::error::timeout);
+  }
+  // Only to addresses the egress policy allows: a name cannot lead to a denied one. Through a
+  // proxy, the proxy resolves the origin: its name was checked (Begin).
   std::vector<tcp::endpoint> allowed;
   std::string denied;
-  for (const auto& entry : endpoints) {
-    const std::string why =
-        egress_ == nullptr
-            ? ""
-            : egress_->CheckAddress(spec_.host, entry.endpoint().address(), spec_.port);
+  const EgressPolicy* egress = transport_->egress();
+  for (const tcp::endpoint& endpoint : endpoints) {
+    const std::string why = egress == nullptr || proxy_ != nullptr
+                                ? ""
+                                : egress->CheckAddress(spec_.host, endpoint.address(), spec_.port);
     if (why.empty()) {
-      allowed.push_back(entry.endpoint());
+      allowed.push_back(endpoint);
     } else if (denied.empty()) {
       denied = why;
     }
   }
   if (allowed.empty()) {
+    Release(false);
     return Finish(ExecutionOutcome::Failure(absl::StrCat("http: ", denied),
                                             /*non_retryable=*/true));
   }
-  Tcp().async_connect(allowed,
-                      [self = shared_from_this()](const boost::system::error_code& e,
-                                                  const tcp::endpoint&) { self->OnConnected(e); });
+  connection_->tcp().async_connect(
+      allowed, [self = shared_from_this()](const boost::system::error_code& e,
+                                           const tcp::endpoint&) { self->OnConnected(e); });
 }
 
 void HttpExchange::OnConnected(const boost::system::error_code& ec) {
-  if (finished_) return;
-  if (ec) return Fail("connect", ec);
-  if (tls_stream_ == nullptr) return Write();
-  ExpectTlsPeer(tls_stream_->native_handle(), spec_.host);
-  tls_stream_->async_handshake(
+  if (aborted_) return Release(false);
+  if (ec) return Fail(proxy_ != nullptr ? "connect to the proxy for" : "connect", ec);
+  connection_->MarkConnected();
+  if (proxy_ != nullptr && spec_.tls) return WriteConnect();
+  if (connection_->tls_stream() == nullptr) return Write();
+  Handshake();
+}
+
+void HttpExchange::WriteConnect() {
+  const std::string authority = absl::StrCat(
+      spec_.host.find(':') != std::string::npos ? absl::StrCat("[", spec_.host, "]") : spec_.host,
+      ":", spec_.port);
+  connect_request_ = {http::verb::connect, authority, 11};
+  connect_request_.set(http::field::host, authority);
+  connect_request_.set(http::field::user_agent, "batchd");
+  if (!proxy_->authorization.empty()) {
+    connect_request_.set(http::field::proxy_authorization, proxy_->authorization);
+  }
+  connect_parser_.emplace();
+  connect_parser_->skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
+  http::async_write(
+      connection_->tcp(), connect_request_,
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+        if (self->aborted_) return self->Release(false);
+        if (ec) return self->Fail("send CONNECT to the proxy for", ec);
+        http::async_read(
+            self->connection_->tcp(), self->connection_->buffer(), *self->connect_parser_,
+            [self](const boost::system::error_code& e, size_t) { self->OnConnectAnswer(e); });
+      });
+}
+
+void HttpExchange::OnConnectAnswer(const boost::system::error_code& ec) {
+  if (aborted_) return Release(false);
+  if (ec) return Fail("read the proxy's answer to CONNECT for", ec);
+  const auto& answer = connect_parser_->get();
+  const unsigned status = answer.result_int();
+  if (status / 100 == 2 && connection_->buffer().size() == 0) return Handshake();
+  Release(false);
+  // The proxy's own trouble (5xx) may pass; a refusal (403, 407) will not.
+  Finish(ExecutionOutcome::Failure(
+      absl::StrCat("http: the proxy ", proxy_->HostPort(), " refused CONNECT to ", Endpoint(), ": ",
+                   status, " ", ReasonPhrase(answer)),
+      /*non_retryable=*/status / 100 != 5));
+}
+
+void HttpExchange::Handshake() {
+  ExpectTlsPeer(connection_->tls_stream()->native_handle(), spec_.host);
+  connection_->tls_stream()->async_handshake(
       boost::asio::ssl::stream_base::client,
       [self = shared_from_this()](const boost::system::error_code& e) { self->OnHandshake(e); });
 }
 
 void HttpExchange::OnHandshake(const boost::system::error_code& ec) {
-  if (finished_) return;
+  if (aborted_) return Release(false);
   if (!ec) return Write();
   // What the server presented was refused, or it speaks no TLS this client accepts: asking
   // again gives the same answer.
-  if (const std::string why = TlsVerifyFailure(tls_stream_->native_handle()); !why.empty()) {
-    Tcp().close();
+  if (const std::string why = TlsVerifyFailure(connection_->tls_stream()->native_handle());
+      !why.empty()) {
+    Release(false);
     return Finish(ExecutionOutcome::Failure(
         absl::StrCat("http: TLS: the certificate of ", Endpoint(), " is not accepted: ", why),
         /*non_retryable=*/true));
   }
   if (ec.category() == boost::asio::error::get_ssl_category()) {
-    Tcp().close();
+    Release(false);
     return Finish(ExecutionOutcome::Failure(
         absl::StrCat("http: TLS handshake with ", Endpoint(), " failed: ", ec.message()),
         /*non_retryable=*/true));
@@ -188,37 +336,41 @@ void HttpExchange::OnHandshake(const boost::system::error_code& ec) {
 }
 
 void HttpExchange::Write() {
-  auto written = [self = shared_from_this()](const boost::system::error_code& e, size_t) {
-    self->OnWritten(e);
+  auto written = [self = shared_from_this()](const boost::system::error_code& e, size_t bytes) {
+    self->OnWritten(e, bytes);
   };
-  if (tls_stream_ != nullptr) {
-    http::async_write(*tls_stream_, request_, std::move(written));
+  if (HttpConnection::TlsStream* tls = connection_->tls_stream()) {
+    http::async_write(*tls, request_, std::move(written));
   } else {
-    http::async_write(stream_, request_, std::move(written));
+    http::async_write(connection_->tcp(), request_, std::move(written));
   }
 }
 
-void HttpExchange::OnWritten(const boost::system::error_code& ec) {
-  if (finished_) return;
+void HttpExchange::OnWritten(const boost::system::error_code& ec, size_t bytes) {
+  written_ = bytes;
+  if (aborted_) return Release(false);
   if (ec) return Fail("send the request", ec);
   auto read = [self = shared_from_this()](const boost::system::error_code& e, size_t) {
     self->OnRead(e);
   };
-  if (tls_stream_ != nullptr) {
-    http::async_read(*tls_stream_, buffer_, *parser_, std::move(read));
+  if (HttpConnection::TlsStream* tls = connection_->tls_stream()) {
+    http::async_read(*tls, connection_->buffer(), *parser_, std::move(read));
   } else {
-    http::async_read(stream_, buffer_, *parser_, std::move(read));
+    http::async_read(connection_->tcp(), connection_->buffer(), *parser_, std::move(read));
   }
 }
 
 void HttpExchange::OnRead(const boost::system::error_code& ec) {
-  if (finished_) return;
+  if (aborted_) return Release(false);
   // A server that closes a TLS connection without close_notify after a complete response
   // (common with Connection: close) loses nothing.
-  if (ec && !(ec == boost::asio::ssl::error::stream_truncated && parser_->is_done())) {
-    return Fail("read the response", ec);
-  }
-  Tcp().close();
+  const bool truncated_after_response =
+      ec == boost::asio::ssl::error::stream_truncated && parser_->is_done();
+  if (ec && !truncated_after_response) return Fail("read the response", ec);
+  ++connection_->served;
+  const bool keep =
+      !ec && parser_->keep_alive() && !parser_->need_eof() && connection_->buffer().size() == 0;
+  Release(keep);
   http::response<http::string_body> response = parser_->release();
   if (IsFollowedRedirect(spec_.method, response.result_int())) {
     const auto location = response.find(http::field::location);
@@ -251,12 +403,45 @@ void HttpExchange::FollowRedirect(const std::string& location) {
   }
   spec_ = *std::move(next);
   ++redirects_;
+  retried_ = false;
+  Begin();
+}
+
+void HttpExchange::ResetForNextRequest() {
+  request_ = BuildRequest(spec_, transport_->pool().keeps_alive(), proxy_);
+  written_ = 0;
+  parser_.emplace();
+  parser_->body_limit(kMaxHttpResponseBodyBytes);
+  parser_->header_limit(kMaxResponseHeaderBytes);
+  // A HEAD response announces a body it does not send: do not wait for it.
+  parser_->skip(spec_.method == "HEAD");
+}
+
+void HttpExchange::Release(bool keep) {
+  if (connection_ == nullptr) return;
+  connection_->owner = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    current_.reset();
+  }
+  transport_->pool().Release(std::move(connection_), keep);
+  connection_.reset();
+}
+
+bool HttpExchange::RetriedOnNewConnection(const boost::system::error_code& ec) {
+  if (!reused_ || retried_ || parser_->got_some() || !IsBrokenConnection(ec)) return false;
+  if (!IsIdempotent(spec_.method) && written_ > 0) return false;
+  retried_ = true;
+  Release(false);
   ResetForNextRequest();
-  Resolve();
+  Acquire(/*fresh=*/true);
+  return true;
 }
 
 void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) {
-  Tcp().close();
+  if (aborted_) return Release(false);
+  if (RetriedOnNewConnection(ec)) return;
+  Release(false);
   if (ec == http::error::body_limit) {
     // Asking again returns the same body: not worth a retry.
     return Finish(
@@ -269,7 +454,9 @@ void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) 
     error = absl::StrCat("http: timed out after ", *spec_.timeout_ms, " ms (", stage, " ",
                          Endpoint(), ")");
   } else if (ec == boost::asio::error::connection_refused) {
-    error = absl::StrCat("http: connection refused to ", Endpoint());
+    error = absl::StrCat(
+        "http: connection refused to ",
+        proxy_ != nullptr ? absl::StrCat("the proxy ", proxy_->HostPort()) : Endpoint());
   } else if (ec == boost::asio::error::connection_reset) {
     error = absl::StrCat("http: connection reset by ", Endpoint());
   } else {
@@ -279,7 +466,7 @@ void HttpExchange::Fail(const char* stage, const boost::system::error_code& ec) 
 }
 
 void HttpExchange::Finish(ExecutionOutcome outcome) {
-  finished_ = true;
+  if (finished_.exchange(true) || aborted_) return;
   Done done = std::move(done_);
   done(std::move(outcome));
 }

@@ -1,28 +1,34 @@
-// One HTTP/1.1 request and its response over Boost.Beast, as an asynchronous state machine on
-// its own strand: resolve, connect, (for https:// the TLS handshake, verifying the server's
-// certificate and name), write, read -- again from the top on a new connection for each
-// redirect it follows -- then report exactly once, unless aborted first, in which case it
-// reports nothing. Start and Abort may be called from any thread.
+// One HTTP/1.1 request and its response over Boost.Beast, as an asynchronous state machine: the
+// egress check, a connection from the pool (connection_pool.h) -- an idle one kept alive, or a
+// new one: DNS lookup (cached, bounded by its own timeout), connect, a CONNECT tunnel when an
+// https:// proxy applies, the TLS handshake verifying the server's certificate and name --
+// then write and read, again from the pool for each redirect followed. Everything after the
+// pool runs on the connection's strand. A broken kept-alive connection is retried once on a
+// new one when nothing was answered and the request is idempotent or was not sent. Reports
+// exactly once, unless aborted first, in which case it reports nothing. Start and Abort may be
+// called from any thread; Start once.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "core/executors/executor.h"
-#include "core/executors/http/egress_policy.h"
+#include "core/executors/http/http_connection.h"
 #include "core/executors/http/http_request_spec.h"
+#include "core/executors/http/http_transport.h"
 #include "core/time/clock.h"
 
 namespace batchd::core {
@@ -32,57 +38,82 @@ inline constexpr uint64_t kMaxHttpResponseBodyBytes = 8ull * 1024 * 1024;
 
 class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
  public:
-  // Called once, on the exchange's strand, with the outcome (never after Abort).
+  // Called once with the outcome (never after Abort), on the thread that finished the request.
   using Done = absl::AnyInvocable<void(ExecutionOutcome)>;
 
-  // `tls`: the client context for https:// (tls_client_context.h); may be null for http://.
-  // `egress`: where requests may go; null allows everything (tests of the exchange itself).
-  HttpExchange(boost::asio::io_context& io, const Clock& clock, HttpRequestSpec spec,
-               std::shared_ptr<boost::asio::ssl::context> tls,
-               std::shared_ptr<const EgressPolicy> egress, Done done);
+  HttpExchange(const Clock& clock, HttpRequestSpec spec, std::shared_ptr<HttpTransport> transport,
+               Done done);
 
   void Start();
-  // Closes the connection (or stops the DNS lookup); the outcome is dropped.
+  // Stops the request (closing its connection, or leaving the pool's queue); the outcome is
+  // dropped.
   void Abort();
 
  private:
-  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  using Endpoints = DnsCache::Endpoints;
 
+  // For the current spec: the egress check of the host, the proxy, and a connection.
+  void Begin();
+  void Acquire(bool fresh);
+  void OnAcquired(std::shared_ptr<HttpConnection> connection, bool reused);  // any thread
+  void Adopt(std::shared_ptr<HttpConnection> connection, bool reused);
   void Resolve();
   void OnResolved(const boost::system::error_code& ec,
-                  const boost::asio::ip::tcp::resolver::results_type& endpoints);
+                  const boost::asio::ip::tcp::resolver::results_type& results);
+  void Connect(const Endpoints& endpoints);
   void OnConnected(const boost::system::error_code& ec);
+  void WriteConnect();
+  void OnConnectAnswer(const boost::system::error_code& ec);
+  void Handshake();
   void OnHandshake(const boost::system::error_code& ec);
   void Write();
-  void OnWritten(const boost::system::error_code& ec);
+  void OnWritten(const boost::system::error_code& ec, size_t bytes);
   void OnRead(const boost::system::error_code& ec);
   // Starts over for `location`, or reports why the redirect is refused.
   void FollowRedirect(const std::string& location);
-  // A fresh parser (and TLS stream) for the next exchange on a new connection.
+  // The request and a fresh parser for the current spec.
   void ResetForNextRequest();
+  // Gives the connection back to the pool (`keep`: it can carry another request); idempotent.
+  void Release(bool keep);
+  // True when `ec` broke a kept-alive connection before any answer and the request may be sent
+  // again: it is, once, on a new connection.
+  bool RetriedOnNewConnection(const boost::system::error_code& ec);
   // Reports a transport failure of `stage` (retryable unless the response was too large).
   void Fail(const char* stage, const boost::system::error_code& ec);
   void Finish(ExecutionOutcome outcome);
   std::string Endpoint() const;
-  // The TCP stream, under TLS for https://.
-  boost::beast::tcp_stream& Tcp() { return tls_stream_ ? tls_stream_->next_layer() : stream_; }
+  ConnectionKey Key() const;
 
   const Clock& clock_;
   HttpRequestSpec spec_;  // the current request (changes with each redirect)
-  Strand strand_;
-  boost::asio::ip::tcp::resolver resolver_;
-  boost::beast::tcp_stream stream_;  // http:// only
-  std::shared_ptr<boost::asio::ssl::context> tls_;
-  std::shared_ptr<const EgressPolicy> egress_;
-  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;  // https://
-  boost::beast::flat_buffer buffer_;
+  const std::shared_ptr<HttpTransport> transport_;
+  const HttpProxy* proxy_ = nullptr;  // the current request's (transport_ owns it)
+  Done done_;
+  std::atomic<bool> aborted_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> start_called_{false};
+
+  // What Abort reaches: the connection in use, or the place in the pool's queue.
+  absl::Mutex mu_;
+  std::shared_ptr<HttpConnection> current_ ABSL_GUARDED_BY(mu_);
+  uint64_t ticket_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // On the connection's strand, from Adopt to Release.
+  std::shared_ptr<HttpConnection> connection_;
+  bool reused_ = false;   // it served requests before this one
+  bool retried_ = false;  // the one retry on a new connection is spent
+  size_t written_ = 0;    // bytes of the request written
+  bool resolving_ = false;
+  std::optional<boost::asio::ip::tcp::resolver> resolver_;
+  std::optional<boost::asio::steady_timer> dns_timer_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+  boost::beast::http::request<boost::beast::http::empty_body> connect_request_;
+  std::optional<boost::beast::http::response_parser<boost::beast::http::empty_body>>
+      connect_parser_;
   std::chrono::steady_clock::time_point started_{};
   uint32_t redirects_ = 0;  // followed so far
   std::optional<std::chrono::steady_clock::time_point> deadline_;
-  Done done_;
-  bool finished_ = false;  // reported or aborted; strand only
 };
 
 }  // namespace batchd::core

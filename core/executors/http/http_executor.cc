@@ -10,14 +10,11 @@
 
 namespace batchd::core {
 
-HttpExecutor::HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock,
-                           std::shared_ptr<boost::asio::ssl::context> tls,
-                           std::shared_ptr<const EgressPolicy> egress)
-    : io_(io),
-      scheduler_strand_(std::move(scheduler_strand)),
+HttpExecutor::HttpExecutor(Strand scheduler_strand, const Clock& clock,
+                           std::shared_ptr<HttpTransport> transport)
+    : scheduler_strand_(std::move(scheduler_strand)),
       clock_(clock),
-      tls_(std::move(tls)),
-      egress_(std::move(egress)) {}
+      transport_(std::move(transport)) {}
 
 void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) {
   assert(scheduler_strand_.running_in_this_thread());
@@ -30,7 +27,7 @@ void HttpExecutor::Start(const ExecutionRequest& request, CompletionSink& sink) 
   spec->units_header = std::string(request.units_header);
   const AttemptToken token = request.token;
   auto exchange = std::make_shared<HttpExchange>(
-      io_, clock_, *std::move(spec), tls_, egress_,
+      clock_, *std::move(spec), transport_,
       [in_flight = in_flight_, token, &sink](ExecutionOutcome outcome) {
         {
           absl::MutexLock lock(&in_flight->mu);
@@ -62,11 +59,12 @@ absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
                                   const HttpExecutorOptions& options) {
   ASSIGN_OR_RETURN(std::shared_ptr<boost::asio::ssl::context> tls,
                    MakeTlsClientContext(options.ca_file));
+  auto transport = std::make_shared<HttpTransport>(
+      environment.io, std::move(tls), std::make_shared<const EgressPolicy>(options.egress),
+      options.transport);
   return environment.registry.Register(
       {"http", "builtin", 0, 0},
-      std::make_unique<HttpExecutor>(environment.io, environment.strand, environment.clock,
-                                     std::move(tls),
-                                     std::make_shared<const EgressPolicy>(options.egress)));
+      std::make_unique<HttpExecutor>(environment.strand, environment.clock, std::move(transport)));
 }
 
 }  // namespace batchd::core

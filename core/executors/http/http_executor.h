@@ -1,7 +1,9 @@
 // The `http` executor: one HTTP/1.1 request per attempt, http:// or https:// (TLS 1.2+, the
 // server's certificate and name verified; tls_client_context.h), redirects followed (up to
-// input.max_redirects, never from https:// to http://), one connection per request; asynchronous on
-// the daemon's io_context, so waiting requests hold no thread. Start and Cancel run on the
+// input.max_redirects, never from https:// to http://), over connections kept alive between
+// requests (connection_pool.h), through the environment's proxies (proxy_config.h), to where
+// the egress policy allows (egress_policy.h); asynchronous on the daemon's io_context, so
+// waiting requests hold no thread. Start and Cancel run on the
 // scheduler's strand and never block; requests run on their own.
 #pragma once
 
@@ -20,6 +22,7 @@
 #include "core/executors/executor_environment.h"
 #include "core/executors/http/egress_policy.h"
 #include "core/executors/http/http_exchange.h"
+#include "core/executors/http/http_transport.h"
 #include "core/time/clock.h"
 
 namespace batchd::core {
@@ -31,13 +34,13 @@ class HttpExecutor final : public Executor {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
-  // `scheduler_strand` is only used to check that Start and Cancel run on it; `tls` is the
-  // client context of https:// requests (MakeTlsClientContext).
-  HttpExecutor(boost::asio::io_context& io, Strand scheduler_strand, const Clock& clock,
-               std::shared_ptr<boost::asio::ssl::context> tls,
-               std::shared_ptr<const EgressPolicy> egress = std::make_shared<EgressPolicy>());
+  // `scheduler_strand` is only used to check that Start and Cancel run on it.
+  HttpExecutor(Strand scheduler_strand, const Clock& clock,
+               std::shared_ptr<HttpTransport> transport);
   void Start(const ExecutionRequest& request, CompletionSink& sink) override;
   void Cancel(const AttemptToken& token) override;
+
+  ConnectionPoolStats pool_stats() const { return transport_->pool().stats(); }
 
  private:
   // Requests in flight by attempt. Shared with the requests' completion callbacks, which run on
@@ -47,17 +50,16 @@ class HttpExecutor final : public Executor {
     absl::flat_hash_map<AttemptToken, std::weak_ptr<HttpExchange>> requests ABSL_GUARDED_BY(mu);
   };
 
-  boost::asio::io_context& io_;
   const Strand scheduler_strand_;
   const Clock& clock_;
-  const std::shared_ptr<boost::asio::ssl::context> tls_;
-  const std::shared_ptr<const EgressPolicy> egress_;
+  const std::shared_ptr<HttpTransport> transport_;
   const std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
 };
 
 struct HttpExecutorOptions {
   std::string ca_file;  // --http-ca-file: PEM CAs trusted besides the system's ("" for none)
   EgressPolicy egress;  // from --http-deny and --http-allow (egress_policy.h)
+  HttpTransportOptions transport;  // pool bounds, DNS and proxies (http_transport.h)
 };
 
 // Registers `http` (kind "builtin") on the environment's io_context. INVALID_ARGUMENT naming

@@ -4,6 +4,7 @@
 // ends deterministically; real sockets, so each run is bounded (run_for) and nothing sleeps.
 #include "core/executors/http/http_exchange.h"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -23,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/http_test_server.h"
+#include "tests/testing/proxy_test_server.h"
 
 namespace batchd::core {
 namespace {
@@ -108,7 +110,7 @@ class HttpExchangeTest : public ::testing::Test {
 
   std::shared_ptr<HttpExchange> Make(HttpRequestSpec spec) {
     return std::make_shared<HttpExchange>(
-        io_, clock_, std::move(spec), /*tls=*/nullptr, /*egress=*/nullptr,
+        clock_, std::move(spec), transport_,
         [this](ExecutionOutcome outcome) { outcomes_.push_back(std::move(outcome)); });
   }
 
@@ -128,8 +130,18 @@ class HttpExchangeTest : public ::testing::Test {
     return outcomes_.empty() ? ExecutionOutcome::Failure("test: no outcome") : outcomes_.back();
   }
 
+  // No connection is kept (unless a test makes its own transport), so the loop runs out of
+  // work when the exchanges are done.
+  static HttpTransportOptions OneConnectionPerRequest() {
+    HttpTransportOptions options;
+    options.pool.idle_timeout = std::chrono::milliseconds(0);
+    return options;
+  }
+
   boost::asio::io_context io_;
   SystemClock clock_;
+  std::shared_ptr<HttpTransport> transport_ = std::make_shared<HttpTransport>(
+      io_, /*tls=*/nullptr, /*egress=*/nullptr, OneConnectionPerRequest());
   std::unique_ptr<HttpTestServer> server_;
   std::vector<ExecutionOutcome> outcomes_;
 };
@@ -342,6 +354,213 @@ TEST_F(HttpExchangeTest, TimeoutCoversTheWholeExchange) {
                   server_->port(), "\\)")));
   EXPECT_FALSE(outcome.non_retryable);
   EXPECT_TRUE(server_->WaitForClientCloses(1, kWait));
+}
+
+// Exchanges sharing a pool that keeps connections (the daemon's default).
+class PooledHttpExchangeTest : public HttpExchangeTest {
+ protected:
+  void UsePool(ConnectionPoolOptions pool, ProxyConfig proxy = {}) {
+    HttpTransportOptions options;
+    options.pool = pool;
+    options.proxy = std::move(proxy);
+    transport_ = std::make_shared<HttpTransport>(io_, /*tls=*/nullptr, /*egress=*/nullptr,
+                                                 std::move(options));
+  }
+  // Runs the loop until `n` outcomes arrived (idle connections keep it from running out of
+  // work); false if that took longer than kRunLimit.
+  bool RunUntilOutcomes(size_t n) {
+    io_.restart();
+    const auto deadline = std::chrono::steady_clock::now() + kRunLimit;
+    while (outcomes_.size() < n && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(std::chrono::milliseconds(100));
+    }
+    return outcomes_.size() >= n;
+  }
+  ExecutionOutcome ExchangeOne(HttpRequestSpec spec) {
+    const size_t before = outcomes_.size();
+    Make(std::move(spec))->Start();
+    EXPECT_TRUE(RunUntilOutcomes(before + 1));
+    return outcomes_.size() > before ? outcomes_[before] : ExecutionOutcome::Failure("no outcome");
+  }
+};
+
+TEST_F(PooledHttpExchangeTest, SequentialRequestsShareOneKeptAliveConnection) {
+  UsePool({});
+  StartServer(Ok);
+  for (int i = 0; i < 20; ++i) {
+    const ExecutionOutcome outcome = ExchangeOne(SpecFor(server_->port()));
+    ASSERT_TRUE(outcome.success) << i << ": " << outcome.error;
+  }
+  EXPECT_EQ(server_->accepts(), 1u);
+  ASSERT_EQ(server_->requests().size(), 20u);
+  EXPECT_EQ(server_->requests()[0].Header("connection"), "");  // HTTP/1.1: kept alive
+  const ConnectionPoolStats stats = transport_->pool().stats();
+  EXPECT_EQ(stats.opened, 1u);
+  EXPECT_EQ(stats.reused, 19u);
+  EXPECT_EQ(stats.idle, 1u);
+}
+
+TEST_F(PooledHttpExchangeTest, ConcurrentRequestsStayWithinTheBoundPerHost) {
+  UsePool({.max_per_host = 4, .max_total = 100, .idle_timeout = std::chrono::seconds(30)});
+  StartServer(Ok);
+  for (int i = 0; i < 200; ++i) Make(SpecFor(server_->port(), absl::StrCat("/", i)))->Start();
+  ASSERT_TRUE(RunUntilOutcomes(200));
+  for (const ExecutionOutcome& outcome : outcomes_) ASSERT_TRUE(outcome.success) << outcome.error;
+  EXPECT_EQ(server_->requests().size(), 200u);
+  EXPECT_LE(server_->accepts(), 4u);
+  EXPECT_EQ(transport_->pool().stats().opened, server_->accepts());
+  EXPECT_EQ(transport_->pool().stats().waiting, 0u);
+}
+
+TEST_F(PooledHttpExchangeTest, AConnectionTheServerClosesIsNotReused) {
+  UsePool({});
+  StartServer([](const HttpTestServer::Request&) {
+    HttpTestServer::Reply reply = Ok({});
+    reply.close = true;
+    return reply;
+  });
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  EXPECT_EQ(server_->accepts(), 2u);
+  EXPECT_EQ(transport_->pool().stats().reused, 0u);
+  EXPECT_EQ(transport_->pool().stats().idle, 0u);
+}
+
+TEST_F(PooledHttpExchangeTest, AKeptConnectionTheServerHungUpOnIsReplaced) {
+  UsePool({});
+  StartServer([](const HttpTestServer::Request&) {
+    HttpTestServer::Reply reply = Ok({});
+    reply.hang_up = true;  // says keep-alive, closes anyway
+    return reply;
+  });
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  // Whether the close arrived before the next request (the idle connection is dropped) or not
+  // (the request breaks on it and is sent again), the next request is answered.
+  const ExecutionOutcome second = ExchangeOne(SpecFor(server_->port()));
+  ASSERT_TRUE(second.success) << second.error;
+  EXPECT_EQ(server_->accepts(), 2u);
+}
+
+TEST_F(PooledHttpExchangeTest, AnIdempotentRequestOnABrokenKeptConnectionIsSentAgainOnANewOne) {
+  UsePool({});
+  std::atomic<int> seen{0};
+  StartServer([&seen](const HttpTestServer::Request&) {
+    HttpTestServer::Reply reply = Ok({});
+    reply.drop = ++seen == 2;  // the second request, on the kept connection, gets no answer
+    return reply;
+  });
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  const ExecutionOutcome outcome = ExchangeOne(SpecFor(server_->port(), "/again"));
+  ASSERT_TRUE(outcome.success) << outcome.error;
+  EXPECT_EQ(server_->accepts(), 2u);
+  const std::vector<HttpTestServer::Request> requests = server_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].target, "/again");
+  EXPECT_EQ(requests[2].target, "/again");
+}
+
+TEST_F(PooledHttpExchangeTest, APostThatReachedABrokenConnectionIsNotSentAgain) {
+  UsePool({});
+  std::atomic<int> seen{0};
+  StartServer([&seen](const HttpTestServer::Request&) {
+    HttpTestServer::Reply reply = Ok({});
+    reply.drop = ++seen == 2;
+    return reply;
+  });
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  HttpRequestSpec post = SpecFor(server_->port(), "/charge");
+  post.method = "POST";
+  post.body = "{}";
+  const ExecutionOutcome outcome = ExchangeOne(post);
+  EXPECT_FALSE(outcome.success);
+  EXPECT_EQ(outcome.error, absl::StrCat("http: cannot read the response (127.0.0.1:",
+                                        server_->port(), "): end of stream"));
+  EXPECT_FALSE(outcome.non_retryable);  // the scheduler's retry policy decides
+  EXPECT_EQ(server_->requests().size(), 2u);
+}
+
+TEST_F(PooledHttpExchangeTest, AbortWhileQueuedForAConnectionLeavesTheQueue) {
+  UsePool({.max_per_host = 1, .max_total = 10, .idle_timeout = std::chrono::seconds(30)});
+  absl::Notification release;
+  StartServer([&release](const HttpTestServer::Request& request) {
+    if (request.target == "/slow") release.WaitForNotificationWithTimeout(kWait);
+    return Ok(request);
+  });
+  Make(SpecFor(server_->port(), "/slow"))->Start();
+  std::shared_ptr<HttpExchange> queued = Make(SpecFor(server_->port(), "/queued"));
+  queued->Start();
+  EXPECT_EQ(transport_->pool().stats().waiting, 1u);
+  queued->Abort();
+  EXPECT_EQ(transport_->pool().stats().waiting, 0u);
+  release.Notify();
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  const ExecutionOutcome third = ExchangeOne(SpecFor(server_->port(), "/third"));
+  EXPECT_TRUE(third.success) << third.error;
+  ASSERT_EQ(outcomes_.size(), 2u);  // nothing from the aborted one
+  std::vector<std::string> targets;
+  for (const auto& r : server_->requests()) targets.push_back(r.target);
+  EXPECT_THAT(targets, ::testing::ElementsAre("/slow", "/third"));
+  EXPECT_EQ(server_->accepts(), 1u);
+}
+
+TEST_F(PooledHttpExchangeTest, AnHttpRequestThroughAProxyIsSentInAbsoluteFormWithCredentials) {
+  absl::StatusOr<std::unique_ptr<testing::ProxyTestServer>> proxy =
+      testing::ProxyTestServer::Start({.required_authorization = "Basic dXNlcjpwQHNz"});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  absl::StatusOr<ProxyConfig> config =
+      ProxyConfig::Make(absl::StrCat("http://user:p%40ss@127.0.0.1:", (*proxy)->port()), "", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  UsePool({}, *config);
+  StartServer(Ok);
+  const ExecutionOutcome outcome = ExchangeOne(SpecFor(server_->port(), "/via?x=1"));
+  ASSERT_TRUE(outcome.success) << outcome.error;
+  const std::vector<testing::ProxyTestServer::Request> seen = (*proxy)->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].target, absl::StrCat("http://127.0.0.1:", server_->port(), "/via?x=1"));
+  EXPECT_EQ(seen[0].authorization, "Basic dXNlcjpwQHNz");  // user:p@ss
+  ASSERT_EQ(server_->requests().size(), 1u);
+  EXPECT_EQ(server_->requests()[0].target, "/via?x=1");
+  EXPECT_EQ(server_->requests()[0].Header("proxy-authorization"), "");  // not passed on
+}
+
+TEST_F(PooledHttpExchangeTest, NoProxyNamesWhatIsReachedDirectly) {
+  absl::StatusOr<std::unique_ptr<testing::ProxyTestServer>> proxy =
+      testing::ProxyTestServer::Start({});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  absl::StatusOr<ProxyConfig> config =
+      ProxyConfig::Make((*proxy)->Url(), "", "example.com,127.0.0.0/8");
+  ASSERT_TRUE(config.ok()) << config.status();
+  UsePool({}, *config);
+  StartServer(Ok);
+  ASSERT_TRUE(ExchangeOne(SpecFor(server_->port())).success);
+  EXPECT_THAT((*proxy)->requests(), IsEmpty());
+  EXPECT_EQ(server_->requests().size(), 1u);
+}
+
+TEST_F(PooledHttpExchangeTest, AProxyThatWantsCredentialsFailsTheRequestNamingIt) {
+  absl::StatusOr<std::unique_ptr<testing::ProxyTestServer>> proxy =
+      testing::ProxyTestServer::Start({.required_authorization = "Basic eDp5"});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  UsePool({}, *ProxyConfig::Make((*proxy)->Url(), "", ""));
+  StartServer(Ok);
+  const ExecutionOutcome outcome = ExchangeOne(SpecFor(server_->port()));
+  EXPECT_EQ(outcome.error, "http: 407 Proxy Authentication Required");
+  EXPECT_TRUE(outcome.non_retryable);
+  EXPECT_THAT(server_->requests(), IsEmpty());
+}
+
+TEST_F(PooledHttpExchangeTest, AProxyNobodyListensOnIsNamedInTheError) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor held(io);
+  const boost::asio::ip::tcp::endpoint any(boost::asio::ip::make_address("127.0.0.1"), 0);
+  held.open(any.protocol());
+  held.bind(any);
+  const uint16_t port = held.local_endpoint().port();
+  UsePool({}, *ProxyConfig::Make(absl::StrCat("127.0.0.1:", port), "", ""));
+  const ExecutionOutcome outcome = ExchangeOne(SpecFor(9));
+  EXPECT_EQ(outcome.error, absl::StrCat("http: connection refused to the proxy 127.0.0.1:", port));
+  EXPECT_FALSE(outcome.non_retryable);
 }
 
 }  // namespace

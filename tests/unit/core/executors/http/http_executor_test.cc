@@ -103,7 +103,10 @@ class HttpExecutorTest : public ::testing::Test {
   HttpExecutorTest()
       : strand_(boost::asio::make_strand(io_)),
         work_(boost::asio::make_work_guard(io_)),
-        executor_(io_, strand_, clock_, *MakeTlsClientContext("")) {
+        executor_(strand_, clock_,
+                  std::make_shared<HttpTransport>(io_, *MakeTlsClientContext(""),
+                                                  std::make_shared<EgressPolicy>(),
+                                                  HttpTransportOptions{})) {
     // Two threads, as the daemon runs: requests and the "scheduler" strand run concurrently.
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     absl::StatusOr<std::unique_ptr<HttpTestServer>> server = HttpTestServer::Start(Route);
