@@ -1,19 +1,19 @@
 #!/usr/bin/python3
-"""The http executor over https:// against http:// through the real daemon (issue 20), figures
-on stdout (JSON).
+"""The http executor through the real daemon (issue 20): pooled connections against a new
+connection per request, http:// and https://, and Python's aiohttp doing the same; figures on
+stdout (JSON).
 
   bench/https_daemon.py --build-dir build/release [--quick]
 
-N small GETs (1,000 and 10,000; --quick: 1,000) at max_concurrent 100 to a local server, once
-over http:// and once over https:// (a certificate from a CA openssl makes here, given to batchd
-as --http-ca-file): requests/s end to end and the daemon's CPU per request. The server is
-nginx-free Python (http.server, one thread per connection) in its own process, so requests/s is
-bounded by it; the daemon's CPU per request is batchd's own cost. The same requests from
-Python's aiohttp (one process, asyncio, at most 100 at a time) against the same servers give
-the comparison: requests/s and CPU per request of each. Today every request opens a new
-connection (the server answers Connection: close, for both clients) and makes a full TLS
-handshake: this is the baseline connection pooling is measured against. Exits 1 when a request
-fails.
+N small GETs (1,000 and 10,000; --quick: 1,000) at max_concurrent 100 to a local server over
+http:// and over https:// (a certificate from a CA openssl makes here, given to batchd as
+--http-ca-file). Each is made by batchd with its connection pool (the default) and with
+--http-idle-timeout=0 (a new connection, and for https:// a full TLS handshake, per request),
+then by aiohttp (one process, asyncio, at most 100 at a time) with its pool and with
+force_close. Reported: requests/s end to end and the client's CPU per request (the daemon's
+for batchd), and the ratios pooled/new-connection and batchd/aiohttp. The server is Python's
+http.server (HTTP/1.1 keep-alive, one thread per connection) in its own process, so requests/s
+is bounded by it; CPU per request is each client's own cost. Exits 1 when a request fails.
 """
 import argparse
 import json
@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
@@ -38,7 +37,6 @@ SERVER = textwrap.dedent("""
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
         def log_message(self, *args):
@@ -59,12 +57,13 @@ SERVER = textwrap.dedent("""
 AIOHTTP_CLIENT = textwrap.dedent("""
     import asyncio, json, ssl, sys, time
     import aiohttp
-    url, n, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    url, n, ca, pooled = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
     async def main():
         context = ssl.create_default_context(cafile=ca) if url.startswith("https") else False
         limit = asyncio.Semaphore(100)
         async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, ssl=context)) as session:
+                connector=aiohttp.TCPConnector(limit=100, ssl=context,
+                                               force_close=not pooled)) as session:
             async def one():
                 async with limit:
                     async with session.get(url) as response:
@@ -79,8 +78,9 @@ AIOHTTP_CLIENT = textwrap.dedent("""
 """)
 
 
-def aiohttp_run(url, n, ca):
-    out = subprocess.run(["/usr/bin/python3", "-c", AIOHTTP_CLIENT, url, str(n), ca],
+def aiohttp_run(url, n, ca, pooled):
+    out = subprocess.run(["/usr/bin/python3", "-c", AIOHTTP_CLIENT, url, str(n), ca,
+                          "1" if pooled else "0"],
                          check=True, capture_output=True, text=True, timeout=600)
     figures = json.loads(out.stdout)
     return {"requests_per_s": round(n / figures["wall_s"]),
@@ -136,28 +136,38 @@ def main():
                                      [sys.executable, "-c", SERVER, str(port), c, k])
                 wait_for(lambda p=port: port_open(p), f"{scheme} server", 30, proc)
                 urls[scheme] = f"{scheme}://127.0.0.1:{port}/item"
-            daemon = cache_daemon.Daemon(servers, binary, f"--http-ca-file={ca}")
+            daemons = {"pooled": cache_daemon.Daemon(servers, binary, f"--http-ca-file={ca}"),
+                       "new_connection": cache_daemon.Daemon(servers, binary,
+                                                             f"--http-ca-file={ca}",
+                                                             "--http-idle-timeout=0")}
             for n in sizes:
-                row = {"requests": n, "max_concurrent": 100}
                 for scheme, url in urls.items():
-                    results, wall, cpu = daemon.run(gets(n, url), max_concurrent=100)
-                    done = cache_daemon.succeeded(results)
-                    ok &= done == n
-                    row[scheme] = {"requests_per_s": round(n / wall),
-                                   "daemon_cpu_us_per_request": round(cpu / n * 1e6, 1),
-                                   "succeeded": done}
-                row["https_cpu_vs_http"] = round(row["https"]["daemon_cpu_us_per_request"]
-                                                 / row["http"]["daemon_cpu_us_per_request"], 2)
-                for scheme, url in urls.items():
-                    aio = aiohttp_run(url, n, ca)
-                    ok &= aio["succeeded"] == n
-                    row[f"aiohttp_{scheme}"] = aio
-                    row[f"batchd_vs_aiohttp_{scheme}"] = {
-                        "requests_per_s": round(row[scheme]["requests_per_s"]
-                                                / aio["requests_per_s"], 2),
-                        "cpu_per_request": round(row[scheme]["daemon_cpu_us_per_request"]
-                                                 / aio["cpu_us_per_request"], 2)}
-                print(json.dumps(row), flush=True)
+                    row = {"requests": n, "max_concurrent": 100, "scheme": scheme}
+                    for mode, daemon in daemons.items():
+                        results, wall, cpu = daemon.run(gets(n, url), max_concurrent=100)
+                        done = cache_daemon.succeeded(results)
+                        ok &= done == n
+                        row[f"batchd_{mode}"] = {"requests_per_s": round(n / wall),
+                                                 "cpu_us_per_request": round(cpu / n * 1e6, 1),
+                                                 "succeeded": done}
+                    for mode in ("pooled", "new_connection"):
+                        aio = aiohttp_run(url, n, ca, pooled=mode == "pooled")
+                        ok &= aio["succeeded"] == n
+                        row[f"aiohttp_{mode}"] = aio
+
+                    def ratio(a, b, key):
+                        return round(row[a][key] / row[b][key], 2)
+                    row["batchd_pooled_vs_new_connection"] = {
+                        "requests_per_s": ratio("batchd_pooled", "batchd_new_connection",
+                                                "requests_per_s"),
+                        "cpu_per_request": ratio("batchd_pooled", "batchd_new_connection",
+                                                 "cpu_us_per_request")}
+                    row["batchd_vs_aiohttp_pooled"] = {
+                        "requests_per_s": ratio("batchd_pooled", "aiohttp_pooled",
+                                                "requests_per_s"),
+                        "cpu_per_request": ratio("batchd_pooled", "aiohttp_pooled",
+                                                 "cpu_us_per_request")}
+                    print(json.dumps(row), flush=True)
         finally:
             servers.stop_all()
     return 0 if ok else 1

@@ -5,6 +5,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,15 +19,18 @@
 namespace batchd::server {
 namespace {
 
-// Registers the executors the configuration asks for beyond the built-ins.
+// Registers the executors the configuration asks for beyond the built-ins; `http_pool` gets the
+// http executor's connection pool.
 absl::Status RegisterConfiguredExecutors(const DaemonConfig& config,
-                                         core::ExecutorEnvironment& environment) {
+                                         core::ExecutorEnvironment& environment,
+                                         std::shared_ptr<const core::ConnectionPool>& http_pool) {
   RETURN_IF_ERROR(RegisterConfiguredPlugins(config.plugins, environment));
   RETURN_IF_ERROR(RegisterConfiguredShellExecutor(config.shell, environment));
   if (const std::string proxies = config.http.transport.proxy.Describe(); !proxies.empty()) {
     spdlog::info("http executor: proxies: {}", proxies);
   }
-  return core::RegisterHttpExecutor(environment, config.http);
+  ASSIGN_OR_RETURN(http_pool, core::RegisterHttpExecutor(environment, config.http));
+  return absl::OkStatus();
 }
 
 core::WorkerHubOptions WorkerHubOptionsFrom(const DaemonOptions& options) {
@@ -49,7 +53,7 @@ SchedulerRuntime::SchedulerRuntime(const DaemonConfig& config,
   absl::Status builtins = core::RegisterBuiltinExecutors(registry_, clock_, timers_);
   if (!builtins.ok()) spdlog::critical("{}", builtins.ToString());
   core::ExecutorEnvironment environment{io_, strand_, clock_, timers_, registry_};
-  executors_status_ = RegisterConfiguredExecutors(config, environment);
+  executors_status_ = RegisterConfiguredExecutors(config, environment, http_pool_);
   core::SchedulerOptions scheduler_options;
   scheduler_options.max_running = options.max_running;
   scheduler_options.retention = absl::ToChronoNanoseconds(options.retention);
@@ -83,7 +87,9 @@ std::string SchedulerRuntime::RenderMetrics() {
   if (sampled.wait_for(std::chrono::seconds(5)) == std::future_status::ready) g = sampled.get();
   std::optional<core::GroupCommitJournal::Stats> journal;
   if (journal_ != nullptr) journal = journal_->stats();
-  return metrics_.Render(g, registry_.List(), journal);
+  std::optional<core::ConnectionPoolStats> http;
+  if (http_pool_ != nullptr) http = http_pool_->stats();
+  return metrics_.Render(g, registry_.List(), journal, http);
 }
 
 void SchedulerRuntime::StopJournal() {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "core/executors/executor_registry.h"
+#include "core/executors/http/connection_pool.h"
 #include "core/journal/group_commit_journal.h"
 #include "core/scheduling/scheduler.h"
 #include "core/time/asio_timer_service.h"
@@ -57,6 +58,7 @@ class SchedulerRuntime {
   core::SystemClock clock_;
   core::AsioTimerService timers_;
   core::ExecutorRegistry registry_;
+  std::shared_ptr<const core::ConnectionPool> http_pool_;  // null until the http executor is up
   PrometheusMetrics metrics_;
   core::WorkerHub worker_hub_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -185,9 +185,10 @@ void PrometheusMetrics::OnRpcFinished(std::string_view method, std::string_view 
   ++rpcs_[{std::string(method), std::string(code)}];
 }
 
-std::string PrometheusMetrics::Render(
-    const core::SchedulerGauges& scheduler, const std::vector<core::ExecutorDescription>& executors,
-    const std::optional<core::GroupCommitJournal::Stats>& journal) const {
+std::string PrometheusMetrics::Render(const core::SchedulerGauges& scheduler,
+                                      const std::vector<core::ExecutorDescription>& executors,
+                                      const std::optional<core::GroupCommitJournal::Stats>& journal,
+                                      const std::optional<core::ConnectionPoolStats>& http) const {
   std::string out;
   absl::MutexLock lock(&mu_);
   Header(out, "batchd_batches_submitted_total", "counter", "Batches accepted.");
@@ -281,6 +282,22 @@ std::string PrometheusMetrics::Render(
            "Cache entries the journal could not store (a failed write): after a restart, misses.");
     absl::StrAppend(&out, "batchd_journal_dropped_cache_entries_total ",
                     journal->dropped_cache_puts, "\n");
+  }
+  if (http.has_value()) {
+    Header(out, "batchd_http_connections_opened_total", "counter",
+           "Connections the http executor opened (each one lookup, connect and TLS handshake).");
+    absl::StrAppend(&out, "batchd_http_connections_opened_total ", http->opened, "\n");
+    Header(out, "batchd_http_connection_reuses_total", "counter",
+           "Requests the http executor sent on a kept-alive connection.");
+    absl::StrAppend(&out, "batchd_http_connection_reuses_total ", http->reused, "\n");
+    Header(out, "batchd_http_connections", "gauge",
+           "Connections of the http executor's pool, by state (in_use includes opening).");
+    absl::StrAppend(&out, "batchd_http_connections{state=\"in_use\"} ", http->open - http->idle,
+                    "\n");
+    absl::StrAppend(&out, "batchd_http_connections{state=\"idle\"} ", http->idle, "\n");
+    Header(out, "batchd_http_requests_waiting_for_connection", "gauge",
+           "Requests waiting for the pool's bounds (--http-max-connections[-per-host]).");
+    absl::StrAppend(&out, "batchd_http_requests_waiting_for_connection ", http->waiting, "\n");
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executors/executor_registry.h"
+#include "core/executors/http/connection_pool.h"
 #include "core/journal/group_commit_journal.h"
 #include "core/scheduling/scheduler_observer.h"
 
@@ -58,7 +59,8 @@ class PrometheusMetrics final : public core::SchedulerObserver {
   // a journal).
   std::string Render(const core::SchedulerGauges& scheduler,
                      const std::vector<core::ExecutorDescription>& executors,
-                     const std::optional<core::GroupCommitJournal::Stats>& journal = {}) const;
+                     const std::optional<core::GroupCommitJournal::Stats>& journal = {},
+                     const std::optional<core::ConnectionPoolStats>& http = {}) const;
 
  private:
   struct ExecutorCounters {

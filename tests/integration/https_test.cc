@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/http_test_server.h"
+#include "tests/testing/proxy_test_server.h"
 #include "tests/testing/test_certificates.h"
 
 namespace batchd {
@@ -230,6 +232,140 @@ TEST_F(HttpsTest, ABadCaFileStopsBatchdNamingIt) {
   EXPECT_THAT(run->stderr_text,
               HasSubstr(absl::StrCat("--http-ca-file: cannot load CA certificates from '", not_pem,
                                      "': ")));
+}
+
+// A daemon of its own for each test below: flags or the environment differ.
+class HttpsTransportTest : public HttpsTest {
+ protected:
+  void StartDaemon(const std::vector<std::string>& flags,
+                   const std::vector<std::string>& env = {}) {
+    std::vector<std::string> all = {"--http-ca-file=" + certs_->ca};
+    all.insert(all.end(), flags.begin(), flags.end());
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+        DaemonProcess::Start(all, DaemonProcess::kDefaultReadyTimeout, env);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    own_ = *std::move(daemon);
+  }
+  void TearDown() override {
+    if (HasFailure() && own_ != nullptr) std::cerr << "batchd stderr:\n" << own_->Stderr();
+  }
+  v1::ProcessBatchResponse Run(const v1::ProcessBatchRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    v1::ProcessBatchResponse response;
+    const grpc::Status status = own_->NewBatchStub()->ProcessBatch(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+  static void AddGet(v1::ProcessBatchRequest& request, const std::string& id,
+                     const std::string& url) {
+    v1::Task* task = request.add_tasks();
+    task->set_id(id);
+    task->set_executor("http");
+    (*task->mutable_input()->mutable_struct_value()->mutable_fields())["url"].set_string_value(url);
+  }
+
+  std::unique_ptr<DaemonProcess> own_;
+};
+
+TEST_F(HttpsTransportTest, AThousandRequestsShareAtMostThePoolsConnections) {
+  StartDaemon({"--http-max-connections-per-host=8"});
+  ServeTls(certs_->server_cert, certs_->server_key);
+  v1::ProcessBatchRequest request;
+  request.mutable_options()->set_max_concurrent(100);
+  for (int i = 0; i < 1000; ++i) AddGet(request, absl::StrCat("t", i), server_->Url("/x"));
+  const v1::ProcessBatchResponse response = Run(request);
+  ASSERT_EQ(response.summary().results_size(), 1000);
+  for (const v1::TaskResult& result : response.summary().results()) {
+    ASSERT_EQ(result.state(), v1::TASK_STATE_SUCCEEDED) << result.error();
+  }
+  EXPECT_EQ(server_->requests().size(), 1000u);
+  EXPECT_GE(server_->accepts(), 1u);
+  EXPECT_LE(server_->accepts(), 8u);
+  EXPECT_EQ(server_->handshake_failures(), 0u);
+}
+
+TEST_F(HttpsTransportTest, WithoutKeepAliveEachRequestHasItsOwnConnection) {
+  StartDaemon({"--http-idle-timeout=0"});
+  ServeTls(certs_->server_cert, certs_->server_key);
+  v1::ProcessBatchRequest request;
+  for (int i = 0; i < 20; ++i) AddGet(request, absl::StrCat("t", i), server_->Url("/x"));
+  const v1::ProcessBatchResponse response = Run(request);
+  ASSERT_EQ(response.summary().results_size(), 20);
+  EXPECT_EQ(server_->accepts(), 20u);
+  ASSERT_EQ(server_->requests().size(), 20u);
+  EXPECT_EQ(server_->requests()[0].Header("connection"), "close");
+}
+
+TEST_F(HttpsTransportTest, HttpsGoesThroughTheProxyInACONNECTTunnelVerifiedEndToEnd) {
+  absl::StatusOr<std::unique_ptr<testing::ProxyTestServer>> proxy =
+      testing::ProxyTestServer::Start({});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  StartDaemon({}, {"HTTPS_PROXY=" + (*proxy)->Url(), "NO_PROXY=internal.example"});
+  EXPECT_THAT(own_->Stderr(),
+              HasSubstr(absl::StrCat("http executor: proxies: https:// via 127.0.0.1:",
+                                     (*proxy)->port(), ", not for: internal.example")));
+  ServeTls(certs_->server_cert, certs_->server_key);
+  v1::ProcessBatchRequest request;
+  AddGet(request, "a", UrlOnLocalhost("/one"));
+  AddGet(request, "b", UrlOnLocalhost("/two"));
+  request.mutable_options()->set_max_concurrent(1);
+  const v1::ProcessBatchResponse response = Run(request);
+  ASSERT_EQ(response.summary().results_size(), 2);
+  for (const v1::TaskResult& result : response.summary().results()) {
+    ASSERT_EQ(result.state(), v1::TASK_STATE_SUCCEEDED) << result.error();
+  }
+  const std::vector<testing::ProxyTestServer::Request> seen = (*proxy)->requests();
+  ASSERT_EQ(seen.size(), 1u);  // one tunnel, kept alive for the second request
+  EXPECT_EQ(seen[0].method, "CONNECT");
+  EXPECT_EQ(seen[0].target, Endpoint("localhost"));
+  EXPECT_EQ(server_->requests().size(), 2u);
+  EXPECT_EQ(server_->handshake_failures(), 0u);
+}
+
+TEST_F(HttpsTransportTest, AProxyRefusingTheTunnelFailsTheTaskAtOnceNamingBoth) {
+  absl::StatusOr<std::unique_ptr<testing::ProxyTestServer>> proxy =
+      testing::ProxyTestServer::Start({.refuse_connect = true});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  StartDaemon({}, {"HTTPS_PROXY=" + (*proxy)->Url()});
+  ServeTls(certs_->server_cert, certs_->server_key);
+  v1::ProcessBatchRequest request;
+  AddGet(request, "a", server_->Url("/"));
+  request.mutable_tasks(0)->mutable_retry_policy()->set_kind(v1::RETRY_KIND_FIXED);
+  request.mutable_tasks(0)->mutable_retry_policy()->set_max_retries(3);
+  const v1::ProcessBatchResponse response = Run(request);
+  ASSERT_EQ(response.summary().results_size(), 1);
+  const v1::TaskResult& result = response.summary().results(0);
+  EXPECT_EQ(result.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(result.retry_count(), 0u);
+  EXPECT_EQ(result.error(),
+            absl::StrCat("http: the proxy 127.0.0.1:", (*proxy)->port(), " refused CONNECT to ",
+                         Endpoint("127.0.0.1"), ": 403 Forbidden"));
+  EXPECT_THAT(server_->requests(), ::testing::IsEmpty());
+}
+
+TEST_F(HttpsTest, BadPoolFlagsOrProxiesStopBatchdNamingThem) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--http-idle-timeout=-1s"}, "invalid --http-idle-timeout -1s: must not be negative"},
+      {{"--http-dns-timeout=0"}, "invalid --http-dns-timeout 0: must be positive"},
+      {{"--http-max-connections=0"}, "must be at least 1"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> argv = {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0",
+                                     "--durability=none"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    absl::StatusOr<testing::CommandResult> run = testing::RunCommand(argv, absl::Seconds(30));
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->exit_code, 2) << flags[0];
+    EXPECT_THAT(run->stderr_text, HasSubstr(message));
+  }
+  absl::StatusOr<testing::CommandResult> run = testing::RunCommand(
+      {DaemonProcess::BinaryPath(), "--listen=127.0.0.1:0", "--durability=none"}, absl::Seconds(30),
+      {"HTTPS_PROXY=https://proxy.example:3128"});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 2);
+  EXPECT_THAT(run->stderr_text,
+              HasSubstr("invalid HTTPS_PROXY: TLS to the proxy is not supported"));
 }
 
 }  // namespace

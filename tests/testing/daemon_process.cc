@@ -283,7 +283,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
-    const std::vector<std::string>& flags, absl::Duration ready_timeout) {
+    const std::vector<std::string>& flags, absl::Duration ready_timeout,
+    const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv = {BinaryPath(), "--listen=127.0.0.1:0"};
   std::string owned_data_dir;
   const bool chooses_journal = std::any_of(flags.begin(), flags.end(), [](const std::string& f) {
@@ -296,7 +297,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     argv.push_back("--data-dir=" + owned_data_dir);
   }
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv, extra_env);
   if (!child.ok()) {
     RemoveTree(owned_data_dir);
     return child.status();

@@ -89,13 +89,15 @@ void RemoveTree(const std::string& path);
 // The real batchd binary, started on --listen=127.0.0.1:0 (unless `flags` choose another
 // address) and ready once it has printed "batchd listening on <address>". Unless `flags` set
 // --data-dir or --durability, it journals into a fresh temporary directory removed with it.
+// `extra_env` as for ChildProcess::Spawn (e.g. {"HTTPS_PROXY=http://127.0.0.1:3128"}).
 class DaemonProcess {
  public:
   static constexpr absl::Duration kDefaultReadyTimeout = absl::Seconds(20);
 
   static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
       const std::vector<std::string>& flags = {},
-      absl::Duration ready_timeout = kDefaultReadyTimeout);
+      absl::Duration ready_timeout = kDefaultReadyTimeout,
+      const std::vector<std::string>& extra_env = {});
   // Path of the batchd binary the tests run.
   static std::string BinaryPath();
 

@@ -25,7 +25,7 @@ namespace batchd::testing {
 class ProxyTestServer {
  public:
   struct Options {
-    std::string required_authorization;  // "" accepts any request
+    std::string required_authorization{};  // "" accepts any request
     bool refuse_connect = false;
   };
   struct Request {

@@ -55,16 +55,18 @@ void HttpExecutor::Cancel(const AttemptToken& token) {
   if (exchange != nullptr) exchange->Abort();
 }
 
-absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
-                                  const HttpExecutorOptions& options) {
+absl::StatusOr<std::shared_ptr<const ConnectionPool>> RegisterHttpExecutor(
+    ExecutorEnvironment& environment, const HttpExecutorOptions& options) {
   ASSIGN_OR_RETURN(std::shared_ptr<boost::asio::ssl::context> tls,
                    MakeTlsClientContext(options.ca_file));
   auto transport = std::make_shared<HttpTransport>(
       environment.io, std::move(tls), std::make_shared<const EgressPolicy>(options.egress),
       options.transport);
-  return environment.registry.Register(
+  std::shared_ptr<const ConnectionPool> pool = transport->shared_pool();
+  RETURN_IF_ERROR(environment.registry.Register(
       {"http", "builtin", 0, 0},
-      std::make_unique<HttpExecutor>(environment.strand, environment.clock, std::move(transport)));
+      std::make_unique<HttpExecutor>(environment.strand, environment.clock, std::move(transport))));
+  return pool;
 }
 
 }  // namespace batchd::core

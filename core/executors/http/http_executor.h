@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_environment.h"
@@ -62,9 +63,9 @@ struct HttpExecutorOptions {
   HttpTransportOptions transport;  // pool bounds, DNS and proxies (http_transport.h)
 };
 
-// Registers `http` (kind "builtin") on the environment's io_context. INVALID_ARGUMENT naming
-// the file when the CAs cannot be loaded.
-absl::Status RegisterHttpExecutor(ExecutorEnvironment& environment,
-                                  const HttpExecutorOptions& options = {});
+// Registers `http` (kind "builtin") on the environment's io_context; returns its connection
+// pool (for its figures). INVALID_ARGUMENT naming the file when the CAs cannot be loaded.
+absl::StatusOr<std::shared_ptr<const ConnectionPool>> RegisterHttpExecutor(
+    ExecutorEnvironment& environment, const HttpExecutorOptions& options = {});
 
 }  // namespace batchd::core

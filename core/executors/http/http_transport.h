@@ -39,6 +39,7 @@ class HttpTransport {
   const ProxyConfig& proxy() const { return options_.proxy; }
   std::chrono::milliseconds dns_timeout() const { return options_.dns_timeout; }
   ConnectionPool& pool() { return *pool_; }
+  std::shared_ptr<const ConnectionPool> shared_pool() const { return pool_; }
   DnsCache& dns() { return dns_; }
 
  private:

@@ -142,5 +142,19 @@ TEST(PrometheusMetricsTest, RendersTheJournalsStateOnlyWithAJournal) {
   EXPECT_THAT(metrics.Render({}, {}, degraded), HasSubstr("batchd_journal_writable 1\n"));
 }
 
+TEST(PrometheusMetricsTest, RendersTheHttpConnectionPool) {
+  PrometheusMetrics metrics;
+  EXPECT_THAT(metrics.Render({}, {}), ::testing::Not(HasSubstr("batchd_http_")));
+  const core::ConnectionPoolStats pool{
+      .opened = 9, .reused = 991, .open = 8, .idle = 3, .waiting = 2};
+  const std::string text = metrics.Render({}, {}, std::nullopt, pool);
+  EXPECT_THAT(text, HasSubstr("# TYPE batchd_http_connections_opened_total counter\n"
+                              "batchd_http_connections_opened_total 9\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_http_connection_reuses_total 991\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_http_connections{state=\"in_use\"} 5\n"
+                              "batchd_http_connections{state=\"idle\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("batchd_http_requests_waiting_for_connection 2\n"));
+}
+
 }  // namespace
 }  // namespace batchd::server
