@@ -1,7 +1,8 @@
 // Secrets in the real daemon (--secrets-file) against a local HTTP server started by the test: the
 // server receives the value, while the result, the journal files, the daemon's log (at debug) and
 // /metrics hold only "[secret:<name>]" or nothing; an unknown secret refuses the batch at submit;
-// a directory of files works as a file does. Loopback only; waits bounded and generous.
+// shell reads a secret only when it lists shell, through the env it is given; a directory of files
+// works as a file does. Loopback only; waits bounded and generous.
 #include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
@@ -135,10 +136,10 @@ class SecretsTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
-  void StartDaemon(const std::string& secrets) {
-    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
-        DaemonProcess::Start({"--secrets-file=" + secrets, "--data-dir=" + DataDir(),
-                              "--log-level=debug", "--metrics-listen=127.0.0.1:0"});
+  void StartDaemon(const std::string& secrets, std::vector<std::string> flags = {}) {
+    flags.insert(flags.end(), {"--secrets-file=" + secrets, "--data-dir=" + DataDir(),
+                               "--log-level=debug", "--metrics-listen=127.0.0.1:0"});
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start(flags);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     batches_ = daemon_->NewBatchStub();
@@ -233,6 +234,32 @@ TEST_F(SecretsTest, EchoMayNotReadAnHttpSecret) {
       R"({"tasks": [{"id": "e", "executor": "echo", "input": "${secret:api}"}]})", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("executor 'echo' may not read secret 'api'"));
+}
+
+TEST_F(SecretsTest, ShellReadsOnlyASecretThatListsItThroughItsEnvironment) {
+  StartDaemon(Write("secrets.json", absl::StrCat(R"({"api": ")", kValue, R"(", "db": {"value": ")",
+                                                 kOtherValue, R"(", "executors": ["shell"]}})")),
+              {"--enable-shell"});
+  v1::ProcessBatchResponse response;
+  grpc::Status status = Process(R"({"tasks": [{"id": "s", "executor": "shell", "input": {
+      "argv": ["/bin/sh", "-c", "printf '%s|' \"$TOKEN\"; printf '%s' \"$TOKEN\" | wc -c"],
+      "env": {"TOKEN": "${secret:db}"}}}]})",
+                                &response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_EQ(response.summary().results_size(), 1);
+  const v1::TaskResult& r = response.summary().results(0);
+  EXPECT_EQ(r.state(), v1::TASK_STATE_SUCCEEDED) << r.DebugString();
+  // The program saw the value (its length), and what it printed of it is redacted.
+  EXPECT_EQ(Field(r.output(), "stdout").string_value(),
+            absl::StrCat("[secret:db]|", sizeof(kOtherValue) - 1, "\n"));
+  EXPECT_THAT(ReadTree(DataDir()), Not(HasSubstr(kOtherValue)));
+
+  status = Process(R"({"tasks": [{"id": "s", "executor": "shell", "input": {
+      "argv": ["/bin/true"], "env": {"TOKEN": "${secret:api}"}}}]})",
+                   &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("executor 'shell' may not read secret 'api' "
+                                                "(readable by: http;"));
 }
 
 TEST_F(SecretsTest, ADirectoryOfFilesDefinesOneSecretEach) {
