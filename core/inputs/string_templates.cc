@@ -64,7 +64,9 @@ std::string ScanTemplates(absl::string_view s, absl::FunctionRef<void(absl::stri
 }
 
 bool HasSecretTemplates(absl::string_view s) {
-  if (!absl::StrContains(s, absl::StrCat("${", kSecretTemplatePrefix))) return false;
+  constexpr absl::string_view kSecretTemplateStart = "${secret:";  // "${" + the prefix
+  static_assert(kSecretTemplateStart.substr(2) == kSecretTemplatePrefix);
+  if (!absl::StrContains(s, kSecretTemplateStart)) return false;  // the common case, no scan
   bool found = false;
   ScanTemplates(
       s, [](absl::string_view) {},
