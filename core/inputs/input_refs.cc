@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
-#include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/inputs/input_path.h"
+#include "core/inputs/string_templates.h"
 
 namespace batchd::core {
 namespace {
@@ -15,35 +17,6 @@ namespace json = boost::json;
 
 constexpr absl::string_view kRefMember = "$ref";
 constexpr absl::string_view kPathMember = "path";
-
-// Where in an input the walk is, as a field path suffix (".body.$ref", "[2]"); rendered only for
-// a message.
-class InputPath {
- public:
-  void PushMember(absl::string_view name) { segments_.push_back({name, 0}); }
-  void PushIndex(size_t index) { segments_.push_back({{}, index + 1}); }
-  void Pop() { segments_.pop_back(); }
-
-  std::string Render(absl::string_view prefix, absl::string_view member = {}) const {
-    std::string out(prefix);
-    for (const Segment& s : segments_) {
-      if (s.index_plus_one > 0) {
-        absl::StrAppend(&out, "[", s.index_plus_one - 1, "]");
-      } else {
-        absl::StrAppend(&out, ".", s.member);
-      }
-    }
-    if (!member.empty()) absl::StrAppend(&out, ".", member);
-    return out;
-  }
-
- private:
-  struct Segment {
-    absl::string_view member;
-    size_t index_plus_one = 0;  // 0: a member
-  };
-  std::vector<Segment> segments_;
-};
 
 absl::string_view View(const json::string& s) { return absl::string_view(s.data(), s.size()); }
 absl::string_view View(json::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -61,59 +34,6 @@ std::string PointerProblem(absl::string_view p) {
   return absl::StrCat("'", p,
                       "' is not a JSON pointer (RFC 6901: empty, or '/' before each step; '~' only "
                       "as '~0' or '~1')");
-}
-
-// One "${id}" or "${id#pointer}" in a string.
-struct Template {
-  absl::string_view text;  // as written, "${...}"
-  absl::string_view id;
-  absl::string_view pointer;  // empty: the whole output
-};
-
-// Whether a string holds anything ResolveInputRefs changes ("${" or "$$").
-bool HasTemplates(absl::string_view s) {
-  for (size_t i = s.find('$'); i != absl::string_view::npos; i = s.find('$', i + 1)) {
-    if (i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '$')) return true;
-  }
-  return false;
-}
-
-// Walks `s`: `on_text` gets each literal piece ("$$" as "$"), `on_template` each template, in
-// order. Returns the first malformed template's problem (and stops there); empty when none.
-template <typename OnText, typename OnTemplate>
-std::string ScanTemplates(absl::string_view s, OnText on_text, OnTemplate on_template) {
-  size_t literal = 0;  // start of the literal piece not yet passed on
-  size_t i = s.find('$');
-  while (i != absl::string_view::npos && i + 1 < s.size()) {
-    if (s[i + 1] == '$') {
-      on_text(s.substr(literal, i + 1 - literal));  // up to and including one '$'
-      literal = i + 2;
-      i = s.find('$', literal);
-      continue;
-    }
-    if (s[i + 1] != '{') {
-      i = s.find('$', i + 1);
-      continue;
-    }
-    const size_t close = s.find('}', i + 2);
-    if (close == absl::string_view::npos) {
-      return absl::StrCat("template '", s.substr(i, std::min<size_t>(s.size() - i, 40)),
-                          "' has no closing '}' (write '$$' for a literal '$')");
-    }
-    const absl::string_view body = s.substr(i + 2, close - i - 2);
-    const size_t hash = body.find('#');
-    Template t{s.substr(i, close + 1 - i), body.substr(0, hash),
-               hash == absl::string_view::npos ? absl::string_view{} : body.substr(hash + 1)};
-    if (t.id.empty()) {
-      return absl::StrCat("template '", t.text, "' names no task (write '$$' for a literal '$')");
-    }
-    on_text(s.substr(literal, i - literal));
-    if (std::string problem = on_template(t); !problem.empty()) return problem;
-    literal = close + 1;
-    i = s.find('$', literal);
-  }
-  on_text(s.substr(literal));
-  return {};
 }
 
 class RefChecker {
@@ -204,12 +124,16 @@ class RefChecker {
     }
   }
 
+  // Secret templates are core/secrets' to check; a string holding only those (and no "$$") is
+  // not a reference to resolve.
   void CheckTemplates(absl::string_view s) {
-    any_ = true;
+    bool refers = absl::StrContains(s, "$$");
     std::string problem = ScanTemplates(
         s, [](absl::string_view) {},
-        [&](const Template& t) -> std::string {
-          if (std::string target = TargetProblem(t.id); !target.empty()) {
+        [&](const StringTemplate& t) -> std::string {
+          if (t.secret) return {};
+          refers = true;
+          if (std::string target = TargetProblem(t.name); !target.empty()) {
             return absl::StrCat("template '", t.text, "' ", target);
           }
           if (!IsPointer(t.pointer)) {
@@ -218,6 +142,7 @@ class RefChecker {
           return {};
         });
     if (!problem.empty()) Violation({}, std::move(problem));
+    any_ = any_ || refers || !problem.empty();
   }
 
   absl::FunctionRef<std::string()> field_;
@@ -301,22 +226,35 @@ class RefResolver {
     return found != nullptr ? *found : json::value(nullptr);
   }
 
+  // A string that also holds secret templates stays a template string for core/secrets to
+  // finish when the attempt is built: its secret templates verbatim and everything else (its
+  // literal text, and the text substituted from dependency outputs) escaped again, so a "$$" is
+  // unescaped once and a dependency's output can never become a secret template.
   json::value ResolveTemplates(absl::string_view s) {
+    const bool keep_secrets = HasSecretTemplates(s);
     json::string out;
     out.reserve(s.size());
-    std::string problem = ScanTemplates(
-        s,
-        [&](absl::string_view text) {
-          out.append({text.data(), text.size()});
-        },
-        [&](const Template& t) -> std::string {
+    const auto append_text = [&](absl::string_view text) {
+      if (keep_secrets) {
+        const std::string escaped = EscapeTemplateText(text);
+        out.append({escaped.data(), escaped.size()});
+      } else {
+        out.append({text.data(), text.size()});
+      }
+    };
+    std::string problem =
+        ScanTemplates(s, append_text, [&](const StringTemplate& t) -> std::string {
+          if (t.secret) {
+            out.append({t.text.data(), t.text.size()});
+            return {};
+          }
           const std::string what = absl::StrCat("template '", t.text, "': ");
-          const json::value* found = Lookup(t.id, t.pointer, {}, what);
+          const json::value* found = Lookup(t.name, t.pointer, {}, what);
           if (found == nullptr) return "failed";  // status_ says why
           if (found->is_string()) {
-            out.append(found->get_string());
+            append_text(View(found->get_string()));
           } else {
-            out.append(json::serialize(*found));
+            append_text(json::serialize(*found));
           }
           return {};
         });

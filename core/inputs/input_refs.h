@@ -2,8 +2,10 @@
 // {"$ref": "<task id>", "path": "<JSON pointer>"} stands for that value of the dependency's output
 // (RFC 6901; no path: the whole output), and inside a string "${<task id>}" or
 // "${<task id>#<pointer>}" stands for the value as text (a string as it is, other JSON compact);
-// "$$" is a literal "$". A reference names one of the task's own dependencies. A dependency that
-// produced no output (it failed and the batch runs dependents anyway) resolves to null.
+// "$$" is a literal "$" (the grammar of string_templates.h). A reference names one of the task's
+// own dependencies. A dependency that produced no output (it failed and the batch runs dependents
+// anyway) resolves to null. "${secret:name}" templates are core/secrets' references: left for it
+// (a string holding one stays a template string, see ResolveInputRefs).
 // CheckInputRefs runs at submit, ResolveInputRefs when the task is about to run.
 // Pure functions; thread-safe.
 #pragma once
@@ -34,7 +36,9 @@ bool CheckInputRefs(const boost::json::value& input, absl::FunctionRef<std::stri
 // The output of the dependency named `task_id`: nullptr when it produced none.
 using DependencyOutput = absl::FunctionRef<const boost::json::value*(absl::string_view task_id)>;
 
-// `input` with every reference replaced by the value it names. FAILED_PRECONDITION naming the
+// `input` with every reference replaced by the value it names. A string that also holds a secret
+// template keeps it verbatim, with the rest of the string (dependency text included) escaped
+// again ("$" as "$$"): core/secrets' substitution unescapes it once. FAILED_PRECONDITION naming the
 // reference by its path in the input when a pointer names nothing in its dependency's output,
 // e.g. "input.body.$ref: task 'a' has no '/id' in its output". `input` must have passed
 // CheckInputRefs against the same dependencies.

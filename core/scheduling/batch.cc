@@ -76,10 +76,13 @@ bool LimitsPass(absl::Span<const LimitUse> uses, const LimitCatalog* catalog, bo
 }
 
 // The task fields the graph does not check (executor, retry_policy), in task order.
-// `with_refs` (when given) gets the tasks whose input holds references to dependency outputs.
+// `with_refs` (when given) gets the tasks whose input holds references to dependency outputs,
+// `with_secrets` (when given) those whose input refers to `secrets` (checked when given).
 FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::ExecutorCheck exists,
                                 Batch::ExecutorNames names, const LimitCatalog* limits,
-                                bool allow_unknown_limits, std::vector<uint32_t>* with_refs) {
+                                bool allow_unknown_limits, std::vector<uint32_t>* with_refs,
+                                const SecretStore* secrets,
+                                std::vector<std::pair<uint32_t, SecretRefs>>* with_secrets) {
   FieldViolations violations;
   std::optional<absl::flat_hash_set<absl::string_view>> ids;  // built when a reference needs it
   const auto is_task = [&](absl::string_view id) {
@@ -109,6 +112,14 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
         with_refs != nullptr) {
       with_refs->push_back(static_cast<uint32_t>(i));
     }
+    if (secrets != nullptr) {
+      SecretRefs refs = CheckSecretRefs(
+          t.input, [&] { return absl::StrCat("tasks[", i, "].input"); }, t.id, t.executor, *secrets,
+          violations);
+      if (!refs.empty() && with_secrets != nullptr) {
+        with_secrets->emplace_back(static_cast<uint32_t>(i), std::move(refs));
+      }
+    }
     if (t.cache.has_value()) {
       CheckCache(*t.cache, absl::StrCat("tasks[", i, "].cache"), absl::StrCat("Task '", t.id, "'"),
                  violations);
@@ -131,15 +142,16 @@ FieldViolations CheckTaskFields(absl::Span<const TaskSpec> tasks, Batch::Executo
 
 }  // namespace
 
-absl::StatusOr<TaskGraph> Batch::Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
-                                          ExecutorNames executor_names, const LimitCatalog* limits,
-                                          std::vector<uint32_t>* tasks_with_refs) {
+absl::StatusOr<TaskGraph> Batch::Validate(
+    const BatchSpec& spec, ExecutorCheck executor_exists, ExecutorNames executor_names,
+    const LimitCatalog* limits, std::vector<uint32_t>* tasks_with_refs, const SecretStore* secrets,
+    std::vector<std::pair<uint32_t, SecretRefs>>* tasks_with_secrets) {
   FieldViolations violations;
   absl::StatusOr<TaskGraph> graph = TaskGraph::Build(spec.tasks);
   if (!graph.ok()) violations.Merge(graph.status());
   const bool allow_unknown = spec.options.allow_unknown_limits;
   violations.Merge(CheckTaskFields(spec.tasks, executor_exists, executor_names, limits,
-                                   allow_unknown, tasks_with_refs));
+                                   allow_unknown, tasks_with_refs, secrets, tasks_with_secrets));
   FieldViolations options = CheckOptions(spec.options);
   if (spec.options.default_cache.has_value()) {
     CheckCache(*spec.options.default_cache, "options.default_cache", "The batch's default_cache",
@@ -170,23 +182,27 @@ absl::Status Batch::ResolveInput(uint32_t t) {
 }
 
 absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorRegistry& registry,
-                                                     Identity identity,
-                                                     const LimitCatalog* limits) {
+                                                     Identity identity, const LimitCatalog* limits,
+                                                     const SecretStore* secrets) {
+  static const SecretStore kNoSecrets;
   const bool wait_for_workers = spec.options.wait_for_workers;
   const auto has_executor = [&](const std::string& name) {
     return wait_for_workers ? registry.FindOrCreate(name).executor != nullptr
                             : registry.Find(name) != nullptr;
   };
   std::vector<uint32_t> with_refs;
+  std::vector<std::pair<uint32_t, SecretRefs>> with_secrets;
   ASSIGN_OR_RETURN(TaskGraph graph,
                    Validate(
-                       spec, has_executor, [&] { return registry.Names(); }, limits, &with_refs));
+                       spec, has_executor, [&] { return registry.Names(); }, limits, &with_refs,
+                       secrets != nullptr ? secrets : &kNoSecrets, &with_secrets));
 
   std::shared_ptr<Batch> b(new Batch());
   if (!with_refs.empty()) {
     b->input_refs_.resize(spec.tasks.size(), false);
     for (uint32_t t : with_refs) b->input_refs_[t] = true;
   }
+  for (auto& [t, refs] : with_secrets) b->secret_refs_.emplace(t, std::move(refs));
   b->identity_ = std::move(identity);
   b->request_id_ = std::move(spec.request_id);
   b->labels_ = std::move(spec.labels);

@@ -29,6 +29,8 @@
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 #include "core/scheduling/retry_backoff.h"
+#include "core/secrets/secret_refs.h"
+#include "core/secrets/secret_store.h"
 #include "core/time/timer_service.h"
 
 namespace batchd::core {
@@ -84,16 +86,23 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // key is configured (unless options.allow_unknown_limits) and its units fit its bursts.
   // Inputs: every reference to a dependency output (core/inputs) names a dependency and is
   // well formed; `tasks_with_refs` (when given) gets the tasks whose input has any.
-  static absl::StatusOr<TaskGraph> Validate(const BatchSpec& spec, ExecutorCheck executor_exists,
-                                            ExecutorNames executor_names,
-                                            const LimitCatalog* limits = nullptr,
-                                            std::vector<uint32_t>* tasks_with_refs = nullptr);
+  // Secrets: with `secrets`, every secret reference (core/secrets) names one of them that the
+  // task's executor may read; `tasks_with_secrets` (when given) gets the tasks whose input has
+  // any, with where they are. Without `secrets` (the server's listing of an already refused
+  // request) secret references are not checked.
+  static absl::StatusOr<TaskGraph> Validate(
+      const BatchSpec& spec, ExecutorCheck executor_exists, ExecutorNames executor_names,
+      const LimitCatalog* limits = nullptr, std::vector<uint32_t>* tasks_with_refs = nullptr,
+      const SecretStore* secrets = nullptr,
+      std::vector<std::pair<uint32_t, SecretRefs>>* tasks_with_secrets = nullptr);
 
   // Validates the spec as Validate (an executor exists when `registry` has it or, with
-  // wait_for_workers, makes it on demand) and compiles it.
+  // wait_for_workers, makes it on demand) and compiles it. `secrets` are the daemon's (nullptr:
+  // none is defined, and any secret reference is refused).
   static absl::StatusOr<std::shared_ptr<Batch>> Create(BatchSpec spec, ExecutorRegistry& registry,
                                                        Identity identity,
-                                                       const LimitCatalog* limits = nullptr);
+                                                       const LimitCatalog* limits = nullptr,
+                                                       const SecretStore* secrets = nullptr);
 
   const std::string& id() const { return identity_.id; }
   const std::string& request_id() const { return request_id_; }
@@ -108,6 +117,13 @@ class Batch : public std::enable_shared_from_this<Batch> {
   const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
   // Whether the input still refers to dependency outputs (core/inputs) not yet resolved.
   bool has_input_refs(uint32_t t) const { return !input_refs_.empty() && input_refs_[t]; }
+  // Where its input refers to secrets (core/secrets: substituted into each attempt's copy of the
+  // input, redacted from its outcome); nullptr when it refers to none.
+  const SecretRefs* secret_refs(uint32_t t) const {
+    if (secret_refs_.empty()) return nullptr;
+    const auto it = secret_refs_.find(t);
+    return it == secret_refs_.end() ? nullptr : &it->second;
+  }
   // Its cache policy (its own or the batch's default_cache); nullptr when it is not cached.
   const CacheSpec* cache_spec(uint32_t t) const {
     return cache_index_.empty() || cache_index_[t] == 0 ? nullptr
@@ -325,6 +341,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<std::string> ids_;
   std::vector<boost::json::value> inputs_;
   std::vector<bool> input_refs_;  // by task; empty when no task refers to an output
+  absl::flat_hash_map<uint32_t, SecretRefs> secret_refs_;  // the tasks that refer to secrets
   std::vector<double> priorities_;
   std::vector<uint32_t> timeouts_ms_;
   std::vector<uint16_t> executor_index_;

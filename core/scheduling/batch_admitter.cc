@@ -18,13 +18,14 @@ SteadyTime SteadyEquivalent(const Clock& clock, WallTime wall) {
 
 BatchAdmitter::BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Journal* journal,
                              size_t max_active_batches, Admitted admitted,
-                             const LimitCatalog* limits)
+                             const LimitCatalog* limits, const SecretStore* secrets)
     : clock_(clock),
       registry_(registry),
       journal_(journal),
       max_active_batches_(max_active_batches),
       admitted_(std::move(admitted)),
-      limits_(limits) {}
+      limits_(limits),
+      secrets_(secrets) {}
 
 absl::StatusOr<SubmitResult> BatchAdmitter::Submit(BatchSpec spec, bool with_layers,
                                                    std::string content) {
@@ -78,8 +79,8 @@ absl::StatusOr<SubmitResult> BatchAdmitter::Admit(BatchSpec spec, bool with_laye
   identity.id = std::move(issued.id);
   identity.created_steady = clock_.SteadyNow();
   identity.created_wall = clock_.WallNow();
-  ASSIGN_OR_RETURN(BatchPtr batch,
-                   Batch::Create(std::move(spec), registry_, std::move(identity), limits_));
+  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity),
+                                                 limits_, secrets_));
   SubmitResult result = Describe(batch, with_layers);
   if (journal_ != nullptr) {
     batch->SetJournaled();
@@ -128,7 +129,8 @@ absl::StatusOr<BatchAdmitter::BatchPtr> BatchAdmitter::Restore(BatchSpec spec,
   // serves yet are their executors (made now and kept by the batch while it is unfinished), and
   // the tasks wait for them (up to their timeouts).
   spec.options.wait_for_workers = true;
-  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity)));
+  ASSIGN_OR_RETURN(BatchPtr batch, Batch::Create(std::move(spec), registry_, std::move(identity),
+                                                 nullptr, secrets_));
   if (journal_ != nullptr) batch->SetJournaled();
   ids_.Restored(batch->seq());
   ledger_.Restore(batch, record.content);

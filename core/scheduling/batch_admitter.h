@@ -54,9 +54,11 @@ class BatchAdmitter {
   using Admitted = absl::AnyInvocable<void(BatchPtr)>;
 
   // `journal` may be null; else it must outlive this.
-  // `limits` (may be null: no limit is configured) is what batches' limits are checked against.
+  // `limits` (may be null: no limit is configured) is what batches' limits are checked against,
+  // `secrets` (may be null: none is defined; else it must outlive this) their secret references.
   BatchAdmitter(const Clock& clock, ExecutorRegistry& registry, Journal* journal,
-                size_t max_active_batches, Admitted admitted, const LimitCatalog* limits = nullptr);
+                size_t max_active_batches, Admitted admitted, const LimitCatalog* limits = nullptr,
+                const SecretStore* secrets = nullptr);
 
   // See Scheduler::Submit. A twin (same request_id and content) is answered with duplicate set
   // and admits nothing, even at the limit.
@@ -67,7 +69,9 @@ class BatchAdmitter {
 
   // Start-up: the batch of `record` rebuilt from `spec` (its executors made on demand when
   // nobody serves them yet), its request_id claimed and its sequence never issued again. It is
-  // not counted: call Resumed when it is unfinished.
+  // not counted: call Resumed when it is unfinished. A batch referring to a secret no longer
+  // defined is refused (INVALID_ARGUMENT naming it): defined again, it is recovered at a later
+  // start.
   absl::StatusOr<BatchPtr> Restore(BatchSpec spec, const BatchRecord& record);
 
   // A recovered batch resumes unfinished: it counts as active.
@@ -92,6 +96,7 @@ class BatchAdmitter {
   const size_t max_active_batches_;
   Admitted admitted_;
   const LimitCatalog* const limits_;
+  const SecretStore* const secrets_;
 
   std::atomic<size_t> active_{0};  // admitted or resumed, and not finished
   BatchIdIssuer ids_;

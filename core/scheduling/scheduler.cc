@@ -8,6 +8,7 @@
 #include "core/base/status_macros.h"
 #include "core/scheduling/batch_replay.h"
 #include "core/scheduling/batch_task_dependencies.h"
+#include "core/secrets/secret_redactor.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
@@ -18,13 +19,16 @@ Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
       timers_(timers),
       registry_(registry),
       options_(options),
+      secrets_(options.secrets != nullptr ? options.secrets
+                                          : std::make_shared<const SecretStore>()),
       observer_(options.observer != nullptr ? *options.observer : no_observer_),
       limits_(clock, timers, options.limits, [this] { Pump(); }),
       cache_(options.cache, options.journal, clock),
       limit_changes_(strand_, limits_, options.journal, [this] { Pump(); }),
       admitter_(
           clock, registry, options.journal, options.max_active_batches,
-          [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }, &limits_.catalog()),
+          [this](BatchPtr batch) { OnAdmitted(std::move(batch)); }, &limits_.catalog(),
+          secrets_.get()),
       retention_(clock, timers, options.retention, options.max_finished_batches,
                  [this](const BatchPtr& batch) { Evict(batch); }),
       readers_(clock, timers, options.max_results_per_chunk),
@@ -204,11 +208,27 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime no
                            batch->load_balancer(),
                            &dependencies,
                            units_header != nullptr ? *units_header : std::string_view{}};
-  batch->executor(task)->Start(request, *this);
+  StartOnExecutor(*batch, task, request);
   const bool completed_inline = completions_.size() > before && completions_.back().token == token;
   if (!completed_inline) {
     batch->SetTimer(task, timers_.ScheduleAt(deadline, [this, token] { OnTimeout(token); }));
   }
+}
+
+void Scheduler::StartOnExecutor(const Batch& batch, uint32_t task,
+                                const ExecutionRequest& request) {
+  const SecretRefs* secrets = batch.secret_refs(task);
+  if (secrets == nullptr) return batch.executor(task)->Start(request, *this);
+  absl::StatusOr<boost::json::value> input = SubstituteSecrets(request.input, *secrets, *secrets_);
+  if (!input.ok()) {
+    return Complete(request.token,
+                    ExecutionOutcome::Failure(std::string(input.status().message()), true));
+  }
+  ExecutionRequest with_secrets{
+      request.token,    request.batch_id,      request.task_id,      *input,
+      request.priority, request.attempt,       request.timeout_ms,   request.deadline,
+      request.executor, request.load_balancer, request.dependencies, request.units_header};
+  batch.executor(task)->Start(with_secrets, *this);
 }
 
 void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome) {
@@ -217,6 +237,12 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     spdlog::debug("batch #{} task #{}: ignoring outcome of a stale attempt", token.batch_seq,
                   token.task);
     return;
+  }
+  // Before anything sees it (results, the journal, the cache, logs, dependents).
+  if (const SecretRefs* secrets = batch->secret_refs(token.task)) {
+    const SecretRedactor redactor(*secrets, *secrets_);
+    redactor.Redact(outcome.error);
+    redactor.Redact(outcome.output);
   }
   CancelTimer(*batch, token.task);
   batch->OnAttemptEnded();

@@ -55,6 +55,8 @@ struct SchedulerOptions {
   Journal* journal = nullptr;
   LimitTableOptions limits;  // shared limits: how many keys, the adaptive back-off
   ResultCacheOptions cache;  // the result cache's byte budget and per-entry bound
+  // The secrets task inputs may refer to (--secrets-file); null: none is defined.
+  std::shared_ptr<const SecretStore> secrets;
 };
 
 // A task lost with its worker this many times fails instead of running again.
@@ -177,6 +179,9 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   bool StartNext();
   void StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime now);
   void HandleOutcome(const AttemptToken& token, ExecutionOutcome outcome);
+  // Starts the attempt on its executor; a task referring to secrets is given a copy of its input
+  // with their values in (never kept).
+  void StartOnExecutor(const Batch& batch, uint32_t task, const ExecutionRequest& request);
   void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
   void OnTimeout(const AttemptToken& token);
   void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
@@ -238,6 +243,7 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   TimerService& timers_;
   ExecutorRegistry& registry_;
   const SchedulerOptions options_;
+  const std::shared_ptr<const SecretStore> secrets_;  // never null (empty: none is defined)
 
   SchedulerObserver no_observer_;
   SchedulerObserver& observer_;

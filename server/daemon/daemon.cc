@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -97,6 +98,10 @@ int Daemon::Run(const sigset_t& shutdown_signals) {
   if (!opened.ok()) return Fail(opened.status(), kExitCannotServe);
   runtime_ = std::make_unique<SchedulerRuntime>(config_, std::move(opened->journal));
   if (!runtime_->executors_status().ok()) return Fail(runtime_->executors_status(), kExitBadFlags);
+  if (!config_.secrets->empty()) {  // names only: a value is never logged
+    spdlog::info("secrets: {} defined ({})", config_.secrets->size(),
+                 absl::StrJoin(config_.secrets->Names(), ", "));
+  }
   RestoreLimits(config_.limits, opened->limits, runtime_->scheduler());
   runtime_->scheduler().RestoreCache(std::move(opened->cache),
                                      std::move(opened->damaged_cache_keys));

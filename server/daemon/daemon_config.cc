@@ -20,6 +20,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
   ASSIGN_OR_RETURN(config.limits, LimitsConfigFromFlags());
   ASSIGN_OR_RETURN(config.cache, CacheOptionsFromFlags());
   ASSIGN_OR_RETURN(config.http, HttpOptionsFromFlags());
+  ASSIGN_OR_RETURN(config.secrets, SecretsFromFlags());
   return config;
 }
 

@@ -4,6 +4,7 @@
 // and the *_flags files read Abseil flags. Call from main's thread, after absl::ParseCommandLine.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "server/flags/http_flags.h"
 #include "server/flags/limits_flags.h"
 #include "server/flags/plugin_flags.h"
+#include "server/flags/secrets_flags.h"
 #include "server/flags/security_flags.h"
 #include "server/flags/shell_flags.h"
 
@@ -30,7 +32,8 @@ struct DaemonConfig {
   core::ResultCacheOptions cache;
   core::HttpExecutorOptions http;
   PluginOptions plugins;
-  absl::Duration malloc_trim_interval;  // 0: never
+  std::shared_ptr<const core::SecretStore> secrets{};  // never null after DaemonConfigFromFlags
+  absl::Duration malloc_trim_interval;                 // 0: never
 };
 
 // Whether a flag defined in `file` (absl::CommandLineFlag::Filename) is one of the daemon's:
@@ -38,7 +41,7 @@ struct DaemonConfig {
 bool IsDaemonFlagFile(absl::string_view file);
 
 // INVALID_ARGUMENT naming the flag when a value is unusable (the first one found); reads the
-// token and PEM files the security flags name.
+// token and PEM files the security flags name, and the secrets --secrets-file names.
 absl::StatusOr<DaemonConfig> DaemonConfigFromFlags();
 
 }  // namespace batchd::server

@@ -1,12 +1,15 @@
 // BatchAdmitter: Submit's side of the scheduler — ids, twins by request_id, the limit of
-// unfinished batches, admission once the journal stored the record, and recovery.
+// unfinished batches, admission once the journal stored the record, and recovery (a batch whose
+// secrets are no longer defined is not recovered).
 #include "core/scheduling/batch_admitter.h"
 
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_journal.h"
@@ -216,6 +219,30 @@ TEST_F(BatchAdmitterTest, ForgetFreesAnEvictedBatchsRequestId) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->duplicate);
   EXPECT_EQ(admitted_.size(), 2u);
+}
+
+TEST_F(BatchAdmitterTest, ARestoredBatchReferringToASecretNoLongerDefinedIsRefused) {
+  SecretStore secrets;
+  ASSERT_TRUE(secrets.Add("api", "sk-VALUE", {"manual"}).ok());
+  BatchAdmitter admitter(
+      clock_, batches_.registry(), &journal_, 100, [](std::shared_ptr<Batch>) {}, nullptr,
+      &secrets);
+  const auto referring_to = [](const char* name) {
+    BatchSpec spec = Spec();
+    spec.tasks[0].input = boost::json::parse(absl::StrCat(R"({"k": "${secret:)", name, R"(}"})"));
+    return spec;
+  };
+  BatchRecord record{7, "00000abc00000007", "", clock_.WallNow(), "content"};
+  absl::StatusOr<std::shared_ptr<Batch>> restored = admitter.Restore(referring_to("api"), record);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ASSERT_NE((*restored)->secret_refs(0), nullptr);
+  EXPECT_EQ((*restored)->secret_refs(0)->names, std::vector<std::string>{"api"});
+
+  record.seq = 8;
+  record.id = "00000abc00000008";
+  restored = admitter.Restore(referring_to("gone"), record);
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(restored.status().ToString(), HasSubstr("unknown secret 'gone'"));
 }
 
 }  // namespace
