@@ -54,7 +54,7 @@ class HttpConnection {
   // Bytes read past the last response (none on a connection fit for reuse).
   boost::beast::flat_buffer& buffer() { return buffer_; }
 
-  // After the TCP connection (and any proxy tunnel) is up.
+  // After the TCP connection is up (sets TCP_NODELAY).
   void MarkConnected();
   bool connected() const { return fd_ >= 0; }
   // True when the peer closed the idle connection or sent something unasked (a TLS alert, a
