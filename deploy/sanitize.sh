@@ -26,10 +26,11 @@ build_root="${BATCHD_SANITIZE_BUILD_ROOT:-$repo/build}"
 jobs="${JOBS:-2}"
 
 # TSan: unit tests of the scheduler, worker hub, worker executor (in worker_hub_test), load
-# balancer, the journal's writer thread (group commit) and the client's worker session and
-# outbox; the integration suites that drive them.
+# balancer, the journal's writer thread (group commit), the http executor's connection pool
+# (shared by requests on several threads) and the client's worker session and outbox; the
+# integration suites that drive them.
 tsan_targets=(core_scheduler_test core_worker_hub_test core_load_balancer_test
-              core_group_commit_journal_test
+              core_group_commit_journal_test core_connection_pool_test core_http_executor_test
               client_worker_outbox_test client_worker_session_test
               scheduling_end_to_end_test worker_protocol_test worker_process_test)
 tsan_tests="^($(IFS='|'; echo "${tsan_targets[*]}"))\\."

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/json_string_view.h"
 #include "core/inputs/input_path.h"
 #include "core/inputs/string_templates.h"
 
@@ -17,9 +18,6 @@ namespace json = boost::json;
 
 constexpr absl::string_view kRefMember = "$ref";
 constexpr absl::string_view kPathMember = "path";
-
-absl::string_view View(const json::string& s) { return absl::string_view(s.data(), s.size()); }
-absl::string_view View(json::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 bool IsPointer(absl::string_view p) {
   if (p.empty()) return true;

@@ -4,13 +4,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/json_string_view.h"
 
 namespace batchd::core {
 namespace {
 
 namespace json = boost::json;
-
-absl::string_view View(const json::string& s) { return absl::string_view(s.data(), s.size()); }
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/json_string_view.h"
 #include "core/inputs/input_path.h"
 #include "core/inputs/string_templates.h"
 
@@ -15,7 +16,6 @@ namespace json = boost::json;
 
 constexpr absl::string_view kRefMember = "$ref";  // core/inputs' objects: not walked here
 
-absl::string_view View(const json::string& s) { return absl::string_view(s.data(), s.size()); }
 json::string_view JsonView(absl::string_view s) { return {s.data(), s.size()}; }
 
 class SecretChecker {

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/json_string_view.h"
 #include "core/base/status_macros.h"
 
 namespace batchd::core {
@@ -22,8 +23,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 constexpr uintmax_t kMaxSecretsFileBytes = uintmax_t{1} << 20;
-
-absl::string_view View(const json::string& s) { return absl::string_view(s.data(), s.size()); }
 
 absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::error_code ec;

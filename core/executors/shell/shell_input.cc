@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/json_string_view.h"
 #include "core/base/status_macros.h"
 
 namespace batchd::core {
@@ -14,8 +15,6 @@ namespace {
 absl::Status FieldError(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("shell: input.", field, " ", problem));
 }
-
-absl::string_view View(const boost::json::string& s) { return {s.data(), s.size()}; }
 
 // Process arguments, environment entries and paths are C strings: a NUL would cut them short.
 absl::StatusOr<std::string> CString(const boost::json::value& value, absl::string_view field) {
