@@ -10,6 +10,7 @@
 #include "client/format/progress_format.h"
 #include "client/format/result_table.h"
 #include "client/format/state_names.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace batchd::client {
 namespace {
@@ -152,6 +153,119 @@ int CancelCommand(const CommandContext& context) {
   }
   context.out << "batch " << request.batch_id() << ": " << FormatProgressLine(response.progress())
               << "\n";
+  return kExitOk;
+}
+
+int AddCommand(const CommandContext& context) {
+  absl::StatusOr<v1::SubmitBatchRequest> batch =
+      LoadBatchFile(context.command_line.args[1], context.in);
+  if (!batch.ok()) return ReportError(context, batch.status());
+  v1::AddTasksRequest request;
+  request.set_batch_id(context.command_line.args[0]);
+  request.set_request_id(batch->request_id());
+  *request.mutable_tasks() = batch->tasks();
+  request.set_close(context.command_line.close);
+  v1::AddTasksResponse response;
+  if (grpc::Status status = context.client.AddTasks(request, &response); !status.ok()) {
+    return ReportRpcError(context, status);
+  }
+  context.out << "batch " << request.batch_id() << ": "
+              << (response.already_added() ? "already added" : "added") << " "
+              << request.tasks_size() << (request.tasks_size() == 1 ? " task, " : " tasks, ")
+              << response.total_tasks() << " in all" << (request.close() ? ", closed" : "") << "\n";
+  return kExitOk;
+}
+
+int CloseCommand(const CommandContext& context) {
+  v1::CloseBatchRequest request;
+  request.set_batch_id(context.command_line.args[0]);
+  v1::CloseBatchResponse response;
+  if (grpc::Status status = context.client.CloseBatch(request, &response); !status.ok()) {
+    return ReportRpcError(context, status);
+  }
+  context.out << "batch " << request.batch_id()
+              << " closed: " << FormatProgressLine(response.progress()) << "\n";
+  return kExitOk;
+}
+
+int CancelTaskCommand(const CommandContext& context) {
+  v1::CancelTaskRequest request;
+  request.set_batch_id(context.command_line.args[0]);
+  request.set_task_id(context.command_line.args[1]);
+  request.set_reason(context.command_line.reason);
+  v1::CancelTaskResponse response;
+  if (grpc::Status status = context.client.CancelTask(request, &response); !status.ok()) {
+    return ReportRpcError(context, status);
+  }
+  context.out << "task " << request.task_id() << ": " << TaskStateName(response.result().state())
+              << " (" << response.result().error() << ")\n";
+  return kExitOk;
+}
+
+namespace {
+
+int CompleteUsageError(const CommandContext& context, absl::string_view message) {
+  context.err << "batchctl: " << message << "\nusage: batchctl " << kCompleteUsage << "\n";
+  return kExitUsage;
+}
+
+// The token of `task_id`'s running attempt, from the batch's progress.
+absl::StatusOr<std::string> LookUpToken(const CommandContext& context, const std::string& batch_id,
+                                        const std::string& task_id) {
+  v1::GetProgressRequest request;
+  request.set_batch_id(batch_id);
+  v1::GetProgressResponse response;
+  if (grpc::Status status = context.client.GetProgress(request, &response); !status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  for (const v1::AwaitingCompletion& a : response.progress().awaiting_completion()) {
+    if (a.task_id() == task_id) return a.token();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("task '", task_id, "' of batch ", batch_id,
+                   " is not waiting for completion (see batchctl status ", batch_id,
+                   "), or is not among the first 100 that are: pass --token"));
+}
+
+}  // namespace
+
+int CompleteCommand(const CommandContext& context) {
+  const CommandLine& line = context.command_line;
+  if (line.output.has_value() == !line.error.empty()) {
+    return CompleteUsageError(context,
+                              "complete takes --output JSON or --error TEXT (one of them)");
+  }
+  if (line.non_retryable && line.error.empty()) {
+    return CompleteUsageError(context, "--non-retryable goes with --error");
+  }
+  v1::CompleteTaskRequest request;
+  request.set_batch_id(line.args[0]);
+  request.set_task_id(line.args[1]);
+  if (line.output.has_value()) {
+    const auto parsed =
+        google::protobuf::util::JsonStringToMessage(*line.output, request.mutable_output());
+    if (!parsed.ok()) {
+      return CompleteUsageError(
+          context, absl::StrCat("--output is not JSON: ", std::string(parsed.message())));
+    }
+  } else {
+    request.set_error(line.error);
+    request.set_non_retryable(line.non_retryable);
+  }
+  if (!line.token.empty()) {
+    request.set_token(line.token);
+  } else {
+    absl::StatusOr<std::string> token = LookUpToken(context, line.args[0], line.args[1]);
+    if (!token.ok()) return ReportError(context, token.status());
+    request.set_token(*token);
+  }
+  v1::CompleteTaskResponse response;
+  if (grpc::Status status = context.client.CompleteTask(request, &response); !status.ok()) {
+    return ReportRpcError(context, status);
+  }
+  context.out << "task " << request.task_id() << ": " << TaskStateName(response.state());
+  if (response.retry_count() > 0) context.out << " (retry " << response.retry_count() << ")";
+  context.out << "\n";
   return kExitOk;
 }
 

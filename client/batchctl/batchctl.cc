@@ -33,6 +33,13 @@ Commands:
   status ID                  show a batch's progress
   results ID [--follow]      show a batch's results; --follow streams them as they finish
   cancel ID [--reason TEXT]  cancel a batch
+  add ID FILE [--close]      add FILE's tasks to batch ID (open, or not finished yet)
+  close ID                   close an open batch: it finishes once its tasks are final
+  cancel-task ID TASK [--reason TEXT]
+                             cancel one task; its dependents follow the batch's policy
+  complete ID TASK (--output JSON | --error TEXT [--non-retryable]) [--token T]
+                             complete a task of executor "external" (e.g. an approval);
+                             the token defaults to the one `status` shows
   list                       list batches, newest first
   layers FILE                show a batch's execution layers and critical path (dry run)
   executors                  list the daemon's executors
@@ -81,6 +88,11 @@ std::vector<Command> Commands() {
       {{"status", "status ID", 1, {}}, StatusCommand},
       {{"results", "results ID [--follow]", 1, {"follow"}}, ResultsCommand},
       {{"cancel", "cancel ID [--reason TEXT]", 1, {"reason"}}, CancelCommand},
+      {{"add", "add ID FILE [--close]", 2, {"close"}}, AddCommand},
+      {{"close", "close ID", 1, {}}, CloseCommand},
+      {{"cancel-task", "cancel-task ID TASK [--reason TEXT]", 2, {"reason"}}, CancelTaskCommand},
+      {{"complete", kCompleteUsage, 2, {"token", "output", "error", "non-retryable"}},
+       CompleteCommand},
       {{"list", "list", 0, {}}, ListCommand},
       {{"layers", "layers FILE", 1, {}}, LayersCommand},
       {{"executors", "executors", 0, {}}, ExecutorsCommand},

@@ -18,7 +18,7 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 21> kFlags = {{
+constexpr std::array<FlagSpec, 26> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"token-file", true, true},
@@ -40,6 +40,11 @@ constexpr std::array<FlagSpec, 21> kFlags = {{
     {"key", true, false},
     {"namespace", true, false},
     {"all", false, false},
+    {"token", true, false},
+    {"output", true, false},
+    {"error", true, false},
+    {"non-retryable", false, false},
+    {"close", false, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -126,6 +131,18 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.cache_namespace = value;
   } else if (flag.name == "all") {
     out.all = true;
+  } else if (flag.name == "token") {
+    if (value.empty()) return absl::InvalidArgumentError("--token must not be empty");
+    out.token = value;
+  } else if (flag.name == "output") {
+    out.output = value;
+  } else if (flag.name == "error") {
+    if (value.empty()) return absl::InvalidArgumentError("--error must not be empty");
+    out.error = value;
+  } else if (flag.name == "non-retryable") {
+    out.non_retryable = true;
+  } else if (flag.name == "close") {
+    out.close = true;
   } else if (flag.name == "max-in-flight" || flag.name == "rate" || flag.name == "units-header") {
     RETURN_IF_ERROR(ApplyLimitFlag(flag.name, value, out));
   } else {

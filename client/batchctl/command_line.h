@@ -46,6 +46,12 @@ struct CommandLine {
   std::string cache_key;        // --key
   std::string cache_namespace;  // --namespace
   bool all = false;             // --all
+  // `batchctl complete`'s flags.
+  std::string token;                  // --token (default: looked up in the batch's progress)
+  std::optional<std::string> output;  // --output JSON
+  std::string error;                  // --error TEXT
+  bool non_retryable = false;         // --non-retryable
+  bool close = false;                 // `batchctl add`'s --close
   // How many of `args` came before "--", when it was given.
   std::optional<size_t> args_before_double_dash;
 };

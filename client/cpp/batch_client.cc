@@ -121,6 +121,26 @@ grpc::Status BatchClient::CancelBatch(const v1::CancelBatchRequest& request,
   return CallUnary(*batch_stub_, &BatchStub::CancelBatch, request, response, timeouts_.unary);
 }
 
+grpc::Status BatchClient::AddTasks(const v1::AddTasksRequest& request,
+                                   v1::AddTasksResponse* response) const {
+  return CallUnary(*batch_stub_, &BatchStub::AddTasks, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::CloseBatch(const v1::CloseBatchRequest& request,
+                                     v1::CloseBatchResponse* response) const {
+  return CallUnary(*batch_stub_, &BatchStub::CloseBatch, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::CancelTask(const v1::CancelTaskRequest& request,
+                                     v1::CancelTaskResponse* response) const {
+  return CallUnary(*batch_stub_, &BatchStub::CancelTask, request, response, timeouts_.unary);
+}
+
+grpc::Status BatchClient::CompleteTask(const v1::CompleteTaskRequest& request,
+                                       v1::CompleteTaskResponse* response) const {
+  return CallUnary(*batch_stub_, &BatchStub::CompleteTask, request, response, timeouts_.unary);
+}
+
 grpc::Status BatchClient::ResolveExecutionOrder(const v1::ResolveExecutionOrderRequest& request,
                                                 v1::ResolveExecutionOrderResponse* response) const {
   return CallUnary(*batch_stub_, &BatchStub::ResolveExecutionOrder, request, response,

@@ -53,6 +53,14 @@ class BatchClient {
                            batchd::v1::ListBatchesResponse* response) const;
   grpc::Status CancelBatch(const batchd::v1::CancelBatchRequest& request,
                            batchd::v1::CancelBatchResponse* response) const;
+  grpc::Status AddTasks(const batchd::v1::AddTasksRequest& request,
+                        batchd::v1::AddTasksResponse* response) const;
+  grpc::Status CloseBatch(const batchd::v1::CloseBatchRequest& request,
+                          batchd::v1::CloseBatchResponse* response) const;
+  grpc::Status CancelTask(const batchd::v1::CancelTaskRequest& request,
+                          batchd::v1::CancelTaskResponse* response) const;
+  grpc::Status CompleteTask(const batchd::v1::CompleteTaskRequest& request,
+                            batchd::v1::CompleteTaskResponse* response) const;
   grpc::Status ResolveExecutionOrder(const batchd::v1::ResolveExecutionOrderRequest& request,
                                      batchd::v1::ResolveExecutionOrderResponse* response) const;
   grpc::Status ListExecutors(const batchd::v1::ListExecutorsRequest& request,

@@ -95,6 +95,15 @@ std::string FormatProgressDetails(const v1::BatchProgress& progress) {
     constexpr ptrdiff_t kAfterPending = 8;
     fields.insert(fields.begin() + kAfterPending, throttled.begin(), throttled.end());
   }
+  // Tasks waiting for CompleteTask (executor "external"): what `batchctl complete` needs.
+  if (progress.awaiting_completion_tasks() > 0) {
+    fields.emplace_back("awaiting", absl::StrCat(progress.awaiting_completion_tasks(),
+                                                 " completion (batchctl complete)"));
+    for (const v1::AwaitingCompletion& a : progress.awaiting_completion()) {
+      fields.emplace_back(absl::StrCat("awaiting ", a.task_id()),
+                          absl::StrCat("token ", a.token(), " since ", FormatTimestamp(a.since())));
+    }
+  }
   // The proto map's iteration order is unspecified; sort for stable output.
   const std::map<std::string, std::string> labels(progress.labels().begin(),
                                                   progress.labels().end());

@@ -110,6 +110,9 @@ void ProcessTaskHandler::Start(const v1::TaskAssignment& assignment, Reply reply
   core::ChildSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
+  // What the child needs to add tasks to its own batch (`batchctl add "$BATCHD_BATCH_ID" -`).
+  spec.env.push_back(absl::StrCat("BATCHD_BATCH_ID=", assignment.batch_id()));
+  spec.env.push_back(absl::StrCat("BATCHD_TASK_ID=", assignment.task_id()));
   spec.pipe_stdin = true;
   absl::StatusOr<core::SpawnedChild> child = core::SpawnChild(spec);
   if (!child.ok()) {

@@ -82,7 +82,8 @@ absl::Status RegisterBuiltinExecutors(ExecutorRegistry& registry, const Clock& c
   RETURN_IF_ERROR(registry.Register({"echo", "builtin", 0, 0}, std::make_unique<EchoExecutor>()));
   RETURN_IF_ERROR(registry.Register({"sleep", "builtin", 0, 0},
                                     std::make_unique<SleepExecutor>(clock, timers)));
-  return registry.Register({"fail", "builtin", 0, 0}, std::make_unique<FailExecutor>());
+  RETURN_IF_ERROR(registry.Register({"fail", "builtin", 0, 0}, std::make_unique<FailExecutor>()));
+  return registry.Register({"external", "builtin", 0, 0}, std::make_unique<ExternalExecutor>());
 }
 
 }  // namespace batchd::core

@@ -1,5 +1,6 @@
-// The executors every daemon has: echo (output = input), sleep (timer-based, holds no thread)
-// and fail (fails on purpose, for demos and tests of retry policies). Start/Cancel run on the
+// The executors every daemon has: echo (output = input), sleep (timer-based, holds no thread),
+// fail (fails on purpose, for demos and tests of retry policies) and external (completed by a
+// client). Start/Cancel run on the
 // scheduler's strand, like every executor.
 #pragma once
 
@@ -39,7 +40,17 @@ class FailExecutor final : public Executor {
   void Cancel(const AttemptToken&) override {}
 };
 
-// Registers echo, sleep and fail.
+// Tasks completed from outside (human approval, a webhook's callback): Start does nothing, the
+// attempt waits RUNNING, without a slot, until a client calls CompleteTask with its token
+// (Scheduler::CompleteTask). Cancel has nothing to stop.
+class ExternalExecutor final : public Executor {
+ public:
+  void Start(const ExecutionRequest&, CompletionSink&) override {}
+  void Cancel(const AttemptToken&) override {}
+  bool CompletedByClient() const override { return true; }
+};
+
+// Registers echo, sleep, fail and external.
 absl::Status RegisterBuiltinExecutors(ExecutorRegistry& registry, const Clock& clock,
                                       TimerService& timers);
 

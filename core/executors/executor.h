@@ -132,6 +132,11 @@ class Executor {
   // Whether attempts see ExecutionRequest::dependencies (callback workers): then those outputs
   // are part of what a result depends on, and of its cache key.
   virtual bool ReceivesDependencyOutputs() const { return false; }
+  // Whether its attempts are completed by a client (CompleteTask) rather than by the executor:
+  // such an attempt is RUNNING without taking a slot (neither the batch's max_concurrent nor the
+  // daemon's max_running), has no timeout unless its task sets one, and carries a completion
+  // token the client must present.
+  virtual bool CompletedByClient() const { return false; }
 };
 
 }  // namespace batchd::core

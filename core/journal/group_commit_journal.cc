@@ -27,7 +27,7 @@ std::vector<DurableMark> MarksOf(const std::vector<EventChunk>& chunks) {
   for (const EventChunk& c : chunks) {
     auto [it, inserted] = mark_of.try_emplace(c.batch_seq, marks.size());
     if (inserted) marks.emplace_back();
-    marks[it->second] = DurableMark{c.batch_seq, c.visible_results, c.finished};
+    marks[it->second] = DurableMark{c.batch_seq, c.visible_results, c.finished, c.number};
   }
   return marks;
 }

@@ -43,6 +43,7 @@ struct EventChunk {
   std::string events;
   uint64_t visible_results = 0;              // results readers may see once this chunk is durable
   bool finished = false;                     // the batch finished in (or before) this chunk
+  uint64_t number = 0;                       // the batch's chunks are numbered from 1
   std::vector<DeferredResult> results{};     // in offset order
   std::shared_ptr<const void> keep_alive{};  // owns what `results` point to
 };
@@ -52,6 +53,7 @@ struct DurableMark {
   uint64_t batch_seq = 0;
   uint64_t visible_results = 0;
   bool finished = false;
+  uint64_t chunk = 0;  // the chunk's number
 };
 
 // A batch read back at start-up: its record and every event chunk in append order.

@@ -135,6 +135,13 @@ void EncodeRequeued(std::string& out, uint32_t task) {
   PutVarint(out, task);
 }
 
+void EncodeAwaiting(std::string& out, uint32_t task, WallTime since, std::string_view token) {
+  PutHeader(out, JournalEventKind::kAwaiting);
+  PutVarint(out, task);
+  PutSigned(out, JournalMicros(since));
+  PutString(out, token);
+}
+
 void EncodeRetryWait(std::string& out, uint32_t task, uint32_t retries, WallTime due) {
   PutHeader(out, JournalEventKind::kRetryWait);
   PutVarint(out, task);
@@ -182,6 +189,14 @@ void EncodeCancelled(std::string& out, std::string_view reason) {
   PutString(out, reason);
 }
 
+void EncodeAdded(std::string& out, std::string_view request_id, std::string_view content) {
+  PutHeader(out, JournalEventKind::kAdded);
+  PutString(out, request_id);
+  PutString(out, content);
+}
+
+void EncodeClosed(std::string& out) { PutHeader(out, JournalEventKind::kClosed); }
+
 void EncodeFinished(std::string& out, WallTime at) {
   PutHeader(out, JournalEventKind::kFinished);
   PutSigned(out, JournalMicros(at));
@@ -208,6 +223,11 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
         e.retries = r.U32();
         e.at = JournalTimeFromMicros(r.Signed());
         break;
+      case JournalEventKind::kAwaiting:
+        e.task = r.U32();
+        e.at = JournalTimeFromMicros(r.Signed());
+        e.token = std::string(r.String());
+        break;
       case JournalEventKind::kResult:
         valid = DecodeResult(r, e);
         break;
@@ -216,6 +236,12 @@ absl::StatusOr<std::vector<JournalEvent>> DecodeJournalEvents(std::string_view d
         break;
       case JournalEventKind::kFinished:
         e.at = JournalTimeFromMicros(r.Signed());
+        break;
+      case JournalEventKind::kAdded:
+        e.reason = std::string(r.String());
+        e.content = std::string(r.String());
+        break;
+      case JournalEventKind::kClosed:
         break;
       case JournalEventKind::kCachedFrom: {
         const uint32_t task = r.U32();

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/journal/journal.h"
+#include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 #include "core/time/clock.h"
 
@@ -25,6 +26,13 @@ enum class JournalEventKind : uint8_t {
   // Follows the kResult of a result served from the cache: the batch and task it came from.
   // Decoded into that result's event (no event of its own).
   kCachedFrom = 7,
+  // Follows the kStarted of an attempt a client completes (the external executor): it waits,
+  // since `at`, for CompleteTask with `token`. After a restart it waits on with the same token.
+  kAwaiting = 8,
+  // AddTasks added tasks (request_id in `reason`, the request's durable form in `content`: the
+  // server decodes it into `added_tasks` before the batch is restored).
+  kAdded = 9,
+  kClosed = 10,  // an open batch was closed (CloseBatch, AddTasks with close, or idle)
 };
 
 struct JournalEvent {
@@ -42,14 +50,22 @@ struct JournalEvent {
   std::shared_ptr<const CachedFrom> cached_from{};  // a cached result's origin
   // kCancelled only.
   std::string reason;
+  // kAwaiting only.
+  std::string token;
+  // kAdded only.
+  std::string content;
+  std::shared_ptr<std::vector<TaskSpec>> added_tasks{};
 };
 
 // Appenders: each adds one encoded event to `out`.
 void EncodeStarted(std::string& out, uint32_t task, uint32_t retries);
 void EncodeRequeued(std::string& out, uint32_t task);
+void EncodeAwaiting(std::string& out, uint32_t task, WallTime since, std::string_view token);
 void EncodeRetryWait(std::string& out, uint32_t task, uint32_t retries, WallTime due);
 void EncodeResult(std::string& out, const TaskResult& result);
 void EncodeCancelled(std::string& out, std::string_view reason);
+void EncodeAdded(std::string& out, std::string_view request_id, std::string_view content);
+void EncodeClosed(std::string& out);
 void EncodeFinished(std::string& out, WallTime at);
 // Puts the encoding of each of `chunk.results` at its offset of `chunk.events`, then lets the
 // results go (clears `results` and `keep_alive`). Run on the journal's thread, before storing.

@@ -96,6 +96,10 @@ struct BatchOptions {
   std::optional<uint32_t> queue_timeout_ms{};
   // Caching for every task that does not set its own.
   std::optional<CacheSpec> default_cache{};
+  // Open: the batch stays unfinished once its tasks are final (AddTasks may add more) until it is
+  // closed, or its tasks have all been final for close_after_idle_ms with nothing added.
+  bool open = false;
+  std::optional<uint32_t> close_after_idle_ms{};
 };
 
 struct BatchSpec {

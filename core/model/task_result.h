@@ -82,6 +82,21 @@ struct TaskResult {
   bool success() const { return state == TaskState::kSucceeded; }
 };
 
+// A task after a client acted on it (CancelTask, CompleteTask): its state, and its result once
+// it is final.
+struct TaskUpdate {
+  TaskState state = TaskState::kPending;
+  uint32_t retry_count = 0;
+  const TaskResult* result = nullptr;      // when final
+  std::shared_ptr<const void> keep_alive;  // owns `result`
+};
+
+// What AddTasks answers.
+struct AddTasksResult {
+  uint32_t total_tasks = 0;    // the batch's tasks now
+  bool already_added = false;  // its request_id had added them before
+};
+
 struct BatchSummary {
   std::string batch_id;
   BatchState state = BatchState::kPending;
@@ -97,6 +112,8 @@ struct BatchSummary {
   std::string cancel_reason;
   std::shared_ptr<const void> keep_alive;  // owns what `results` points to
 };
+
+inline constexpr size_t kMaxListedAwaitingTasks = 100;
 
 struct BatchProgress {
   std::string batch_id;
@@ -119,6 +136,17 @@ struct BatchProgress {
   std::vector<LimitWait> limit_waits{};  // by key
   // Of the pending tasks, those waiting for a running attempt with the same cache key.
   uint32_t cache_waiting_tasks = 0;
+  // Of the running tasks, those waiting for a client's CompleteTask (the external executor), and
+  // the first kMaxListedAwaitingTasks of them in task order with what completing them needs.
+  uint32_t awaiting_completion_tasks = 0;
+  struct AwaitingCompletion {
+    std::string task_id;
+    std::string token;  // CompleteTask presents it
+    WallTime since{};
+    uint32_t retry_count = 0;
+    boost::json::value input;  // what the person or system completing it reviews
+  };
+  std::vector<AwaitingCompletion> awaiting_completion{};
   double progress_percentage = 0;
   double estimated_remaining_ms = 0;  // 0 when finished or not yet estimable
   WallTime created_at{};

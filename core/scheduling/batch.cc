@@ -6,12 +6,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/base/status_macros.h"
 #include "core/inputs/input_refs.h"
+#include "core/journal/crc32c.h"
 #include "core/model/field_violation.h"
 
 namespace batchd::core {
@@ -29,6 +32,14 @@ FieldViolations CheckOptions(const BatchOptions& options) {
   violations.Merge(ValidateRetryPolicy(options.retry_policy, "options.retry_policy"));
   if (options.queue_timeout_ms.has_value() && *options.queue_timeout_ms == 0) {
     violations.Add("options.queue_timeout_ms", "queue_timeout_ms must be greater than 0");
+  }
+  if (options.close_after_idle_ms.has_value()) {
+    if (!options.open) {
+      violations.Add("options.close_after_idle_ms",
+                     "close_after_idle_ms is for open batches (set options.open)");
+    } else if (*options.close_after_idle_ms == 0) {
+      violations.Add("options.close_after_idle_ms", "close_after_idle_ms must be greater than 0");
+    }
   }
   return violations;
 }
@@ -220,6 +231,7 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
     b->limit_sets_.push_back(std::move(spec.options.default_limits));
     b->limit_index_.reserve(spec.tasks.size());
   }
+  b->any_limits_ = any_limits;
 
   const size_t n = spec.tasks.size();
   const bool any_cache = spec.options.default_cache.has_value() ||
@@ -230,95 +242,20 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
       b->cache_specs_.push_back(std::move(*spec.options.default_cache));
     }
     b->cache_index_.reserve(n);
-    b->cache_keys_.resize(n);
   }
-  const uint16_t default_cache = spec.options.default_cache.has_value() ? 1 : 0;
-  b->ids_.reserve(n);
+  b->any_cache_ = any_cache;
+  b->default_cache_ = spec.options.default_cache.has_value() ? 1 : 0;
+  b->batch_timeout_ms_ = batch_timeout;
+  b->wait_for_workers_ = wait_for_workers;
+  b->allow_unknown_limits_ = spec.options.allow_unknown_limits;
+  b->open_ = spec.options.open;
+  b->close_after_idle_ms_ = spec.options.close_after_idle_ms;
   b->inputs_.reserve(n);
   b->priorities_.reserve(n);
   b->timeouts_ms_.reserve(n);
   b->executor_index_.reserve(n);
   b->policy_index_.reserve(n);
-
-  absl::flat_hash_map<std::string, uint16_t> executor_slots;
-  for (size_t i = 0; i < n; ++i) {
-    TaskSpec& t = spec.tasks[i];
-    uint16_t exec_index = 0;
-    auto it = executor_slots.find(t.executor);
-    if (it != executor_slots.end()) {
-      exec_index = it->second;
-    } else {
-      std::shared_ptr<Executor> e =
-          wait_for_workers ? registry.FindOrCreate(t.executor).executor : registry.Find(t.executor);
-      if (e == nullptr) {  // gone since Validate saw it
-        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
-                            absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
-                                         "' (known: ", absl::StrJoin(registry.Names(), ", "), ")"));
-      }
-      if (b->executors_.size() >= 0xffff) {
-        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
-                            "Too many distinct executors in one batch (limit 65535)");
-      }
-      exec_index = static_cast<uint16_t>(b->executors_.size());
-      b->executors_.push_back(std::move(e));
-      b->executor_names_.push_back(t.executor);
-      executor_slots.emplace(t.executor, exec_index);
-    }
-    uint16_t policy_index = 0;
-    if (t.retry_policy.has_value()) {
-      RetryPolicy p = ResolveRetryPolicy(*t.retry_policy);
-      auto same = std::find(b->policies_.begin(), b->policies_.end(), p);
-      if (same == b->policies_.end()) {
-        if (b->policies_.size() >= 0xffff) {
-          return InvalidField(absl::StrCat("tasks[", i, "].retry_policy"),
-                              "Too many distinct retry policies in one batch (limit 65535)");
-        }
-        same = b->policies_.insert(b->policies_.end(), p);
-      }
-      policy_index = static_cast<uint16_t>(same - b->policies_.begin());
-    }
-    if (any_cache) {
-      if (!t.cache.has_value()) {
-        b->cache_index_.push_back(default_cache);
-      } else if (!b->cache_specs_.empty() && b->cache_specs_.back() == *t.cache) {
-        b->cache_index_.push_back(static_cast<uint16_t>(b->cache_specs_.size()));
-      } else {
-        if (b->cache_specs_.size() >= 0xffff) {
-          return InvalidField(absl::StrCat("tasks[", i, "].cache"),
-                              "Too many distinct cache policies in one batch (limit 65535)");
-        }
-        b->cache_specs_.push_back(std::move(*t.cache));
-        b->cache_index_.push_back(static_cast<uint16_t>(b->cache_specs_.size()));
-      }
-    }
-    b->ids_.push_back(std::move(t.id));
-    b->inputs_.push_back(std::move(t.input));
-    b->priorities_.push_back(t.priority);
-    b->timeouts_ms_.push_back(t.timeout_ms > 0 ? t.timeout_ms : batch_timeout);
-    b->executor_index_.push_back(exec_index);
-    b->policy_index_.push_back(policy_index);
-    if (any_limits) {
-      if (t.limits.empty()) {
-        b->limit_index_.push_back(0);
-      } else {
-        // The task's own units win over a default of the same key.
-        std::vector<LimitUse> merged = std::move(t.limits);
-        for (const LimitUse& d : b->limit_sets_[0]) {
-          if (std::none_of(merged.begin(), merged.end(),
-                           [&](const LimitUse& u) { return u.key == d.key; })) {
-            merged.push_back(d);
-          }
-        }
-        // Tasks of a batch mostly name the same limits: one set for a run of equal ones.
-        if (b->limit_sets_.size() > 1 && b->limit_sets_.back() == merged) {
-          b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size() - 1));
-        } else {
-          b->limit_index_.push_back(static_cast<uint32_t>(b->limit_sets_.size()));
-          b->limit_sets_.push_back(std::move(merged));
-        }
-      }
-    }
-  }
+  RETURN_IF_ERROR(b->CompileTasks(spec.tasks, 0, registry));
   b->graph_.emplace(std::move(graph));
   b->slots_.resize(n);
   for (uint32_t t = 0; t < n; ++t) {
@@ -330,22 +267,243 @@ absl::StatusOr<std::shared_ptr<Batch>> Batch::Create(BatchSpec spec, ExecutorReg
   std::make_heap(b->ready_.begin(), b->ready_.end(),
                  [&b](uint32_t x, uint32_t y) { return b->ReadyBefore(y, x); });
 
-  if (b->aggregation_ == Aggregation::kOrdered || b->aggregation_ == Aggregation::kPriority) {
-    b->order_.resize(n);
-    for (uint32_t t = 0; t < n; ++t) b->order_[t] = t;
-    const Batch& cb = *b;
-    if (b->aggregation_ == Aggregation::kOrdered) {
-      std::stable_sort(b->order_.begin(), b->order_.end(),
-                       [&cb](uint32_t x, uint32_t y) { return cb.ids_[x] < cb.ids_[y]; });
-    } else {
-      std::stable_sort(b->order_.begin(), b->order_.end(), [&cb](uint32_t x, uint32_t y) {
-        if (cb.priorities_[x] != cb.priorities_[y]) return cb.priorities_[x] > cb.priorities_[y];
-        return cb.ids_[x] < cb.ids_[y];
-      });
-    }
-  }
+  b->AppendOrder(0);
   b->result_of_.assign(n, nullptr);
   return b;
+}
+
+void Batch::AppendOrder(uint32_t first) {
+  if (aggregation_ != Aggregation::kOrdered && aggregation_ != Aggregation::kPriority) return;
+  const auto begin = static_cast<std::ptrdiff_t>(order_.size());
+  for (uint32_t t = first; t < size(); ++t) order_.push_back(t);
+  if (aggregation_ == Aggregation::kOrdered) {
+    std::stable_sort(order_.begin() + begin, order_.end(),
+                     [this](uint32_t x, uint32_t y) { return ids_[x] < ids_[y]; });
+  } else {
+    std::stable_sort(order_.begin() + begin, order_.end(), [this](uint32_t x, uint32_t y) {
+      if (priorities_[x] != priorities_[y]) return priorities_[x] > priorities_[y];
+      return ids_[x] < ids_[y];
+    });
+  }
+}
+
+namespace {
+
+// "tasks[12].dependencies[0]" -> "tasks[2].dependencies[0]" with `offset` 10: a violation of
+// the combined graph named in the request that added tasks[offset..].
+void ShiftTaskPaths(absl::Status& status, size_t offset) {
+  FieldViolations shifted;
+  for (FieldViolation& v : FieldViolationsOf(status)) {
+    size_t index = 0;
+    const size_t close = v.field.find(']');
+    if (absl::StartsWith(v.field, "tasks[") && close != std::string::npos &&
+        absl::SimpleAtoi(absl::string_view(v.field).substr(6, close - 6), &index) &&
+        index >= offset) {
+      v.field = absl::StrCat("tasks[", index - offset, v.field.substr(close));
+    }
+    shifted.Add(std::move(v.field), std::move(v.description));
+  }
+  if (!shifted.empty()) status = std::move(shifted).ToStatus();
+}
+
+}  // namespace
+
+uint64_t AddTasksDigest(std::string_view content) {
+  return (static_cast<uint64_t>(Crc32c(content)) << 32) ^ content.size();
+}
+
+absl::StatusOr<uint32_t> Batch::Extend(std::vector<TaskSpec> added, ExecutorRegistry& registry,
+                                       const LimitCatalog* limits, const SecretStore* secrets) {
+  static const SecretStore kNoSecrets;
+  const uint32_t n = size();
+  // The graph of every task: this batch's as ids and dependencies (their other fields were
+  // checked at submit), then the added ones. Only added tasks can be wrong: existing tasks'
+  // dependencies are fixed, so a cycle, a duplicate or an unknown dependency involves them.
+  std::vector<TaskSpec> all(n);
+  for (uint32_t t = 0; t < n; ++t) {
+    all[t].id = ids_[t];
+    for (uint32_t d : graph_->Dependencies(t)) all[t].dependencies.push_back(ids_[d]);
+  }
+  all.insert(all.end(), std::make_move_iterator(added.begin()),
+             std::make_move_iterator(added.end()));
+  FieldViolations violations;
+  absl::StatusOr<TaskGraph> graph = TaskGraph::Build(all);
+  if (!graph.ok()) {
+    absl::Status status = graph.status();
+    ShiftTaskPaths(status, n);
+    violations.Merge(status);
+  }
+  const auto has_executor = [&](const std::string& name) {
+    return wait_for_workers_ ? registry.FindOrCreate(name).executor != nullptr
+                             : registry.Find(name) != nullptr;
+  };
+  std::vector<uint32_t> with_refs;
+  std::vector<std::pair<uint32_t, SecretRefs>> with_secrets;
+  // A reference may name any task of the batch that is a dependency.
+  violations.Merge(CheckTaskFields(
+      absl::MakeConstSpan(all).subspan(n), has_executor, [&] { return registry.Names(); }, limits,
+      allow_unknown_limits_, &with_refs, secrets != nullptr ? secrets : &kNoSecrets,
+      &with_secrets));
+  if (!violations.empty()) return std::move(violations).ToStatus();
+
+  // Nothing below fails but CompileTasks' bounds (65,535 executors or policies), checked first.
+  const bool new_limits =
+      std::any_of(all.begin() + n, all.end(), [](const TaskSpec& t) { return !t.limits.empty(); });
+  const bool new_cache = std::any_of(all.begin() + n, all.end(),
+                                     [](const TaskSpec& t) { return t.cache.has_value(); });
+  if (new_limits && !any_limits_) {
+    limit_sets_.emplace_back();  // the batch has no default_limits, or it would use limits
+    limit_index_.assign(n, 0);
+    any_limits_ = true;
+  }
+  if (new_cache && !any_cache_) {
+    cache_index_.assign(n, 0);
+    cache_keys_.resize(n);
+    any_cache_ = true;
+  }
+  if (absl::Status compiled = CompileTasks(all, n, registry); !compiled.ok()) {
+    // Undo the partial append (a batch near 65,535 distinct executors or policies).
+    ids_.resize(n);
+    inputs_.resize(n);
+    priorities_.resize(n);
+    timeouts_ms_.resize(n);
+    executor_index_.resize(n);
+    policy_index_.resize(n);
+    if (any_limits_) limit_index_.resize(n);
+    if (any_cache_) {
+      cache_index_.resize(n);
+      cache_keys_.resize(n);
+    }
+    return compiled;
+  }
+  if (!with_refs.empty()) {
+    input_refs_.resize(size(), false);
+    for (uint32_t t : with_refs) input_refs_[n + t] = true;
+  } else if (!input_refs_.empty()) {
+    input_refs_.resize(size(), false);
+  }
+  for (auto& [t, refs] : with_secrets) secret_refs_.emplace(n + t, std::move(refs));
+  graph_.emplace(*std::move(graph));
+  slots_.resize(size());
+  for (uint32_t t = n; t < size(); ++t) {
+    // A dependency that succeeded (or ended under RUN_DEPENDENTS) is done; one that failed
+    // keeps the task waiting until the scheduler applies the policy (skips it).
+    uint32_t remaining = 0;
+    for (uint32_t d : graph_->Dependencies(t)) {
+      const TaskState state = slots_[d].state;
+      if (!IsFinal(state) || FateOfDependents(state) != DependentsFate::kRelease) ++remaining;
+    }
+    slots_[t].remaining_deps = remaining;
+  }
+  result_of_.resize(size(), nullptr);
+  AppendOrder(n);
+  ++version_;
+  return n;
+}
+
+void Batch::ReadyAdded(uint32_t first, SteadyTime now) {
+  if (cancel_requested_) return;
+  for (uint32_t t = first; t < size(); ++t) {
+    TaskSlot& s = slots_[t];
+    if (s.remaining_deps != 0 || s.state != TaskState::kPending) continue;
+    s.ready_at = now;
+    PushReady(t);
+  }
+}
+
+absl::Status Batch::CompileTasks(std::vector<TaskSpec>& tasks, size_t first,
+                                 ExecutorRegistry& registry) {
+  // `first`: where this request's tasks start in `tasks` (field paths are relative to it).
+  absl::flat_hash_map<std::string, uint16_t> executor_slots;
+  for (size_t e = 0; e < executor_names_.size(); ++e) {
+    executor_slots.emplace(executor_names_[e], static_cast<uint16_t>(e));
+  }
+  const bool any_limits = any_limits_;
+  const bool any_cache = any_cache_;
+  for (size_t k = first; k < tasks.size(); ++k) {
+    TaskSpec& t = tasks[k];
+    const size_t i = k - first;
+    uint16_t exec_index = 0;
+    auto it = executor_slots.find(t.executor);
+    if (it != executor_slots.end()) {
+      exec_index = it->second;
+    } else {
+      std::shared_ptr<Executor> e = wait_for_workers_ ? registry.FindOrCreate(t.executor).executor
+                                                      : registry.Find(t.executor);
+      if (e == nullptr) {  // gone since Validate saw it
+        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
+                            absl::StrCat("Unknown executor '", t.executor, "' of task '", t.id,
+                                         "' (known: ", absl::StrJoin(registry.Names(), ", "), ")"));
+      }
+      if (executors_.size() >= 0xffff) {
+        return InvalidField(absl::StrCat("tasks[", i, "].executor"),
+                            "Too many distinct executors in one batch (limit 65535)");
+      }
+      exec_index = static_cast<uint16_t>(executors_.size());
+      executors_.push_back(std::move(e));
+      executor_names_.push_back(t.executor);
+      executor_slots.emplace(t.executor, exec_index);
+    }
+    uint16_t policy_index = 0;
+    if (t.retry_policy.has_value()) {
+      RetryPolicy p = ResolveRetryPolicy(*t.retry_policy);
+      auto same = std::find(policies_.begin(), policies_.end(), p);
+      if (same == policies_.end()) {
+        if (policies_.size() >= 0xffff) {
+          return InvalidField(absl::StrCat("tasks[", i, "].retry_policy"),
+                              "Too many distinct retry policies in one batch (limit 65535)");
+        }
+        same = policies_.insert(policies_.end(), p);
+      }
+      policy_index = static_cast<uint16_t>(same - policies_.begin());
+    }
+    if (any_cache) {
+      if (!t.cache.has_value()) {
+        cache_index_.push_back(default_cache_);
+      } else if (!cache_specs_.empty() && cache_specs_.back() == *t.cache) {
+        cache_index_.push_back(static_cast<uint16_t>(cache_specs_.size()));
+      } else {
+        if (cache_specs_.size() >= 0xffff) {
+          return InvalidField(absl::StrCat("tasks[", i, "].cache"),
+                              "Too many distinct cache policies in one batch (limit 65535)");
+        }
+        cache_specs_.push_back(std::move(*t.cache));
+        cache_index_.push_back(static_cast<uint16_t>(cache_specs_.size()));
+      }
+    }
+    ids_.push_back(std::move(t.id));
+    inputs_.push_back(std::move(t.input));
+    priorities_.push_back(t.priority);
+    // A task a client completes waits for a person or a system without the batch's timeout.
+    const uint32_t default_timeout =
+        executors_[exec_index]->CompletedByClient() ? kNoTimeout : batch_timeout_ms_;
+    timeouts_ms_.push_back(t.timeout_ms > 0 ? t.timeout_ms : default_timeout);
+    executor_index_.push_back(exec_index);
+    policy_index_.push_back(policy_index);
+    if (any_limits) {
+      if (t.limits.empty()) {
+        limit_index_.push_back(0);
+      } else {
+        // The task's own units win over a default of the same key.
+        std::vector<LimitUse> merged = std::move(t.limits);
+        for (const LimitUse& d : limit_sets_[0]) {
+          if (std::none_of(merged.begin(), merged.end(),
+                           [&](const LimitUse& u) { return u.key == d.key; })) {
+            merged.push_back(d);
+          }
+        }
+        // Tasks of a batch mostly name the same limits: one set for a run of equal ones.
+        if (limit_sets_.size() > 1 && limit_sets_.back() == merged) {
+          limit_index_.push_back(static_cast<uint32_t>(limit_sets_.size() - 1));
+        } else {
+          limit_index_.push_back(static_cast<uint32_t>(limit_sets_.size()));
+          limit_sets_.push_back(std::move(merged));
+        }
+      }
+    }
+  }
+  if (any_cache) cache_keys_.resize(ids_.size());
+  return absl::OkStatus();
 }
 
 bool Batch::ReadyBefore(uint32_t a, uint32_t b) const {
@@ -384,17 +542,62 @@ uint32_t Batch::PopReady() {
   return t;
 }
 
-void Batch::OnAttemptStarted(uint32_t t, SteadyTime now) {
+std::optional<uint32_t> Batch::FindTask(std::string_view id) const {
+  const auto it = std::find(ids_.begin(), ids_.end(), id);
+  if (it == ids_.end()) return std::nullopt;
+  return static_cast<uint32_t>(it - ids_.begin());
+}
+
+void Batch::OnAttemptStarted(uint32_t t, SteadyTime now, bool takes_slot) {
   TaskSlot& s = slots_[t];
   s.state = TaskState::kRunning;
   s.attempt_started = now;
   ++s.generation;
-  ++running_;
+  s.awaits_client = !takes_slot;
+  if (takes_slot) {
+    ++running_;
+  } else {
+    ++awaiting_clients_;
+  }
   if (state_ == BatchState::kPending) {
     state_ = BatchState::kRunning;
     first_start_ = now;
   }
   ++version_;
+}
+
+bool Batch::OnAttemptEnded(uint32_t t) {
+  TaskSlot& s = slots_[t];
+  if (!std::exchange(s.awaits_client, false)) {
+    --running_;
+    return true;
+  }
+  --awaiting_clients_;
+  ClientCompletion& c = client_completions_[t];
+  c.spent.push_back(std::move(c.token));
+  c.token.clear();
+  return false;
+}
+
+void Batch::AwaitClient(uint32_t t, std::string token, WallTime since) {
+  ClientCompletion& c = client_completions_[t];
+  c.token = std::move(token);
+  c.since = since;
+}
+
+void Batch::RestoreAwaiting(uint32_t t, std::string token, WallTime since) {
+  // Only after its kStarted, and only for an executor a client completes (else: ignored).
+  if (slots_[t].state != TaskState::kRunning ||
+      !executors_[executor_index_[t]]->CompletedByClient()) {
+    return;
+  }
+  slots_[t].awaits_client = true;
+  AwaitClient(t, std::move(token), since);
+}
+
+void Batch::ResumeAwaiting(uint32_t t, SteadyTime now) {
+  slots_[t].attempt_started = now;
+  ++awaiting_clients_;
 }
 
 void Batch::Requeue(uint32_t t, SteadyTime now) {
@@ -503,6 +706,7 @@ bool Batch::StopWaitingForCache(uint32_t t) {
 }
 
 void Batch::RestoreResult(JournalEvent& e) {
+  slots_[e.task].awaits_client = false;
   const bool ran = e.started_at != WallTime{};
   if (state_ == BatchState::kPending) state_ = BatchState::kRunning;
   AppendResult(e.task, e.state, ran, [&](TaskResult& r) {
@@ -597,13 +801,19 @@ void Batch::SkipDependents(uint32_t failed, SteadyTime now,
   }
 }
 
-void Batch::MarkDurable(uint64_t visible_results, bool finished) {
+void Batch::MarkDurable(uint64_t visible_results, bool finished, uint64_t chunk) {
   durable_visible_ = std::max(durable_visible_, visible_results);
+  durable_chunks_ = std::max(durable_chunks_, chunk);
   durable_finished_ = durable_finished_ || finished;
 }
 
 void Batch::RestoreStarted(uint32_t t, uint32_t retries) {
   TaskSlot& s = slots_[t];
+  if (std::exchange(s.awaits_client, false)) {  // an earlier attempt waited for a client
+    ClientCompletion& c = client_completions_[t];
+    c.spent.push_back(std::move(c.token));
+    c.token.clear();
+  }
   s.state = TaskState::kRunning;
   s.retries = retries;
   ++s.generation;
@@ -612,6 +822,7 @@ void Batch::RestoreStarted(uint32_t t, uint32_t retries) {
 
 void Batch::RestoreRetryWait(uint32_t t, uint32_t retries) {
   TaskSlot& s = slots_[t];
+  s.awaits_client = false;
   s.state = TaskState::kRetryWait;
   s.retries = retries;
 }
@@ -684,7 +895,7 @@ BatchProgress Batch::Progress() const {
   p.completed_tasks = completed();
   p.successful_tasks = successful_;
   p.failed_tasks = completed() - successful_;
-  p.running_tasks = running_;
+  p.running_tasks = running_ + awaiting_clients_;
   p.pending_tasks = p.total_tasks - p.completed_tasks - p.running_tasks;
   p.throttled_tasks = limit_waiting_;
   p.cache_waiting_tasks = cache_waiting_;
@@ -692,6 +903,7 @@ BatchProgress Batch::Progress() const {
   for (const auto& [key, wait] : limit_waits_) {
     p.limit_waits.push_back({key, wait.first, wait.second});
   }
+  if (awaiting_clients_ > 0) ListAwaitingClients(p);
   p.progress_percentage = p.total_tasks == 0 ? 100.0 : 100.0 * p.completed_tasks / p.total_tasks;
   p.created_at = identity_.created_wall;
   p.labels = labels_;
@@ -705,6 +917,21 @@ BatchProgress Batch::Progress() const {
     p.estimated_remaining_ms = waves * mean_ms;
   }
   return p;
+}
+
+void Batch::ListAwaitingClients(BatchProgress& p) const {
+  p.awaiting_completion_tasks = awaiting_clients_;
+  std::vector<uint32_t> tasks;
+  for (const auto& [t, completion] : client_completions_) {
+    if (slots_[t].awaits_client) tasks.push_back(t);
+  }
+  std::sort(tasks.begin(), tasks.end());
+  if (tasks.size() > kMaxListedAwaitingTasks) tasks.resize(kMaxListedAwaitingTasks);
+  p.awaiting_completion.reserve(tasks.size());
+  for (const uint32_t t : tasks) {
+    const ClientCompletion& c = client_completions_.at(t);
+    p.awaiting_completion.push_back({ids_[t], c.token, c.since, slots_[t].retries, inputs_[t]});
+  }
 }
 
 ResultChunk Batch::ReadResults(uint64_t after_sequence, size_t max) const {

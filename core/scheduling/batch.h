@@ -55,11 +55,17 @@ struct TaskSlot {
   bool limits_held = false;
   uint8_t throttles = 0;  // throttled attempts retried outside the retry budget
   CacheStage cache = CacheStage::kUnchecked;
+  // RUNNING an attempt a client completes (the external executor): it holds no slot.
+  bool awaits_client = false;
   // Timeout while running, retry delay while waiting, no-worker deadline while parked.
   TimerId timer = kNoTimer;
   SteadyTime attempt_started{};
   SteadyTime ready_at{};  // when its dependencies were done (zero: at the batch's creation)
 };
+
+// What tells two AddTasks with one request_id apart: a digest of the request's durable form
+// (stable across restarts).
+uint64_t AddTasksDigest(std::string_view content);
 
 class Batch : public std::enable_shared_from_this<Batch> {
  public:
@@ -113,6 +119,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   const TaskGraph& graph() const { return *graph_; }
   const std::string& task_id(uint32_t t) const { return ids_[t]; }
+  // The index of the task named `id` (a scan: for client calls naming one task, not hot paths).
+  std::optional<uint32_t> FindTask(std::string_view id) const;
   // The input as submitted, or once ResolveInput ran, as the task runs it.
   const boost::json::value& input(uint32_t t) const { return inputs_[t]; }
   // Whether the input still refers to dependency outputs (core/inputs) not yet resolved.
@@ -145,6 +153,30 @@ class Batch : public std::enable_shared_from_this<Batch> {
   bool RecordCached(uint32_t t, boost::json::value output, std::shared_ptr<const CachedFrom> origin,
                     SteadyTime now);
 
+  // AddTasks (strand): validates `added` with this batch's tasks (Validate's messages, field paths
+  // into `added`) and appends them, or changes nothing. Returns the index of the first added
+  // task. A dependency already final counts as its end: done when it succeeded (or under
+  // RUN_DEPENDENTS), else the task waits until the scheduler applies the policy to it. The
+  // added tasks become ready only with ReadyAdded (not when replayed from the journal).
+  absl::StatusOr<uint32_t> Extend(std::vector<TaskSpec> added, ExecutorRegistry& registry,
+                                  const LimitCatalog* limits, const SecretStore* secrets);
+  void ReadyAdded(uint32_t first, SteadyTime now);
+  // Open batches: they stay unfinished once every task is final until closed.
+  bool open() const { return open_; }
+  bool closed() const { return closed_; }
+  // Whether it may finish once its tasks are final (not open, or closed).
+  bool may_finish() const { return !open_ || closed_; }
+  void Close() {
+    closed_ = true;
+    ++version_;
+  }
+  std::optional<uint32_t> close_after_idle_ms() const { return close_after_idle_ms_; }
+  // When every task of an open batch became final (for close_after_idle_ms); zero: not idle.
+  SteadyTime idle_since{};
+  TimerId idle_timer = kNoTimer;
+  // AddTasks' request ids, with a digest of what each added (idempotent retries).
+  absl::flat_hash_map<std::string, uint64_t>& add_requests() { return add_requests_; }
+
   // Replaces the references in the input by the dependencies' outputs (all of them are done):
   // on failure (a pointer names nothing) the input stays as it is and the error says which.
   absl::Status ResolveInput(uint32_t t);
@@ -156,7 +188,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
     return executors_[executor_index_[t]].get();
   }
   const std::string& executor_name(uint32_t t) const { return executor_names_[executor_index_[t]]; }
+  // kNoTimeout: none (a task a client completes, unless it sets one).
   uint32_t timeout_ms(uint32_t t) const { return timeouts_ms_[t]; }
+  static constexpr uint32_t kNoTimeout = 0;
   const RetryPolicy& retry_policy(uint32_t t) const { return policies_[policy_index_[t]]; }
   uint32_t max_concurrent() const { return max_concurrent_; }
   DependencyFailure on_dependency_failure() const { return on_dependency_failure_; }
@@ -201,10 +235,26 @@ class Batch : public std::enable_shared_from_this<Batch> {
   }
 
   // Task transitions (the one task state machine), called by the scheduler on the strand.
-  // PENDING -> RUNNING: a new attempt (generation) starts.
-  void OnAttemptStarted(uint32_t t, SteadyTime now);
+  // PENDING -> RUNNING: a new attempt (generation) starts, taking one of max_concurrent's slots
+  // unless a client completes it (`takes_slot` false: see AwaitClient).
+  void OnAttemptStarted(uint32_t t, SteadyTime now, bool takes_slot = true);
   // The running attempt ended (an outcome, a timeout or a cancellation); its task moves on.
-  void OnAttemptEnded() { --running_; }
+  // Returns whether it held a slot (the daemon's running count goes down with it).
+  bool OnAttemptEnded(uint32_t t);
+  // The attempt just started (without a slot) waits for CompleteTask with `token`, since `since`.
+  // The token stays known after the attempt ended, so a late call with it is told it is stale.
+  void AwaitClient(uint32_t t, std::string token, WallTime since);
+  struct ClientCompletion {
+    std::string token;  // of the current (or last) attempt
+    WallTime since{};
+    std::vector<std::string> spent;  // tokens of earlier attempts
+  };
+  // The completion tokens of a task a client completes; nullptr when it never waited for one.
+  const ClientCompletion* client_completion(uint32_t t) const {
+    const auto it = client_completions_.find(t);
+    return it == client_completions_.end() ? nullptr : &it->second;
+  }
+  uint32_t awaiting_clients() const { return awaiting_clients_; }
   // Its attempt was lost with its worker: returns the losses so far (not counted as retries).
   uint8_t CountLostWorker(uint32_t t) { return ++slots_[t].workers_lost; }
   // RUNNING -> PENDING (its attempt was lost with its worker): ready again.
@@ -270,7 +320,10 @@ class Batch : public std::enable_shared_from_this<Batch> {
   void SetJournaled() { journaled_ = true; }
   bool journaled() const { return journaled_; }
   uint64_t visible_count() const { return visible_.size(); }
-  void MarkDurable(uint64_t visible_results, bool finished);
+  void MarkDurable(uint64_t visible_results, bool finished, uint64_t chunk = 0);
+  // The number of its newest durable event chunk (TurnJournal numbers them in chunks_appended).
+  uint64_t durable_chunks() const { return durable_chunks_; }
+  uint64_t chunks_appended = 0;
   bool finished_durably() const { return finished() && (!journaled_ || durable_finished_); }
   // Events recorded since the last flush to the journal.
   std::string& journal_events() { return journal_events_; }
@@ -286,6 +339,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // RebuildReady queues every pending task whose dependencies are done.
   void RestoreStarted(uint32_t t, uint32_t retries);
   void RestoreRequeued(uint32_t t) { slots_[t].state = TaskState::kPending; }
+  // The started attempt waits for a client (kAwaiting); ResumeAwaiting then keeps it RUNNING.
+  void RestoreAwaiting(uint32_t t, std::string token, WallTime since);
+  void ResumeAwaiting(uint32_t t, SteadyTime now);
   void RestoreRetryWait(uint32_t t, uint32_t retries);
   void RestoreResult(JournalEvent& e);
   void RestoreFinished(SteadyTime finished) { Finish(finished); }
@@ -327,6 +383,14 @@ class Batch : public std::enable_shared_from_this<Batch> {
   bool AppendResult(uint32_t t, TaskState state, bool ran,
                     absl::FunctionRef<void(TaskResult&)> fill);
   bool EmitVisible();
+  // Compiles tasks[first..] (validated) onto the per-task vectors.
+  absl::Status CompileTasks(std::vector<TaskSpec>& tasks, size_t first, ExecutorRegistry& registry);
+  // ORDERED / PRIORITY: tasks first.. join the aggregation order after every earlier task (an
+  // added set is ordered among itself: results already visible never move).
+  void AppendOrder(uint32_t first);
+  // Progress: the tasks waiting for CompleteTask, by task order (the first
+  // kMaxListedAwaitingTasks).
+  void ListAwaitingClients(BatchProgress& p) const;
   WallTime ToWall(SteadyTime t) const {
     return identity_.created_wall +
            std::chrono::duration_cast<WallTime::duration>(t - identity_.created_steady);
@@ -338,16 +402,20 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::optional<TaskGraph> graph_;
 
   // Compiled tasks, indexed by dense task index.
-  std::vector<std::string> ids_;
+  // Deques: results point at ids and executor names, and AddTasks appends to them.
+  std::deque<std::string> ids_;
   std::vector<boost::json::value> inputs_;
   std::vector<bool> input_refs_;  // by task; empty when no task refers to an output
   absl::flat_hash_map<uint32_t, SecretRefs> secret_refs_;  // the tasks that refer to secrets
+  // Tasks a client completes (external): their tokens, from their first attempt on.
+  absl::flat_hash_map<uint32_t, ClientCompletion> client_completions_;
+  uint32_t awaiting_clients_ = 0;  // RUNNING attempts waiting for CompleteTask (no slot)
   std::vector<double> priorities_;
   std::vector<uint32_t> timeouts_ms_;
   std::vector<uint16_t> executor_index_;
   std::vector<uint16_t> policy_index_;
   std::vector<std::shared_ptr<Executor>> executors_;  // held while unfinished
-  std::vector<std::string> executor_names_;
+  std::deque<std::string> executor_names_;
   std::vector<RetryPolicy> policies_;  // [0] is the batch's
 
   // Shared limits: [0] is the batch's default_limits; limit_index_ is empty when no task uses
@@ -364,6 +432,18 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Tasks waiting for limits by key, with why the last one waits: for progress.
   std::map<std::string, std::pair<uint32_t, std::string>, std::less<>> limit_waits_;
   std::vector<const std::string*> waiting_key_;  // by task, into limit_waits_ (sized on demand)
+
+  // What compiling added tasks needs of the batch's options.
+  uint16_t default_cache_ = 0;  // 1 when cache_specs_[0] is the options' default_cache
+  bool any_limits_ = false;     // limit_index_ has an entry per task
+  bool any_cache_ = false;      // cache_index_ and cache_keys_ have one per task
+  uint32_t batch_timeout_ms_ = kDefaultTimeoutMs;
+  bool wait_for_workers_ = false;
+  bool allow_unknown_limits_ = false;
+  bool open_ = false;
+  bool closed_ = false;
+  std::optional<uint32_t> close_after_idle_ms_;
+  absl::flat_hash_map<std::string, uint64_t> add_requests_;
 
   uint32_t max_concurrent_ = kDefaultMaxConcurrent;
   DependencyFailure on_dependency_failure_ = kDefaultDependencyFailure;
@@ -403,6 +483,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   bool journaled_ = false;
   uint64_t durable_visible_ = 0;
   bool durable_finished_ = false;
+  uint64_t durable_chunks_ = 0;
   std::string journal_events_;
   std::vector<DeferredResult> journal_results_;
 };

@@ -15,6 +15,9 @@ void ReplayTaskEvent(Batch& batch, JournalEvent& e, ReplayedJournal& out) {
     case JournalEventKind::kRequeued:
       batch.RestoreRequeued(e.task);
       break;
+    case JournalEventKind::kAwaiting:
+      batch.RestoreAwaiting(e.task, std::move(e.token), e.at);
+      break;
     case JournalEventKind::kRetryWait:
       batch.RestoreRetryWait(e.task, e.retries);
       out.retry_due[e.task] = e.at;
@@ -24,6 +27,8 @@ void ReplayTaskEvent(Batch& batch, JournalEvent& e, ReplayedJournal& out) {
       break;
     case JournalEventKind::kCancelled:
     case JournalEventKind::kFinished:
+    case JournalEventKind::kAdded:
+    case JournalEventKind::kClosed:
       break;  // batch events
     case JournalEventKind::kCachedFrom:
       break;  // never decoded as an event: part of its result's
@@ -32,12 +37,24 @@ void ReplayTaskEvent(Batch& batch, JournalEvent& e, ReplayedJournal& out) {
 
 }  // namespace
 
-ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, const Clock& clock) {
+ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, const Clock& clock,
+                              ExtendBatch extend) {
   ReplayedJournal out;
   out.retry_due.resize(batch.size());
   std::optional<WallTime> finished_at;
   for (JournalEvent& e : events) {
-    if (e.kind == JournalEventKind::kCancelled) {
+    if (e.kind == JournalEventKind::kAdded) {
+      if (e.added_tasks == nullptr || !out.extend_error.ok()) continue;
+      const uint64_t digest = AddTasksDigest(e.content);
+      if (absl::Status added = extend(batch, std::move(*e.added_tasks)); !added.ok()) {
+        out.extend_error = std::move(added);
+        continue;
+      }
+      if (!e.reason.empty()) batch.add_requests()[e.reason] = digest;
+      out.retry_due.resize(batch.size());
+    } else if (e.kind == JournalEventKind::kClosed) {
+      batch.Close();
+    } else if (e.kind == JournalEventKind::kCancelled) {
       if (!batch.cancel_requested()) batch.MarkCancelled(std::move(e.reason));
     } else if (e.kind == JournalEventKind::kFinished) {
       finished_at = e.at;
@@ -53,6 +70,12 @@ ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, co
     out.finished = true;
   }
   return out;
+}
+
+ReplayedJournal ReplayJournal(Batch& batch, std::vector<JournalEvent> events, const Clock& clock) {
+  return ReplayJournal(batch, std::move(events), clock, [](Batch&, std::vector<TaskSpec>) {
+    return absl::FailedPreconditionError("tasks added to the batch cannot be replayed here");
+  });
 }
 
 }  // namespace batchd::core

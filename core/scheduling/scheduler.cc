@@ -4,14 +4,55 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
+#include "core/model/field_violation.h"
 #include "core/scheduling/batch_replay.h"
 #include "core/scheduling/batch_task_dependencies.h"
 #include "core/secrets/secret_redactor.h"
 #include "spdlog/spdlog.h"
 
 namespace batchd::core {
+namespace {
+
+// 128 bits from the system's random source, as 32 hex digits: a completion token is the
+// capability to complete a task, so it must not be guessable from others seen.
+std::string NewCompletionToken() {
+  std::random_device random;
+  std::string token;
+  token.reserve(32);
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&token, absl::Hex(random(), absl::kZeroPad8));
+  return token;
+}
+
+// Compares without stopping at the first difference (no timing hint at a token's prefix).
+bool SameToken(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
+  }
+  return diff == 0;
+}
+
+absl::Status NoSuchTask(const Batch& batch, const std::string& task_id) {
+  return absl::NotFoundError(absl::StrCat("Batch '", batch.id(), "' has no task '", task_id, "'"));
+}
+
+absl::Status BatchAlreadyFinished(const Batch& batch) {
+  return absl::FailedPreconditionError(absl::StrCat("Batch '", batch.id(), "' already finished (",
+                                                    BatchStateName(batch.state()), ")"));
+}
+
+absl::Status TaskAlreadyFinished(const Batch& batch, uint32_t task) {
+  return absl::FailedPreconditionError(absl::StrCat("Task '", batch.task_id(task), "' of batch '",
+                                                    batch.id(), "' already finished (",
+                                                    TaskStateName(batch.slot(task).state), ")"));
+}
+
+}  // namespace
+
 Scheduler::Scheduler(Strand strand, const Clock& clock, TimerService& timers,
                      ExecutorRegistry& registry, SchedulerOptions options)
     : strand_(strand),
@@ -160,6 +201,11 @@ bool Scheduler::StartNext() {
   const BatchPtr batch = runnable_.Next();
   if (batch == nullptr) return false;
   const uint32_t task = batch->PopReady();
+  if (batch->slot(task).state != TaskState::kPending) {
+    // Cancelled (CancelTask) after it was queued: the dispatch boundary, it never starts.
+    runnable_.Add(batch);
+    return true;
+  }
   const Executor& executor = *batch->executor(task);
   if (executor.FreeCapacity() == 0) {
     // It waits for the executor without holding limits (no hold-and-wait); it asks again.
@@ -183,11 +229,20 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime no
     observer_.OnTaskStarted(batch->executor_name(task),
                             now - (ready_at == SteadyTime{} ? batch->created_steady() : ready_at));
   }
-  batch->OnAttemptStarted(task, now);
-  ++running_total_;
+  Executor& executor = *batch->executor(task);
+  const bool by_client = executor.CompletedByClient();
+  batch->OnAttemptStarted(task, now, /*takes_slot=*/!by_client);
+  if (!by_client) ++running_total_;
   readers_.MarkChanged(batch);
   const TaskSlot& slot = batch->slot(task);
-  if (std::string* events = journal_.Events(batch)) EncodeStarted(*events, task, slot.retries);
+  std::string* events = journal_.Events(batch);
+  if (events != nullptr) EncodeStarted(*events, task, slot.retries);
+  if (by_client) {
+    const WallTime since = clock_.WallNow();
+    std::string client_token = NewCompletionToken();
+    if (events != nullptr) EncodeAwaiting(*events, task, since, client_token);
+    batch->AwaitClient(task, std::move(client_token), since);
+  }
   const AttemptToken token = batch->attempt(task);
   const uint32_t timeout_ms = batch->timeout_ms(task);
   const SteadyTime deadline = now + std::chrono::milliseconds(timeout_ms);
@@ -210,7 +265,7 @@ void Scheduler::StartAttempt(const BatchPtr& batch, uint32_t task, SteadyTime no
                            units_header != nullptr ? *units_header : std::string_view{}};
   StartOnExecutor(*batch, task, request);
   const bool completed_inline = completions_.size() > before && completions_.back().token == token;
-  if (!completed_inline) {
+  if (!completed_inline && timeout_ms != Batch::kNoTimeout) {
     batch->SetTimer(task, timers_.ScheduleAt(deadline, [this, token] { OnTimeout(token); }));
   }
 }
@@ -245,8 +300,7 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     redactor.Redact(outcome.output);
   }
   CancelTimer(*batch, token.task);
-  batch->OnAttemptEnded();
-  --running_total_;
+  EndAttempt(*batch, token.task);
   ReleaseLimits(*batch, token.task, &outcome);
   if (outcome.worker_lost) {
     HandleLostWorker(batch, token.task, std::move(outcome));
@@ -263,6 +317,10 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
                std::move(outcome.error), std::move(outcome.worker_id));
   }
   runnable_.Add(batch);
+}
+
+void Scheduler::EndAttempt(Batch& batch, uint32_t task) {
+  if (batch.OnAttemptEnded(task)) --running_total_;
 }
 
 void Scheduler::HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome) {
@@ -286,8 +344,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   batch->TakeTimer(token.task);  // it fired
   const std::string error = absl::StrCat("Timeout after ", batch->timeout_ms(token.task), " ms");
   batch->executor(token.task)->CancelBecause(token, error);
-  batch->OnAttemptEnded();
-  --running_total_;
+  EndAttempt(*batch, token.task);
   ReleaseLimits(*batch, token.task);
   observer_.OnTimeout(batch->executor_name(token.task));
   const RetryPolicy& policy = batch->retry_policy(token.task);
@@ -692,25 +749,40 @@ void Scheduler::CancelBatch(const BatchPtr& batch, std::string reason) {
 void Scheduler::CancelRemaining(const BatchPtr& batch, const std::string& error) {
   const SteadyTime now = clock_.SteadyNow();
   for (uint32_t t = 0; t < batch->size(); ++t) {
-    const TaskSlot& slot = batch->slot(t);
-    if (IsFinal(slot.state)) continue;
-    CancelTimer(*batch, t);
-    Unpark(*batch, t);
-    LeaveLimits(*batch, t);
-    batch->StopWaitingForCache(t);
-    if (slot.state == TaskState::kRunning) {
-      batch->executor(t)->CancelBecause(batch->attempt(t), error);
-      batch->OnAttemptEnded();
-      --running_total_;
-    }
-    ReleaseLimits(*batch, t);  // held while running, or granted and not started yet
+    if (IsFinal(batch->slot(t).state)) continue;
+    StopTask(*batch, t, error);
     batch->Record(t, TaskState::kCancelled, {}, error, now);
     ReportFinished(batch, t);
   }
 }
 
+void Scheduler::StopTask(Batch& batch, uint32_t task, const std::string& error) {
+  CancelTimer(batch, task);
+  Unpark(batch, task);
+  LeaveLimits(batch, task);
+  batch.StopWaitingForCache(task);
+  if (batch.slot(task).state == TaskState::kRunning) {
+    batch.executor(task)->CancelBecause(batch.attempt(task), error);
+    EndAttempt(batch, task);
+  }
+  ReleaseLimits(batch, task);  // held while running, or granted and not started yet
+}
+
+void Scheduler::CancelOne(const BatchPtr& batch, uint32_t task, const std::string& error) {
+  spdlog::info("batch {} task '{}' {}", batch->id(), batch->task_id(task), error);
+  StopTask(*batch, task, error);
+  FinishTask(batch, task, TaskState::kCancelled, {}, error);
+  runnable_.Add(batch);  // its dependents may be ready (RUN_DEPENDENTS)
+}
+
 void Scheduler::MaybeFinishBatch(const BatchPtr& batch) {
   if (batch->finished() || !batch->AllFinal() || batch->running() > 0) return;
+  if (!batch->may_finish() && !batch->cancel_requested()) {
+    // Open: it waits for more tasks (AddTasks) until closed, or idle for its bound.
+    if (batch->idle_since == SteadyTime{}) batch->idle_since = clock_.SteadyNow();
+    ArmIdleClose(batch);
+    return;
+  }
   batch->Finish(clock_.SteadyNow());
   if (std::string* events = journal_.Events(batch)) EncodeFinished(*events, clock_.WallNow());
   admitter_.Finished();
@@ -797,6 +869,219 @@ void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchP
       });
 }
 
+void Scheduler::CancelTask(std::string batch_id, std::string task_id, std::string reason,
+                           Callback<TaskUpdate> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, task_id = std::move(task_id), reason = std::move(reason)](
+              BatchPtr batch, Callback<TaskUpdate> reply) mutable {
+            if (suspended_) return reply(BatchReaders::Suspended(*batch));
+            const std::optional<uint32_t> task = batch->FindTask(task_id);
+            if (!task.has_value()) return reply(NoSuchTask(*batch, task_id));
+            if (IsFinal(batch->slot(*task).state)) return reply(TaskAlreadyFinished(*batch, *task));
+            if (batch->finished()) return reply(BatchAlreadyFinished(*batch));
+            CancelOne(batch, *task,
+                      absl::StrCat("Cancelled: ", reason.empty() ? "cancelled by client" : reason));
+            Pump();
+            AnswerWhenDurable(batch, *task, std::move(reply));
+          });
+}
+
+absl::Status Scheduler::CheckCompletion(const Batch& batch, uint32_t task,
+                                        const std::string& client_token) {
+  const TaskSlot& slot = batch.slot(task);
+  const std::string& id = batch.task_id(task);
+  if (!batch.finished() && !batch.executor(task)->CompletedByClient()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Task '", id, "' runs on executor '", batch.executor_name(task),
+                     "', which completes its own tasks (CompleteTask completes tasks of "
+                     "'external')"));
+  }
+  const Batch::ClientCompletion* completion = batch.client_completion(task);
+  if (completion == nullptr) {
+    if (IsFinal(slot.state)) return TaskAlreadyFinished(batch, task);
+    return absl::FailedPreconditionError(
+        absl::StrCat("Task '", id, "' of batch '", batch.id(), "' is not running (",
+                     TaskStateName(slot.state), "): it has no completion token yet"));
+  }
+  if (slot.awaits_client && SameToken(client_token, completion->token)) return absl::OkStatus();
+  const bool issued = SameToken(client_token, completion->token) ||
+                      std::any_of(completion->spent.begin(), completion->spent.end(),
+                                  [&](const std::string& t) { return SameToken(client_token, t); });
+  if (!issued) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("The token does not match task '", id, "' of batch '", batch.id(), "'"));
+  }
+  if (IsFinal(slot.state)) return TaskAlreadyFinished(batch, task);
+  return absl::FailedPreconditionError(
+      absl::StrCat("The token is of an earlier attempt of task '", id, "' of batch '", batch.id(),
+                   "' (it is now ", TaskStateName(slot.state), " after ", slot.retries,
+                   slot.retries == 1 ? " retry)" : " retries)"));
+}
+
+void Scheduler::CompleteTask(std::string batch_id, std::string task_id, std::string token,
+                             ExecutionOutcome outcome, Callback<TaskUpdate> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, task_id = std::move(task_id), token = std::move(token),
+           outcome = std::move(outcome)](BatchPtr batch, Callback<TaskUpdate> reply) mutable {
+            if (suspended_) return reply(BatchReaders::Suspended(*batch));
+            const std::optional<uint32_t> task = batch->FindTask(task_id);
+            if (!task.has_value()) return reply(NoSuchTask(*batch, task_id));
+            if (absl::Status s = CheckCompletion(*batch, *task, token); !s.ok()) return reply(s);
+            spdlog::info("batch {} task '{}' completed by a client: {}", batch->id(), task_id,
+                         outcome.success ? "succeeded" : "failed");
+            HandleOutcome(batch->attempt(*task), std::move(outcome));
+            Pump();
+            AnswerWhenDurable(batch, *task, std::move(reply));
+          });
+}
+
+void Scheduler::AnswerWhenDurable(const BatchPtr& batch, uint32_t task, Callback<TaskUpdate> done) {
+  WhenRecorded(batch, [batch, task, done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) return done(std::move(status));
+    TaskUpdate update;
+    update.state = batch->slot(task).state;
+    update.retry_count = batch->slot(task).retries;
+    update.result = batch->result(task);
+    update.keep_alive = batch;
+    done(std::move(update));
+  });
+}
+
+void Scheduler::WhenRecorded(const BatchPtr& batch, absl::AnyInvocable<void(absl::Status)> done) {
+  // Pump flushed this turn's events: every event so far is in an appended chunk.
+  if (!batch->journaled() || batch->durable_chunks() >= batch->chunks_appended) {
+    return done(absl::OkStatus());
+  }
+  durable_waiters_.push_back({batch->seq(), batch->chunks_appended, std::move(done)});
+}
+
+void Scheduler::AddTasks(AddTasksCall call, Callback<AddTasksResult> done) {
+  std::string batch_id = call.batch_id;  // the lambda below takes `call` whole
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, call = std::move(call)](BatchPtr batch, Callback<AddTasksResult> reply) mutable {
+            if (suspended_) return reply(BatchReaders::Suspended(*batch));
+            const uint64_t digest = AddTasksDigest(call.content);
+            if (!call.request_id.empty()) {
+              const auto it = batch->add_requests().find(call.request_id);
+              if (it != batch->add_requests().end()) {
+                if (it->second != digest) {
+                  return reply(absl::AlreadyExistsError(
+                      absl::StrCat("request_id '", call.request_id,
+                                   "' already added other tasks to batch '", batch->id(), "'")));
+                }
+                return WhenRecorded(batch,
+                                    [batch, reply = std::move(reply)](absl::Status status) mutable {
+                                      if (!status.ok()) return reply(std::move(status));
+                                      reply(AddTasksResult{batch->size(), true});
+                                    });
+              }
+            }
+            if (absl::Status open = CheckAcceptsTasks(*batch); !open.ok()) return reply(open);
+            if (batch->size() + call.tasks.size() > call.max_total_tasks) {
+              return reply(InvalidField(
+                  "tasks",
+                  absl::StrCat("Batch '", batch->id(), "' has ", batch->size(), " tasks; adding ",
+                               call.tasks.size(), " would pass the limit of ", call.max_total_tasks,
+                               " (--max-batch-tasks)")));
+            }
+            absl::StatusOr<uint32_t> first =
+                batch->Extend(std::move(call.tasks), registry_, &limits_.catalog(), secrets_.get());
+            if (!first.ok()) return reply(first.status());
+            if (!call.request_id.empty()) batch->add_requests()[call.request_id] = digest;
+            if (std::string* events = journal_.Events(batch)) {
+              EncodeAdded(*events, call.request_id, call.content);
+            }
+            spdlog::info("batch {}: {} tasks added ({} in all)", batch->id(),
+                         batch->size() - *first, batch->size());
+            StartAdded(batch, *first);
+            if (call.close) CloseOpenBatch(batch);
+            Pump();
+            WhenRecorded(batch, [batch, reply = std::move(reply)](absl::Status status) mutable {
+              if (!status.ok()) return reply(std::move(status));
+              reply(AddTasksResult{batch->size(), false});
+            });
+          });
+}
+
+absl::Status Scheduler::CheckAcceptsTasks(const Batch& batch) {
+  if (batch.finished()) return BatchAlreadyFinished(batch);
+  if (batch.cancel_requested()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Batch '", batch.id(), "' is cancelled: it takes no more tasks"));
+  }
+  if (batch.closed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Batch '", batch.id(), "' is closed: it takes no more tasks"));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::StartAdded(const BatchPtr& batch, uint32_t first) {
+  const SteadyTime now = clock_.SteadyNow();
+  batch->idle_since = SteadyTime{};
+  // Dependencies that had failed: their policy reaches the added tasks now (SKIP_DEPENDENTS
+  // skips them; CANCEL_BATCH cancelled the batch, which then takes no tasks).
+  absl::flat_hash_set<uint32_t> failed;
+  for (uint32_t t = first; t < batch->size(); ++t) {
+    for (uint32_t d : batch->graph().Dependencies(t)) {
+      const TaskState state = batch->slot(d).state;
+      if (d < first && IsFinal(state) &&
+          batch->FateOfDependents(state) != Batch::DependentsFate::kRelease) {
+        failed.insert(d);
+      }
+    }
+  }
+  for (uint32_t d : failed) ApplyDependencyPolicy(batch, d, now);
+  batch->ReadyAdded(first, now);
+  readers_.MarkChanged(batch);
+  runnable_.Add(batch);
+  MaybeFinishBatch(batch);  // every added task may have been skipped
+}
+
+void Scheduler::CloseBatch(std::string batch_id, Callback<BatchProgress> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [this](BatchPtr batch, Callback<BatchProgress> reply) mutable {
+            if (suspended_) return reply(BatchReaders::Suspended(*batch));
+            if (batch->finished()) return reply(BatchAlreadyFinished(*batch));
+            CloseOpenBatch(batch);
+            Pump();
+            WhenRecorded(batch, [batch, reply = std::move(reply)](absl::Status status) mutable {
+              if (!status.ok()) return reply(std::move(status));
+              reply(batch->Progress());
+            });
+          });
+}
+
+void Scheduler::CloseOpenBatch(const BatchPtr& batch) {
+  if (batch->closed()) return;
+  batch->Close();
+  if (std::string* events = journal_.Events(batch)) EncodeClosed(*events);
+  if (batch->idle_timer != kNoTimer) timers_.Cancel(std::exchange(batch->idle_timer, kNoTimer));
+  readers_.MarkChanged(batch);
+  MaybeFinishBatch(batch);
+}
+
+void Scheduler::ArmIdleClose(const BatchPtr& batch) {
+  if (!batch->close_after_idle_ms().has_value() || batch->idle_timer != kNoTimer) return;
+  if (batch->idle_since == SteadyTime{}) batch->idle_since = clock_.SteadyNow();
+  const SteadyTime at =
+      batch->idle_since + std::chrono::milliseconds(*batch->close_after_idle_ms());
+  std::weak_ptr<Batch> weak = batch;
+  batch->idle_timer = timers_.ScheduleAt(at, [this, weak] {
+    const BatchPtr b = weak.lock();
+    if (b == nullptr || suspended_) return;
+    b->idle_timer = kNoTimer;
+    if (b->finished() || b->closed() || !b->AllFinal() || b->running() > 0) return;
+    if (b->idle_since == SteadyTime{}) return;  // tasks were added: armed again when idle
+    if (clock_.SteadyNow() < b->idle_since + std::chrono::milliseconds(*b->close_after_idle_ms())) {
+      return ArmIdleClose(b);  // idle again since, for less than the bound
+    }
+    spdlog::info("batch {} closed after {} ms idle", b->id(), *b->close_after_idle_ms());
+    CloseOpenBatch(b);
+    Pump();
+  });
+}
+
 void Scheduler::Snapshot(absl::AnyInvocable<void(SchedulerGauges)> done) {
   boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
     SchedulerGauges g;
@@ -827,8 +1112,18 @@ void Scheduler::OnDurable(std::vector<DurableMark> marks) {
   for (const DurableMark& m : marks) {
     const BatchPtr batch = batches_.Find(m.batch_seq);
     if (batch == nullptr) continue;
-    batch->MarkDurable(m.visible_results, m.finished);
+    batch->MarkDurable(m.visible_results, m.finished, m.chunk);
     readers_.MarkChanged(batch);
+  }
+  for (size_t i = 0; i < durable_waiters_.size();) {
+    const BatchPtr batch = batches_.Find(durable_waiters_[i].batch_seq);
+    if (batch != nullptr && batch->durable_chunks() < durable_waiters_[i].chunk) {
+      ++i;
+      continue;
+    }
+    auto done = std::move(durable_waiters_[i].done);
+    durable_waiters_.erase(durable_waiters_.begin() + static_cast<std::ptrdiff_t>(i));
+    done(absl::OkStatus());
   }
   readers_.NotifyChanged();
 }
@@ -847,6 +1142,13 @@ void Scheduler::Suspend(std::string reason) {
     journal_.Stop();
     suspended_ = true;
     readers_.Suspend();
+    for (DurableWaiter& w : std::exchange(durable_waiters_, {})) {
+      const BatchPtr batch = batches_.Find(w.batch_seq);
+      w.done(absl::UnavailableError(
+          absl::StrCat("batchd is shutting down before the change to batch ",
+                       batch != nullptr ? batch->id() : "?",
+                       " was stored; look at the task again once the daemon restarts")));
+    }
     for (const auto& [seq, batch] : batches_.by_seq()) {
       if (batch->finished()) continue;
       for (uint32_t t = 0; t < batch->size(); ++t) {
@@ -872,7 +1174,20 @@ absl::Status Scheduler::Restore(RecoveredBatch recovered) {
 
 void Scheduler::Replay(const BatchPtr& batch, std::vector<JournalEvent> events) {
   batches_.Add(batch);
-  const ReplayedJournal replayed = ReplayJournal(*batch, std::move(events), clock_);
+  const ReplayedJournal replayed = ReplayJournal(
+      *batch, std::move(events), clock_, [this](Batch& b, std::vector<TaskSpec> tasks) {
+        return b.Extend(std::move(tasks), registry_, &limits_.catalog(), secrets_.get()).status();
+      });
+  if (!replayed.extend_error.ok()) {
+    // Its added tasks no longer validate (an executor or secret is gone): what remains of it
+    // is cancelled rather than run without them.
+    spdlog::error("batch {}: tasks it had added cannot be restored: {}", batch->id(),
+                  replayed.extend_error.ToString());
+    if (!batch->cancel_requested()) {
+      batch->MarkCancelled(
+          absl::StrCat("tasks it had added cannot be restored: ", replayed.extend_error.message()));
+    }
+  }
   if (replayed.finished) {
     retention_.AddRecovered(batch);
     return;
@@ -887,7 +1202,16 @@ void Scheduler::ResumeRecovered(const BatchPtr& batch, const std::vector<WallTim
   uint32_t rerun = 0;
   for (uint32_t t = 0; t < batch->size(); ++t) {
     const TaskState state = batch->slot(t).state;
-    if (state == TaskState::kRunning) {
+    if (state == TaskState::kRunning && batch->slot(t).awaits_client) {
+      // Waiting for a client's CompleteTask: it waits on, with the same token (its timeout, if
+      // it has one, starts again).
+      batch->ResumeAwaiting(t, now);
+      if (batch->timeout_ms(t) != Batch::kNoTimeout) {
+        const AttemptToken token = batch->attempt(t);
+        batch->SetTimer(t, timers_.ScheduleAt(now + std::chrono::milliseconds(batch->timeout_ms(t)),
+                                              [this, token] { OnTimeout(token); }));
+      }
+    } else if (state == TaskState::kRunning) {
       // It was running when the daemon stopped: run it again, the lost attempt counted.
       batch->RerunInterrupted(t);
       ++rerun;

@@ -117,6 +117,36 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void ListBatches(size_t limit, absl::AnyInvocable<void(std::vector<BatchProgress>)> done);
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
+  // AddTasks: appends `tasks` to the batch (see Batch::Extend) when it is not finished, closed or
+  // cancelled (FAILED_PRECONDITION), and answers once the addition is durable. The same
+  // request_id with the same content answers the same without adding; with other content,
+  // ALREADY_EXISTS. `content` is the request's durable form (what the journal stores).
+  struct AddTasksCall {
+    std::string batch_id;
+    std::string request_id;
+    std::vector<TaskSpec> tasks;
+    std::string content;
+    bool close = false;
+    size_t max_total_tasks = SIZE_MAX;  // the batch's bound after adding
+  };
+  void AddTasks(AddTasksCall call, Callback<AddTasksResult> done);
+  // Closes an open batch (it finishes once its tasks are final); answers once durable.
+  // FAILED_PRECONDITION when it already finished.
+  void CloseBatch(std::string batch_id, Callback<BatchProgress> done);
+  // Cancels one task: a running attempt is told to stop (as for a batch cancel), a pending or
+  // waiting one never starts; its dependents follow the batch's dependency policy. Answers once
+  // its CANCELLED result is durable. NOT_FOUND for a task the batch does not have;
+  // FAILED_PRECONDITION when the task or the batch already finished.
+  void CancelTask(std::string batch_id, std::string task_id, std::string reason,
+                  Callback<TaskUpdate> done);
+  // Completes the running attempt of a task a client completes (the external executor) with
+  // `outcome` (success or failure; a failure retries as the task's policy says), when `token` is
+  // the one its attempt was given (BatchProgress::awaiting_client). Answers once the outcome is
+  // durable, with the task's new state. FAILED_PRECONDITION for a task another executor runs,
+  // one that is not running, or a token of an earlier attempt (or of a completed one);
+  // PERMISSION_DENIED for a token the task never had.
+  void CompleteTask(std::string batch_id, std::string task_id, std::string token,
+                    ExecutionOutcome outcome, Callback<TaskUpdate> done);
 
   // Shared limits, at run time: Set configures or reconfigures a key (INVALID_ARGUMENT naming
   // the field, RESOURCE_EXHAUSTED past the key bound) and answers its state; Delete (NOT_FOUND);
@@ -183,6 +213,26 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // with their values in (never kept).
   void StartOnExecutor(const Batch& batch, uint32_t task, const ExecutionRequest& request);
   void HandleLostWorker(const BatchPtr& batch, uint32_t task, ExecutionOutcome outcome);
+  // The running attempt of `task` ended: its slot (if it held one) is free.
+  void EndAttempt(Batch& batch, uint32_t task);
+  // Why `client_token` cannot complete `task` now; OK when it can.
+  static absl::Status CheckCompletion(const Batch& batch, uint32_t task,
+                                      const std::string& client_token);
+  // Stops whatever `task` (not final) is doing: its timer, parking, limits, cache wait, and a
+  // running attempt (told `error`).
+  void StopTask(Batch& batch, uint32_t task, const std::string& error);
+  // Stops `task` (not final) and records it CANCELLED with `error`.
+  void CancelOne(const BatchPtr& batch, uint32_t task, const std::string& error);
+  // Calls `done` once everything recorded of `batch` so far is durable (at once without a
+  // journal); UNAVAILABLE when the daemon suspends first.
+  void WhenRecorded(const BatchPtr& batch, absl::AnyInvocable<void(absl::Status)> done);
+  // Open batches.
+  static absl::Status CheckAcceptsTasks(const Batch& batch);
+  void StartAdded(const BatchPtr& batch, uint32_t first);
+  void CloseOpenBatch(const BatchPtr& batch);
+  void ArmIdleClose(const BatchPtr& batch);
+  // Answers `done` with `task`'s state once everything recorded of `batch` so far is durable.
+  void AnswerWhenDurable(const BatchPtr& batch, uint32_t task, Callback<TaskUpdate> done);
   void OnTimeout(const AttemptToken& token);
   void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
   void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
@@ -269,6 +319,13 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   };
   std::vector<PendingCompletion> completions_;
   std::vector<PendingCompletion> processing_;  // Pump's spare buffer for completions_
+  // Answers waiting for their batch's events to be durable (AnswerWhenDurable).
+  struct DurableWaiter {
+    uint64_t batch_seq = 0;
+    uint64_t chunk = 0;
+    absl::AnyInvocable<void(absl::Status)> done;
+  };
+  std::vector<DurableWaiter> durable_waiters_;
   uint32_t running_total_ = 0;
   bool pumping_ = false;
   bool pump_posted_ = false;

@@ -39,6 +39,7 @@ void TurnJournal::Flush() {
     if (!chunk.results.empty()) chunk.keep_alive = batch;
     chunk.visible_results = batch->visible_count();
     chunk.finished = batch->finished();
+    chunk.number = ++batch->chunks_appended;
   }
   dirty_.clear();
   journal_->AppendEvents(std::move(chunks));

@@ -152,6 +152,8 @@ core::BatchOptions BatchOptionsFromProto(const v1::BatchOptions& options, Violat
       options.default_limits(), [] { return std::string("options.default_limits"); }, violations);
   spec.allow_unknown_limits = options.allow_unknown_limits();
   if (options.has_queue_timeout_ms()) spec.queue_timeout_ms = options.queue_timeout_ms();
+  spec.open = options.open();
+  if (options.has_close_after_idle_ms()) spec.close_after_idle_ms = options.close_after_idle_ms();
   if (options.has_default_cache()) spec.default_cache = CacheFromProto(options.default_cache());
   return spec;
 }

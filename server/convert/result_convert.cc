@@ -83,6 +83,17 @@ void BatchProgressToProto(const core::BatchProgress& progress, v1::BatchProgress
     w->set_tasks(wait.tasks);
     w->set_reason(wait.reason);
   }
+  out->set_awaiting_completion_tasks(progress.awaiting_completion_tasks);
+  out->mutable_awaiting_completion()->Reserve(
+      static_cast<int>(progress.awaiting_completion.size()));
+  for (const core::BatchProgress::AwaitingCompletion& a : progress.awaiting_completion) {
+    v1::AwaitingCompletion* w = out->add_awaiting_completion();
+    w->set_task_id(a.task_id);
+    w->set_token(a.token);
+    WallToProto(a.since, w->mutable_since());
+    w->set_retry_count(a.retry_count);
+    JsonToValue(a.input, w->mutable_input());
+  }
   out->set_progress_percentage(progress.progress_percentage);
   out->set_estimated_remaining_ms(progress.estimated_remaining_ms);
   WallToProto(progress.created_at, out->mutable_created_at());

@@ -33,4 +33,19 @@ absl::StatusOr<core::BatchSpec> DecodeBatchContent(std::string_view content) {
   return BatchSpecFromProto(request);
 }
 
+std::string EncodeAddedContent(const v1::AddTasksRequest& request) {
+  v1::AddTasksRequest content;
+  *content.mutable_tasks() = request.tasks();
+  content.set_request_id(request.request_id());
+  return Encode(content);
+}
+
+absl::StatusOr<std::vector<core::TaskSpec>> DecodeAddedContent(std::string_view content) {
+  v1::AddTasksRequest request;
+  if (!request.ParseFromArray(content.data(), static_cast<int>(content.size()))) {
+    return absl::DataLossError("journal: stored added tasks do not parse");
+  }
+  return TasksFromProto(request.tasks());
+}
+
 }  // namespace batchd::server

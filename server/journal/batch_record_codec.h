@@ -20,4 +20,9 @@ std::string EncodeBatchContent(const v1::ProcessBatchRequest& request);
 // DATA_LOSS when `content` does not parse; the request's own errors as BatchSpecFromProto.
 absl::StatusOr<core::BatchSpec> DecodeBatchContent(std::string_view content);
 
+// AddTasks' durable form: the request without batch_id and close (kept by their own events),
+// so a retry with its request_id compares what it adds.
+std::string EncodeAddedContent(const v1::AddTasksRequest& request);
+absl::StatusOr<std::vector<core::TaskSpec>> DecodeAddedContent(std::string_view content);
+
 }  // namespace batchd::server

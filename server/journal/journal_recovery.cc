@@ -9,6 +9,21 @@
 
 namespace batchd::server {
 
+namespace {
+
+// Tasks AddTasks added, from their durable form into the events the scheduler replays.
+absl::Status DecodeAddedTasks(std::vector<core::JournalEvent>& events) {
+  for (core::JournalEvent& e : events) {
+    if (e.kind != core::JournalEventKind::kAdded) continue;
+    absl::StatusOr<std::vector<core::TaskSpec>> tasks = DecodeAddedContent(e.content);
+    if (!tasks.ok()) return tasks.status();
+    e.added_tasks = std::make_shared<std::vector<core::TaskSpec>>(*std::move(tasks));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 RecoveryCounts RecoverBatches(std::vector<core::StoredBatch> stored, core::Scheduler& scheduler) {
   RecoveryCounts counts;
   for (core::StoredBatch& batch : stored) {
@@ -24,6 +39,7 @@ RecoveryCounts RecoverBatches(std::vector<core::StoredBatch> stored, core::Sched
     absl::StatusOr<std::vector<core::JournalEvent>> events =
         core::DecodeJournalEvents(batch.events);
     absl::Status status = !spec.ok() ? spec.status() : events.status();
+    if (status.ok()) status = DecodeAddedTasks(*events);
     if (status.ok()) {
       status = scheduler.Restore(
           core::RecoveredBatch{*std::move(spec), std::move(batch.record), *std::move(events)});

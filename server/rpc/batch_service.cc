@@ -268,6 +268,101 @@ grpc::ServerUnaryReactor* BatchService::CancelBatch(grpc::CallbackServerContext*
   return reactor;
 }
 
+grpc::ServerUnaryReactor* BatchService::AddTasks(grpc::CallbackServerContext* context,
+                                                 const v1::AddTasksRequest* request,
+                                                 v1::AddTasksResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::Status valid = CheckBatchId(request->batch_id());
+  if (valid.ok()) {
+    valid = CheckRequestLimits(request->tasks(), v1::BatchOptions::default_instance(), {}, limits_);
+  }
+  if (!valid.ok()) return FinishUnary(context, ToGrpcStatus(valid));
+  absl::StatusOr<std::vector<core::TaskSpec>> tasks = TasksFromProto(request->tasks());
+  if (!tasks.ok()) return FinishUnary(context, ToGrpcStatus(tasks.status()));
+  core::Scheduler::AddTasksCall call{request->batch_id(), request->request_id(),
+                                     *std::move(tasks),   EncodeAddedContent(*request),
+                                     request->close(),    limits_.max_batch_tasks};
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.AddTasks(std::move(call),
+                      [this, reactor, response](absl::StatusOr<core::AddTasksResult> added) {
+                        ConvertAndFinish(conversions_, reactor, std::move(added),
+                                         [response](const core::AddTasksResult& a) {
+                                           response->set_total_tasks(a.total_tasks);
+                                           response->set_already_added(a.already_added);
+                                           return grpc::Status::OK;
+                                         });
+                      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::CloseBatch(grpc::CallbackServerContext* context,
+                                                   const v1::CloseBatchRequest* request,
+                                                   v1::CloseBatchResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.CloseBatch(request->batch_id(),
+                        [this, reactor, response](absl::StatusOr<core::BatchProgress> progress) {
+                          FinishWithProgress(conversions_, reactor, std::move(progress), response);
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::CancelTask(grpc::CallbackServerContext* context,
+                                                   const v1::CancelTaskRequest* request,
+                                                   v1::CancelTaskResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::Status valid = CheckBatchId(request->batch_id());
+  if (valid.ok() && request->task_id().empty()) {
+    valid = core::InvalidField("task_id", "task_id is empty");
+  }
+  if (valid.ok()) valid = CheckCancelReason(request->reason());
+  if (!valid.ok()) return FinishUnary(context, ToGrpcStatus(valid));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.CancelTask(request->batch_id(), request->task_id(), request->reason(),
+                        [this, reactor, response](absl::StatusOr<core::TaskUpdate> update) {
+                          ConvertAndFinish(conversions_, reactor, std::move(update),
+                                           [response](const core::TaskUpdate& u) {
+                                             if (u.result != nullptr) {
+                                               TaskResultToProto(*u.result,
+                                                                 response->mutable_result());
+                                             }
+                                             return grpc::Status::OK;
+                                           });
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::CompleteTask(grpc::CallbackServerContext* context,
+                                                     const v1::CompleteTaskRequest* request,
+                                                     v1::CompleteTaskResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::Status valid = CheckBatchId(request->batch_id());
+  if (valid.ok()) valid = CheckCompletion(*request, limits_);
+  if (!valid.ok()) return FinishUnary(context, ToGrpcStatus(valid));
+  core::ExecutionOutcome outcome =
+      request->outcome_case() == v1::CompleteTaskRequest::kOutput
+          ? core::ExecutionOutcome::Success(ValueToJson(request->output()))
+          : core::ExecutionOutcome::Failure(request->error(), request->non_retryable());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.CompleteTask(
+      request->batch_id(), request->task_id(), request->token(), std::move(outcome),
+      [this, reactor, response](absl::StatusOr<core::TaskUpdate> update) {
+        ConvertAndFinish(conversions_, reactor, std::move(update),
+                         [response](const core::TaskUpdate& u) {
+                           response->set_state(TaskStateToProto(u.state));
+                           response->set_retry_count(u.retry_count);
+                           if (u.result != nullptr) {
+                             TaskResultToProto(*u.result, response->mutable_result());
+                           }
+                           return grpc::Status::OK;
+                         });
+      });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* BatchService::ResolveExecutionOrder(
     grpc::CallbackServerContext* context, const v1::ResolveExecutionOrderRequest* request,
     v1::ResolveExecutionOrderResponse* response) {

@@ -47,6 +47,18 @@ class BatchService final : public v1::BatchService::CallbackService {
   grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* context,
                                         const v1::CancelBatchRequest* request,
                                         v1::CancelBatchResponse* response) override;
+  grpc::ServerUnaryReactor* AddTasks(grpc::CallbackServerContext* context,
+                                     const v1::AddTasksRequest* request,
+                                     v1::AddTasksResponse* response) override;
+  grpc::ServerUnaryReactor* CloseBatch(grpc::CallbackServerContext* context,
+                                       const v1::CloseBatchRequest* request,
+                                       v1::CloseBatchResponse* response) override;
+  grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* context,
+                                       const v1::CancelTaskRequest* request,
+                                       v1::CancelTaskResponse* response) override;
+  grpc::ServerUnaryReactor* CompleteTask(grpc::CallbackServerContext* context,
+                                         const v1::CompleteTaskRequest* request,
+                                         v1::CompleteTaskResponse* response) override;
   grpc::ServerUnaryReactor* ResolveExecutionOrder(
       grpc::CallbackServerContext* context, const v1::ResolveExecutionOrderRequest* request,
       v1::ResolveExecutionOrderResponse* response) override;

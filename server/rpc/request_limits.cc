@@ -84,4 +84,39 @@ absl::Status CheckCancelReason(const std::string& reason) {
                                                    " bytes; the limit is ", kMaxCancelReasonBytes));
 }
 
+absl::Status CheckCompletion(const v1::CompleteTaskRequest& request, const RequestLimits& limits) {
+  if (request.task_id().empty()) return core::InvalidField("task_id", "task_id is empty");
+  if (request.token().empty()) {
+    return core::InvalidField("token",
+                              "token is empty: CompleteTask needs the token of the task's running "
+                              "attempt (BatchProgress.awaiting_completion)");
+  }
+  switch (request.outcome_case()) {
+    case v1::CompleteTaskRequest::kOutput: {
+      const size_t bytes = request.output().ByteSizeLong();
+      if (bytes > limits.max_task_input_bytes) {
+        return core::InvalidField(
+            "output", absl::StrCat("output is ", bytes, " bytes; the limit is ",
+                                   limits.max_task_input_bytes, " (--max-task-input-bytes)"));
+      }
+      return absl::OkStatus();
+    }
+    case v1::CompleteTaskRequest::kError:
+      if (request.error().empty()) {
+        return core::InvalidField("error", "error is empty: say why the task failed");
+      }
+      if (request.error().size() > kMaxCompletionErrorBytes) {
+        return core::InvalidField(
+            "error", absl::StrCat("error is ", request.error().size(), " bytes; the limit is ",
+                                  kMaxCompletionErrorBytes));
+      }
+      return absl::OkStatus();
+    case v1::CompleteTaskRequest::OUTCOME_NOT_SET:
+      break;
+  }
+  return core::InvalidField("outcome",
+                            "CompleteTask needs an output (the task succeeds) or an error (its "
+                            "attempt fails)");
+}
+
 }  // namespace batchd::server

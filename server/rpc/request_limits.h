@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "batchd/v1/batch.pb.h"
+#include "batchd/v1/batch_service.pb.h"
 #include "core/model/field_violation.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -50,5 +51,10 @@ absl::Status CheckRequestLimits(const google::protobuf::RepeatedPtrField<v1::Tas
                                 const RequestLimits& limits);
 // CancelBatch's reason: INVALID_ARGUMENT at `reason` over kMaxCancelReasonBytes.
 absl::Status CheckCancelReason(const std::string& reason);
+// A CompleteTask error is kept as the task's error like an executor's.
+inline constexpr size_t kMaxCompletionErrorBytes = 64 << 10;
+// CompleteTask's fields other than batch_id: a task id, a token, an outcome (an output of at
+// most max_task_input_bytes, or a non-empty error of at most kMaxCompletionErrorBytes).
+absl::Status CheckCompletion(const v1::CompleteTaskRequest& request, const RequestLimits& limits);
 
 }  // namespace batchd::server

@@ -55,6 +55,15 @@ std::string Reencode(const JournalEvent& e) {
       break;
     case JournalEventKind::kCachedFrom:
       break;  // decoded into its result's event, never on its own
+    case JournalEventKind::kAwaiting:
+      EncodeAwaiting(out, e.task, e.at, e.token);
+      break;
+    case JournalEventKind::kAdded:
+      EncodeAdded(out, e.reason, e.content);
+      break;
+    case JournalEventKind::kClosed:
+      EncodeClosed(out);
+      break;
   }
   return out;
 }

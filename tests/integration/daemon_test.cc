@@ -247,7 +247,7 @@ TEST_F(DaemonTest, ListExecutorsNamesTheBuiltins) {
     EXPECT_EQ(info.capacity(), 0u) << info.name();
   }
   // Sorted by name; shell is off by default.
-  EXPECT_THAT(names, ElementsAre("echo", "fail", "http", "sleep"));
+  EXPECT_THAT(names, ElementsAre("echo", "external", "fail", "http", "sleep"));
 }
 
 TEST_F(DaemonTest, EmptyBatchSucceedsAndUnknownBatchStreamsNotFound) {

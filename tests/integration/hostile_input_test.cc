@@ -704,7 +704,7 @@ std::vector<Row> Rows() {
         r.mutable_tasks(0)->set_executor("nope");
         return r;
       }(),
-      "Unknown executor 'nope' of task 'a' (known: echo, fail, http, sleep)");
+      "Unknown executor 'nope' of task 'a' (known: echo, external, fail, http, sleep)");
   invalid(
       "unknown enum number 99 (aggregation)",
       [] {

@@ -518,8 +518,9 @@ TEST_F(WorkerProtocolTest, ExecutorIsForgottenWhenItsLastWorkerLeavesAndServedAg
     v1::SubmitBatchResponse response;
     const grpc::Status status = batches_->SubmitBatch(&context, request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(status.error_message(),
-              "Unknown executor 'node.upper' of task 't' (known: echo, fail, http, sleep)");
+    EXPECT_EQ(
+        status.error_message(),
+        "Unknown executor 'node.upper' of task 't' (known: echo, external, fail, http, sleep)");
   }
   // With wait_for_workers it is accepted, waits, and runs once a worker serves the name again.
   v1::SubmitBatchRequest request;

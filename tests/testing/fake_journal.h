@@ -51,7 +51,7 @@ class FakeJournal final : public core::Journal {
     for (core::EventChunk& c : pending_chunks_) {
       auto it = stored_.find(c.batch_seq);
       if (it != stored_.end()) it->second.events += c.events;
-      marks.push_back({c.batch_seq, c.visible_results, c.finished});
+      marks.push_back({c.batch_seq, c.visible_results, c.finished, c.number});
     }
     for (uint64_t seq : pending_forgets_) stored_.erase(seq);
     for (auto& [l, done] : pending_limits_) {

@@ -66,7 +66,7 @@ class TestBatches {
   uint32_t RunNext(core::Batch& batch, core::TaskState state = core::TaskState::kSucceeded) {
     const uint32_t t = batch.PopReady();
     batch.OnAttemptStarted(t, clock_.SteadyNow());
-    batch.OnAttemptEnded();
+    batch.OnAttemptEnded(t);
     batch.Record(t, state, {}, state == core::TaskState::kSucceeded ? "" : "boom",
                  clock_.SteadyNow());
     if (state == core::TaskState::kSucceeded) batch.ReleaseDependents(t, clock_.SteadyNow());

@@ -21,14 +21,15 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 
 from batchd.batching import (calculate_optimal_batch_size, create_task_batches,  # noqa: E402
                              estimate_batch_duration, merge_batch_summaries)
-from batchd.calls import Usage, cancelled  # noqa: E402
+from batchd.calls import Usage, cancelled, spawn  # noqa: E402
 from batchd.client import Client, ResultStream  # noqa: E402
 from batchd.errors import (BatchdError, CancelledError, DeadlineExceededError,  # noqa: E402
                            InvalidArgumentError, NonRetryableError, NotFoundError,
-                           ResourceExhaustedError, TaskFailure, Throttled, UnavailableError)
+                           PermissionDeniedError, ResourceExhaustedError, TaskFailure, Throttled,
+                           UnavailableError)
 from batchd.limits import Limit, LimitStatus, Rate  # noqa: E402
-from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult,  # noqa: E402
-                           BatchTask, ExecutionPlan, ExecutorInfo, LimitWait)
+from batchd.models import (AwaitingCompletion, BatchProcessSummary, BatchProgress,  # noqa: E402
+                           BatchResult, BatchTask, ExecutionPlan, ExecutorInfo, LimitWait)
 from batchd.processor import BatchProcessor  # noqa: E402
 from batchd.worker import Worker  # noqa: E402
 
@@ -52,10 +53,12 @@ __all__ = [
     "ExecutorInfo",
     "ExecutionPlan",
     "cancelled",
+    "spawn",
     "Rate",
     "Limit",
     "LimitStatus",
     "LimitWait",
+    "AwaitingCompletion",
     "Usage",
     "create_task_batches",
     "merge_batch_summaries",
@@ -68,6 +71,7 @@ __all__ = [
     "BatchdError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PermissionDeniedError",
     "UnavailableError",
     "DeadlineExceededError",
     "ResourceExhaustedError",

@@ -23,8 +23,22 @@ _log = logging.getLogger("batchd")
 Reply = Callable[[worker_service_pb2.TaskOutcome], None]
 # Renders an executor's return value for the daemon (may raise TypeError).
 Render = Callable[[Any], struct_pb2.Value]
+# Adds tasks to a batch: (batch_id, tasks, executor, close, request_id) -> the batch's task count.
+Spawner = Callable[[str, Any, Optional[str], bool, str], int]
 
 _current = threading.local()
+
+
+def spawn(tasks: Any, *, executor: Optional[str] = None, close: bool = False,
+          request_id: str = "") -> int:
+    """Inside an executor call of a ``batchd.Worker``: adds `tasks` (BatchTask objects) to the
+    call's own batch (AddTasks), e.g. the tool calls a planner decided on. The call does not
+    wait for them (it holds no slot for them: return when planning is done; a later task that
+    depends on them gets their results). Returns how many tasks the batch has now."""
+    call = getattr(_current, "call", None)
+    if call is None or call.spawner is None:
+        raise RuntimeError("batchd.spawn() is for executor calls of a batchd.Worker")
+    return call.spawner(call.batch_id, tasks, executor, close, request_id)
 
 
 def cancelled() -> bool:
@@ -74,6 +88,7 @@ def task_dict(assignment: worker_service_pb2.TaskAssignment, task_data: Any,
     effective timeout; ``retry_count`` the retries made so far (0 on the first attempt)."""
     return {
         "task_id": assignment.task_id,
+        "batch_id": assignment.batch_id,
         "task_data": task_data,
         "priority": assignment.priority,
         "timeout_ms": assignment.timeout_ms,
@@ -145,12 +160,15 @@ class CallPool:
 
 
 class _Call:
-    __slots__ = ("assignment_id", "reply", "cancelled")
+    __slots__ = ("assignment_id", "reply", "cancelled", "batch_id", "spawner")
 
-    def __init__(self, assignment_id: str, reply: Reply) -> None:
+    def __init__(self, assignment_id: str, reply: Reply, batch_id: str = "",
+                 spawner: Optional[Spawner] = None) -> None:
         self.assignment_id = assignment_id
         self.reply = reply
         self.cancelled = threading.Event()
+        self.batch_id = batch_id
+        self.spawner = spawner
 
 
 class CallRunner:
@@ -170,11 +188,12 @@ class CallRunner:
         reply: Reply,
         render: Render,
         on_success: Optional[Callable[[Any], None]] = None,
+        spawner: Optional[Spawner] = None,
     ) -> None:
         """Calls ``function(task)`` on the pool. Its return value, rendered by `render`, is the
         success outcome (after ``on_success(value)``); an exception, or a value `render`
         refuses, is the failure outcome."""
-        call = _Call(assignment_id, reply)
+        call = _Call(assignment_id, reply, str(task.get("batch_id", "")), spawner)
         with self._lock:
             self._running[assignment_id] = call
 

@@ -18,12 +18,12 @@ from batchd._proto import (batch_pb2, batch_service_pb2, batch_service_pb2_grpc,
                            limit_service_pb2_grpc)
 from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
                             summary_from_proto)
-from batchd.errors import from_rpc_error
+from batchd.errors import InvalidArgumentError, from_rpc_error
 from batchd.limits import Limit, LimitStatus, Rate, limit_message, status_from_proto
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
                            ExecutionPlan, ExecutorInfo, LimitUses)
-from batchd.options import (LOAD_BALANCERS, batch_options, canonical_name, check_tasks,
-                            graph_messages, labels_map, task_message)
+from batchd.options import (LOAD_BALANCERS, TASK_STATES, batch_options, canonical_name,
+                            check_tasks, graph_messages, labels_map, task_message)
 from batchd.values import to_value
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -122,6 +122,8 @@ class Client:
         queue_timeout_ms: Optional[int] = None,
         labels: Optional[Mapping[str, str]] = None,
         request_id: str = "",
+        open: bool = False,
+        close_after_idle_ms: Optional[int] = None,
     ) -> str:
         """Validates and enqueues a batch; returns its id at once.
 
@@ -132,6 +134,9 @@ class Client:
         both takes the task's units); a key no limit is configured for is refused
         (ValueError naming the task and the key) unless `allow_unknown_limits`;
         `queue_timeout_ms` bounds how long a ready task waits for its limits.
+        An `open` batch stays unfinished once its tasks are final, so ``add_tasks`` can add
+        more, until ``close_batch`` (or ``add_tasks(..., close=True)``, or `close_after_idle_ms`
+        with every task final and nothing added).
         """
         request = batch_service_pb2.SubmitBatchRequest(
             request_id=request_id,
@@ -142,10 +147,29 @@ class Client:
                 on_dependency_failure=on_dependency_failure, wait_for_workers=wait_for_workers,
                 max_retries=max_retries, retry_delay_ms=retry_delay_ms,
                 default_limits=default_limits, allow_unknown_limits=allow_unknown_limits,
-                queue_timeout_ms=queue_timeout_ms),
+                queue_timeout_ms=queue_timeout_ms, open=open,
+                close_after_idle_ms=close_after_idle_ms),
             labels=labels_map(labels),
         )
         return self.submit_request(request)
+
+    def add_tasks(self, batch_id: str, tasks: Sequence[BatchTask], *,
+                  executor: Optional[str] = None, close: bool = False,
+                  request_id: str = "") -> int:
+        """Adds tasks to a batch that is not finished and not closed; they may depend on any
+        task of it, finished or not. The set is validated with the batch's tasks (ValueError
+        with the daemon's message, e.g. a duplicate id or a cycle) and added whole or not at all;
+        the same `request_id` adds it once. With `close` the batch is closed after. Returns how
+        many tasks the batch has now."""
+        request = batch_service_pb2.AddTasksRequest(
+            batch_id=batch_id, tasks=self._task_messages(tasks, executor), close=close,
+            request_id=request_id)
+        return self._unary(self._stub.AddTasks, request).total_tasks
+
+    def close_batch(self, batch_id: str) -> BatchProgress:
+        """Closes an open batch: it finishes once its tasks are final."""
+        request = batch_service_pb2.CloseBatchRequest(batch_id=batch_id)
+        return progress_from_proto(self._unary(self._stub.CloseBatch, request).progress)
 
     def submit_request(self, request: batch_service_pb2.SubmitBatchRequest) -> str:
         """SubmitBatch with a prepared request; the batch id."""
@@ -198,6 +222,45 @@ class Client:
         """Batches the daemon knows, newest first (at most `limit`; 0 = all)."""
         request = batch_service_pb2.ListBatchesRequest(limit=limit)
         return [progress_from_proto(p) for p in self._unary(self._stub.ListBatches, request).batches]
+
+    def cancel_task(self, batch_id: str, task_id: str, reason: str = "", *,
+                    timeout: Optional[float] = None) -> BatchResult:
+        """Cancels one task (a running attempt is stopped, a pending one never starts; its
+        dependents follow the batch's on_dependency_failure); its CANCELLED result. LookupError
+        for an unknown task, ValueError (FAILED_PRECONDITION) for one that already finished."""
+        request = batch_service_pb2.CancelTaskRequest(batch_id=batch_id, task_id=task_id,
+                                                      reason=reason)
+        response = self._unary(self._stub.CancelTask, request,
+                               timeout=self.timeout if timeout is None else timeout)
+        return result_from_proto(response.result)
+
+    def complete_task(self, batch_id: str, task_id: str, output: Any = None, *,
+                      error: Optional[str] = None, non_retryable: bool = False,
+                      token: Optional[str] = None, timeout: Optional[float] = None) -> str:
+        """Completes a task of executor "external" (an approval, an outside system's answer):
+        it succeeds with `output`, or its attempt fails with `error` (retried as its policy says
+        unless `non_retryable`). `token` is its attempt's (``progress().awaiting_completion``);
+        without one it is looked up there. Returns the task's new state ("SUCCEEDED", "FAILED"
+        or "RETRY_WAIT"). PermissionError for a wrong token; ValueError (FAILED_PRECONDITION)
+        when the task is not external, not running, or already completed."""
+        if token is None:
+            progress = self.progress(batch_id)
+            token = next((a.token for a in progress.awaiting_completion
+                          if a.task_id == task_id), None)
+            if token is None:
+                raise InvalidArgumentError(
+                    f"task '{task_id}' of batch {batch_id} is not waiting for completion "
+                    "(or is not among the first 100 that are: pass token=)")
+        request = batch_service_pb2.CompleteTaskRequest(batch_id=batch_id, task_id=task_id,
+                                                        token=token)
+        if error is not None:
+            request.error = error
+            request.non_retryable = non_retryable
+        else:
+            request.output.CopyFrom(to_value(output))
+        response = self._unary(self._stub.CompleteTask, request,
+                               timeout=self.timeout if timeout is None else timeout)
+        return TASK_STATES.get(response.state, "")
 
     def cancel(self, batch_id: str, reason: str = "", *,
                timeout: Optional[float] = None) -> BatchProgress:

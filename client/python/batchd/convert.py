@@ -3,7 +3,8 @@
 from typing import Any, Callable, Iterable, List, Optional
 
 from batchd._proto import batch_pb2
-from batchd.models import BatchProcessSummary, BatchProgress, BatchResult, LimitWait
+from batchd.models import (AwaitingCompletion, BatchProcessSummary, BatchProgress, BatchResult,
+                           LimitWait)
 from batchd.options import BATCH_STATES, TASK_STATES
 from batchd.values import from_value
 
@@ -67,6 +68,11 @@ def progress_from_proto(message: batch_pb2.BatchProgress) -> BatchProgress:
         pending_tasks=message.pending_tasks,
         throttled_tasks=message.throttled_tasks,
         limit_waits=[LimitWait(w.key, w.tasks, w.reason) for w in message.limit_waits],
+        awaiting_completion_tasks=message.awaiting_completion_tasks,
+        awaiting_completion=[
+            AwaitingCompletion(a.task_id, a.token, a.since.ToMicroseconds() / 1e6, a.retry_count,
+                               from_value(a.input))
+            for a in message.awaiting_completion],
     )
 
 

@@ -50,6 +50,10 @@ class ResourceExhaustedError(BatchdError):
     """The daemon is at a limit (active batches, open streams); retry later."""
 
 
+class PermissionDeniedError(BatchdError, PermissionError):
+    """The call is not allowed: e.g. CompleteTask with a token the task never had."""
+
+
 class CancelledError(BatchdError):
     """The call was cancelled."""
 
@@ -95,6 +99,7 @@ _BY_CODE: Dict[grpc.StatusCode, Type[BatchdError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.CANCELLED: CancelledError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 _DETAILS_KEY = "grpc-status-details-bin"

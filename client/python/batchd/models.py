@@ -189,6 +189,18 @@ class LimitWait:
 
 
 @dataclass
+class AwaitingCompletion:
+    """A task of executor "external" waiting for a person or a system to complete it
+    (``Client.complete_task``): `token` is its running attempt's, `input` what to review."""
+
+    task_id: str
+    token: str
+    since: float = 0.0  # seconds since the epoch
+    retry_count: int = 0
+    input: Any = None
+
+
+@dataclass
 class BatchProgress:
     """How far a batch has come. ``completed_tasks`` counts tasks in a final state;
     ``throttled_tasks`` the pending ones that are ready but wait for shared limits, and
@@ -206,6 +218,9 @@ class BatchProgress:
     pending_tasks: int = 0
     throttled_tasks: int = 0
     limit_waits: List[LimitWait] = field(default_factory=list)
+    # Running tasks of executor "external" waiting for complete_task (the first 100 listed).
+    awaiting_completion_tasks: int = 0
+    awaiting_completion: List[AwaitingCompletion] = field(default_factory=list)
 
 
 @dataclass

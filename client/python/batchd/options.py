@@ -81,6 +81,8 @@ def batch_options(
     default_limits: Optional[LimitUses] = None,
     allow_unknown_limits: bool = False,
     queue_timeout_ms: Optional[int] = None,
+    open: bool = False,
+    close_after_idle_ms: Optional[int] = None,
 ) -> batch_pb2.BatchOptions:
     """BatchOptions from design names; None leaves the daemon's default.
 
@@ -90,7 +92,10 @@ def batch_options(
     ends "timed_out"; None: without bound)."""
     options = batch_pb2.BatchOptions(
         wait_for_workers=wait_for_workers, allow_unknown_limits=allow_unknown_limits,
-        default_limits=limit_use_messages(limit_uses(default_limits, "default_limits")))
+        default_limits=limit_use_messages(limit_uses(default_limits, "default_limits")),
+        open=open)
+    if close_after_idle_ms is not None:
+        options.close_after_idle_ms = close_after_idle_ms
     if queue_timeout_ms is not None:
         if queue_timeout_ms < 0:  # 0 is the daemon's to refuse, with its message
             raise ValueError(f"queue_timeout_ms must be >= 0 (got {queue_timeout_ms})")

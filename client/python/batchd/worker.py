@@ -22,7 +22,8 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
 from batchd._proto import struct_pb2, worker_service_pb2
-from batchd.calls import CallPool, CallRunner, Reply, task_dict
+from batchd.calls import CallPool, CallRunner, Reply, Spawner, task_dict
+from batchd.client import Client
 from batchd.errors import UnavailableError
 from batchd.values import from_value, to_value
 from batchd.worker_session import WorkerSession
@@ -45,9 +46,11 @@ F = TypeVar("F", bound=ExecutorFunction)
 class _NamedExecutors:
     """AssignmentHandler running each assignment's executor function by name."""
 
-    def __init__(self, functions: Mapping[str, ExecutorFunction], runner: CallRunner) -> None:
+    def __init__(self, functions: Mapping[str, ExecutorFunction], runner: CallRunner,
+                 spawner: Optional[Spawner] = None) -> None:
         self._functions = functions
         self._runner = runner
+        self._spawner = spawner
 
     def start(self, assignment: worker_service_pb2.TaskAssignment, reply: Reply) -> None:
         function = self._functions.get(assignment.executor)
@@ -59,7 +62,8 @@ class _NamedExecutors:
         dependencies = {task_id: from_value(value)
                         for task_id, value in assignment.dependency_outputs.items()}
         task = task_dict(assignment, from_value(assignment.input), dependencies)
-        self._runner.run(assignment.assignment_id, function, task, reply, render=_render_output)
+        self._runner.run(assignment.assignment_id, function, task, reply, render=_render_output,
+                         spawner=self._spawner)
 
     def cancel(self, assignment_id: str) -> None:
         self._runner.cancel(assignment_id)
@@ -91,6 +95,7 @@ class Worker:
         self._session: Optional[WorkerSession] = None
         self._pool = CallPool(slots, name)
         self._stopped = threading.Event()
+        self._spawn_client: Optional[Client] = None  # made by the first batchd.spawn()
 
     def executor(self, name: str) -> Callable[[F], F]:
         """Decorator: serve the function as executor `name`."""
@@ -134,7 +139,8 @@ class Worker:
             self._session = WorkerSession(
                 self._target, name=self._name, executors=sorted(self._functions),
                 slots=self._slots, weight=self._weight, labels=self._labels,
-                handler=_NamedExecutors(dict(self._functions), CallRunner(self._pool)))
+                handler=_NamedExecutors(dict(self._functions), CallRunner(self._pool),
+                                        spawner=self._spawn))
             session = self._session
         session.start()
         if not wait:
@@ -176,6 +182,21 @@ class Worker:
         if session is not None:
             session.stop(timeout)
         self._pool.shutdown()
+        with self._lock:
+            client, self._spawn_client = self._spawn_client, None
+        if client is not None:
+            client.close()
+
+    def _spawn(self, batch_id: str, tasks: Any, executor: Optional[str], close: bool,
+               request_id: str) -> int:
+        """batchd.spawn() of an executor call: AddTasks to the call's batch, on the daemon
+        this worker serves."""
+        with self._lock:
+            if self._spawn_client is None:
+                self._spawn_client = Client(self._target)
+            client = self._spawn_client
+        return client.add_tasks(batch_id, tasks, executor=executor, close=close,
+                                request_id=request_id)
 
     def __enter__(self) -> "Worker":
         if self._session is None:

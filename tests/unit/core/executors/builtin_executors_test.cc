@@ -222,7 +222,7 @@ TEST_F(BuiltinExecutorsTest, FailRefusesASucceedOnAttemptThatIsNotANonNegativeIn
 TEST_F(BuiltinExecutorsTest, RegistersEchoSleepAndFailAsBuiltins) {
   ExecutorRegistry registry;
   ASSERT_TRUE(RegisterBuiltinExecutors(registry, clock_, timers_).ok());
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"echo", "fail", "sleep"}));
+  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"echo", "external", "fail", "sleep"}));
   for (const ExecutorDescription& d : registry.List()) {
     EXPECT_EQ(d.kind, "builtin") << d.name;
     EXPECT_EQ(d.capacity, 0u) << d.name;

@@ -70,7 +70,7 @@ TEST_F(BatchTableTest, CurrentFindsOnlyTheTaskStillInThatStateInThatAttempt) {
   EXPECT_EQ(table_.Current({1, 2, 1}, TaskState::kRunning), nullptr);  // no such task
   EXPECT_EQ(table_.Current({9, t, 1}, TaskState::kRunning), nullptr);  // no such batch
 
-  batch->OnAttemptEnded();
+  batch->OnAttemptEnded(t);
   batch->Requeue(t, clock_.SteadyNow());  // lost with its worker: this attempt is stale
   EXPECT_EQ(table_.Current(token, TaskState::kRunning), nullptr);
   EXPECT_EQ(table_.Current(token, TaskState::kPending), batch);  // same generation, new state

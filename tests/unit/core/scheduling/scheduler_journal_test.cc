@@ -98,6 +98,11 @@ class SchedulerJournalTest : public ::testing::Test {
       RecoveredBatch recovered{specs_.at(b.record.content), b.record, {}};
       absl::StatusOr<std::vector<JournalEvent>> events = DecodeJournalEvents(b.events);
       ASSERT_TRUE(events.ok()) << events.status();
+      for (JournalEvent& e : *events) {  // what the server's recovery decodes
+        if (e.kind == JournalEventKind::kAdded) {
+          e.added_tasks = std::make_shared<std::vector<TaskSpec>>(added_.at(e.content));
+        }
+      }
       recovered.events = *std::move(events);
       ASSERT_TRUE(scheduler().Restore(std::move(recovered)).ok());
     }
@@ -148,6 +153,7 @@ class SchedulerJournalTest : public ::testing::Test {
   testing::FakeJournal journal_;
   std::unique_ptr<Process> process_;
   std::map<std::string, BatchSpec> specs_;
+  std::map<std::string, std::vector<TaskSpec>> added_;  // AddTasks content -> its tasks
   int n_ = 0;
 };
 
@@ -411,7 +417,8 @@ TEST_F(SchedulerJournalTest, BatchOnACallbackWorkerExecutorIsRecoveredBeforeWork
   EXPECT_EQ(s.results[0]->error, "No worker serves executor 'gpu'");
   // ...and lets go of it once it ended.
   EXPECT_EQ(process_->registry.Find("gpu"), nullptr);
-  EXPECT_THAT(process_->registry.Names(), ElementsAre("echo", "fail", "manual", "sleep"));
+  EXPECT_THAT(process_->registry.Names(),
+              ElementsAre("echo", "external", "fail", "manual", "sleep"));
 }
 
 TEST_F(SchedulerJournalTest, NewBatchesAfterACrashGetNewIds) {
@@ -499,6 +506,142 @@ TEST_F(SchedulerJournalTest, SuspendAnswersWaitingReadersUnavailableAndRecordsNo
   EXPECT_EQ(journal_.pending_chunks(), 0u);
   Crash();
   EXPECT_THAT(manual().StartedIds(), ElementsAre("a"));  // resumes after the restart
+}
+
+// ---- Per-task cancel and client completions across a crash ----
+
+class SchedulerJournalLiveTest : public SchedulerJournalTest {
+ protected:
+  std::optional<absl::StatusOr<TaskUpdate>> CompleteAsync(const std::string& id,
+                                                          const std::string& task,
+                                                          const std::string& token,
+                                                          ExecutionOutcome outcome) {
+    auto out = std::make_shared<std::optional<absl::StatusOr<TaskUpdate>>>();
+    scheduler().CompleteTask(id, task, token, std::move(outcome),
+                             [out](absl::StatusOr<TaskUpdate> u) { *out = std::move(u); });
+    Poll();
+    answer_ = out;
+    return *out;
+  }
+  std::string TokenOf(const std::string& id, const std::string& task) {
+    std::string token;
+    scheduler().GetProgress(id, [&](absl::StatusOr<BatchProgress> p) {
+      if (!p.ok()) return;
+      for (const BatchProgress::AwaitingCompletion& a : p->awaiting_completion) {
+        if (a.task_id == task) token = a.token;
+      }
+    });
+    Poll();
+    return token;
+  }
+  std::shared_ptr<std::optional<absl::StatusOr<TaskUpdate>>> answer_;
+};
+
+TEST_F(SchedulerJournalLiveTest, AnExternalTaskWaitsOnWithTheSameTokenAfterACrash) {
+  BatchSpec spec;
+  spec.tasks = {Task("approve", "external"), Task("after", "manual", {"approve"})};
+  const std::string id = Submit(std::move(spec));
+  const std::string token = TokenOf(id, "approve");
+  ASSERT_EQ(token.size(), 32u);
+  Commit();
+  Crash();
+  // Not run again, not counted as a retry: it still waits for the same token.
+  EXPECT_EQ(TokenOf(id, "approve"), token);
+  EXPECT_THAT(manual().StartedIds(), ElementsAre());
+  // The completion is answered only once it is durable...
+  EXPECT_FALSE(CompleteAsync(id, "approve", token, ExecutionOutcome::Success("yes")).has_value());
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("after"));  // (it took effect at once)
+  Commit();
+  ASSERT_TRUE(answer_->has_value() && (*answer_)->ok());
+  EXPECT_EQ((**answer_)->state, TaskState::kSucceeded);
+  // ...and then survives a crash: approve stays done, after runs again as an interrupted attempt.
+  Crash();
+  const BatchSummary s = Summary(id);
+  ASSERT_NE(ResultOf(s, "approve"), nullptr);
+  EXPECT_EQ(ResultOf(s, "approve")->output, boost::json::value("yes"));
+  EXPECT_EQ(ResultOf(s, "approve")->retry_count, 0u);
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("after"));
+}
+
+TEST_F(SchedulerJournalLiveTest, ACancelledTaskStaysCancelledAndItsDependentsSkippedAfterACrash) {
+  BatchSpec spec;
+  spec.tasks = {Task("a", "manual"), Task("b", "manual", {"a"}), Task("c", "manual")};
+  const std::string id = Submit(std::move(spec));
+  auto answer = std::make_shared<std::optional<absl::StatusOr<TaskUpdate>>>();
+  scheduler().CancelTask(id, "a", "stop",
+                         [answer](absl::StatusOr<TaskUpdate> u) { *answer = std::move(u); });
+  Poll();
+  EXPECT_FALSE(answer->has_value());  // not durable yet
+  Commit();
+  ASSERT_TRUE(answer->has_value() && (*answer)->ok());
+  Crash();
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("c"));  // only c was interrupted
+  const BatchSummary s = Summary(id);
+  EXPECT_EQ(ResultOf(s, "a")->state, TaskState::kCancelled);
+  EXPECT_EQ(ResultOf(s, "a")->error, "Cancelled: stop");
+  EXPECT_EQ(ResultOf(s, "b")->state, TaskState::kSkipped);
+}
+
+TEST_F(SchedulerJournalLiveTest, AddedTasksAndTheCloseSurviveACrash) {
+  BatchSpec spec;
+  spec.options.open = true;
+  spec.tasks = {Task("plan", "manual")};
+  const std::string id = Submit(std::move(spec));
+  const auto add = [&](std::vector<TaskSpec> tasks, std::string request_id, bool close) {
+    Scheduler::AddTasksCall call;
+    call.batch_id = id;
+    call.request_id = request_id;
+    call.content = "added:" + request_id;
+    added_[call.content] = tasks;
+    call.tasks = std::move(tasks);
+    call.close = close;
+    auto out = std::make_shared<std::optional<absl::StatusOr<AddTasksResult>>>();
+    scheduler().AddTasks(std::move(call),
+                         [out](absl::StatusOr<AddTasksResult> r) { *out = std::move(r); });
+    Poll();
+    return out;
+  };
+  auto first = add({Task("tool-1", "manual", {"plan"}), Task("tool-2", "manual")}, "r1", false);
+  EXPECT_FALSE(first->has_value());  // answered once durable
+  Commit();
+  ASSERT_TRUE(first->has_value() && (*first)->ok());
+  EXPECT_EQ((**first)->total_tasks, 3u);
+  ASSERT_TRUE(manual().Finish("plan", ExecutionOutcome::Success(1)));
+  ASSERT_TRUE(manual().Finish("tool-2", ExecutionOutcome::Success(2)));
+  Poll();
+  auto second = add({Task("merge", "manual", {"tool-1", "tool-2"})}, "r2", true);
+  Commit();
+  ASSERT_TRUE(second->has_value() && (*second)->ok());
+
+  Crash();
+  // The added tasks are back: tool-1 was running (runs again), merge waits for it.
+  EXPECT_THAT(manual().StartedIds(), ElementsAre("tool-1"));
+  EXPECT_EQ(Summary(id).total_tasks, 4u);
+  // The same request_id is still known: a retry adds nothing.
+  auto retry = add({Task("tool-1", "manual", {"plan"}), Task("tool-2", "manual")}, "r1", false);
+  Commit();
+  ASSERT_TRUE(retry->has_value() && (*retry)->ok()) << (*retry)->status();
+  EXPECT_TRUE((**retry)->already_added);
+  ASSERT_TRUE(manual().Finish("tool-1", ExecutionOutcome::Success(3)));
+  Poll();
+  ASSERT_TRUE(manual().Finish("merge", ExecutionOutcome::Success(4)));
+  Poll();
+  Commit();
+  // Closed before the crash: it finishes once its tasks are final.
+  EXPECT_EQ(Summary(id).state, BatchState::kSucceeded);
+}
+
+TEST_F(SchedulerJournalLiveTest, ACompletionNotYetDurableIsAnsweredUnavailableAtShutdown) {
+  BatchSpec spec;
+  spec.tasks = {Task("approve", "external")};
+  const std::string id = Submit(std::move(spec));
+  Commit();
+  EXPECT_FALSE(CompleteAsync(id, "approve", TokenOf(id, "approve"), ExecutionOutcome::Success(1))
+                   .has_value());
+  scheduler().Suspend("shutting down");
+  Poll();
+  ASSERT_TRUE(answer_->has_value());
+  EXPECT_EQ((*answer_)->status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

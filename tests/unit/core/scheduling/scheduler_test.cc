@@ -205,7 +205,7 @@ TEST_F(SchedulerTest, UnknownExecutorIsRejectedNamingTaskAndKnownExecutors) {
   absl::StatusOr<SubmitResult> r = scheduler_->Submit(std::move(spec));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
-            "Unknown executor 'nope' of task 'a' (known: echo, fail, manual, sleep)");
+            "Unknown executor 'nope' of task 'a' (known: echo, external, fail, manual, sleep)");
   EXPECT_EQ(FieldViolationsOf(r.status()).at(0).field, "tasks[0].executor");
 }
 

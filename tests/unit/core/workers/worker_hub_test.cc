@@ -710,7 +710,7 @@ TEST_F(WorkerHubTest, UnknownExecutorIsRejectedWithoutWaitForWorkers) {
   absl::StatusOr<SubmitResult> r = TrySubmit(ManyTasks(1, "nobody"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
-            "Unknown executor 'nobody' of task 't0' (known: echo, fail, sleep)");
+            "Unknown executor 'nobody' of task 't0' (known: echo, external, fail, sleep)");
 }
 
 TEST_F(WorkerHubTest, TaskWaitingForAWorkerFailsAfterItsTimeout) {
@@ -835,18 +835,18 @@ TEST_F(WorkerHubTest, LastWorkerLeavingForgetsAnExecutorNoBatchNames) {
   ASSERT_TRUE(Describe("node.upper").has_value());
   EXPECT_EQ(Describe("node.upper")->workers, 2u);
   EXPECT_EQ(Describe("node.upper")->capacity, 3u);
-  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "node.upper", "sleep"));
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "external", "fail", "node.upper", "sleep"));
 
   Disconnect(a, "bye");
   EXPECT_EQ(Describe("node.upper")->workers, 1u);
   Disconnect(b, "bye");
   EXPECT_FALSE(Describe("node.upper").has_value());
   EXPECT_EQ(registry_.Find("node.upper"), nullptr);
-  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "sleep"));
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "external", "fail", "sleep"));
   absl::StatusOr<SubmitResult> r = TrySubmit(ManyTasks(1, "node.upper"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
-            "Unknown executor 'node.upper' of task 't0' (known: echo, fail, sleep)");
+            "Unknown executor 'node.upper' of task 't0' (known: echo, external, fail, sleep)");
 }
 
 TEST_F(WorkerHubTest, SilentLastWorkerDroppedForgetsItsExecutor) {
@@ -898,7 +898,7 @@ TEST_F(WorkerHubTest, ExecutorStaysListedWhileAnUnfinishedBatchNamesItThenIsForg
   absl::StatusOr<SubmitResult> r = TrySubmit(ManyTasks(1, "work"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
-            "Unknown executor 'work' of task 't0' (known: echo, fail, sleep)");
+            "Unknown executor 'work' of task 't0' (known: echo, external, fail, sleep)");
 }
 
 TEST_F(WorkerHubTest, CancelledBatchLetsGoOfItsExecutor) {
@@ -956,7 +956,7 @@ TEST_F(WorkerHubTest, RejectedRegistrationLeavesNoExecutorListed) {
   ASSERT_TRUE(bad->close_status().has_value());
   EXPECT_EQ(bad->close_status()->code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Describe("fresh").has_value());
-  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "fail", "sleep"));
+  EXPECT_THAT(registry_.Names(), ElementsAre("echo", "external", "fail", "sleep"));
 }
 
 TEST_F(WorkerHubTest, WaitingForWorkerGaugeCountsOnlyTasksStillWaiting) {

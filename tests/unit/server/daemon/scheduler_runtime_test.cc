@@ -116,7 +116,7 @@ class SchedulerRuntimeTest : public batchd::testing::FlagTest {
 TEST_F(SchedulerRuntimeTest, RegistersTheBuiltinsAndHttpByDefault) {
   SchedulerRuntime runtime(config_, nullptr);
   EXPECT_TRUE(runtime.executors_status().ok()) << runtime.executors_status();
-  EXPECT_THAT(runtime.registry().Names(), ElementsAre("echo", "fail", "http", "sleep"));
+  EXPECT_THAT(runtime.registry().Names(), ElementsAre("echo", "external", "fail", "http", "sleep"));
 }
 
 TEST_F(SchedulerRuntimeTest, RegistersTheShellOnlyWhenEnabled) {

@@ -259,7 +259,8 @@ TEST_F(BatchServiceTest, ListExecutorsNamesTheRegisteredOnesInOrder) {
   for (const v1::ExecutorInfo& e : response.executors()) {
     executors.push_back(e.name() + "/" + e.kind());
   }
-  EXPECT_THAT(executors, ElementsAre("echo/builtin", "fail/builtin", "sleep/builtin"));
+  EXPECT_THAT(executors,
+              ElementsAre("echo/builtin", "external/builtin", "fail/builtin", "sleep/builtin"));
 }
 
 TEST_F(BatchServiceTest, ResolveExecutionOrderAndAssignTasksAnswerWithoutRunning) {
@@ -311,7 +312,7 @@ TEST_F(BatchServiceTest, UnknownExecutorIsInvalidArgumentListingTheKnownOnes) {
   v1::SubmitBatchResponse response;
   const grpc::Status status = Call(&Stub::SubmitBatch, request, &response);
   ExpectError(status, grpc::StatusCode::INVALID_ARGUMENT,
-              "Unknown executor 'nope' of task 'a' (known: echo, fail, sleep)");
+              "Unknown executor 'nope' of task 'a' (known: echo, external, fail, sleep)");
   EXPECT_TRUE(response.batch_id().empty());
 }
 
@@ -370,6 +371,10 @@ TEST_F(BatchServiceTest, TokenIsCheckedBeforeEverythingElse) {
   v1::ListExecutorsResponse executors;
   v1::ResolveExecutionOrderResponse order;
   v1::StreamResultsRequest results;  // empty id: refused, but only after the token
+  v1::AddTasksResponse added;
+  v1::CloseBatchResponse closed;
+  v1::CancelTaskResponse cancelled;
+  v1::CompleteTaskResponse completed;
   const std::vector<std::pair<std::string, grpc::Status>> answers = {
       {"SubmitBatch", Call(&Stub::SubmitBatch, submit, &submitted, kNoToken)},
       {"GetBatch", Call(&Stub::GetBatch, v1::GetBatchRequest(), &got, kNoToken)},
@@ -379,6 +384,10 @@ TEST_F(BatchServiceTest, TokenIsCheckedBeforeEverythingElse) {
       {"ResolveExecutionOrder",
        Call(&Stub::ResolveExecutionOrder, v1::ResolveExecutionOrderRequest(), &order, kNoToken)},
       {"StreamResults", ReadAll(&Stub::StreamResults, results, kNoToken).status},
+      {"AddTasks", Call(&Stub::AddTasks, v1::AddTasksRequest(), &added, kNoToken)},
+      {"CloseBatch", Call(&Stub::CloseBatch, v1::CloseBatchRequest(), &closed, kNoToken)},
+      {"CancelTask", Call(&Stub::CancelTask, v1::CancelTaskRequest(), &cancelled, kNoToken)},
+      {"CompleteTask", Call(&Stub::CompleteTask, v1::CompleteTaskRequest(), &completed, kNoToken)},
   };
   for (const auto& [rpc, status] : answers) {
     ExpectError(status, grpc::StatusCode::UNAUTHENTICATED, AuthCheck::kRejectMessage, rpc);
@@ -388,7 +397,7 @@ TEST_F(BatchServiceTest, TokenIsCheckedBeforeEverythingElse) {
   EXPECT_EQ(Call(&Stub::GetBatch, v1::GetBatchRequest(), &got).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Call(&Stub::ListExecutors, v1::ListExecutorsRequest(), &executors).ok());
-  EXPECT_EQ(executors.executors_size(), 3);
+  EXPECT_EQ(executors.executors_size(), 4);
 }
 
 // gRPC 1.51 writes an IPv6 peer as "ipv6:%5B::1%5D:port": the refusal must still name ::1, and
