@@ -137,8 +137,39 @@ int StatusCommand(const CommandContext& context) {
   return kExitOk;
 }
 
+namespace {
+
+// A task's partial output as it comes, then its final state (batchctl results --follow-output).
+int FollowTaskOutput(const CommandContext& context, const std::string& batch_id,
+                     const std::string& task_id) {
+  v1::StreamTaskOutputRequest request;
+  request.set_batch_id(batch_id);
+  request.set_task_id(task_id);
+  std::optional<v1::TaskResult> result;
+  const grpc::Status status =
+      context.client.StreamTaskOutput(request, [&](const v1::StreamTaskOutputResponse& message) {
+        if (message.dropped_bytes() > 0) {
+          context.err << "batchctl: " << message.dropped_bytes()
+                      << " bytes of output were no longer kept\n";
+        }
+        context.out << message.data() << std::flush;
+        if (message.has_result()) result = message.result();
+      });
+  if (!status.ok()) return ReportRpcError(context, status);
+  if (!result.has_value()) return kExitFailure;
+  context.err << "task " << task_id << ": " << TaskStateName(result->state());
+  if (!result->error().empty()) context.err << " (" << result->error() << ")";
+  context.err << "\n";
+  return result->state() == v1::TASK_STATE_SUCCEEDED ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
 int ResultsCommand(const CommandContext& context) {
   const std::string& batch_id = context.command_line.args[0];
+  if (!context.command_line.follow_output.empty()) {
+    return FollowTaskOutput(context, batch_id, context.command_line.follow_output);
+  }
   if (context.command_line.follow) return FollowResults(context, batch_id);
   return PrintBatchResults(context, batch_id, /*finished=*/false);
 }

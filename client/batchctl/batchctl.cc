@@ -32,6 +32,9 @@ Commands:
   submit FILE [--watch]      submit a batch and print its id; --watch follows its progress
   status ID                  show a batch's progress
   results ID [--follow]      show a batch's results; --follow streams them as they finish
+  results ID --follow-output TASK
+                             print a running task's output as it comes (a worker's
+                             batchd.output(), the shell executor's stdout), then its state
   cancel ID [--reason TEXT]  cancel a batch
   add ID FILE [--close]      add FILE's tasks to batch ID (open, or not finished yet)
   close ID                   close an open batch: it finishes once its tasks are final
@@ -86,7 +89,8 @@ std::vector<Command> Commands() {
       {{"run", "run FILE", 1, {}}, RunCommand},
       {{"submit", "submit FILE [--watch]", 1, {"watch"}}, SubmitCommand},
       {{"status", "status ID", 1, {}}, StatusCommand},
-      {{"results", "results ID [--follow]", 1, {"follow"}}, ResultsCommand},
+      {{"results", "results ID [--follow | --follow-output TASK]", 1, {"follow", "follow-output"}},
+       ResultsCommand},
       {{"cancel", "cancel ID [--reason TEXT]", 1, {"reason"}}, CancelCommand},
       {{"add", "add ID FILE [--close]", 2, {"close"}}, AddCommand},
       {{"close", "close ID", 1, {}}, CloseCommand},

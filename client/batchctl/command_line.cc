@@ -18,7 +18,7 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 26> kFlags = {{
+constexpr std::array<FlagSpec, 27> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"token-file", true, true},
@@ -45,6 +45,7 @@ constexpr std::array<FlagSpec, 26> kFlags = {{
     {"error", true, false},
     {"non-retryable", false, false},
     {"close", false, false},
+    {"follow-output", true, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -143,6 +144,9 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
     out.non_retryable = true;
   } else if (flag.name == "close") {
     out.close = true;
+  } else if (flag.name == "follow-output") {
+    if (value.empty()) return absl::InvalidArgumentError("--follow-output names a task");
+    out.follow_output = value;
   } else if (flag.name == "max-in-flight" || flag.name == "rate" || flag.name == "units-header") {
     RETURN_IF_ERROR(ApplyLimitFlag(flag.name, value, out));
   } else {

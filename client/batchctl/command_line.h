@@ -52,6 +52,7 @@ struct CommandLine {
   std::string error;                  // --error TEXT
   bool non_retryable = false;         // --non-retryable
   bool close = false;                 // `batchctl add`'s --close
+  std::string follow_output;          // `batchctl results`' --follow-output TASK
   // How many of `args` came before "--", when it was given.
   std::optional<size_t> args_before_double_dash;
 };

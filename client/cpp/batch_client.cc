@@ -167,6 +167,13 @@ grpc::Status BatchClient::StreamResults(const v1::StreamResultsRequest& request,
   return ReadAll(*reader, on_message);
 }
 
+grpc::Status BatchClient::StreamTaskOutput(const v1::StreamTaskOutputRequest& request,
+                                           const OutputCallback& on_message) const {
+  grpc::ClientContext context;
+  auto reader = batch_stub_->StreamTaskOutput(&context, request);
+  return ReadAll(*reader, on_message);
+}
+
 grpc::Status BatchClient::CheckHealth(const std::string& service,
                                       grpc::health::v1::HealthCheckResponse* response) const {
   grpc::health::v1::HealthCheckRequest request;

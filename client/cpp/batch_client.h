@@ -31,6 +31,7 @@ class BatchClient {
  public:
   using ProgressCallback = std::function<void(const batchd::v1::BatchProgress&)>;
   using ResultsCallback = std::function<void(const batchd::v1::StreamResultsResponse&)>;
+  using OutputCallback = std::function<void(const batchd::v1::StreamTaskOutputResponse&)>;
 
   BatchClient(const std::shared_ptr<grpc::Channel>& channel, CallTimeouts timeouts);
   // For tests: any stub implementations (e.g. mocks). Without `limit_stub` (`cache_stub`) the
@@ -86,6 +87,10 @@ class BatchClient {
   // Calls `on_message` for every message (the last one carries the summary); no deadline.
   grpc::Status StreamResults(const batchd::v1::StreamResultsRequest& request,
                              const ResultsCallback& on_message) const;
+  // Calls `on_message` for every message of a task's output (the last one carries its result);
+  // no deadline.
+  grpc::Status StreamTaskOutput(const batchd::v1::StreamTaskOutputRequest& request,
+                                const OutputCallback& on_message) const;
 
   // grpc.health.v1.Health/Check for `service` ("" = the daemon as a whole).
   grpc::Status CheckHealth(const std::string& service,

@@ -95,6 +95,9 @@ class CompletionSink {
   virtual ~CompletionSink() = default;
   // Thread-safe. Reports for attempts that are no longer current are ignored.
   virtual void Complete(const AttemptToken& token, ExecutionOutcome outcome) = 0;
+  // Thread-safe. Partial output of the running attempt (StreamTaskOutput), before its outcome;
+  // dropped once the attempt is no longer current. Not journalled.
+  virtual void Output(const AttemptToken& /*token*/, std::string /*chunk*/) {}
 };
 
 struct ExecutorDescription;

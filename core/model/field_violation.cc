@@ -44,11 +44,12 @@ constexpr NamedField kRequestFields[] = {
 constexpr NamedField kTaskFields[] = {{"id", 1},           {"executor", 2},   {"input", 3},
                                       {"priority", 4},     {"timeout_ms", 5}, {"dependencies", 6},
                                       {"retry_policy", 7}, {"limits", 8}};
-constexpr NamedField kOptionsFields[] = {{"max_concurrent", 1},       {"timeout_ms", 2},
-                                         {"retry_policy", 3},         {"aggregation", 4},
-                                         {"load_balancer", 5},        {"on_dependency_failure", 6},
-                                         {"wait_for_workers", 7},     {"default_limits", 8},
-                                         {"allow_unknown_limits", 9}, {"queue_timeout_ms", 10}};
+constexpr NamedField kOptionsFields[] = {
+    {"max_concurrent", 1},      {"timeout_ms", 2},     {"retry_policy", 3},
+    {"aggregation", 4},         {"load_balancer", 5},  {"on_dependency_failure", 6},
+    {"wait_for_workers", 7},    {"default_limits", 8}, {"allow_unknown_limits", 9},
+    {"queue_timeout_ms", 10},   {"default_cache", 11}, {"open", 12},
+    {"close_after_idle_ms", 13}};
 constexpr NamedField kLimitUseFields[] = {{"key", 1}, {"units", 2}};
 // LimitService's SetLimitRequest: "limit.rates[0].period".
 constexpr NamedField kLimitFields[] = {

@@ -91,6 +91,17 @@ struct TaskUpdate {
   std::shared_ptr<const void> keep_alive;  // owns `result`
 };
 
+// What StreamTaskOutput reads at a time: output from `offset` (`dropped` bytes after the
+// reader's offset were no longer kept), or, once the task is final and the reader has all of
+// it, its result.
+struct TaskOutputRead {
+  uint64_t offset = 0;
+  std::string data;
+  uint64_t dropped = 0;
+  const TaskResult* result = nullptr;
+  std::shared_ptr<const void> keep_alive;  // owns `result`
+};
+
 // What AddTasks answers.
 struct AddTasksResult {
   uint32_t total_tasks = 0;    // the batch's tasks now

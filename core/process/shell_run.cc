@@ -79,6 +79,9 @@ void ShellRun::OnRead(Capture& capture, const boost::system::error_code& error, 
   // Past the limit the pipe is still drained, so the program never blocks writing.
   capture.tail.append(data, bytes);
   if (capture.tail.size() > kTailBytes) capture.tail.erase(0, capture.tail.size() - kTailBytes);
+  if (&capture == &out_ && options_.stdout_lines) {
+    EmitLines(capture, std::string_view(data, bytes), error || done_);
+  }
   if (!error && !done_) {
     Read(capture);
     return;
@@ -87,6 +90,24 @@ void ShellRun::OnRead(Capture& capture, const boost::system::error_code& error, 
   boost::system::error_code ignored;
   capture.pipe.close(ignored);
   MaybeFinish();
+}
+
+void ShellRun::EmitLines(Capture& capture, std::string_view data, bool at_end) {
+  while (!data.empty()) {
+    const size_t newline = data.find('\n');
+    if (newline == std::string_view::npos) {
+      capture.line.append(data);
+      break;
+    }
+    capture.line.append(data.substr(0, newline + 1));
+    data.remove_prefix(newline + 1);
+    options_.stdout_lines(capture.line);
+    capture.line.clear();
+  }
+  if (at_end && !capture.line.empty()) {
+    options_.stdout_lines(capture.line);
+    capture.line.clear();
+  }
 }
 
 void ShellRun::WaitForExit() {

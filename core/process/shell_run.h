@@ -12,9 +12,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/functional/any_invocable.h"
 #include "core/process/child_process.h"
@@ -24,6 +26,9 @@ namespace batchd::core {
 struct ShellRunOptions {
   std::chrono::milliseconds kill_grace{2000};
   size_t output_limit = size_t{1} << 20;  // bytes kept of stdout and of stderr, each
+  // When set, called on the run's strand with each line of stdout as it comes (its '\n'
+  // included; the last one may have none), every byte of it, past output_limit too.
+  std::function<void(std::string_view line)> stdout_lines{};
 };
 
 // What the program did. Output is raw bytes (not yet valid UTF-8).
@@ -65,9 +70,11 @@ class ShellRun : public std::enable_shared_from_this<ShellRun> {
     std::unique_ptr<char[]> buffer;
     std::string text;
     std::string tail;
+    std::string line;  // stdout's line so far, for ShellRunOptions::stdout_lines
     bool truncated = false;
     bool reading = false;
   };
+  void EmitLines(Capture& capture, std::string_view data, bool at_end);
 
   void Read(Capture& capture);
   void OnRead(Capture& capture, const boost::system::error_code& error, size_t bytes);

@@ -29,6 +29,7 @@
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
 #include "core/scheduling/retry_backoff.h"
+#include "core/scheduling/task_output_log.h"
 #include "core/secrets/secret_refs.h"
 #include "core/secrets/secret_store.h"
 #include "core/time/timer_service.h"
@@ -161,6 +162,15 @@ class Batch : public std::enable_shared_from_this<Batch> {
   absl::StatusOr<uint32_t> Extend(std::vector<TaskSpec> added, ExecutorRegistry& registry,
                                   const LimitCatalog* limits, const SecretStore* secrets);
   void ReadyAdded(uint32_t first, SteadyTime now);
+  // Partial output of task `t` (StreamTaskOutput); the log keeps its last `max_bytes`.
+  void AppendOutput(uint32_t t, std::string chunk, size_t max_bytes) {
+    outputs_.try_emplace(t, max_bytes).first->second.Append(std::move(chunk));
+  }
+  // nullptr while it sent none.
+  const TaskOutputLog* output(uint32_t t) const {
+    const auto it = outputs_.find(t);
+    return it == outputs_.end() ? nullptr : &it->second;
+  }
   // Open batches: they stay unfinished once every task is final until closed.
   bool open() const { return open_; }
   bool closed() const { return closed_; }
@@ -444,6 +454,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   bool closed_ = false;
   std::optional<uint32_t> close_after_idle_ms_;
   absl::flat_hash_map<std::string, uint64_t> add_requests_;
+  absl::flat_hash_map<uint32_t, TaskOutputLog> outputs_;  // tasks that sent partial output
 
   uint32_t max_concurrent_ = kDefaultMaxConcurrent;
   DependencyFailure on_dependency_failure_ = kDefaultDependencyFailure;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/model/field_violation.h"
+#include "core/process/valid_utf8.h"
 #include "core/scheduling/batch_replay.h"
 #include "core/scheduling/batch_task_dependencies.h"
 #include "core/secrets/secret_redactor.h"
@@ -121,6 +122,25 @@ void Scheduler::Complete(const AttemptToken& token, ExecutionOutcome outcome) {
     completions_.push_back({token, std::move(o)});
     Pump();
   });
+}
+
+void Scheduler::Output(const AttemptToken& token, std::string chunk) {
+  if (strand_.running_in_this_thread()) return AppendOutput(token, std::move(chunk));
+  boost::asio::post(strand_, [this, token, chunk = std::move(chunk)]() mutable {
+    AppendOutput(token, std::move(chunk));
+  });
+}
+
+void Scheduler::AppendOutput(const AttemptToken& token, std::string chunk) {
+  const BatchPtr batch = batches_.Current(token, TaskState::kRunning);
+  if (batch == nullptr) return;  // the attempt ended: its late output belongs to no one
+  if (const SecretRefs* secrets = batch->secret_refs(token.task)) {
+    SecretRedactor(*secrets, *secrets_).Redact(chunk);
+  }
+  // Readers get text (a proto string): a worker's bytes that are not UTF-8 are made so.
+  batch->AppendOutput(token.task, ToValidUtf8(chunk), options_.max_task_output_bytes);
+  readers_.MarkChanged(batch);
+  if (!pumping_) readers_.NotifyChanged();
 }
 
 void Scheduler::PostPump() {
@@ -845,6 +865,36 @@ void Scheduler::ReadResults(std::string batch_id, uint64_t after_sequence,
           [this, after_sequence](BatchPtr batch, Callback<ResultChunk> reply) {
             readers_.ReadResults(std::move(batch), after_sequence, std::move(reply));
           });
+}
+
+void Scheduler::ReadTaskOutput(std::string batch_id, std::string task_id, uint64_t after_offset,
+                               Callback<TaskOutputRead> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, task_id = std::move(task_id), after_offset](
+              BatchPtr batch, Callback<TaskOutputRead> reply) mutable {
+            const std::optional<uint32_t> task = batch->FindTask(task_id);
+            if (!task.has_value()) return reply(NoSuchTask(*batch, task_id));
+            ReadOutputOnStrand(std::move(batch), *task, after_offset, std::move(reply));
+          });
+}
+
+void Scheduler::ReadOutputOnStrand(BatchPtr batch, uint32_t task, uint64_t after_offset,
+                                   Callback<TaskOutputRead> done) {
+  if (suspended_) return done(BatchReaders::Suspended(*batch));
+  const TaskOutputLog* log = batch->output(task);
+  if (log != nullptr && log->end() > after_offset) {
+    TaskOutputLog::Slice slice = log->Read(after_offset, kMaxOutputRead);
+    return done(TaskOutputRead{slice.offset, std::move(slice.data), slice.dropped, nullptr, {}});
+  }
+  if (const TaskResult* result = batch->result(task)) {
+    return done(TaskOutputRead{log != nullptr ? log->end() : 0, {}, 0, result, batch});
+  }
+  if (batch->retired()) return done(BatchReaders::NotFound(batch->id()));
+  Batch& b = *batch;
+  b.change_waiters().push_back(
+      [this, batch = std::move(batch), task, after_offset, done = std::move(done)]() mutable {
+        ReadOutputOnStrand(std::move(batch), task, after_offset, std::move(done));
+      });
 }
 
 void Scheduler::ListBatches(size_t limit,

@@ -57,6 +57,8 @@ struct SchedulerOptions {
   ResultCacheOptions cache;  // the result cache's byte budget and per-entry bound
   // The secrets task inputs may refer to (--secrets-file); null: none is defined.
   std::shared_ptr<const SecretStore> secrets;
+  // Partial output kept per task for StreamTaskOutput (the newest bytes).
+  size_t max_task_output_bytes = 1 << 20;
 };
 
 // A task lost with its worker this many times fails instead of running again.
@@ -148,6 +150,12 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void CompleteTask(std::string batch_id, std::string task_id, std::string token,
                     ExecutionOutcome outcome, Callback<TaskUpdate> done);
 
+  // Partial output of task `task_id` after `after_offset` (at most kMaxOutputRead bytes), once
+  // there is some; or its result once it is final and the reader has all of its output.
+  static constexpr size_t kMaxOutputRead = 256 << 10;
+  void ReadTaskOutput(std::string batch_id, std::string task_id, uint64_t after_offset,
+                      Callback<TaskOutputRead> done);
+
   // Shared limits, at run time: Set configures or reconfigures a key (INVALID_ARGUMENT naming
   // the field, RESOURCE_EXHAUSTED past the key bound) and answers its state; Delete (NOT_FOUND);
   // List: every configured key by key. With a journal a change takes effect (and is answered)
@@ -194,6 +202,11 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   using BatchPtr = std::shared_ptr<Batch>;
 
   void Complete(const AttemptToken& token, ExecutionOutcome outcome) override;
+  void Output(const AttemptToken& token, std::string chunk) override;
+  void AppendOutput(const AttemptToken& token, std::string chunk);
+  // ReadTaskOutput on the strand: answers now, or once the batch changes.
+  void ReadOutputOnStrand(BatchPtr batch, uint32_t task, uint64_t after_offset,
+                          Callback<TaskOutputRead> done);
 
   // Admission: `batch` was admitted (from any thread).
   void OnAdmitted(BatchPtr batch);

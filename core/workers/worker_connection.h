@@ -31,7 +31,14 @@ struct WorkerOutcome {
 };
 
 // One message from a worker after its registration.
+// Partial output of a running assignment (TaskOutputChunk).
+struct WorkerOutput {
+  std::string assignment_id;
+  std::string data;
+};
+
 struct WorkerMessage {
+  std::vector<WorkerOutput> outputs;  // handled before the outcomes
   std::vector<WorkerOutcome> outcomes;
   bool heartbeat = false;
   std::vector<std::string> cancel_acks;

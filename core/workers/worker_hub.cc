@@ -160,6 +160,7 @@ void WorkerHub::ReceiveOnStrand(WorkerConnection* connection, WorkerMessage mess
   ConnectedWorker& worker = *it->second;
   worker.last_seen = clock_.SteadyNow();
   Deliveries out;
+  for (WorkerOutput& o : message.outputs) HandleOutput(worker, std::move(o), out);
   for (WorkerOutcome& o : message.outcomes) HandleOutcome(worker, std::move(o), out);
   for (const std::string& id : message.cancel_acks) HandleCancelAck(worker, id, out);
   Deliver(out);
@@ -187,6 +188,19 @@ void WorkerHub::HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, De
   outcome.outcome.worker_id = worker.id;
   outcome.outcome.worker_lost = false;
   out.outcomes.push_back({sink, {*token, std::move(outcome.outcome)}});
+}
+
+void WorkerHub::HandleOutput(ConnectedWorker& worker, WorkerOutput output, Deliveries& out) {
+  const std::optional<AttemptToken> token = ParseAssignmentId(output.assignment_id);
+  auto it = token.has_value() ? assignments_.find(*token) : assignments_.end();
+  if (it == assignments_.end() || it->second.worker != &worker || it->second.cancelling) {
+    // Sent just before the assignment ended (or was cancelled) on the daemon's side: a race,
+    // not a protocol error; dropped.
+    spdlog::debug("worker {}: dropping output of assignment '{}': not running", worker.id,
+                  output.assignment_id);
+    return;
+  }
+  out.outputs.push_back({it->second.sink, {*token, std::move(output.data)}});
 }
 
 void WorkerHub::HandleCancelAck(ConnectedWorker& worker, const std::string& assignment_id,
@@ -325,6 +339,7 @@ void WorkerHub::CheckHeartbeats() {
 }
 
 void WorkerHub::Deliver(Deliveries& out) {
+  for (auto& [sink, chunk] : out.outputs) sink->Output(chunk.first, std::move(chunk.second));
   for (auto& [sink, report] : out.outcomes) sink->Complete(report.first, std::move(report.second));
   if (listener_ == nullptr) return;
   std::sort(out.changed.begin(), out.changed.end());

@@ -84,6 +84,7 @@ class WorkerHub final : private WorkerDispatcher {
   // attempts that dispatch through the hub again. `changed` are executors of workers the
   // caller still holds, so they outlive the delivery.
   struct Deliveries {
+    std::vector<std::pair<CompletionSink*, std::pair<AttemptToken, std::string>>> outputs;
     std::vector<std::pair<CompletionSink*, std::pair<AttemptToken, ExecutionOutcome>>> outcomes;
     std::vector<WorkerExecutor*> changed;
   };
@@ -93,6 +94,7 @@ class WorkerHub final : private WorkerDispatcher {
                         std::vector<std::shared_ptr<WorkerExecutor>>& executors);
   void ReceiveOnStrand(WorkerConnection* connection, WorkerMessage message);
   void HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, Deliveries& out);
+  void HandleOutput(ConnectedWorker& worker, WorkerOutput output, Deliveries& out);
   void HandleCancelAck(ConnectedWorker& worker, const std::string& assignment_id, Deliveries& out);
   void Release(absl::flat_hash_map<AttemptToken, Assignment>::iterator it, Deliveries& out);
   void OnCancelGraceOver(const AttemptToken& token);

@@ -18,6 +18,10 @@ core::WorkerRegistrationSpec RegistrationFromProto(const v1::WorkerRegistration&
 core::WorkerMessage WorkerMessageFromProto(const v1::ConnectRequest& request) {
   core::WorkerMessage message;
   message.heartbeat = request.has_heartbeat();
+  message.outputs.reserve(request.outputs_size());
+  for (const v1::TaskOutputChunk& chunk : request.outputs()) {
+    message.outputs.push_back({chunk.assignment_id(), chunk.data()});
+  }
   message.outcomes.reserve(request.outcomes_size());
   for (const v1::TaskOutcome& o : request.outcomes()) {
     core::WorkerOutcome& out = message.outcomes.emplace_back();

@@ -64,6 +64,7 @@ SchedulerRuntime::SchedulerRuntime(const DaemonConfig& config,
   scheduler_options.limits.max_keys = config.limits.max_keys;
   scheduler_options.cache = config.cache;
   scheduler_options.secrets = config.secrets;
+  scheduler_options.max_task_output_bytes = options.max_task_output_bytes;
   scheduler_ =
       std::make_unique<core::Scheduler>(strand_, clock_, timers_, registry_, scheduler_options);
   worker_hub_.SetCapacityListener(scheduler_.get());

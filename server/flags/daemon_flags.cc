@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(uint32_t, max_batch_tasks, 1000000, "Most tasks one batch may have");
 ABSL_FLAG(uint32_t, max_task_input_bytes, 1u << 20,
           "Largest input of one task, in bytes of its protobuf encoding");
+ABSL_FLAG(uint32_t, max_task_output_bytes, 1u << 20,
+          "Partial output (StreamTaskOutput) kept per task, in bytes: the newest; older chunks are "
+          "dropped and readers behind them told how many bytes they missed");
 ABSL_FLAG(uint32_t, max_active_batches, 10000,
           "Most unfinished batches at once; more submissions get RESOURCE_EXHAUSTED");
 ABSL_FLAG(uint32_t, max_streams_per_client, 256,
@@ -131,12 +134,14 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.max_batch_tasks = absl::GetFlag(FLAGS_max_batch_tasks);
   options.max_task_input_bytes = absl::GetFlag(FLAGS_max_task_input_bytes);
+  options.max_task_output_bytes = absl::GetFlag(FLAGS_max_task_output_bytes);
   options.max_active_batches = absl::GetFlag(FLAGS_max_active_batches);
   options.max_streams_per_client = absl::GetFlag(FLAGS_max_streams_per_client);
   options.max_streams = absl::GetFlag(FLAGS_max_streams);
   for (const auto& [flag, value] :
        {std::pair<absl::string_view, uint32_t>{"max-batch-tasks", options.max_batch_tasks},
         {"max-task-input-bytes", options.max_task_input_bytes},
+        {"max-task-output-bytes", options.max_task_output_bytes},
         {"max-active-batches", options.max_active_batches},
         {"max-streams-per-client", options.max_streams_per_client},
         {"max-streams", options.max_streams}}) {

@@ -31,6 +31,7 @@ struct DaemonOptions {
   // Limits that keep one client from taking the daemon down.
   uint32_t max_batch_tasks = 1000000;
   uint32_t max_task_input_bytes = 1 << 20;
+  uint32_t max_task_output_bytes = 1 << 20;  // StreamTaskOutput's log per task
   uint32_t max_active_batches = 10000;
   uint32_t max_streams_per_client = 256;
   uint32_t max_streams = 4096;

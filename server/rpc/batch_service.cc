@@ -20,6 +20,7 @@
 #include "server/rpc/finished_reactor.h"
 #include "server/rpc/progress_stream.h"
 #include "server/rpc/result_stream.h"
+#include "server/rpc/task_output_stream.h"
 
 namespace batchd::server {
 namespace {
@@ -182,6 +183,24 @@ grpc::ServerWriteReactor<v1::StreamResultsResponse>* BatchService::StreamResults
   }
   return ResultStream::Start(*std::move(lease), conversions_, scheduler_, request->batch_id(),
                              request->after_sequence());
+}
+
+grpc::ServerWriteReactor<v1::StreamTaskOutputResponse>* BatchService::StreamTaskOutput(
+    grpc::CallbackServerContext* context, const v1::StreamTaskOutputRequest* request) {
+  if (auto* rejected = auth_.RejectWriter<v1::StreamTaskOutputResponse>(context)) return rejected;
+  absl::Status valid = CheckBatchId(request->batch_id());
+  if (valid.ok() && request->task_id().empty()) {
+    valid = core::InvalidField("task_id", "task_id is empty");
+  }
+  if (!valid.ok()) {
+    return FinishedWriter<v1::StreamTaskOutputResponse>(ToGrpcStatus(valid));
+  }
+  absl::StatusOr<StreamLimiter::Lease> lease = streams_.Acquire(context->peer());
+  if (!lease.ok()) {
+    return FinishedWriter<v1::StreamTaskOutputResponse>(ToGrpcStatus(lease.status()));
+  }
+  return TaskOutputStream::Start(*std::move(lease), conversions_, scheduler_, request->batch_id(),
+                                 request->task_id(), request->after_offset());
 }
 
 grpc::ServerUnaryReactor* BatchService::GetProgress(grpc::CallbackServerContext* context,

@@ -33,6 +33,8 @@ class BatchService final : public v1::BatchService::CallbackService {
                                          v1::ProcessBatchResponse* response) override;
   grpc::ServerWriteReactor<v1::StreamResultsResponse>* StreamResults(
       grpc::CallbackServerContext* context, const v1::StreamResultsRequest* request) override;
+  grpc::ServerWriteReactor<v1::StreamTaskOutputResponse>* StreamTaskOutput(
+      grpc::CallbackServerContext* context, const v1::StreamTaskOutputRequest* request) override;
   grpc::ServerUnaryReactor* GetProgress(grpc::CallbackServerContext* context,
                                         const v1::GetProgressRequest* request,
                                         v1::GetProgressResponse* response) override;

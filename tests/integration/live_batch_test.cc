@@ -2,8 +2,12 @@
 // external executor completed with CompleteTask (and `batchctl complete`), their bad inputs,
 // and both surviving kill -9 on the same --data-dir.
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -356,6 +360,63 @@ TEST_F(LiveBatchTest, AnOpenBatchTakesTasksUntilClosedAndTheyOutliveKillDashNine
   grpc::Status finished = add(late);
   EXPECT_EQ(finished.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(finished.error_message(), "Batch '" + id + "' already finished (SUCCEEDED)");
+}
+
+TEST(LiveOutputTest, AShellTasksStdoutLinesStreamWhileItRunsThenItsResult) {
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon =
+      DaemonProcess::Start({"--enable-shell", "--durability=none"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  std::unique_ptr<v1::BatchService::Stub> stub = (*daemon)->NewBatchStub();
+  v1::SubmitBatchRequest request;
+  v1::Task* t = request.add_tasks();
+  t->set_id("lines");
+  t->set_executor("shell");
+  // The second line comes only once the first has reached the reader (it waits for the file).
+  const std::string marker = absl::StrCat(::testing::TempDir(), "/seen-", getpid());
+  auto& argv =
+      *(*t->mutable_input()->mutable_struct_value()->mutable_fields())["argv"].mutable_list_value();
+  for (const std::string& arg :
+       {std::string("/bin/sh"), std::string("-c"),
+        absl::StrCat("echo one; i=0; while [ ! -e ", marker,
+                     " ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; echo two")}) {
+    argv.add_values()->set_string_value(arg);
+  }
+  grpc::ClientContext submit;
+  v1::SubmitBatchResponse submitted;
+  ASSERT_TRUE(stub->SubmitBatch(&submit, request, &submitted).ok());
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::StreamTaskOutputRequest follow;
+  follow.set_batch_id(submitted.batch_id());
+  follow.set_task_id("lines");
+  auto reader = stub->StreamTaskOutput(&context, follow);
+  std::string text;
+  v1::StreamTaskOutputResponse message;
+  std::optional<v1::TaskResult> result;
+  bool streamed_before_the_end = false;  // "one" alone, while the task waited
+  while (reader->Read(&message)) {
+    text += message.data();
+    if (text == "one\n") {
+      ASSERT_EQ(std::system(absl::StrCat("touch ", marker).c_str()), 0);  // NOLINT
+      streamed_before_the_end = true;
+    }
+    if (message.has_result()) result = message.result();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  std::remove(marker.c_str());
+  EXPECT_EQ(text, "one\ntwo\n");
+  EXPECT_TRUE(streamed_before_the_end);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->state(), v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(result->output().struct_value().fields().at("stdout").string_value(), "one\ntwo\n");
+
+  grpc::ClientContext unknown_context;
+  follow.set_task_id("nope");
+  auto unknown = stub->StreamTaskOutput(&unknown_context, follow);
+  while (unknown->Read(&message)) {
+  }
+  EXPECT_EQ(unknown->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(LiveBatchTest, BatchctlShowsTheTokenAndCompletesAndCancelsTasks) {

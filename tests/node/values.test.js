@@ -102,7 +102,7 @@ test('an unknown enum name or field throws before anything is sent', () => {
     {
       message:
         "options: batchd.v1.BatchOptions has no field 'maxConcurency' (fields: maxConcurrent, timeoutMs, " +
-        'retryPolicy, aggregation, loadBalancer, onDependencyFailure, waitForWorkers, defaultLimits, allowUnknownLimits, queueTimeoutMs, defaultCache)',
+        'retryPolicy, aggregation, loadBalancer, onDependencyFailure, waitForWorkers, defaultLimits, allowUnknownLimits, queueTimeoutMs, defaultCache, open, closeAfterIdleMs)',
     },
   );
   assert.throws(() => toMessage('batchd.v1.SubmitBatchRequest', { tasks: { id: 'a' } }), {

@@ -1,6 +1,7 @@
 """Acting on running batches from Python: batchd.spawn() inside a worker's executor, open
 batches with add_tasks / close_batch, complete_task for executor "external", cancel_task."""
 
+import threading
 import uuid
 
 import pytest
@@ -97,3 +98,37 @@ def test_complete_task_and_cancel_task(client):
     assert results["send"].result == {"ok": True}
     with pytest.raises(LookupError, match="has no task 'nope'"):
         client.cancel_task(batch_id, "nope")
+
+
+def test_a_workers_partial_output_reaches_a_reader_before_the_result(worker, client):
+    name = unique("tokens")
+    release = threading.Event()
+
+    @worker.executor(name)
+    def run(task):
+        batchd.output("Hel")
+        batchd.output("lo ")
+        assert release.wait(30)  # the reader has seen the first chunks by now
+        batchd.output("wörld")
+        return "Hello wörld"
+
+    worker.start()
+    batch_id = client.submit([BatchTask("llm", None, executor=name)])
+    stream = client.stream_task_output(batch_id, "llm")
+    seen = []
+    for chunk in stream:
+        seen.append(chunk)
+        if "".join(seen) == "Hello ":
+            release.set()  # the task is still running: it waits for this
+    assert "".join(seen) == "Hello wörld"
+    assert stream.result.result == "Hello wörld"
+    assert stream.offset == len("Hello wörld".encode())
+    # A late reader from an offset gets the rest, then the result.
+    late = client.stream_task_output(batch_id, "llm", after_offset=6)
+    assert "".join(late) == "wörld"
+    assert late.result.state == "succeeded"
+
+
+def test_output_outside_an_executor_call_is_an_error():
+    with pytest.raises(RuntimeError, match="for executor calls of a batchd.Worker"):
+        batchd.output("x")

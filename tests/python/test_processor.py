@@ -59,7 +59,7 @@ class TestProcessBatch:
         ], executor)
         a, b = seen["a"], seen["b"]
         assert set(a) == {"task_id", "task_data", "priority", "timeout_ms", "retry_count",
-                          "dependencies", "dependency_results"}
+                          "dependencies", "dependency_results", "batch_id"}
         assert a["task_data"] is data
         assert (a["priority"], a["timeout_ms"], a["retry_count"], a["dependencies"]) == (
             2.5, 5000, 0, [])

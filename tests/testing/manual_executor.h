@@ -48,6 +48,16 @@ class ManualExecutor final : public core::Executor {
     }
     return false;
   }
+  // Sends partial output for the oldest active attempt of `task_id`; false if there is none.
+  bool Output(const std::string& task_id, std::string chunk) {
+    for (Attempt& a : attempts_) {
+      if (a.active && a.task_id == task_id) {
+        sink_->Output(a.token, std::move(chunk));
+        return true;
+      }
+    }
+    return false;
+  }
   // Reports for an attempt regardless of whether it is still active (for fencing tests).
   void ReportRaw(const core::AttemptToken& token, core::ExecutionOutcome outcome) {
     sink_->Complete(token, std::move(outcome));

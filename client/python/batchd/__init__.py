@@ -21,7 +21,7 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 
 from batchd.batching import (calculate_optimal_batch_size, create_task_batches,  # noqa: E402
                              estimate_batch_duration, merge_batch_summaries)
-from batchd.calls import Usage, cancelled, spawn  # noqa: E402
+from batchd.calls import Usage, cancelled, output, spawn  # noqa: E402
 from batchd.client import Client, ResultStream  # noqa: E402
 from batchd.errors import (BatchdError, CancelledError, DeadlineExceededError,  # noqa: E402
                            InvalidArgumentError, NonRetryableError, NotFoundError,
@@ -54,6 +54,7 @@ __all__ = [
     "ExecutionPlan",
     "cancelled",
     "spawn",
+    "output",
     "Rate",
     "Limit",
     "LimitStatus",

@@ -41,6 +41,20 @@ def spawn(tasks: Any, *, executor: Optional[str] = None, close: bool = False,
     return call.spawner(call.batch_id, tasks, executor, close, request_id)
 
 
+def output(text: str) -> None:
+    """Inside an executor call of a ``batchd.Worker``: sends `text` as partial output of the
+    task (an LLM's tokens as they come, a progress line). Clients follow it with
+    ``Client.stream_task_output``; it reaches them before the task's result. Dropped silently
+    once the daemon has cancelled the call."""
+    call = getattr(_current, "call", None)
+    send = getattr(call.reply, "output", None) if call is not None else None
+    if send is None:
+        raise RuntimeError("batchd.output() is for executor calls of a batchd.Worker")
+    if not isinstance(text, str):
+        raise TypeError(f"batchd.output() sends text, not {type(text).__name__}")
+    send(text)
+
+
 def cancelled() -> bool:
     """True inside an executor call whose assignment the daemon has cancelled (a timeout, the
     batch cancelled, the connection lost): its result will be discarded, so it may stop early.

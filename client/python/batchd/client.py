@@ -79,6 +79,35 @@ class ResultStream:
         self._call.cancel()
 
 
+class TaskOutputStream:
+    """A task's partial output as it comes: iterate it for text chunks. Once exhausted,
+    ``result`` holds the task's BatchResult, ``offset`` the bytes read so far (resume with
+    ``Client.stream_task_output(..., after_offset=offset)``) and ``dropped_bytes`` how many the
+    daemon no longer kept when this reader fell behind (it keeps --max-task-output-bytes per
+    task). ``cancel()`` ends it early."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self.result: Optional[BatchResult] = None
+        self.offset = 0
+        self.dropped_bytes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for message in self._call:
+                self.dropped_bytes += message.dropped_bytes
+                if message.data:
+                    self.offset = message.offset + len(message.data.encode())
+                    yield message.data
+                if message.HasField("result"):
+                    self.result = result_from_proto(message.result)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
 class Client:
     """A connection to batchd's BatchService.
 
@@ -197,6 +226,15 @@ class Client:
         request = batch_service_pb2.StreamResultsRequest(
             batch_id=batch_id, after_sequence=after_sequence)
         return ResultStream(self._stub.StreamResults(request), local_results)
+
+    def stream_task_output(self, batch_id: str, task_id: str,
+                           after_offset: int = 0) -> "TaskOutputStream":
+        """The partial output a task sends while it runs (``batchd.output`` in a worker, the
+        shell executor's stdout lines), from the start or `after_offset` bytes on, then its
+        result (see TaskOutputStream)."""
+        request = batch_service_pb2.StreamTaskOutputRequest(
+            batch_id=batch_id, task_id=task_id, after_offset=after_offset)
+        return TaskOutputStream(self._stub.StreamTaskOutput(request))
 
     def watch(self, batch_id: str, min_interval_ms: int = 0) -> Iterator[BatchProgress]:
         """Progress on change (at most every `min_interval_ms`, default 100), ending with the

@@ -59,6 +59,7 @@ class _Outbox:
         self._cond = threading.Condition()
         self._in_flight: Dict[str, bool] = {}  # assignment id -> cancellation requested
         self._outcomes: Deque[worker_service_pb2.TaskOutcome] = collections.deque()
+        self._outputs: Deque[worker_service_pb2.TaskOutputChunk] = collections.deque()
         self._acks: List[str] = []
         self._close_requested = False
         self._closed = False
@@ -82,6 +83,16 @@ class _Outbox:
             self._cond.notify_all()
             return True
 
+    def output(self, assignment_id: str, data: str) -> bool:
+        """Queues partial output of an assignment in flight (written before its outcome)."""
+        with self._cond:
+            if self._closed or assignment_id not in self._in_flight:
+                return False
+            self._outputs.append(
+                worker_service_pb2.TaskOutputChunk(assignment_id=assignment_id, data=data))
+            self._cond.notify_all()
+            return True
+
     def request_cancel(self, assignment_id: str) -> str:
         with self._cond:
             if self._closed:
@@ -99,7 +110,8 @@ class _Outbox:
         """Waits for something to write (or `deadline`, a time.monotonic()); the request."""
         request = worker_service_pb2.ConnectRequest()
         with self._cond:
-            while not (self._closed or self._outcomes or self._acks or self._close_requested):
+            while not (self._closed or self._outcomes or self._outputs or self._acks
+                       or self._close_requested):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -109,6 +121,10 @@ class _Outbox:
             request.cancel_acks.extend(self._acks)
             self._acks.clear()
             size = 0
+            # Outputs first: the daemon handles a message's outputs before its outcomes.
+            while self._outputs and (size == 0 or size < _MAX_BATCH_BYTES):
+                size += len(self._outputs[0].data) + 48
+                request.outputs.append(self._outputs.popleft())
             while self._outcomes and (size == 0 or size < _MAX_BATCH_BYTES):
                 outcome = self._outcomes[0]
                 if size and size + outcome.ByteSize() > _MAX_BATCH_BYTES:
@@ -362,7 +378,8 @@ class WorkerSession:
             now = time.monotonic()
             if now >= next_heartbeat:
                 request.heartbeat.sent_at.GetCurrentTime()
-            if request.outcomes or request.cancel_acks or request.HasField("heartbeat"):
+            if (request.outcomes or request.outputs or request.cancel_acks
+                    or request.HasField("heartbeat")):
                 yield request
                 next_heartbeat = time.monotonic() + period  # any message is a sign of life
             if kind == _Outbox.FLUSHED:
@@ -377,6 +394,11 @@ class WorkerSession:
 
             def reply(outcome: worker_service_pb2.TaskOutcome, _id: str = assignment_id) -> None:
                 outbox.complete(_id, outcome)
+
+            def output(data: str, _id: str = assignment_id) -> bool:
+                return outbox.output(_id, data)
+
+            reply.output = output  # type: ignore[attr-defined]  # batchd.output() finds it
 
             try:
                 self._handler.start(assignment, reply)

@@ -80,9 +80,12 @@ void ShellExecutor::Start(const ExecutionRequest& request, CompletionSink& sink)
     }
     if (!result.cancelled) sink.Complete(token, ShellOutcome(result));
   };
+  // Its stdout lines are the task's partial output (StreamTaskOutput) as they come.
+  ShellRunOptions run_options{
+      options_.kill_grace, options_.output_limit,
+      [&sink, token](std::string_view line) { sink.Output(token, std::string(line)); }};
   auto run = std::make_shared<ShellRun>(io_, *std::move(child), std::move(input->stdin_data),
-                                        ShellRunOptions{options_.kill_grace, options_.output_limit},
-                                        std::move(finished));
+                                        std::move(run_options), std::move(finished));
   {
     absl::MutexLock lock(&table_->mu);
     table_->runs[token] = run;

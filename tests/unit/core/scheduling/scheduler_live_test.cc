@@ -1,6 +1,7 @@
 // The scheduler acted on from outside while a batch runs: one task cancelled (CancelTask), and
 // tasks of the external executor completed by a client (CompleteTask) with their token.
 #include <boost/json.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -508,6 +509,54 @@ TEST_F(SchedulerLiveTest, AnIdleOpenBatchClosesItselfAfterItsBound) {
   EXPECT_EQ(Progress(id).state, BatchState::kRunning);  // idle for 999 ms only
   Advance(1);
   EXPECT_EQ(Progress(id).state, BatchState::kSucceeded);
+}
+
+// ---- Partial output ----
+
+TEST_F(SchedulerLiveTest, ReadersFollowATasksOutputThenGetItsResult) {
+  BatchSpec spec;
+  spec.tasks = {Task("llm", "manual")};
+  const std::string id = Submit(std::move(spec));
+  std::vector<std::string> got;
+  std::optional<TaskResult> result;
+  uint64_t offset = 0;
+  // A reader that asks again after each answer, as StreamTaskOutput does.
+  std::function<void()> read = [&] {
+    scheduler_->ReadTaskOutput(id, "llm", offset, [&](absl::StatusOr<TaskOutputRead> r) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->result != nullptr) {
+        result = *r->result;
+        return;
+      }
+      got.push_back(r->data);
+      offset = r->offset + r->data.size();
+      read();
+    });
+  };
+  read();
+  timers_.Poll();
+  EXPECT_TRUE(got.empty());  // it waits for output
+  ASSERT_TRUE(manual_->Output("llm", "Hel"));
+  timers_.Poll();
+  ASSERT_TRUE(manual_->Output("llm", "lo"));
+  timers_.Poll();
+  EXPECT_EQ(got, (std::vector<std::string>{"Hel", "lo"}));
+  ASSERT_TRUE(manual_->Finish("llm", ExecutionOutcome::Success("Hello")));
+  timers_.Poll();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->output, boost::json::value("Hello"));
+  // A late reader gets everything sent, then the result.
+  std::optional<absl::StatusOr<TaskOutputRead>> late;
+  scheduler_->ReadTaskOutput(id, "llm", 0, [&](absl::StatusOr<TaskOutputRead> r) { late = r; });
+  timers_.Poll();
+  ASSERT_TRUE(late.has_value() && late->ok());
+  EXPECT_EQ((*late)->data, "Hello");
+  // Output of an attempt that ended is dropped.
+  manual_->ReportRaw(manual_->attempts()[0].token, ExecutionOutcome::Success(1));
+  std::optional<absl::StatusOr<TaskOutputRead>> unknown;
+  scheduler_->ReadTaskOutput(id, "nope", 0, [&](absl::StatusOr<TaskOutputRead> r) { unknown = r; });
+  timers_.Poll();
+  EXPECT_EQ(unknown->status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
