@@ -4,10 +4,10 @@ chunk a Python worker sent with batchd.output(). Figures on stdout (JSON).
 
   bench/task_output_daemon.py --build-dir build/release [--chunks 10000] [--rate 10000]
 
-One task on a Python worker sends --chunks chunks of 100 bytes, paced at --rate chunks/s, each
-starting with the time it was sent (time.monotonic_ns(), same process as the reader); a reader
-in this process follows the task with StreamTaskOutput and records, for every chunk, when it
-arrived. Latency = arrival - send. Reported: the median, p90, p99 and max, chunks seen, the
+One task on a Python worker (its own process) sends --chunks chunks of 100 bytes, paced at
+--rate chunks/s (bursts every millisecond), each starting with the time it was sent
+(CLOCK_MONOTONIC, time.monotonic_ns(), which both processes share); a reader in this process
+follows the task with StreamTaskOutput and records, for every chunk, when it arrived. Latency = arrival - send. Reported: the median, p90, p99 and max, chunks seen, the
 achieved send rate, and the daemon's CPU per chunk. Exits 1 when the median is over --target-ms
 (5) or chunks were lost.
 
@@ -30,14 +30,39 @@ from run_all import Servers, _listening_address, proc_cpu_seconds, wait_for  # n
 CHUNK_BYTES = 100
 
 
+def serve(address, chunks, rate):
+    """The worker process: executor "stream" sends the chunks of one task."""
+    import batchd
+
+    worker = batchd.Worker(address, name="streamer", slots=1)
+
+    @worker.executor("stream")
+    def stream(task):
+        per_ms = max(1, int(rate / 1000))
+        start = time.monotonic()
+        for i in range(chunks):
+            if i % per_ms == 0:  # a burst each millisecond: the rate, without busy-waiting
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            stamp = time.monotonic_ns()
+            batchd.output(f"{i:08d} {stamp:020d} ".ljust(CHUNK_BYTES - 1, "x") + "\n")
+        return {"seconds": time.monotonic() - start}
+
+    worker.run()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--chunks", type=int, default=10000)
     parser.add_argument("--rate", type=float, default=10000)
     parser.add_argument("--target-ms", type=float, default=5.0)
     args = parser.parse_args()
     sys.path[:0] = [os.path.join(REPO, "client", "python"), os.path.join(args.build_dir, "python")]
+    if args.worker:
+        return serve(args.worker, args.chunks, args.rate)
     import batchd
     from batchd import BatchTask
 
@@ -50,26 +75,15 @@ def main():
                 f"--max-task-output-bytes={4 * CHUNK_BYTES * args.chunks}"])
             address = wait_for(lambda: _listening_address(servers.log(proc, "out")),
                                "batchd start", 30, proc)
-            worker = batchd.Worker(address, name="streamer", slots=1)
-            sent = {}
-
-            @worker.executor("stream")
-            def stream(task):
-                interval = 1.0 / args.rate
-                start = time.monotonic()
-                for i in range(args.chunks):
-                    # Paced by the clock, not by sleeping per chunk (sleep granularity).
-                    while time.monotonic() < start + i * interval:
-                        pass
-                    stamp = time.monotonic_ns()
-                    batchd.output(f"{i:08d} {stamp:020d} ".ljust(CHUNK_BYTES - 1, "x") + "\n")
-                sent["seconds"] = time.monotonic() - start
-                return {"chunks": args.chunks}
-
-            worker.start()
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path[:2]))
+            worker = servers.start("streamer", [
+                sys.executable, os.path.abspath(__file__), "--worker", address,
+                "--build-dir", args.build_dir, "--chunks", str(args.chunks),
+                "--rate", str(args.rate)], env=env)
             arrivals = []
             with batchd.Client(address) as client:
-                batch_id = client.submit([BatchTask("t", None, executor="stream")])
+                batch_id = client.submit([BatchTask("t", None, executor="stream")],
+                                         wait_for_workers=True)
                 cpu0 = proc_cpu_seconds(proc.pid)
                 output = client.stream_task_output(batch_id, "t")
                 pending = ""
@@ -82,7 +96,7 @@ def main():
                         arrivals.append((now - int(line.split(" ")[1])) / 1e6)
                 cpu = proc_cpu_seconds(proc.pid) - cpu0
                 result = output.result
-            worker.stop()
+            sent = result.result if result is not None and result.success else {}
         finally:
             servers.stop_all()
     arrivals.sort()
