@@ -440,6 +440,7 @@ absl::Status Batch::CompileTasks(std::vector<TaskSpec>& tasks, size_t first,
                             "Too many distinct executors in one batch (limit 65535)");
       }
       exec_index = static_cast<uint16_t>(executors_.size());
+      by_client_.push_back(e->CompletedByClient());
       executors_.push_back(std::move(e));
       executor_names_.push_back(t.executor);
       executor_slots.emplace(t.executor, exec_index);
@@ -475,8 +476,7 @@ absl::Status Batch::CompileTasks(std::vector<TaskSpec>& tasks, size_t first,
     inputs_.push_back(std::move(t.input));
     priorities_.push_back(t.priority);
     // A task a client completes waits for a person or a system without the batch's timeout.
-    const uint32_t default_timeout =
-        executors_[exec_index]->CompletedByClient() ? kNoTimeout : batch_timeout_ms_;
+    const uint32_t default_timeout = by_client_[exec_index] ? kNoTimeout : batch_timeout_ms_;
     timeouts_ms_.push_back(t.timeout_ms > 0 ? t.timeout_ms : default_timeout);
     executor_index_.push_back(exec_index);
     policy_index_.push_back(policy_index);
@@ -587,8 +587,7 @@ void Batch::AwaitClient(uint32_t t, std::string token, WallTime since) {
 
 void Batch::RestoreAwaiting(uint32_t t, std::string token, WallTime since) {
   // Only after its kStarted, and only for an executor a client completes (else: ignored).
-  if (slots_[t].state != TaskState::kRunning ||
-      !executors_[executor_index_[t]]->CompletedByClient()) {
+  if (slots_[t].state != TaskState::kRunning || !completed_by_client(t)) {
     return;
   }
   slots_[t].awaits_client = true;

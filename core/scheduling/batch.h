@@ -198,6 +198,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
     return executors_[executor_index_[t]].get();
   }
   const std::string& executor_name(uint32_t t) const { return executor_names_[executor_index_[t]]; }
+  // Whether a client completes its attempts (Executor::CompletedByClient; known after Finish).
+  bool completed_by_client(uint32_t t) const { return by_client_[executor_index_[t]]; }
   // kNoTimeout: none (a task a client completes, unless it sets one).
   uint32_t timeout_ms(uint32_t t) const { return timeouts_ms_[t]; }
   static constexpr uint32_t kNoTimeout = 0;
@@ -383,9 +385,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // A task that became ready: queued, or kept to be prepared first.
   void PushReady(uint32_t t);
   void QueueReady(uint32_t t);
+  // Prepared tasks include those a client completes: they start from there, taking no slot.
   bool NeedsPreparation(uint32_t t) const {
-    return has_input_refs(t) || (!cache_index_.empty() && cache_index_[t] != 0 &&
-                                 slots_[t].cache == CacheStage::kUnchecked);
+    return has_input_refs(t) ||
+           (!cache_index_.empty() && cache_index_[t] != 0 &&
+            slots_[t].cache == CacheStage::kUnchecked) ||
+           completed_by_client(t);
   }
   // The one way a result enters the log (live or replayed): sets the task's state, builds its
   // result in place (`fill` sets what the caller knows: retries, output, error, times), counts
@@ -426,6 +431,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<uint16_t> policy_index_;
   std::vector<std::shared_ptr<Executor>> executors_;  // held while unfinished
   std::deque<std::string> executor_names_;
+  std::vector<bool> by_client_;        // by executor index: Executor::CompletedByClient
   std::vector<RetryPolicy> policies_;  // [0] is the batch's
 
   // Shared limits: [0] is the batch's default_limits; limit_index_ is empty when no task uses

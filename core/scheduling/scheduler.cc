@@ -211,7 +211,17 @@ bool Scheduler::PrepareNext() {
         batch->cache_spec(task) != nullptr) {
       runs = LookUpCache(batch, task);
     }
-    if (runs) batch->PushPrepared(task);
+    if (runs && batch->completed_by_client(task)) {
+      // It holds no slot while it waits for its client: it starts now, whatever
+      // max_concurrent and --max-running say (after its limits, which it does hold).
+      const SteadyTime now = clock_.SteadyNow();
+      if (batch->slot(task).limits_held || batch->limits(task).empty() ||
+          AcquireLimits(batch, task, now)) {
+        StartAttempt(batch, task, now);
+      }
+    } else if (runs) {
+      batch->PushPrepared(task);
+    }
   }
   runnable_.Add(batch);
   return true;

@@ -22,11 +22,15 @@ EXPECTED = {
     "multi_agent_pipeline.py": ["review: {'approved': True", "5/5 agents done"],
     "parallel_api_calls.py": ["9 calls in", "retried: 1", "call_8: {'path': '/flaky'"],
     "cross_language_worker.py": ["serving 'embed' as embedder#", "embed_0: [", "3 vectors"],
-    "human_approval.py": ["reviewer sees: 'batchd 1.0 is out'", "reviewer: review succeeded",
-                          "translate: cancelled (Cancelled: not needed for this post)",
-                          'review: succeeded {"approved": true, "by": "reviewer"}',
-                          'publish: succeeded {"approval": {"approved": true, "by": "reviewer"}, '
-                          '"post": "batchd 1.0 is out"}', "batch failed: 3 succeeded"],
+    "planner_approval.py": ["reviewer sees 3 notes: 'found: release date', ...",
+                            "reviewer: review succeeded",
+                            "translate: cancelled (Cancelled: not needed for this post)",
+                            'plan: succeeded {"batch_tasks": 8, "spawned": 6}',
+                            'review: succeeded {"approved": true, "by": "reviewer"}',
+                            'publish: succeeded {"approval": {"approved": true, "by": '
+                            '"reviewer"}, "post": {"notes": ["found: release date", '
+                            '"found: new features", "found: benchmarks"]}}',
+                            "batch failed: 7 of 8 succeeded"],
     "shared_limits.py": ["limit 'llm': 3 in flight, 4000 tokens per 0:00:01",
                          "alice: 6/6 succeeded", "bob: 6/6 succeeded", "tasks waited for 'llm'",
                          "the 429 was retried without spending a retry",

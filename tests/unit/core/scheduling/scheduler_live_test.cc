@@ -277,6 +277,20 @@ TEST_F(SchedulerLiveTest, AnExternalTaskWaitsWithoutASlotOrATimeoutUntilComplete
             "Task 'review' of batch '" + id + "' already finished (SUCCEEDED)");
 }
 
+TEST_F(SchedulerLiveTest, AnExternalTaskStartsWhileEverySlotIsTaken) {
+  BatchSpec spec;
+  spec.options.max_concurrent = 1;
+  spec.tasks = {Task("long", "manual"), Task("queued", "manual"), Task("review", "external")};
+  spec.tasks[0].priority = 1;  // long takes the one slot first
+  const std::string id = Submit(std::move(spec));
+  // The one slot is long's (queued waits for it), and review waits for its client beside it.
+  EXPECT_THAT(manual_->StartedIds(), ElementsAre("long"));
+  const BatchProgress p = Progress(id);
+  EXPECT_EQ(p.running_tasks, 2u);
+  EXPECT_EQ(p.awaiting_completion_tasks, 1u);
+  EXPECT_EQ(p.pending_tasks, 1u);
+}
+
 TEST_F(SchedulerLiveTest, CompleteTaskRefusesWrongTokensOtherExecutorsAndTasksNotRunning) {
   BatchSpec spec;
   spec.tasks = {Task("gate", "external"), Task("later", "external", {"gate"}),
