@@ -106,7 +106,8 @@ ProcessTaskHandler::~ProcessTaskHandler() {
   table_->runs.clear();
 }
 
-void ProcessTaskHandler::Start(const v1::TaskAssignment& assignment, Reply reply) {
+void ProcessTaskHandler::StartWithOutput(const v1::TaskAssignment& assignment, Reply reply,
+                                         Output output) {
   core::ChildSpec spec;
   spec.argv = options_.argv;
   spec.env = options_.env;
@@ -134,7 +135,11 @@ void ProcessTaskHandler::Start(const v1::TaskAssignment& assignment, Reply reply
   };
   auto run = std::make_shared<core::ShellRun>(
       io_, *std::move(child), std::optional<std::string>(AssignmentJson(assignment)),
-      core::ShellRunOptions{options_.kill_grace, options_.output_limit}, std::move(finished));
+      core::ShellRunOptions{options_.kill_grace, options_.output_limit,
+                            output == nullptr
+                                ? std::function<void(std::string_view)>()
+                                : [output](std::string_view line) { output(std::string(line)); }},
+      std::move(finished));
   {
     absl::MutexLock lock(&table_->mu);
     table_->runs[assignment_id] = run;

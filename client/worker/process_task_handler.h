@@ -37,7 +37,12 @@ class ProcessTaskHandler final : public TaskHandler {
   // Cancels what still runs and waits (about kill_grace) for it to end; never leaves children.
   ~ProcessTaskHandler() override;
 
-  void Start(const v1::TaskAssignment& assignment, Reply reply) override;
+  void Start(const v1::TaskAssignment& assignment, Reply reply) override {
+    StartWithOutput(assignment, std::move(reply), nullptr);
+  }
+  // The command's stdout lines are the assignment's partial output as they come (and its whole
+  // stdout, at the end, its output as before).
+  void StartWithOutput(const v1::TaskAssignment& assignment, Reply reply, Output output) override;
   void Cancel(const std::string& assignment_id) override;
 
   size_t running() const;

@@ -40,7 +40,17 @@ WorkerOutbox::CancelAction WorkerOutbox::RequestCancel(const std::string& assign
 }
 
 bool WorkerOutbox::HasQueued() const {
-  return queued_.outcomes_size() > 0 || queued_.cancel_acks_size() > 0;
+  return queued_.outcomes_size() > 0 || queued_.cancel_acks_size() > 0 ||
+         queued_.outputs_size() > 0;
+}
+
+bool WorkerOutbox::Output(const std::string& assignment_id, std::string data) {
+  absl::MutexLock lock(&mu_);
+  if (closed_ || !in_flight_.contains(assignment_id)) return false;
+  v1::TaskOutputChunk* chunk = queued_.add_outputs();
+  chunk->set_assignment_id(assignment_id);
+  chunk->set_data(std::move(data));
+  return true;
 }
 
 WorkerOutbox::TakeResult WorkerOutbox::Take(absl::Time deadline, v1::ConnectRequest& request) {
@@ -51,6 +61,7 @@ WorkerOutbox::TakeResult WorkerOutbox::Take(absl::Time deadline, v1::ConnectRequ
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (closed_) return TakeResult::kClosed;
   request.mutable_cancel_acks()->Swap(queued_.mutable_cancel_acks());
+  request.mutable_outputs()->Swap(queued_.mutable_outputs());  // the daemon reads them first
   MoveOutcomes(request);
   return close_requested_ && !HasQueued() ? TakeResult::kFlushed : TakeResult::kOpen;
 }

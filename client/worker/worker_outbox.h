@@ -44,10 +44,14 @@ class WorkerOutbox {
   // flight (a second reply) or the connection is closed.
   bool Complete(const std::string& assignment_id, v1::TaskOutcome outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Partial output of an assignment in flight (TaskOutputChunk), written before its outcome.
+  // False, and nothing queued, when it is not in flight or the connection is closed.
+  bool Output(const std::string& assignment_id, std::string data) ABSL_LOCKS_EXCLUDED(mu_);
+
   CancelAction RequestCancel(const std::string& assignment_id) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until something is queued, close is requested, the outbox is closed, or `deadline`;
-  // then moves the queued acks and up to max_batch_bytes of outcomes into `request`.
+  // then moves the queued acks, outputs and up to max_batch_bytes of outcomes into `request`.
   TakeResult Take(absl::Time deadline, v1::ConnectRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stop serving: Track refuses new assignments, Take returns kFlushed once all is written.

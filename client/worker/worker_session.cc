@@ -48,7 +48,8 @@ std::shared_ptr<grpc::Channel> CreateAttemptChannel(const std::string& target,
 }
 
 bool HasContent(const v1::ConnectRequest& request) {
-  return request.outcomes_size() > 0 || request.cancel_acks_size() > 0 || request.has_heartbeat();
+  return request.outcomes_size() > 0 || request.cancel_acks_size() > 0 ||
+         request.outputs_size() > 0 || request.has_heartbeat();
 }
 
 }  // namespace
@@ -173,9 +174,14 @@ void WorkerSession::Dispatch(const v1::ConnectResponse& response,
     const std::string& assignment_id = assignment.assignment_id();
     // A duplicate, or the session is closing and the daemon will re-dispatch it.
     if (!outbox->Track(assignment_id)) continue;
-    handler_.Start(assignment, [outbox, assignment_id](v1::TaskOutcome outcome) {
-      outbox->Complete(assignment_id, std::move(outcome));
-    });
+    handler_.StartWithOutput(
+        assignment,
+        [outbox, assignment_id](v1::TaskOutcome outcome) {
+          outbox->Complete(assignment_id, std::move(outcome));
+        },
+        [outbox, assignment_id](std::string data) {
+          return outbox->Output(assignment_id, std::move(data));
+        });
   }
   for (const v1::CancelAssignment& cancel : response.cancels()) {
     if (outbox->RequestCancel(cancel.assignment_id()) ==

@@ -30,8 +30,17 @@ class TaskHandler {
   // the outcome's assignment_id. After the connection is gone, replies are dropped.
   using Reply = std::function<void(v1::TaskOutcome outcome)>;
 
+  // Thread-safe; sends partial output of the assignment (StreamTaskOutput) until its reply.
+  // False once it cannot be sent (replied, cancelled, connection gone).
+  using Output = std::function<bool(std::string data)>;
+
   virtual ~TaskHandler() = default;
   virtual void Start(const v1::TaskAssignment& assignment, Reply reply) = 0;
+  // What the session calls: handlers that send partial output override it.
+  virtual void StartWithOutput(const v1::TaskAssignment& assignment, Reply reply,
+                               Output /*output*/) {
+    Start(assignment, std::move(reply));
+  }
   // Stop the work of a started assignment and reply (any outcome; the daemon ignores it).
   // Also called for all work in flight when a connection ends: the daemon re-dispatches it.
   virtual void Cancel(const std::string& assignment_id) = 0;

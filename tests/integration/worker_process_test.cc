@@ -331,6 +331,56 @@ TEST_F(WorkerProcessTest, BatchctlWorkerRunsACommandPerTask) {
   EXPECT_THAT(by_id["c"].error(), HasSubstr("boom"));
 }
 
+TEST_F(WorkerProcessTest, ABatchctlWorkersCommandStreamsItsLinesAndSpawnsIntoItsBatch) {
+  // The command prints a line, adds a task to its own batch (BATCHD_BATCH_ID, BATCHD_TASK_ID)
+  // with `batchctl add`, waits until the reader has seen the line, then prints the last one.
+  const std::string marker = absl::StrCat(::testing::TempDir(), "/line-seen-", getpid());
+  const std::string script = absl::StrCat(
+      "cat >/dev/null; echo \"planning $BATCHD_TASK_ID\"; "
+      "echo '{\"tasks\": [{\"id\": \"child\", \"executor\": \"echo\", \"input\": 7}]}' | ",
+      BATCHCTL_BINARY, " --addr ", daemon_->address(),
+      " add \"$BATCHD_BATCH_ID\" - >/dev/null || exit 9; i=0; while [ ! -e ", marker,
+      " ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; echo '{\"planned\": 1}'");
+  Spawn("batchctl", {BATCHCTL_BINARY, "--addr", daemon_->address(), "worker", "--executor",
+                     "planner", "--", "sh", "-c", script});
+  ASSERT_TRUE(WaitForWorkers("planner", 1));
+  v1::ProcessBatchRequest request;
+  v1::Task* plan = request.add_tasks();
+  plan->set_id("plan");
+  plan->set_executor("planner");
+  const std::string batch_id = Submit(request);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::StreamTaskOutputRequest follow;
+  follow.set_batch_id(batch_id);
+  follow.set_task_id("plan");
+  auto reader = batches_->StreamTaskOutput(&context, follow);
+  std::string text;
+  bool streamed_before_the_end = false;
+  v1::StreamTaskOutputResponse message;
+  while (reader->Read(&message)) {
+    text += message.data();
+    if (text == "planning plan\n") {
+      ASSERT_EQ(std::system(absl::StrCat("touch ", marker).c_str()), 0);  // NOLINT
+      streamed_before_the_end = true;
+    }
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  std::remove(marker.c_str());
+  EXPECT_TRUE(streamed_before_the_end);
+  EXPECT_EQ(text, "planning plan\n{\"planned\": 1}\n");
+
+  const v1::BatchSummary s = testing::WaitForBatchEnd(*batches_, batch_id, absl::Seconds(60));
+  EXPECT_EQ(s.state(), v1::BATCH_STATE_SUCCEEDED);
+  ASSERT_EQ(s.results_size(), 2);
+  std::map<std::string, v1::TaskResult> by_id;
+  for (const v1::TaskResult& r : s.results()) by_id[r.task_id()] = r;
+  EXPECT_EQ(by_id["child"].output().number_value(), 7);
+  // The output is still the whole stdout (not JSON as a whole here: a string).
+  EXPECT_EQ(by_id["plan"].output().string_value(), "planning plan\n{\"planned\": 1}");
+}
+
 TEST_F(WorkerProcessTest, BatchctlWorkerReconnectsAfterTheDaemonRestarts) {
   const std::string address = daemon_->address();
   Spawn("batchctl",

@@ -50,6 +50,21 @@ TEST(WorkerOutboxTest, BatchesEveryQueuedOutcomeIntoOneRequest) {
   EXPECT_EQ(TakeNow(outbox).outcomes_size(), 0);
 }
 
+TEST(WorkerOutboxTest, SendsPartialOutputOfAssignmentsInFlightWithTheirOutcomes) {
+  WorkerOutbox outbox;
+  ASSERT_TRUE(outbox.Track("a1"));
+  EXPECT_TRUE(outbox.Output("a1", "tok"));
+  EXPECT_TRUE(outbox.Output("a1", "ens"));
+  EXPECT_FALSE(outbox.Output("never-assigned", "x"));
+  EXPECT_TRUE(outbox.Complete("a1", Success()));
+  EXPECT_FALSE(outbox.Output("a1", "late"));  // replied: no longer in flight
+  const v1::ConnectRequest request = TakeNow(outbox);
+  ASSERT_EQ(request.outputs_size(), 2);
+  EXPECT_EQ(request.outputs(0).assignment_id(), "a1");
+  EXPECT_EQ(request.outputs(0).data() + request.outputs(1).data(), "tokens");
+  EXPECT_THAT(OutcomeIds(request), ElementsAre("a1"));
+}
+
 TEST(WorkerOutboxTest, IgnoresDuplicatesAndSecondReplies) {
   WorkerOutbox outbox;
   ASSERT_TRUE(outbox.Track("a1"));
