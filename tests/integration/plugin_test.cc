@@ -108,6 +108,24 @@ TEST_F(PluginTest, BatchRunsUpperAndWordcount) {
   ASSERT_NE(counted, nullptr);
   EXPECT_TRUE(counted->success()) << counted->error();
   EXPECT_EQ(counted->output().struct_value().fields().at("words").number_value(), 4);
+
+  // wordcount's partial output (the ABI's output()), kept after the task ended.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::StreamTaskOutputRequest follow;
+  follow.set_batch_id(summary.batch_id());
+  follow.set_task_id("count");
+  auto reader = batches_->StreamTaskOutput(&context, follow);
+  std::string text;
+  v1::StreamTaskOutputResponse message;
+  bool got_result = false;
+  while (reader->Read(&message)) {
+    text += message.data();
+    got_result = got_result || message.has_result();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(text, "counting 19 bytes\n");
+  EXPECT_TRUE(got_result);
 }
 
 TEST_F(PluginTest, BadInputFailsTheTaskWithoutRetries) {

@@ -49,6 +49,12 @@ struct batchd_completion {
   void* plugin_data;
   /* batchd's; do not touch. */
   void* batchd_data;
+  /* Sends `text` (UTF-8; other bytes are replaced) as partial output of the attempt, before
+   * complete(): readers follow it with StreamTaskOutput (an LLM's tokens, progress lines).
+   * batchd copies it. Thread-safe; never blocks. Ignored once the attempt is cancelled.
+   * Appended to ABI version 1: a batchd built from a header without it has no such member, so a
+   * plugin that may be loaded by one must not call it. */
+  void (*output)(batchd_completion* self, const char* text, size_t len);
 };
 
 /* What a plugin provides. Returned by batchd_plugin_entry(); must stay valid (usually a static

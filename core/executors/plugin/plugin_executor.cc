@@ -138,6 +138,7 @@ void PluginLibrary::Start(const std::string& executor, const ExecutionRequest& r
   auto call = std::make_shared<Call>(strand_);
   call->completion.complete = &PluginLibrary::CompleteThunk;
   call->completion.is_cancelled = &PluginLibrary::IsCancelledThunk;
+  call->completion.output = &PluginLibrary::OutputThunk;
   call->completion.batchd_data = call.get();
   call->library = weak_from_this();
   call->token = request.token;
@@ -209,6 +210,24 @@ void PluginLibrary::CompleteThunk(batchd_completion* self, int success, const ch
                                    outcome = std::move(outcome)]() mutable {
     if (std::shared_ptr<PluginLibrary> l = library.lock()) l->Finish(token, std::move(outcome));
   });
+}
+
+void PluginLibrary::OutputThunk(batchd_completion* self, const char* text, size_t len) {
+  Call* call = static_cast<Call*>(self->batchd_data);
+  if (call->cancelled.load() || text == nullptr || len == 0) return;
+  // Through the strand, like complete(): in order with it, and never into a stopped scheduler.
+  boost::asio::post(call->strand, [library = call->library, token = call->token,
+                                   chunk = std::string(text, len)]() mutable {
+    if (std::shared_ptr<PluginLibrary> l = library.lock())
+      l->DeliverOutput(token, std::move(chunk));
+  });
+}
+
+void PluginLibrary::DeliverOutput(const AttemptToken& token, std::string chunk) {
+  assert(strand_.running_in_this_thread());
+  auto it = calls_.find(token);
+  if (it == calls_.end() || it->second->cancelled.load()) return;
+  it->second->sink->Output(token, std::move(chunk));
 }
 
 int PluginLibrary::IsCancelledThunk(const batchd_completion* self) {

@@ -55,6 +55,8 @@ class PluginLibrary final : public std::enable_shared_from_this<PluginLibrary> {
   static void CompleteThunk(batchd_completion* self, int success, const char* text, size_t len,
                             int non_retryable);
   static int IsCancelledThunk(const batchd_completion* self);
+  static void OutputThunk(batchd_completion* self, const char* text, size_t len);
+  void DeliverOutput(const AttemptToken& token, std::string chunk);  // on the strand
 
   const std::string path_;
   void* const handle_;

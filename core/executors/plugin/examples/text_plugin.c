@@ -1,7 +1,8 @@
 /* An example batchd plugin in plain C (load with --plugin=/path/to/libbatchd_text_plugin.so):
  *   upper:     input "some text" or {"text": "some text"} -> "SOME TEXT" (ASCII letters only;
  *              other bytes, UTF-8 included, are kept as they are)
- *   wordcount: the same input -> {"words": N}, N = runs of bytes other than ASCII whitespace
+ *   wordcount: the same input -> {"words": N}, N = runs of bytes other than ASCII whitespace;
+ *              sends "counting N bytes\n" as partial output first (StreamTaskOutput)
  * Stateless and reentrant: batchd may call execute from several threads at once.
  *
  * Its JSON reading is deliberately small: it reads the top-level string, or the "text" member
@@ -286,6 +287,9 @@ static void text_execute(void* plugin_ctx, const char* executor, const char* inp
     free(out); /* batchd copied it */
     return;
   }
+  char progress[64];
+  int p = snprintf(progress, sizeof progress, "counting %zu bytes\n", text_len);
+  completion->output(completion, progress, (size_t)p);
   size_t words = count_words(text, text_len);
   free(text);
   char out[64];
