@@ -39,6 +39,7 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     batchd::v1::GetBatchResponse batch;
     batchd::v1::ListBatchesResponse list;
     batchd::v1::CancelBatchResponse cancel;
+    batchd::v1::AddTasksResponse add;
     batchd::v1::ResolveExecutionOrderResponse resolve;
     batchd::v1::ListExecutorsResponse executors;
     std::vector<batchd::v1::WatchProgressResponse> watch;
@@ -87,6 +88,11 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
                                         const batchd::v1::CancelBatchRequest* request,
                                         batchd::v1::CancelBatchResponse* response) override {
     return Answer(c, "CancelBatch", *request, &Script::cancel, response);
+  }
+  grpc::ServerUnaryReactor* AddTasks(grpc::CallbackServerContext* c,
+                                     const batchd::v1::AddTasksRequest* request,
+                                     batchd::v1::AddTasksResponse* response) override {
+    return Answer(c, "AddTasks", *request, &Script::add, response);
   }
   grpc::ServerUnaryReactor* ResolveExecutionOrder(
       grpc::CallbackServerContext* c, const batchd::v1::ResolveExecutionOrderRequest* request,
