@@ -986,7 +986,9 @@ void Scheduler::CompleteTask(std::string batch_id, std::string task_id, std::str
             if (suspended_) return reply(BatchReaders::Suspended(*batch));
             const std::optional<uint32_t> task = batch->FindTask(task_id);
             if (!task.has_value()) return reply(NoSuchTask(*batch, task_id));
-            if (absl::Status s = CheckCompletion(*batch, *task, token); !s.ok()) return reply(s);
+            if (absl::Status s = CheckCompletion(*batch, *task, token); !s.ok()) {
+              return reply(std::move(s));
+            }
             spdlog::info("batch {} task '{}' completed by a client: {}", batch->id(), task_id,
                          outcome.success ? "succeeded" : "failed");
             HandleOutcome(batch->attempt(*task), std::move(outcome));
@@ -1036,7 +1038,9 @@ void Scheduler::AddTasks(AddTasksCall call, Callback<AddTasksResult> done) {
                                     });
               }
             }
-            if (absl::Status open = CheckAcceptsTasks(*batch); !open.ok()) return reply(open);
+            if (absl::Status open = CheckAcceptsTasks(*batch); !open.ok()) {
+              return reply(std::move(open));
+            }
             if (batch->size() + call.tasks.size() > call.max_total_tasks) {
               return reply(InvalidField(
                   "tasks",
@@ -1046,7 +1050,7 @@ void Scheduler::AddTasks(AddTasksCall call, Callback<AddTasksResult> done) {
             }
             absl::StatusOr<uint32_t> first =
                 batch->Extend(std::move(call.tasks), registry_, &limits_.catalog(), secrets_.get());
-            if (!first.ok()) return reply(first.status());
+            if (!first.ok()) return reply(std::move(first).status());
             if (!call.request_id.empty()) batch->add_requests()[call.request_id] = digest;
             if (std::string* events = journal_.Events(batch)) {
               EncodeAdded(*events, call.request_id, call.content);

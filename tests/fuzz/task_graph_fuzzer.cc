@@ -252,7 +252,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (structural) {
     FUZZ_CHECK(cycles == 0);
   } else if (HasCycle(tasks)) {
-    FUZZ_CHECK(cycles == 1);
+    // The cycle is reported once; past kMaxFieldViolations it may be among the unlisted ones.
+    const bool truncated = FieldViolationCountOf(graph.status()) > violations.size();
+    FUZZ_CHECK(cycles == 1 || (truncated && cycles == 0));
     if (!bad_priority) CheckCycleError(tasks, graph.status());
   } else {
     FUZZ_CHECK(cycles == 0 && bad_priority);
