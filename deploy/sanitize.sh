@@ -32,8 +32,7 @@ jobs="${JOBS:-2}"
 tsan_targets=(core_scheduler_test core_worker_hub_test core_load_balancer_test
               core_group_commit_journal_test core_connection_pool_test core_http_executor_test
               client_worker_outbox_test client_worker_session_test
-              scheduling_end_to_end_test worker_protocol_test worker_process_test
-              live_batch_test)
+              scheduling_end_to_end_test worker_protocol_test worker_process_test)
 tsan_tests="^($(IFS='|'; echo "${tsan_targets[*]}"))\\."
 
 sanitizer_env() {  # mode reports_dir
