@@ -73,7 +73,7 @@ def test_open_batch_add_tasks_and_close(client):
     assert progress.state == "succeeded"
     assert {r.task_id: r.result for r in client.get(batch_id).results} == {
         "first": 1, "second": 1}
-    with pytest.raises(ValueError, match="already finished"):
+    with pytest.raises(batchd.FailedPreconditionError, match="already finished"):
         client.add_tasks(batch_id, [BatchTask("third", 3, executor="echo")])
 
 

@@ -23,10 +23,14 @@ from batchd.batching import (calculate_optimal_batch_size, create_task_batches, 
                              estimate_batch_duration, merge_batch_summaries)
 from batchd.calls import Usage, cancelled, output, spawn  # noqa: E402
 from batchd.client import Client, ResultStream  # noqa: E402
-from batchd.errors import (BatchdError, CancelledError, DeadlineExceededError,  # noqa: E402
-                           InvalidArgumentError, NonRetryableError, NotFoundError,
+from batchd.channel import Connection, ConnectionConfigError  # noqa: E402
+from batchd.errors import (AbortedError, AlreadyExistsError, BatchdError,  # noqa: E402
+                           CallCancelledError, DataLossError, DeadlineExceededError,
+                           FailedPreconditionError, InternalError, InvalidArgumentError,
+                           NonRetryableError, NotFoundError, OutOfRangeError,
                            PermissionDeniedError, ResourceExhaustedError, TaskFailure, Throttled,
-                           UnavailableError)
+                           UnauthenticatedError, UnavailableError, UnimplementedError,
+                           UnknownError)
 from batchd.limits import Limit, LimitStatus, Rate  # noqa: E402
 from batchd.models import (AwaitingCompletion, BatchProcessSummary, BatchProgress,  # noqa: E402
                            BatchResult, BatchTask, ExecutionPlan, ExecutorInfo, LimitWait)
@@ -76,7 +80,18 @@ __all__ = [
     "UnavailableError",
     "DeadlineExceededError",
     "ResourceExhaustedError",
-    "CancelledError",
+    "CallCancelledError",
+    "FailedPreconditionError",
+    "OutOfRangeError",
+    "AlreadyExistsError",
+    "UnauthenticatedError",
+    "AbortedError",
+    "UnimplementedError",
+    "InternalError",
+    "DataLossError",
+    "UnknownError",
+    "Connection",
+    "ConnectionConfigError",
     "TaskFailure",
     "NonRetryableError",
     "Throttled",

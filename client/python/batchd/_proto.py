@@ -16,8 +16,6 @@ try:
     from batchd.v1 import worker_service_pb2
     from batchd.v1 import worker_service_pb2_grpc
     from google.protobuf import struct_pb2
-    from google.rpc import error_details_pb2
-    from google.rpc import status_pb2
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "batchd: the generated gRPC stubs were not found ("
@@ -38,6 +36,4 @@ __all__ = [
     "worker_service_pb2",
     "worker_service_pb2_grpc",
     "struct_pb2",
-    "error_details_pb2",
-    "status_pb2",
 ]

@@ -10,10 +10,11 @@ Thread-safe.
 """
 
 import collections
+import contextvars
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Mapping, Optional
+from typing import Any, Callable, Deque, Dict, Mapping, Optional, Protocol
 
 from batchd._proto import struct_pb2, worker_service_pb2
 from batchd.errors import TaskFailure, Throttled
@@ -26,7 +27,24 @@ Render = Callable[[Any], struct_pb2.Value]
 # Adds tasks to a batch: (batch_id, tasks, executor, close, request_id) -> the batch's task count.
 Spawner = Callable[[str, Any, Optional[str], bool, str], int]
 
-_current = threading.local()
+
+
+class CallState(Protocol):
+    """What ``spawn``, ``output`` and ``cancelled`` need of the executor call they run in
+    (threaded runs and batchd.aio both provide it)."""
+
+    batch_id: str
+    spawner: Optional["Spawner"]
+
+    def is_cancelled(self) -> bool: ...
+
+    def send_output(self, text: str) -> bool: ...
+
+
+# The executor call running in this thread or asyncio task (contextvars: asyncio tasks copy
+# the context they were created in, threads start with an empty one).
+current_call: "contextvars.ContextVar[Optional[CallState]]" = contextvars.ContextVar(
+    "batchd_current_call", default=None)
 
 
 def spawn(tasks: Any, *, executor: Optional[str] = None, close: bool = False,
@@ -35,9 +53,10 @@ def spawn(tasks: Any, *, executor: Optional[str] = None, close: bool = False,
     call's own batch (AddTasks), e.g. the tool calls a planner decided on. The call does not
     wait for them (it holds no slot for them: return when planning is done; a later task that
     depends on them gets their results). Returns how many tasks the batch has now."""
-    call = getattr(_current, "call", None)
+    call = current_call.get()
     if call is None or call.spawner is None:
-        raise RuntimeError("batchd.spawn() is for executor calls of a batchd.Worker")
+        raise RuntimeError("batchd.spawn() is for executor calls of a batchd.Worker "
+                           "(in an async executor: await batchd.aio.spawn(...))")
     return call.spawner(call.batch_id, tasks, executor, close, request_id)
 
 
@@ -46,21 +65,20 @@ def output(text: str) -> None:
     task (an LLM's tokens as they come, a progress line). Clients follow it with
     ``Client.stream_task_output``; it reaches them before the task's result. Dropped silently
     once the daemon has cancelled the call."""
-    call = getattr(_current, "call", None)
-    send = getattr(call.reply, "output", None) if call is not None else None
-    if send is None:
+    call = current_call.get()
+    if call is None:
         raise RuntimeError("batchd.output() is for executor calls of a batchd.Worker")
     if not isinstance(text, str):
         raise TypeError(f"batchd.output() sends text, not {type(text).__name__}")
-    send(text)
+    call.send_output(text)
 
 
 def cancelled() -> bool:
     """True inside an executor call whose assignment the daemon has cancelled (a timeout, the
     batch cancelled, the connection lost): its result will be discarded, so it may stop early.
     False outside executor calls."""
-    call = getattr(_current, "call", None)
-    return call is not None and call.cancelled.is_set()
+    call = current_call.get()
+    return call is not None and call.is_cancelled()
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,13 @@ class _Call:
         self.batch_id = batch_id
         self.spawner = spawner
 
+    def is_cancelled(self) -> bool:
+        return self.cancelled.is_set()
+
+    def send_output(self, text: str) -> bool:
+        send = getattr(self.reply, "output", None)
+        return bool(send(text)) if send is not None else False
+
 
 class CallRunner:
     """Runs one executor call per assignment on a CallPool and replies its outcome; cancel()
@@ -212,11 +237,11 @@ class CallRunner:
             self._running[assignment_id] = call
 
         def job() -> None:
-            _current.call = call
+            token = current_call.set(call)
             try:
                 outcome = self._call(function, task, render, on_success, call)
             finally:
-                _current.call = None
+                current_call.reset(token)
             self._finish(call, outcome)
 
         try:

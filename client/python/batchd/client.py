@@ -16,34 +16,16 @@ import grpc
 from batchd._proto import (batch_pb2, batch_service_pb2, batch_service_pb2_grpc,
                            cache_service_pb2, cache_service_pb2_grpc, limit_service_pb2,
                            limit_service_pb2_grpc)
+from batchd.channel import Connection, channel_options, resolve_target
 from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
                             summary_from_proto)
-from batchd.errors import InvalidArgumentError, from_rpc_error
+from batchd.errors import FailedPreconditionError, from_rpc_error
 from batchd.limits import Limit, LimitStatus, Rate, limit_message, status_from_proto
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
                            ExecutionPlan, ExecutorInfo, LimitUses)
 from batchd.options import (LOAD_BALANCERS, TASK_STATES, batch_options, canonical_name,
                             check_tasks, graph_messages, labels_map, task_message)
 from batchd.values import to_value
-
-DEFAULT_TARGET = "127.0.0.1:50051"
-# As batchctl: results of a large batch come in large messages.
-MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
-
-
-def resolve_target(target: Optional[str] = None) -> str:
-    """`target`, else $BATCHD_ADDR, else 127.0.0.1:50051 (host:port or unix:/path)."""
-    return target or os.environ.get("BATCHD_ADDR") or DEFAULT_TARGET
-
-
-def channel_options(**extra: Any) -> List[tuple]:
-    options = [
-        ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_RECEIVE_MESSAGE_BYTES),
-    ]
-    options.extend(extra.items())
-    return options
-
 
 class ResultStream:
     """The results of a batch as they become final, in its aggregation order.
@@ -121,10 +103,23 @@ class Client:
     LookupError for an unknown batch id, ConnectionError when the daemon is unreachable.
     """
 
-    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = 60.0) -> None:
-        self.target = resolve_target(target)
+    def __init__(self, target: Optional[str] = None, *, timeout: Optional[float] = 60.0,
+                 token: Optional[str] = None, token_file: Optional[str] = None,
+                 tls: Optional[bool] = None, tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
+                 tls_server_name: Optional[str] = None,
+                 connection: Optional[Connection] = None) -> None:
+        if connection is None:
+            connection = Connection.make(
+                target, token=token, token_file=token_file, tls=tls, tls_ca=tls_ca,
+                tls_cert=tls_cert, tls_key=tls_key, tls_server_name=tls_server_name)
+        elif target is not None and target != connection.target:
+            raise ValueError("Client: give target or connection, not both")
+        self.connection = connection
+        self.target = connection.target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(self.target, options=channel_options())
+        self._metadata = connection.metadata
+        self._channel = connection.channel()
         self._stub = batch_service_pb2_grpc.BatchServiceStub(self._channel)
         self._limits = limit_service_pb2_grpc.LimitServiceStub(self._channel)
         self._cache = cache_service_pb2_grpc.CacheServiceStub(self._channel)
@@ -225,7 +220,7 @@ class Client:
         """The batch's results as they become final, then its summary (see ResultStream)."""
         request = batch_service_pb2.StreamResultsRequest(
             batch_id=batch_id, after_sequence=after_sequence)
-        return ResultStream(self._stub.StreamResults(request), local_results)
+        return ResultStream(self._stub.StreamResults(request, metadata=self._metadata), local_results)
 
     def stream_task_output(self, batch_id: str, task_id: str,
                            after_offset: int = 0) -> "TaskOutputStream":
@@ -234,7 +229,7 @@ class Client:
         result (see TaskOutputStream)."""
         request = batch_service_pb2.StreamTaskOutputRequest(
             batch_id=batch_id, task_id=task_id, after_offset=after_offset)
-        return TaskOutputStream(self._stub.StreamTaskOutput(request))
+        return TaskOutputStream(self._stub.StreamTaskOutput(request, metadata=self._metadata))
 
     def watch(self, batch_id: str, min_interval_ms: int = 0) -> Iterator[BatchProgress]:
         """Progress on change (at most every `min_interval_ms`, default 100), ending with the
@@ -242,7 +237,7 @@ class Client:
         request = batch_service_pb2.WatchProgressRequest(
             batch_id=batch_id, min_interval_ms=min_interval_ms)
         try:
-            for message in self._stub.WatchProgress(request):
+            for message in self._stub.WatchProgress(request, metadata=self._metadata):
                 yield progress_from_proto(message.progress)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
@@ -265,7 +260,7 @@ class Client:
                     timeout: Optional[float] = None) -> BatchResult:
         """Cancels one task (a running attempt is stopped, a pending one never starts; its
         dependents follow the batch's on_dependency_failure); its CANCELLED result. LookupError
-        for an unknown task, ValueError (FAILED_PRECONDITION) for one that already finished."""
+        for an unknown task, FailedPreconditionError for one that already finished."""
         request = batch_service_pb2.CancelTaskRequest(batch_id=batch_id, task_id=task_id,
                                                       reason=reason)
         response = self._unary(self._stub.CancelTask, request,
@@ -279,14 +274,14 @@ class Client:
         it succeeds with `output`, or its attempt fails with `error` (retried as its policy says
         unless `non_retryable`). `token` is its attempt's (``progress().awaiting_completion``);
         without one it is looked up there. Returns the task's new state ("SUCCEEDED", "FAILED"
-        or "RETRY_WAIT"). PermissionError for a wrong token; ValueError (FAILED_PRECONDITION)
+        or "RETRY_WAIT"). PermissionError for a wrong token; FailedPreconditionError
         when the task is not external, not running, or already completed."""
         if token is None:
             progress = self.progress(batch_id)
             token = next((a.token for a in progress.awaiting_completion
                           if a.task_id == task_id), None)
             if token is None:
-                raise InvalidArgumentError(
+                raise FailedPreconditionError(
                     f"task '{task_id}' of batch {batch_id} is not waiting for completion "
                     "(or is not among the first 100 that are: pass token=)")
         request = batch_service_pb2.CompleteTaskRequest(batch_id=batch_id, task_id=task_id,
@@ -413,7 +408,8 @@ class Client:
 
     def _unary(self, method: Any, request: Any, timeout: Any = _DEFAULT) -> Any:
         try:
-            return method(request, timeout=self.timeout if timeout is Client._DEFAULT else timeout)
+            return method(request, metadata=self._metadata,
+                          timeout=self.timeout if timeout is Client._DEFAULT else timeout)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
 

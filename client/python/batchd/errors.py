@@ -9,15 +9,16 @@ from typing import Dict, List, Optional, Tuple, Type
 
 import grpc
 
-from batchd._proto import error_details_pb2, status_pb2
+from batchd.rpc_status import field_violations
 
 # A (field, description) pair from the daemon's google.rpc.BadRequest details.
 FieldViolation = Tuple[str, str]
 
 
 class BatchdError(Exception):
-    """An RPC to batchd failed. ``code`` is the grpc.StatusCode; ``field_violations`` lists the
-    daemon's google.rpc.BadRequest details ((field, description) pairs) when it sent any."""
+    """An RPC to batchd failed. ``code`` is the grpc.StatusCode; the message is the daemon's;
+    ``field_violations`` lists its google.rpc.BadRequest details ((field, description) pairs)
+    when it sent any (``str()`` shows them too)."""
 
     def __init__(
         self,
@@ -26,36 +27,90 @@ class BatchdError(Exception):
         field_violations: Optional[List[FieldViolation]] = None,
     ) -> None:
         super().__init__(message)
+        self.message = message
         self.code = code
         self.field_violations: List[FieldViolation] = list(field_violations or [])
 
+    def __str__(self) -> str:
+        # The violations the message does not already say (the daemon's message often is one).
+        extra = [f"{field}: {description}" if field else description
+                 for field, description in self.field_violations
+                 if description not in self.message]
+        if not extra:
+            return self.message
+        shown = extra[:10]
+        more = len(extra) - len(shown)
+        return self.message + " (" + "; ".join(shown) + (f"; {more} more" if more > 0 else "") + ")"
 
+
+# One class per gRPC status code; where a built-in exception means the same, it is a base too.
 class InvalidArgumentError(BatchdError, ValueError):
-    """The daemon refused the request: invalid tasks, a cycle, an unknown dependency, ..."""
+    """INVALID_ARGUMENT: the daemon refused the request (invalid tasks, a cycle, an unknown
+    dependency, ...)."""
+
+
+class FailedPreconditionError(BatchdError):
+    """FAILED_PRECONDITION: the request is valid but not now: the task already finished, the
+    batch is closed, the task is not waiting for completion."""
+
+
+class OutOfRangeError(BatchdError, ValueError):
+    """OUT_OF_RANGE: a position past the end (an offset, a sequence number)."""
 
 
 class NotFoundError(BatchdError, LookupError):
-    """No such batch (never submitted, or freed after the daemon's retention)."""
+    """NOT_FOUND: no such batch, task or limit (never made, or freed after retention)."""
 
 
-class UnavailableError(BatchdError, ConnectionError):
-    """The daemon cannot be reached (not running, wrong address) or went away."""
-
-
-class DeadlineExceededError(BatchdError, TimeoutError):
-    """The call took longer than its deadline."""
-
-
-class ResourceExhaustedError(BatchdError):
-    """The daemon is at a limit (active batches, open streams); retry later."""
+class AlreadyExistsError(BatchdError):
+    """ALREADY_EXISTS: something of that name exists."""
 
 
 class PermissionDeniedError(BatchdError, PermissionError):
-    """The call is not allowed: e.g. CompleteTask with a token the task never had."""
+    """PERMISSION_DENIED: not allowed, e.g. CompleteTask with a token the task never had."""
 
 
-class CancelledError(BatchdError):
-    """The call was cancelled."""
+class UnauthenticatedError(BatchdError, PermissionError):
+    """UNAUTHENTICATED: the daemon wants a bearer token (token= / token_file= /
+    $BATCHD_TOKEN_FILE) and got none or a wrong one."""
+
+
+class ResourceExhaustedError(BatchdError):
+    """RESOURCE_EXHAUSTED: the daemon is at a limit (active batches, open streams); retry
+    later."""
+
+
+class AbortedError(BatchdError):
+    """ABORTED: the operation was aborted (a conflict); retry it."""
+
+
+class UnavailableError(BatchdError, ConnectionError):
+    """UNAVAILABLE: the daemon cannot be reached (not running, wrong address) or went away."""
+
+
+class DeadlineExceededError(BatchdError, TimeoutError):
+    """DEADLINE_EXCEEDED: the call took longer than its deadline."""
+
+
+class CallCancelledError(BatchdError):
+    """CANCELLED: the RPC was cancelled (by this process or the daemon's shutdown). Not
+    ``asyncio.CancelledError``: a cancelled coroutine raises that one."""
+
+
+class UnimplementedError(BatchdError, NotImplementedError):
+    """UNIMPLEMENTED: the daemon does not have this RPC (an older batchd)."""
+
+
+class InternalError(BatchdError):
+    """INTERNAL: the daemon failed (a bug; its log says more)."""
+
+
+class DataLossError(BatchdError):
+    """DATA_LOSS: the daemon lost data (its journal)."""
+
+
+class UnknownError(BatchdError):
+    """UNKNOWN, or a code this client does not know."""
 
 
 class TaskFailure(Exception):
@@ -92,14 +147,21 @@ class Throttled(TaskFailure):
 
 _BY_CODE: Dict[grpc.StatusCode, Type[BatchdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
-    grpc.StatusCode.FAILED_PRECONDITION: InvalidArgumentError,
-    grpc.StatusCode.OUT_OF_RANGE: InvalidArgumentError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.OUT_OF_RANGE: OutOfRangeError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.ABORTED: AbortedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
-    grpc.StatusCode.CANCELLED: CancelledError,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.CANCELLED: CallCancelledError,
+    grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
+    grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.DATA_LOSS: DataLossError,
+    grpc.StatusCode.UNKNOWN: UnknownError,
 }
 
 _DETAILS_KEY = "grpc-status-details-bin"
@@ -111,27 +173,17 @@ def from_rpc_error(error: grpc.RpcError) -> BatchdError:
     code = error.code() if hasattr(error, "code") else None
     message = (error.details() if hasattr(error, "details") else None) or str(error)
     violations = _field_violations(error)
-    cls = _BY_CODE.get(code, BatchdError)
+    cls = _BY_CODE.get(code, UnknownError)
     if cls is UnavailableError:
         message = f"batchd unavailable: {message}"
     return cls(message, code, violations)
 
 
 def _field_violations(error: grpc.RpcError) -> List[FieldViolation]:
-    if not hasattr(error, "trailing_metadata"):
+    trailing = getattr(error, "trailing_metadata", None)
+    if trailing is None:
         return []
-    for key, value in error.trailing_metadata() or ():
-        if key != _DETAILS_KEY:
-            continue
-        status = status_pb2.Status()
-        try:
-            status.ParseFromString(value)
-        except Exception:  # noqa: BLE001 - malformed details are not worth an error of their own
-            return []
-        out: List[FieldViolation] = []
-        for detail in status.details:
-            bad_request = error_details_pb2.BadRequest()
-            if detail.Unpack(bad_request):
-                out.extend((v.field, v.description) for v in bad_request.field_violations)
-        return out
+    for key, value in trailing() or ():
+        if key == _DETAILS_KEY and isinstance(value, bytes):
+            return field_violations(value)
     return []

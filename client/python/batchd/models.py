@@ -166,16 +166,23 @@ class BatchProcessSummary:
     state: str = ""
 
     def success_rate(self) -> float:
-        """Successful tasks as a percentage of all results (0.0 when there are none)."""
-        if not self.results:
+        """Successful tasks as a percentage of the finished ones, from the counts:
+        successful / (successful + failed) x 100 (0.0 when both are 0), so a summary built by
+        hand (counts without results) gives the design's figure."""
+        finished = self.successful_count + self.failed_count
+        if finished <= 0:
             return 0.0
-        return self.successful_count / len(self.results) * 100.0
+        return self.successful_count / finished * 100.0
 
     def avg_duration_ms(self) -> float:
-        """Mean ``duration_ms`` of the results (0.0 when there are none)."""
-        if not self.results:
+        """Mean ``duration_ms`` of the results; a summary without results (built by hand) gives
+        total_duration_ms over its task count (successful + failed), else 0.0."""
+        if self.results:
+            return sum(r.duration_ms for r in self.results) / len(self.results)
+        finished = self.successful_count + self.failed_count
+        if finished <= 0:
             return 0.0
-        return sum(r.duration_ms for r in self.results) / len(self.results)
+        return self.total_duration_ms / finished
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Callable, Deque, Dict, List, Mapping, Optional, Protocol, Seq
 import grpc
 
 from batchd._proto import worker_service_pb2, worker_service_pb2_grpc
-from batchd.client import channel_options, resolve_target
+from batchd.channel import channel_options, resolve_target
 from batchd.errors import BatchdError, InvalidArgumentError, UnavailableError, from_rpc_error
 
 _log = logging.getLogger("batchd")
