@@ -9,14 +9,14 @@ new work does not queue behind it. Executors can poll ``batchd.cancelled()`` to 
 Thread-safe.
 """
 
-import collections
 import contextvars
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
 from batchd._proto import struct_pb2, worker_service_pb2
+from batchd.call_pool import CallPool
 from batchd.errors import TaskFailure, Throttled
 
 _log = logging.getLogger("batchd")
@@ -130,67 +130,6 @@ def task_dict(assignment: worker_service_pb2.TaskAssignment, task_data: Any,
     }
 
 
-class CallPool:
-    """Threads for executor calls. A job gets an idle thread, else a new one: the daemon never
-    has more than `size` assignments outstanding, so beyond `size` threads exist only while
-    abandoned calls still run; those extra threads exit after `idle_timeout` seconds idle."""
-
-    def __init__(self, size: int, name: str, idle_timeout: float = 30.0) -> None:
-        self._size = max(1, size)
-        self._name = name
-        self._idle_timeout = idle_timeout
-        self._cond = threading.Condition()
-        self._jobs: Deque[Callable[[], None]] = collections.deque()
-        self._threads = 0
-        self._idle = 0
-        self._shutdown = False
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def submit(self, job: Callable[[], None]) -> None:
-        with self._cond:
-            if self._shutdown:
-                raise RuntimeError("CallPool is shut down")
-            self._jobs.append(job)
-            if self._idle >= len(self._jobs):
-                self._cond.notify()
-                return
-            self._threads += 1
-            number = self._threads
-        thread = threading.Thread(target=self._loop, daemon=True,
-                                  name=f"batchd-call-{self._name}-{number}")
-        thread.start()
-
-    def shutdown(self) -> None:
-        """Idle threads exit; running calls finish on their own (they cannot be stopped)."""
-        with self._cond:
-            self._shutdown = True
-            self._cond.notify_all()
-
-    def _loop(self) -> None:
-        with self._cond:
-            while True:
-                self._idle += 1
-                while not self._jobs and not self._shutdown:
-                    signalled = self._cond.wait(self._idle_timeout)
-                    if not signalled and not self._jobs and self._threads > self._size:
-                        break
-                self._idle -= 1
-                if not self._jobs:
-                    self._threads -= 1
-                    return
-                job = self._jobs.popleft()
-                self._cond.release()
-                try:
-                    job()
-                except BaseException:  # noqa: BLE001 - jobs report their own errors
-                    _log.exception("batchd: executor job failed")
-                finally:
-                    self._cond.acquire()
-
-
 class _Call:
     __slots__ = ("assignment_id", "reply", "cancelled", "batch_id", "spawner")
 
@@ -198,12 +137,12 @@ class _Call:
                  spawner: Optional[Spawner] = None) -> None:
         self.assignment_id = assignment_id
         self.reply = reply
-        self.cancelled = threading.Event()
+        self.cancelled = False  # set once, by CallRunner.cancel (a plain store: atomic)
         self.batch_id = batch_id
         self.spawner = spawner
 
     def is_cancelled(self) -> bool:
-        return self.cancelled.is_set()
+        return self.cancelled
 
     def send_output(self, text: str) -> bool:
         send = getattr(self.reply, "output", None)
@@ -254,7 +193,7 @@ class CallRunner:
             call = self._running.pop(assignment_id, None)
         if call is None:
             return
-        call.cancelled.set()
+        call.cancelled = True
         # The daemon ignores this outcome; it is what makes the session ack the cancel.
         call.reply(worker_service_pb2.TaskOutcome(success=False, error="Cancelled"))
 
@@ -280,7 +219,7 @@ class CallRunner:
             outcome = failure_outcome(error)
             outcome.non_retryable = True  # the same code returns the same kind of value
         else:
-            if on_success is not None and not call.cancelled.is_set():
+            if on_success is not None and not call.cancelled:
                 on_success(value)
             outcome = worker_service_pb2.TaskOutcome(success=True, output=output)
         if units_used is not None:  # used even when the value cannot be sent

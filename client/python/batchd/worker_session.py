@@ -63,6 +63,14 @@ class _Outbox:
         self._acks: List[str] = []
         self._close_requested = False
         self._closed = False
+        self._writer_waiting = False  # take() waits: the next thing queued must wake it
+
+    def _wake_writer(self) -> None:
+        # With the lock held. Only a waiting writer is notified: the rest of a burst of
+        # outcomes is taken with the first (a notify per outcome costs a wake each).
+        if self._writer_waiting:
+            self._writer_waiting = False
+            self._cond.notify()
 
     def track(self, assignment_id: str) -> bool:
         with self._cond:
@@ -80,7 +88,7 @@ class _Outbox:
             self._outcomes.append(outcome)
             if cancel_requested:
                 self._acks.append(assignment_id)
-            self._cond.notify_all()
+            self._wake_writer()
             return True
 
     def output(self, assignment_id: str, data: str) -> bool:
@@ -90,7 +98,7 @@ class _Outbox:
                 return False
             self._outputs.append(
                 worker_service_pb2.TaskOutputChunk(assignment_id=assignment_id, data=data))
-            self._cond.notify_all()
+            self._wake_writer()
             return True
 
     def request_cancel(self, assignment_id: str) -> str:
@@ -99,7 +107,7 @@ class _Outbox:
                 return self.IGNORED
             if assignment_id not in self._in_flight:
                 self._acks.append(assignment_id)
-                self._cond.notify_all()
+                self._wake_writer()
                 return self.ACKED
             if self._in_flight[assignment_id]:
                 return self.IGNORED
@@ -115,7 +123,9 @@ class _Outbox:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                self._writer_waiting = True
                 self._cond.wait(remaining)
+                self._writer_waiting = False
             if self._closed:
                 return self.CLOSED, request
             request.cancel_acks.extend(self._acks)
