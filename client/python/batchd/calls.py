@@ -10,6 +10,7 @@ Thread-safe.
 """
 
 import contextvars
+import inspect
 import logging
 import threading
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
 from batchd._proto import struct_pb2, worker_service_pb2
 from batchd.call_pool import CallPool
-from batchd.errors import TaskFailure, Throttled
+from batchd.errors import NonRetryableError, TaskFailure, Throttled
 
 _log = logging.getLogger("batchd")
 
@@ -96,6 +97,17 @@ class Usage:
             raise TypeError(f"Usage.units_used must be an int (got {self.units_used!r})")
         if self.units_used < 0:
             raise ValueError(f"Usage.units_used must be >= 0 (got {self.units_used})")
+
+
+def check_sync_executor(function: Any, what: str, async_api: str) -> None:
+    """TypeError unless `function` is a plain callable: an ``async def`` (or anything returning
+    a coroutine function's awaitable) cannot run on the threaded API's pool."""
+    if not callable(function):
+        raise TypeError(f"{what} must be callable (got {type(function).__name__})")
+    target = getattr(function, "__call__", None) if not inspect.isroutine(function) else None
+    if inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(target):
+        raise TypeError(f"{what} is an async function: the threaded API calls executors on "
+                        f"threads; use {async_api} (its event loop awaits them)")
 
 
 def describe_exception(error: BaseException) -> str:
@@ -207,6 +219,13 @@ class CallRunner:
               call: _Call) -> worker_service_pb2.TaskOutcome:
         try:
             value = function(task)
+            if inspect.isawaitable(value):
+                close = getattr(value, "close", None)
+                if close is not None:
+                    close()  # never awaited: no "coroutine was never awaited" warning
+                raise NonRetryableError(
+                    f"the executor returned {type(value).__name__}, an awaitable: the threaded "
+                    "API does not await it (serve async executors with batchd.aio)")
         except BaseException as error:  # noqa: BLE001 - SystemExit in a task fails the task
             _log.debug("task %s raised", task.get("task_id"), exc_info=True)
             return failure_outcome(error)

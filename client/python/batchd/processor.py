@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple)
 
 from batchd._proto import batch_service_pb2, worker_service_pb2
-from batchd.calls import CallPool, CallRunner, Reply, task_dict
+from batchd.calls import CallPool, CallRunner, Reply, check_sync_executor, task_dict
+from batchd.channel import Connection
 from batchd.client import Client
 from batchd.convert import progress_from_summary
 from batchd.errors import BatchdError, NotFoundError, UnavailableError
@@ -190,6 +191,8 @@ class BatchProcessor:
             limited, instead of refused (ValueError) at submit.
         queue_timeout_ms: batchd addition: how long a ready task may wait for its shared
             limits before it ends "timed_out" (None: without bound).
+        token, token_file, tls, tls_ca, tls_cert, tls_key, tls_server_name, connection:
+            batchd addition: how to reach the daemon, as ``batchd.Client`` takes them.
 
     Unknown strategy or policy names raise ValueError listing the valid ones.
     """
@@ -209,6 +212,8 @@ class BatchProcessor:
         default_limits: Optional[LimitUses] = None,
         allow_unknown_limits: bool = False,
         queue_timeout_ms: Optional[int] = None,
+        connection: Optional[Connection] = None,
+        **security: Any,
     ) -> None:
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be a positive integer (got {max_concurrent!r})")
@@ -233,7 +238,7 @@ class BatchProcessor:
         self._load_balancer = "least_loaded"
         self._connect_timeout = connect_timeout
 
-        self._client = Client(target)
+        self._client = Client(target, connection=connection, **security)
         self.executor_name = _unique_executor_name()
         self._pool = CallPool(max_concurrent, "processor")
         self._handler = _ProcessorExecutor(CallRunner(self._pool))
@@ -418,9 +423,12 @@ class BatchProcessor:
     @staticmethod
     def _check_executors(tasks: List[BatchTask], executor: Optional[Executor]) -> None:
         if executor is not None:
-            if not callable(executor):
-                raise TypeError(f"executor must be callable (got {type(executor).__name__})")
+            check_sync_executor(executor, "executor", "batchd.aio.AsyncBatchProcessor")
             return
+        for task in tasks:
+            if callable(task.task_data):
+                check_sync_executor(task.task_data, f"task {task.task_id!r}'s task_data",
+                                    "batchd.aio.AsyncBatchProcessor")
         missing = [task.task_id for task in tasks if not callable(task.task_data)]
         if missing:
             raise ValueError(f"No executor given and task_data is not callable for tasks: "
@@ -433,7 +441,7 @@ class BatchProcessor:
             session, fresh = self._session, self._session is None
             if fresh:
                 session = WorkerSession(
-                    self._client.target, name=f"python-{os.getpid()}",
+                    self._client.connection, name=f"python-{os.getpid()}",
                     executors=[self.executor_name], slots=self._max_concurrent,
                     handler=self._handler)
                 self._session = session

@@ -22,7 +22,9 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
 from batchd._proto import struct_pb2, worker_service_pb2
-from batchd.calls import CallPool, CallRunner, Reply, Spawner, task_dict
+from batchd.calls import (CallPool, CallRunner, Reply, Spawner, check_sync_executor,
+                          task_dict)
+from batchd.channel import Connection
 from batchd.client import Client
 from batchd.errors import UnavailableError
 from batchd.values import from_value, to_value
@@ -78,14 +80,21 @@ class Worker:
         slots: Assignments run at once (threads of the pool).
         weight: For the "weighted" load balancer, relative to other workers of an executor.
         labels: Free-form key/values sent with the registration.
+        token, token_file, tls, tls_ca, tls_cert, tls_key, tls_server_name, connection: how
+            to reach the daemon, as ``batchd.Client`` takes them.
     """
 
     def __init__(self, target: Optional[str] = None, *, name: str = "python-worker",
                  slots: int = 4, weight: float = 1.0,
-                 labels: Optional[Mapping[str, str]] = None) -> None:
-        if slots < 1:
-            raise ValueError(f"slots must be at least 1 (got {slots})")
-        self._target = target
+                 labels: Optional[Mapping[str, str]] = None,
+                 connection: Optional[Connection] = None, **security: Any) -> None:
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ValueError(f"slots must be a positive int (got {slots!r})")
+        if connection is None:
+            connection = Connection.make(target, **security)
+        elif target is not None or security:
+            raise ValueError("Worker: give connection alone, or target and its options")
+        self._connection = connection
         self._name = name
         self._slots = slots
         self._weight = weight
@@ -107,8 +116,7 @@ class Worker:
         return register
 
     def add_executor(self, name: str, function: ExecutorFunction) -> None:
-        if not callable(function):
-            raise TypeError(f"executor {name!r} must be callable")
+        check_sync_executor(function, f"executor {name!r}", "batchd.aio.AsyncWorker")
         with self._lock:
             if self._session is not None:
                 raise RuntimeError("add executors before the worker starts")
@@ -137,7 +145,7 @@ class Worker:
             if not self._functions:
                 raise ValueError("a worker needs at least one executor")
             self._session = WorkerSession(
-                self._target, name=self._name, executors=sorted(self._functions),
+                self._connection, name=self._name, executors=sorted(self._functions),
                 slots=self._slots, weight=self._weight, labels=self._labels,
                 handler=_NamedExecutors(dict(self._functions), CallRunner(self._pool),
                                         spawner=self._spawn))
@@ -193,7 +201,7 @@ class Worker:
         this worker serves."""
         with self._lock:
             if self._spawn_client is None:
-                self._spawn_client = Client(self._target)
+                self._spawn_client = Client(connection=self._connection)
             client = self._spawn_client
         return client.add_tasks(batch_id, tasks, executor=executor, close=close,
                                 request_id=request_id)

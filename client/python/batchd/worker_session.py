@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 import weakref
-from typing import Callable, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import (Callable, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple,
+                    Union)
 
 import grpc
 
 from batchd._proto import worker_service_pb2, worker_service_pb2_grpc
-from batchd.channel import channel_options, resolve_target
+from batchd.channel import Connection
 from batchd.errors import BatchdError, InvalidArgumentError, UnavailableError, from_rpc_error
 
 _log = logging.getLogger("batchd")
@@ -164,7 +165,8 @@ class WorkerSession:
     """Serves `executors` for the daemon at `target` through `handler` until stop().
 
     Args:
-        target: as Client's ("host:port", "unix:/path"; default $BATCHD_ADDR).
+        target: as Client's ("host:port", "unix:/path"; default $BATCHD_ADDR), or a
+            Connection (TLS, the bearer token).
         name, executors, slots, weight, labels: the registration. `slots` is how many
             assignments the daemon sends at once.
         handler: runs the assignments (AssignmentHandler).
@@ -172,7 +174,7 @@ class WorkerSession:
 
     def __init__(
         self,
-        target: Optional[str],
+        target: Union[None, str, Connection],
         *,
         name: str,
         executors: Sequence[str],
@@ -183,7 +185,8 @@ class WorkerSession:
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
     ) -> None:
-        self.target = resolve_target(target)
+        self._connection = target if isinstance(target, Connection) else Connection.make(target)
+        self.target = self._connection.target
         self._registration = worker_service_pb2.ConnectRequest(
             registration=worker_service_pb2.WorkerRegistration(
                 name=name, executors=list(executors), slots=slots, weight=weight,
@@ -321,12 +324,11 @@ class WorkerSession:
 
     def _serve_once(self) -> Tuple[bool, Optional[BatchdError]]:
         """One connection, from Connect to its end: (was registered, why it ended)."""
-        channel = grpc.insecure_channel(
-            self.target, options=channel_options(**{"grpc.use_local_subchannel_pool": 1}))
+        channel = self._connection.channel([("grpc.use_local_subchannel_pool", 1)])
         outbox = _Outbox()
         answered = threading.Event()  # the registration was answered, or the stream ended
         call = worker_service_pb2_grpc.WorkerServiceStub(channel).Connect(
-            self._requests(outbox, answered))
+            self._requests(outbox, answered), metadata=self._connection.metadata)
         with self._cond:
             self._call, self._outbox = call, outbox
             stopping = self._stopping
