@@ -1,5 +1,8 @@
 """batchd.Client against the real daemon, with its builtin executors."""
 
+import asyncio
+
+import grpc
 import pytest
 
 import batchd
@@ -118,3 +121,48 @@ class TestErrors:
         with batchd.BatchProcessor(target="127.0.0.1:1") as processor:
             with pytest.raises(ConnectionError):
                 processor.process_batch([BatchTask("a", 1)], lambda task: None)
+
+    def test_finished_task_is_a_failed_precondition_not_a_value_error(self, client):
+        batch_id = client.submit([BatchTask("a", 1)], executor="echo")
+        list(client.stream_results(batch_id))
+        with pytest.raises(batchd.FailedPreconditionError, match="already finished") as raised:
+            client.cancel_task(batch_id, "a")
+        assert not isinstance(raised.value, ValueError)
+        assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    def test_cancelled_error_no_longer_shadows_asyncio(self):
+        assert not hasattr(batchd, "CancelledError")
+        assert not issubclass(batchd.CallCancelledError, asyncio.CancelledError)
+
+
+class TestAsyncExecutorsOnTheThreadedApi:
+    async def _fetch(self, task):  # an async executor
+        return task["task_id"]
+
+    def test_the_processor_refuses_an_async_executor(self, processor_factory):
+        processor = processor_factory(max_concurrent=2)
+        with pytest.raises(TypeError, match="executor is an async function: .* use "
+                                            "batchd.aio.AsyncBatchProcessor"):
+            processor.process_batch([BatchTask("a", 1)], self._fetch)
+
+        async def step(task):
+            return 1
+
+        with pytest.raises(TypeError, match="task 'b''s task_data is an async function"):
+            processor.process_batch([BatchTask("b", step)])
+
+    def test_the_worker_refuses_an_async_executor(self, address):
+        worker = batchd.Worker(address)
+        with pytest.raises(TypeError, match="executor 'fetch' is an async function: .* use "
+                                            "batchd.aio.AsyncWorker"):
+            worker.add_executor("fetch", self._fetch)
+
+    def test_an_executor_returning_a_coroutine_fails_its_task_at_once(self, processor_factory):
+        processor = processor_factory(max_concurrent=2, retry_policy="exponential")
+        summary = processor.process_batch([BatchTask("a", 1)],
+                                          lambda task: self._fetch(task))
+        result = summary.results[0]
+        assert not result.success and result.retry_count == 0
+        assert result.error == ("NonRetryableError: the executor returned coroutine, an "
+                                "awaitable: the threaded API does not await it (serve async "
+                                "executors with batchd.aio)")
