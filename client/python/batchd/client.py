@@ -6,26 +6,23 @@ of any language (``batchd.Worker`` in Python). Thread-safe: gRPC channels and st
 from several threads.
 """
 
-import os
-import random
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar
 
 import grpc
 
-from batchd._proto import (batch_pb2, batch_service_pb2, batch_service_pb2_grpc,
-                           cache_service_pb2, cache_service_pb2_grpc, limit_service_pb2,
+from batchd._proto import (batch_service_pb2, batch_service_pb2_grpc, cache_service_pb2_grpc,
                            limit_service_pb2_grpc)
-from batchd.channel import Connection, channel_options, resolve_target
+from batchd.channel import Connection
 from batchd.convert import (LocalResults, progress_from_proto, result_from_proto,
                             summary_from_proto)
-from batchd.errors import FailedPreconditionError, from_rpc_error
-from batchd.limits import Limit, LimitStatus, Rate, limit_message, status_from_proto
+from batchd.errors import from_rpc_error
+from batchd.limits import LimitStatus, Rate
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
                            ExecutionPlan, ExecutorInfo, LimitUses)
-from batchd.options import (LOAD_BALANCERS, TASK_STATES, batch_options, canonical_name,
-                            check_tasks, graph_messages, labels_map, task_message)
-from batchd.values import to_value
+from batchd import rpcs
+
+T = TypeVar("T")
 
 class ResultStream:
     """The results of a batch as they become final, in its aggregation order.
@@ -160,22 +157,17 @@ class Client:
         `queue_timeout_ms` bounds how long a ready task waits for its limits.
         An `open` batch stays unfinished once its tasks are final, so ``add_tasks`` can add
         more, until ``close_batch`` (or ``add_tasks(..., close=True)``, or `close_after_idle_ms`
-        with every task final and nothing added).
+        with every task final and nothing added). The same `request_id` submits once.
         """
-        request = batch_service_pb2.SubmitBatchRequest(
-            request_id=request_id,
-            tasks=self._task_messages(tasks, executor),
-            options=batch_options(
-                max_concurrent=max_concurrent, timeout_ms=timeout_ms, retry_policy=retry_policy,
-                aggregation_strategy=aggregation_strategy, load_balancer=load_balancer,
-                on_dependency_failure=on_dependency_failure, wait_for_workers=wait_for_workers,
-                max_retries=max_retries, retry_delay_ms=retry_delay_ms,
-                default_limits=default_limits, allow_unknown_limits=allow_unknown_limits,
-                queue_timeout_ms=queue_timeout_ms, open=open,
-                close_after_idle_ms=close_after_idle_ms),
-            labels=labels_map(labels),
-        )
-        return self.submit_request(request)
+        return self._run(rpcs.submit(
+            tasks, executor, labels=labels, request_id=request_id,
+            max_concurrent=max_concurrent, timeout_ms=timeout_ms, retry_policy=retry_policy,
+            aggregation_strategy=aggregation_strategy, load_balancer=load_balancer,
+            on_dependency_failure=on_dependency_failure, wait_for_workers=wait_for_workers,
+            max_retries=max_retries, retry_delay_ms=retry_delay_ms,
+            default_limits=default_limits, allow_unknown_limits=allow_unknown_limits,
+            queue_timeout_ms=queue_timeout_ms, open=open,
+            close_after_idle_ms=close_after_idle_ms))
 
     def add_tasks(self, batch_id: str, tasks: Sequence[BatchTask], *,
                   executor: Optional[str] = None, close: bool = False,
@@ -185,33 +177,20 @@ class Client:
         with the daemon's message, e.g. a duplicate id or a cycle) and added whole or not at all;
         the same `request_id` adds it once. With `close` the batch is closed after. Returns how
         many tasks the batch has now."""
-        request = batch_service_pb2.AddTasksRequest(
-            batch_id=batch_id, tasks=self._task_messages(tasks, executor), close=close,
-            request_id=request_id)
-        return self._unary(self._stub.AddTasks, request).total_tasks
+        return self._run(rpcs.add_tasks(batch_id, tasks, executor, close, request_id))
 
     def close_batch(self, batch_id: str) -> BatchProgress:
         """Closes an open batch: it finishes once its tasks are final."""
-        request = batch_service_pb2.CloseBatchRequest(batch_id=batch_id)
-        return progress_from_proto(self._unary(self._stub.CloseBatch, request).progress)
+        return self._run(rpcs.close_batch(batch_id))
 
     def submit_request(self, request: batch_service_pb2.SubmitBatchRequest) -> str:
         """SubmitBatch with a prepared request; the batch id."""
-        return self._unary(self._stub.SubmitBatch, request).batch_id
+        return self._run(rpcs.submit_request(request))
 
     def process(self, tasks: Sequence[BatchTask], *, executor: Optional[str] = None,
                 **options: Any) -> BatchProcessSummary:
         """Submits a batch and waits for its summary (ProcessBatch). Same arguments as submit."""
-        labels = options.pop("labels", None)
-        request_id = options.pop("request_id", "")
-        request = batch_service_pb2.ProcessBatchRequest(
-            request_id=request_id,
-            tasks=self._task_messages(tasks, executor),
-            options=batch_options(**options),
-            labels=labels_map(labels),
-        )
-        response = self._unary(self._stub.ProcessBatch, request, timeout=None)
-        return summary_from_proto(response.summary)
+        return self._run(rpcs.process(tasks, executor, **options))
 
     # -- following ----------------------------------------------------------------------------
 
@@ -220,7 +199,8 @@ class Client:
         """The batch's results as they become final, then its summary (see ResultStream)."""
         request = batch_service_pb2.StreamResultsRequest(
             batch_id=batch_id, after_sequence=after_sequence)
-        return ResultStream(self._stub.StreamResults(request, metadata=self._metadata), local_results)
+        return ResultStream(self._stub.StreamResults(request, metadata=self._metadata),
+                            local_results)
 
     def stream_task_output(self, batch_id: str, task_id: str,
                            after_offset: int = 0) -> "TaskOutputStream":
@@ -243,29 +223,22 @@ class Client:
             raise from_rpc_error(error) from error
 
     def progress(self, batch_id: str) -> BatchProgress:
-        request = batch_service_pb2.GetProgressRequest(batch_id=batch_id)
-        return progress_from_proto(self._unary(self._stub.GetProgress, request).progress)
+        return self._run(rpcs.progress(batch_id))
 
     def get(self, batch_id: str) -> BatchProcessSummary:
         """The batch's summary so far, with the results that are final."""
-        request = batch_service_pb2.GetBatchRequest(batch_id=batch_id)
-        return summary_from_proto(self._unary(self._stub.GetBatch, request).summary)
+        return self._run(rpcs.get(batch_id))
 
     def list(self, limit: int = 0) -> List[BatchProgress]:
         """Batches the daemon knows, newest first (at most `limit`; 0 = all)."""
-        request = batch_service_pb2.ListBatchesRequest(limit=limit)
-        return [progress_from_proto(p) for p in self._unary(self._stub.ListBatches, request).batches]
+        return self._run(rpcs.list_batches(limit))
 
     def cancel_task(self, batch_id: str, task_id: str, reason: str = "", *,
                     timeout: Optional[float] = None) -> BatchResult:
         """Cancels one task (a running attempt is stopped, a pending one never starts; its
         dependents follow the batch's on_dependency_failure); its CANCELLED result. LookupError
         for an unknown task, FailedPreconditionError for one that already finished."""
-        request = batch_service_pb2.CancelTaskRequest(batch_id=batch_id, task_id=task_id,
-                                                      reason=reason)
-        response = self._unary(self._stub.CancelTask, request,
-                               timeout=self.timeout if timeout is None else timeout)
-        return result_from_proto(response.result)
+        return self._run(rpcs.cancel_task(batch_id, task_id, reason, timeout))
 
     def complete_task(self, batch_id: str, task_id: str, output: Any = None, *,
                       error: Optional[str] = None, non_retryable: bool = False,
@@ -273,36 +246,19 @@ class Client:
         """Completes a task of executor "external" (an approval, an outside system's answer):
         it succeeds with `output`, or its attempt fails with `error` (retried as its policy says
         unless `non_retryable`). `token` is its attempt's (``progress().awaiting_completion``);
-        without one it is looked up there. Returns the task's new state ("SUCCEEDED", "FAILED"
-        or "RETRY_WAIT"). PermissionError for a wrong token; FailedPreconditionError
+        without one it is looked up there. Returns the task's new state ("succeeded", "failed"
+        or "retry_wait"). PermissionError for a wrong token; FailedPreconditionError
         when the task is not external, not running, or already completed."""
         if token is None:
-            progress = self.progress(batch_id)
-            token = next((a.token for a in progress.awaiting_completion
-                          if a.task_id == task_id), None)
-            if token is None:
-                raise FailedPreconditionError(
-                    f"task '{task_id}' of batch {batch_id} is not waiting for completion "
-                    "(or is not among the first 100 that are: pass token=)")
-        request = batch_service_pb2.CompleteTaskRequest(batch_id=batch_id, task_id=task_id,
-                                                        token=token)
-        if error is not None:
-            request.error = error
-            request.non_retryable = non_retryable
-        else:
-            request.output.CopyFrom(to_value(output))
-        response = self._unary(self._stub.CompleteTask, request,
-                               timeout=self.timeout if timeout is None else timeout)
-        return TASK_STATES.get(response.state, "")
+            token = rpcs.awaiting_token(self.progress(batch_id), batch_id, task_id)
+        return self._run(rpcs.complete_task(batch_id, task_id, token, output, error,
+                                            non_retryable, timeout))
 
     def cancel(self, batch_id: str, reason: str = "", *,
                timeout: Optional[float] = None) -> BatchProgress:
         """Cancels the batch's unfinished tasks; its progress afterwards. `timeout` (seconds)
         overrides the client's."""
-        request = batch_service_pb2.CancelBatchRequest(batch_id=batch_id, reason=reason)
-        response = self._unary(self._stub.CancelBatch, request,
-                               timeout=self.timeout if timeout is None else timeout)
-        return progress_from_proto(response.progress)
+        return self._run(rpcs.cancel(batch_id, reason, timeout))
 
     # -- shared limits (LimitService) ---------------------------------------------------------
 
@@ -313,20 +269,16 @@ class Client:
         every batch naming the key share it; tasks waiting on it are reconsidered at once.
         The daemon journals it (it survives a restart). ValueError (InvalidArgumentError)
         when the daemon refuses it, e.g. with neither max_in_flight nor a rate."""
-        limit = Limit(key, max_in_flight=max_in_flight, rates=list(rates or []),
-                      units_header=units_header)
-        request = limit_service_pb2.SetLimitRequest(limit=limit_message(limit))
-        return status_from_proto(self._unary(self._limits.SetLimit, request).status)
+        return self._run(rpcs.set_limit(key, max_in_flight, rates, units_header))
 
     def limits(self) -> List[LimitStatus]:
         """Every configured limit with its live state, by key."""
-        response = self._unary(self._limits.ListLimits, limit_service_pb2.ListLimitsRequest())
-        return [status_from_proto(status) for status in response.limits]
+        return self._run(rpcs.limits())
 
     def delete_limit(self, key: str) -> None:
         """Removes the limit `key` (its waiting tasks start, no longer limited); LookupError
         (NotFoundError) when it is not configured."""
-        self._unary(self._limits.DeleteLimit, limit_service_pb2.DeleteLimitRequest(key=key))
+        self._run(rpcs.delete_limit(key))
 
     # -- the result cache (CacheService) ------------------------------------------------------
 
@@ -334,34 +286,19 @@ class Client:
                          everything: bool = False) -> int:
         """Drops cached results: the entry of your `key` in `namespace`, every entry of
         `namespace` (no key), or all of them (`everything`). Returns how many went."""
-        if everything and key is not None:
-            raise ValueError("invalidate_cache: give a key or everything, not both")
-        request = cache_service_pb2.InvalidateCacheRequest(namespace=namespace)
-        if everything:
-            request.all = True
-        elif key is not None:
-            request.key = key
-        else:
-            request.whole_namespace = True
-        return int(self._unary(self._cache.InvalidateCache, request).removed)
+        return self._run(rpcs.invalidate_cache(key, namespace, everything))
 
     def cache_stats(self) -> Dict[str, int]:
         """The cache's counters: hits, misses, single_flight_joins, stored, too_large,
         evictions, expirations, invalidations, entries, bytes, max_bytes, flights."""
-        stats = self._unary(self._cache.GetCacheStats,
-                            cache_service_pb2.GetCacheStatsRequest()).stats
-        return {f.name: int(getattr(stats, f.name)) for f in stats.DESCRIPTOR.fields}
+        return self._run(rpcs.cache_stats())
 
     # -- dry runs and the daemon --------------------------------------------------------------
 
     def resolve(self, tasks: Sequence[BatchTask]) -> ExecutionPlan:
         """Validates the graph (ValueError on a cycle or unknown dependency); its execution
         layers and critical path."""
-        request = batch_service_pb2.ResolveExecutionOrderRequest(
-            tasks=graph_messages(check_tasks(tasks)))
-        response = self._unary(self._stub.ResolveExecutionOrder, request)
-        return ExecutionPlan(layers=[list(layer.task_ids) for layer in response.layers],
-                             critical_path=list(response.critical_path))
+        return self._run(rpcs.resolve(tasks))
 
     def resolve_execution_order(self, tasks: Sequence[BatchTask]) -> List[List[str]]:
         return self.resolve(tasks).layers
@@ -370,21 +307,10 @@ class Client:
                      strategy: str = "least_loaded", seed: Optional[int] = None) -> List[List[str]]:
         """How the load balancer `strategy` spreads the tasks over `workers` equal workers:
         one list of task ids per worker. "random" is reproducible with `seed`."""
-        if workers <= 0:
-            raise ValueError("Number of workers must be greater than 0")
-        name = canonical_name("load balancer", strategy, LOAD_BALANCERS)
-        request = batch_service_pb2.AssignTasksRequest(
-            tasks=graph_messages(check_tasks(tasks)),
-            workers=workers,
-            strategy=LOAD_BALANCERS[name],
-            seed=random.getrandbits(64) if seed is None else seed,
-        )
-        response = self._unary(self._stub.AssignTasks, request)
-        return [list(worker.task_ids) for worker in response.assignments]
+        return self._run(rpcs.assign_tasks(tasks, workers, strategy, seed))
 
     def executors(self) -> List[ExecutorInfo]:
-        response = self._unary(self._stub.ListExecutors, batch_service_pb2.ListExecutorsRequest())
-        return [ExecutorInfo(e.name, e.kind, e.workers, e.capacity) for e in response.executors]
+        return self._run(rpcs.executors())
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -404,24 +330,12 @@ class Client:
 
     # -- internals ----------------------------------------------------------------------------
 
-    _DEFAULT = object()
-
-    def _unary(self, method: Any, request: Any, timeout: Any = _DEFAULT) -> Any:
+    def _run(self, rpc: "rpcs.Rpc[T]") -> T:
+        stub = {rpcs.BATCH: self._stub, rpcs.LIMITS: self._limits, rpcs.CACHE: self._cache}
+        timeout = self.timeout if rpc.timeout is rpcs.CLIENT_TIMEOUT else rpc.timeout
         try:
-            return method(request, metadata=self._metadata,
-                          timeout=self.timeout if timeout is Client._DEFAULT else timeout)
+            response = getattr(stub[rpc.service], rpc.method)(
+                rpc.request, metadata=self._metadata, timeout=timeout)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
-
-    @staticmethod
-    def _task_messages(tasks: Sequence[BatchTask],
-                       executor: Optional[str]) -> List[batch_pb2.Task]:
-        out = []
-        for task in check_tasks(tasks):
-            try:
-                value = to_value(task.task_data)
-            except TypeError as error:
-                raise TypeError(f"task {task.task_id!r}: task_data must be JSON-representable "
-                                f"to be a daemon executor's input ({error})") from None
-            out.append(task_message(task, task.executor or executor or "", value))
-        return out
+        return rpc.convert(response)
