@@ -43,7 +43,7 @@ merge_batch_summaries_py = merge_batch_summaries
 calculate_optimal_batch_size_py = calculate_optimal_batch_size
 estimate_batch_duration_py = estimate_batch_duration
 
-__version__ = "0.1.0"
+from batchd._version import __version__  # noqa: E402
 
 __all__ = [
     "BatchProcessor",

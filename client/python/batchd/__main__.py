@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import batchd
 
@@ -47,11 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands.add_parser("executors", help="list the daemon's executors")
     batches = commands.add_parser("list", help="list batches, newest first")
     batches.add_argument("--limit", type=int, default=20, help="at most this many (0 = all)")
-    worker = commands.add_parser(
+    worker_command = commands.add_parser(
         "worker", help="run a batchd.Worker defined in a Python file or module")
-    worker.add_argument("spec", metavar="FILE.py[:NAME]|MODULE[:NAME]",
+    worker_command.add_argument("spec", metavar="FILE.py[:NAME]|MODULE[:NAME]",
                         help="where the Worker is; NAME defaults to `worker`")
-    worker.add_argument("-v", "--verbose", action="store_true", help="log connection events")
+    worker_command.add_argument("-v", "--verbose", action="store_true", help="log connection events")
     args = parser.parse_args(argv)
 
     if args.addr:
@@ -84,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 

@@ -5,16 +5,18 @@ which must be on ``sys.path`` next to ``client/python``; ``batchd/__init__.py`` 
 package path so ``batchd.v1`` is found there.
 """
 
+from typing import Any
+
 try:
     from batchd.v1 import batch_pb2
     from batchd.v1 import batch_service_pb2
-    from batchd.v1 import batch_service_pb2_grpc
+    from batchd.v1 import batch_service_pb2_grpc as _batch_service_pb2_grpc
     from batchd.v1 import cache_service_pb2
-    from batchd.v1 import cache_service_pb2_grpc
+    from batchd.v1 import cache_service_pb2_grpc as _cache_service_pb2_grpc
     from batchd.v1 import limit_service_pb2
-    from batchd.v1 import limit_service_pb2_grpc
+    from batchd.v1 import limit_service_pb2_grpc as _limit_service_pb2_grpc
     from batchd.v1 import worker_service_pb2
-    from batchd.v1 import worker_service_pb2_grpc
+    from batchd.v1 import worker_service_pb2_grpc as _worker_service_pb2_grpc
     from google.protobuf import struct_pb2
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -24,6 +26,12 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "<build>/python on PYTHONPATH next to client/python; the Debian packages "
         "python3-grpcio and python3-protobuf must be installed (deploy/install-deps.sh)."
     ) from error
+
+# protoc makes no type stubs for the service modules: their stubs are untyped (Any).
+batch_service_pb2_grpc: Any = _batch_service_pb2_grpc
+cache_service_pb2_grpc: Any = _cache_service_pb2_grpc
+limit_service_pb2_grpc: Any = _limit_service_pb2_grpc
+worker_service_pb2_grpc: Any = _worker_service_pb2_grpc
 
 __all__ = [
     "batch_pb2",

@@ -23,7 +23,8 @@ def limit_uses(uses: Optional[LimitUses], owner: str) -> List[Tuple[str, int]]:
         raise TypeError(f"{owner}: limits must be a list of keys or (key, units) pairs, or a "
                         f"dict {{key: units}}, not the string {uses!r}")
     try:
-        items = list(uses.items()) if isinstance(uses, Mapping) else list(uses)
+        items: List[Any] = (list(uses.items()) if isinstance(uses, Mapping)
+                            else list(uses))
     except TypeError:
         raise TypeError(f"{owner}: limits must be a list of keys or (key, units) pairs, or a "
                         f"dict {{key: units}} (got {type(uses).__name__})") from None

@@ -13,17 +13,17 @@ from batchd._proto import batch_pb2, limit_service_pb2, struct_pb2
 from batchd.models import BatchTask, LimitUses, limit_uses
 
 
-def _design_names(enum: Any, prefix: str) -> Dict[str, int]:
+def _design_names(enum: Any, prefix: str) -> Dict[str, Any]:
     """{design name: number} of a generated batchd.v1 enum: each value's name without `prefix`,
     in lower case ("RETRY_KIND_EXPONENTIAL" -> "exponential"). UNSPECIFIED (0) has none: in a
     request it means the daemon's default, and answers never carry it."""
     return {name[len(prefix):].lower(): number for name, number in enum.items() if number != 0}
 
 
-RETRY_POLICIES: Dict[str, int] = _design_names(batch_pb2.RetryKind, "RETRY_KIND_")
-AGGREGATION_STRATEGIES: Dict[str, int] = _design_names(batch_pb2.Aggregation, "AGGREGATION_")
-LOAD_BALANCERS: Dict[str, int] = _design_names(batch_pb2.LoadBalancer, "LOAD_BALANCER_")
-DEPENDENCY_FAILURE: Dict[str, int] = _design_names(batch_pb2.DependencyFailure,
+RETRY_POLICIES: Dict[str, Any] = _design_names(batch_pb2.RetryKind, "RETRY_KIND_")
+AGGREGATION_STRATEGIES: Dict[str, Any] = _design_names(batch_pb2.Aggregation, "AGGREGATION_")
+LOAD_BALANCERS: Dict[str, Any] = _design_names(batch_pb2.LoadBalancer, "LOAD_BALANCER_")
+DEPENDENCY_FAILURE: Dict[str, Any] = _design_names(batch_pb2.DependencyFailure,
                                                    "DEPENDENCY_FAILURE_")
 RATE_MEASURES: Dict[str, int] = _design_names(limit_service_pb2.RateMeasure, "RATE_MEASURE_")
 

@@ -19,8 +19,9 @@ import weakref
 from contextlib import contextmanager
 from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple)
 
-from batchd._proto import batch_service_pb2, worker_service_pb2
-from batchd.calls import CallPool, CallRunner, Reply, check_sync_executor, task_dict
+from batchd._proto import batch_pb2, batch_service_pb2, worker_service_pb2
+from batchd.call_pool import CallPool
+from batchd.calls import CallRunner, Reply, check_sync_executor, task_dict
 from batchd.channel import Connection
 from batchd.client import Client
 from batchd.convert import progress_from_summary
@@ -411,7 +412,7 @@ class BatchProcessor:
             raise BatchdError(f"the result stream of batch {batch_id} ended without a summary")
         return stream.summary
 
-    def _options(self):
+    def _options(self) -> batch_pb2.BatchOptions:
         return batch_options(
             max_concurrent=self._max_concurrent, timeout_ms=self._timeout_ms,
             retry_policy=self._retry_policy, aggregation_strategy=self._aggregation,

@@ -61,7 +61,7 @@ def _or_client(timeout: Optional[float]) -> Any:
 # -- batches ------------------------------------------------------------------------------------
 
 def submit_request(request: batch_service_pb2.SubmitBatchRequest) -> Rpc[str]:
-    return Rpc(BATCH, "SubmitBatch", request, lambda response: response.batch_id)
+    return Rpc(BATCH, "SubmitBatch", request, lambda response: str(response.batch_id))
 
 
 def submit(tasks: Sequence[BatchTask], executor: Optional[str] = None, *,

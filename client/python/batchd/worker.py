@@ -22,7 +22,8 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
 from batchd._proto import struct_pb2, worker_service_pb2
-from batchd.calls import (CallPool, CallRunner, Reply, Spawner, check_sync_executor,
+from batchd.call_pool import CallPool
+from batchd.calls import (CallRunner, Reply, Spawner, check_sync_executor,
                           task_dict)
 from batchd.channel import Connection
 from batchd.client import Client

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import (Callable, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple,
+from typing import (Callable, Deque, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple,
                     Union)
 
 import grpc
@@ -271,9 +271,10 @@ class WorkerSession:
         `timeout`) for the session thread. Idempotent."""
         with self._cond:
             self._stopping = True
-            closing = self._outbox is not None and self._registered
-            if closing:
-                self._outbox.request_close()
+            outbox = self._outbox
+            closing = outbox is not None and self._registered
+            if outbox is not None and closing:
+                outbox.request_close()
             call, thread = self._call, self._thread
             self._cond.notify_all()
         if call is not None and not closing:
@@ -375,7 +376,8 @@ class WorkerSession:
             self._cond.notify_all()
         _log.debug("worker '%s' registered as %s", self.name, registered.worker_id)
 
-    def _requests(self, outbox: _Outbox, answered: threading.Event):
+    def _requests(self, outbox: _Outbox,
+                  answered: threading.Event) -> Iterator[worker_service_pb2.ConnectRequest]:
         """The request stream (consumed by a gRPC thread): the registration, then outcomes,
         acks and heartbeats; it ends (WritesDone) once a requested close is flushed."""
         yield self._registration
