@@ -147,3 +147,17 @@ def python_env(address: str) -> dict:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("PYTHONPATH", os.pathsep.join(sys.path))
     return env
+
+
+ASYNC_TEST_TIMEOUT_S = 60.0
+
+
+def run_async(main):
+    """Runs the coroutine function `main` on a fresh event loop, bounded by
+    ASYNC_TEST_TIMEOUT_S: async tests are plain functions (no pytest plugin needed)."""
+    import asyncio
+
+    async def bounded():
+        return await asyncio.wait_for(main(), ASYNC_TEST_TIMEOUT_S)
+
+    return asyncio.run(bounded())

@@ -6,23 +6,14 @@ Async tests are plain functions running their coroutine with asyncio.run (no plu
 """
 
 import asyncio
-from typing import Any, Awaitable, Callable
 
 import pytest
 
 import batchd
 from batchd import BatchTask, Rate
 from batchd.aio import AsyncClient
-from conftest import DAEMON_FLAGS, Daemon, batchd_binary
+from conftest import DAEMON_FLAGS, Daemon, batchd_binary, run_async as run
 
-TEST_TIMEOUT_S = 60.0
-
-
-def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(main(), TEST_TIMEOUT_S)
-
-    return asyncio.run(bounded())
 
 
 def test_submit_stream_results_watch_and_get(address):

@@ -7,22 +7,14 @@ Async tests are plain functions running their coroutine with asyncio.run (no plu
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable
 
 import pytest
 
 import batchd
 from batchd import BatchTask
+from conftest import run_async as run
 from batchd.aio import AsyncBatchProcessor
 
-TEST_TIMEOUT_S = 60.0
-
-
-def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(main(), TEST_TIMEOUT_S)
-
-    return asyncio.run(bounded())
 
 
 class Box:

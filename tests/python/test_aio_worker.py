@@ -9,7 +9,7 @@ import asyncio
 import threading
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -17,19 +17,10 @@ import batchd
 import batchd.aio
 from batchd import BatchTask
 from batchd.aio import AsyncClient, AsyncWorker
-
-TEST_TIMEOUT_S = 60.0
-
+from conftest import run_async as run
 
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(main(), TEST_TIMEOUT_S)
-
-    return asyncio.run(bounded())
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> None:
