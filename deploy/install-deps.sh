@@ -12,7 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-pytest
   python3-venv python3-setuptools python3-wheel python3-pip  # client/python: pip install, pip wheel
-  python3-mypy  # tests/python/test_packaging.py: mypy --strict on the installed package
+  python3-mypy  # tests/lint/python_mypy.sh (mypy --strict on client/python), test_packaging.py
+  python3-pytest-asyncio  # async def tests for batchd.aio (tests/python)
   procps
   openssl  # tests (security, https) and bench/https_daemon.py make their TLS certificates with it
   # bench/run.sh: the peers (Celery 5 + Redis, Dask distributed), the shell tools compared with

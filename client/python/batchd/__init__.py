@@ -13,11 +13,16 @@ progress, watch, cancel, get, list; shared limits with set_limit, limits, delete
 ``Worker`` (serve named executors to batches submitted from any language). See client/python/README.md and ``python3 -m batchd --help``.
 """
 
+import os.path
 import pkgutil
 
-# The generated stubs (batchd.v1.*_pb2) live in the build tree, in a `batchd` directory of
-# their own on sys.path: let this package span both.
-__path__ = pkgutil.extend_path(__path__, __name__)
+# Where the generated stubs (batchd.v1.*_pb2) are. Installed (pip install ./client/python, or
+# the wheel): built into this directory's v1/, and the package path is left alone, so no other
+# `batchd` directory on sys.path (one in the current directory, say) can join the package. In the
+# source tree (PYTHONPATH=client/python:<build>/python, as ctest runs the tests) they are in the
+# build tree, in a `batchd` directory of their own: let this package span both.
+if not os.path.isdir(os.path.join(os.path.dirname(__file__), "v1")):
+    __path__ = pkgutil.extend_path(__path__, __name__)
 
 from batchd.batching import (calculate_optimal_batch_size, create_task_batches,  # noqa: E402
                              estimate_batch_duration, merge_batch_summaries)
@@ -43,7 +48,7 @@ merge_batch_summaries_py = merge_batch_summaries
 calculate_optimal_batch_size_py = calculate_optimal_batch_size
 estimate_batch_duration_py = estimate_batch_duration
 
-from batchd._version import __version__  # noqa: E402
+from batchd._version import __version__ as __version__  # noqa: E402
 
 __all__ = [
     "BatchProcessor",
