@@ -15,6 +15,7 @@ packages=(
   python3-mypy  # tests/lint/python_mypy.sh (mypy --strict on client/python), test_packaging.py
   python3-pytest-asyncio  # async def tests for batchd.aio (tests/python)
   procps
+  curl  # tests/integration/http_api: the HTTP API driven the way the README's one-liners are
   openssl  # tests (security, https) and bench/https_daemon.py make their TLS certificates with it
   # bench/run.sh: the peers (Celery 5 + Redis, Dask distributed), the shell tools compared with
   # the shell executor, plots; perf for profiling the hot paths the benchmarks point at.
@@ -26,6 +27,7 @@ packages=(
   # corpus replays include.
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   clang-format-14  # tests/lint/clang_format.sh
+  chromium chromium-driver python3-selenium  # tests/browser and bench/dashboard_page.py: the dashboard in headless Chromium
 )
 
 missing=()

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/cpp/batch_file.h"
 #include "client/format/listing_format.h"
@@ -21,6 +23,15 @@ namespace v1 = batchd::v1;
 constexpr int kProgressTextWidth = 56;
 constexpr int kMinBarWidth = 10;
 constexpr int kMaxBarWidth = 40;
+
+// A --state naming no state of `kind` is a usage error (exit 2), found before any call.
+int UnknownState(const CommandContext& context, const std::string& name, absl::string_view kind) {
+  context.err << "batchctl: unknown " << kind << " state '" << name << "' for --state (e.g. "
+              << (kind == "batch" ? "running, succeeded, failed"
+                                  : "pending, running, retry_wait, failed")
+              << ")\n";
+  return kExitUsage;
+}
 
 bool AnyTaskFailed(const v1::BatchSummary& summary) {
   return summary.failed_count() > 0 ||
@@ -301,11 +312,42 @@ int CompleteCommand(const CommandContext& context) {
 }
 
 int ListCommand(const CommandContext& context) {
+  v1::ListBatchesRequest request;
+  for (const std::string& name : context.command_line.states) {
+    const std::optional<v1::BatchState> state = ParseBatchStateName(name);
+    if (!state.has_value()) return UnknownState(context, name, "batch");
+    request.add_states(*state);
+  }
+  request.set_label_selector(context.command_line.selector);
+  request.set_page_size(context.command_line.page_size.value_or(0));
+  request.set_page_token(context.command_line.page_token);
   v1::ListBatchesResponse response;
-  if (grpc::Status status = context.client.ListBatches({}, &response); !status.ok()) {
+  if (grpc::Status status = context.client.ListBatches(request, &response); !status.ok()) {
     return ReportRpcError(context, status);
   }
-  context.out << FormatBatchList(response);
+  context.out << FormatBatchList(response)
+              << FormatNextPage(response.batches_size(), response.total_size(),
+                                response.next_page_token());
+  return kExitOk;
+}
+
+int TasksCommand(const CommandContext& context) {
+  v1::ListTasksRequest request;
+  request.set_batch_id(context.command_line.args[0]);
+  for (const std::string& name : context.command_line.states) {
+    const std::optional<v1::TaskState> state = ParseTaskStateName(name);
+    if (!state.has_value()) return UnknownState(context, name, "task");
+    request.add_states(*state);
+  }
+  request.set_page_size(context.command_line.page_size.value_or(0));
+  request.set_page_token(context.command_line.page_token);
+  v1::ListTasksResponse response;
+  if (grpc::Status status = context.client.ListTasks(request, &response); !status.ok()) {
+    return ReportRpcError(context, status);
+  }
+  context.out << FormatTaskList(response)
+              << FormatNextPage(response.tasks_size(), response.total_size(),
+                                response.next_page_token());
   return kExitOk;
 }
 

@@ -1,5 +1,5 @@
 // batchctl commands that run and follow batches: run, submit, status, results, cancel,
-// cancel-task, complete, list.
+// cancel-task, complete, list, tasks.
 // Each returns the process exit code. Not thread-safe (see CommandContext).
 #pragma once
 
@@ -24,6 +24,9 @@ int CancelTaskCommand(const CommandContext& context);
 int AddCommand(const CommandContext& context);
 int CloseCommand(const CommandContext& context);
 int CompleteCommand(const CommandContext& context);
+// ListBatches with --state (repeatable), --selector, --page-size, --page-token.
 int ListCommand(const CommandContext& context);
+// ListTasks of batch ID with --state (repeatable), --page-size, --page-token.
+int TasksCommand(const CommandContext& context);
 
 }  // namespace batchd::client

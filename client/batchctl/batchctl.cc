@@ -43,7 +43,10 @@ Commands:
   complete ID TASK (--output JSON | --error TEXT [--non-retryable]) [--token T]
                              complete a task of executor "external" (e.g. an approval);
                              the token defaults to the one `status` shows
-  list                       list batches, newest first
+  list [--state S]... [--selector SEL] [--page-size N] [--page-token T]
+                             list batches, newest first; SEL: env=prod,team!=web,gpu,!legacy
+  tasks ID [--state S]... [--page-size N] [--page-token T]
+                             list a batch's tasks: state, layer, why each one waits
   layers FILE                show a batch's execution layers and critical path (dry run)
   executors                  list the daemon's executors
   limits list                list the shared limits: in flight, waiting, rates, throttled
@@ -97,7 +100,16 @@ std::vector<Command> Commands() {
       {{"cancel-task", "cancel-task ID TASK [--reason TEXT]", 2, {"reason"}}, CancelTaskCommand},
       {{"complete", kCompleteUsage, 2, {"token", "output", "error", "non-retryable"}},
        CompleteCommand},
-      {{"list", "list", 0, {}}, ListCommand},
+      {{"list",
+        "list [--state S]... [--selector SEL] [--page-size N] [--page-token T]",
+        0,
+        {"state", "selector", "page-size", "page-token"}},
+       ListCommand},
+      {{"tasks",
+        "tasks ID [--state S]... [--page-size N] [--page-token T]",
+        1,
+        {"state", "page-size", "page-token"}},
+       TasksCommand},
       {{"layers", "layers FILE", 1, {}}, LayersCommand},
       {{"executors", "executors", 0, {}}, ExecutorsCommand},
       {{"health", "health", 0, {}}, HealthCommand},

@@ -18,7 +18,7 @@ struct FlagSpec {
   bool global;
 };
 
-constexpr std::array<FlagSpec, 27> kFlags = {{
+constexpr std::array<FlagSpec, 31> kFlags = {{
     {"addr", true, true},
     {"timeout", true, true},
     {"token-file", true, true},
@@ -46,6 +46,10 @@ constexpr std::array<FlagSpec, 27> kFlags = {{
     {"non-retryable", false, false},
     {"close", false, false},
     {"follow-output", true, false},
+    {"state", true, false},
+    {"selector", true, false},
+    {"page-size", true, false},
+    {"page-token", true, false},
 }};
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -93,6 +97,28 @@ absl::Status ApplyLimitFlag(absl::string_view name, const std::string& value, Co
   } else if (name == "units-header") {
     if (value.empty()) return absl::InvalidArgumentError("--units-header must not be empty");
     out.units_header = value;
+  }
+  return absl::OkStatus();
+}
+
+// --state, --selector, --page-size, --page-token (states and tokens are checked by their command
+// and the daemon).
+absl::Status ApplyListingFlag(absl::string_view name, const std::string& value, CommandLine& out) {
+  if (name == "state") {
+    if (value.empty()) return absl::InvalidArgumentError("--state names a state");
+    out.states.push_back(value);
+  } else if (name == "selector") {
+    out.selector = value;
+  } else if (name == "page-size") {
+    uint32_t page_size = 0;
+    if (!absl::SimpleAtoi(value, &page_size) || page_size == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --page-size '", value, "' (a positive integer)"));
+    }
+    out.page_size = page_size;
+  } else if (name == "page-token") {
+    if (value.empty()) return absl::InvalidArgumentError("--page-token must not be empty");
+    out.page_token = value;
   }
   return absl::OkStatus();
 }
@@ -147,6 +173,9 @@ absl::Status ApplyFlag(const FlagSpec& flag, const std::string& value, CommandLi
   } else if (flag.name == "follow-output") {
     if (value.empty()) return absl::InvalidArgumentError("--follow-output names a task");
     out.follow_output = value;
+  } else if (flag.name == "state" || flag.name == "selector" || flag.name == "page-size" ||
+             flag.name == "page-token") {
+    RETURN_IF_ERROR(ApplyListingFlag(flag.name, value, out));
   } else if (flag.name == "max-in-flight" || flag.name == "rate" || flag.name == "units-header") {
     RETURN_IF_ERROR(ApplyLimitFlag(flag.name, value, out));
   } else {

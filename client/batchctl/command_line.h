@@ -53,6 +53,11 @@ struct CommandLine {
   bool non_retryable = false;         // --non-retryable
   bool close = false;                 // `batchctl add`'s --close
   std::string follow_output;          // `batchctl results`' --follow-output TASK
+  // `batchctl list` and `batchctl tasks`' filters and paging.
+  std::vector<std::string> states;    // --state, repeatable, as given (see state_names.h)
+  std::string selector;               // --selector (a label selector, `list` only)
+  std::optional<uint32_t> page_size;  // --page-size, positive
+  std::string page_token;             // --page-token (a next_page_token)
   // How many of `args` came before "--", when it was given.
   std::optional<size_t> args_before_double_dash;
 };

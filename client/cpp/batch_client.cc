@@ -116,6 +116,11 @@ grpc::Status BatchClient::ListBatches(const v1::ListBatchesRequest& request,
   return CallUnary(*batch_stub_, &BatchStub::ListBatches, request, response, timeouts_.unary);
 }
 
+grpc::Status BatchClient::ListTasks(const v1::ListTasksRequest& request,
+                                    v1::ListTasksResponse* response) const {
+  return CallUnary(*batch_stub_, &BatchStub::ListTasks, request, response, timeouts_.unary);
+}
+
 grpc::Status BatchClient::CancelBatch(const v1::CancelBatchRequest& request,
                                       v1::CancelBatchResponse* response) const {
   return CallUnary(*batch_stub_, &BatchStub::CancelBatch, request, response, timeouts_.unary);

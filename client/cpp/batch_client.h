@@ -52,6 +52,8 @@ class BatchClient {
                         batchd::v1::GetBatchResponse* response) const;
   grpc::Status ListBatches(const batchd::v1::ListBatchesRequest& request,
                            batchd::v1::ListBatchesResponse* response) const;
+  grpc::Status ListTasks(const batchd::v1::ListTasksRequest& request,
+                         batchd::v1::ListTasksResponse* response) const;
   grpc::Status CancelBatch(const batchd::v1::CancelBatchRequest& request,
                            batchd::v1::CancelBatchResponse* response) const;
   grpc::Status AddTasks(const batchd::v1::AddTasksRequest& request,

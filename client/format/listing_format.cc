@@ -33,6 +33,25 @@ std::string FormatBatchList(const v1::ListBatchesResponse& response) {
   return table.Render();
 }
 
+std::string FormatTaskList(const v1::ListTasksResponse& response) {
+  using Align = TextTable::Align;
+  TextTable table(
+      {"TASK", "STATE", "LAYER", "RETRIES", "WORKER", "DETAIL"},
+      {Align::kLeft, Align::kLeft, Align::kRight, Align::kRight, Align::kLeft, Align::kLeft});
+  for (const v1::TaskStatus& task : response.tasks()) {
+    table.AddRow({task.task_id(), TaskStateName(task.state()), absl::StrCat(task.layer()),
+                  absl::StrCat(task.retry_count()), task.worker_id(),
+                  task.waiting_reason().empty() ? task.error() : task.waiting_reason()});
+  }
+  return table.Render();
+}
+
+std::string FormatNextPage(int listed, uint32_t total_size, const std::string& next_page_token) {
+  if (next_page_token.empty()) return "";
+  return absl::StrCat("(", listed, " of ", total_size, "; next page: --page-token ",
+                      next_page_token, ")\n");
+}
+
 std::string FormatExecutionOrder(const v1::ResolveExecutionOrderResponse& response) {
   std::string out;
   for (int i = 0; i < response.layers_size(); ++i) {

@@ -607,18 +607,28 @@ void Batch::Requeue(uint32_t t, SteadyTime now) {
   ++version_;
 }
 
-void Batch::WaitForRetry(uint32_t t) {
+void Batch::WaitForRetry(uint32_t t, std::string error) {
   TaskSlot& s = slots_[t];
   ++s.retries;
   s.state = TaskState::kRetryWait;
+  retry_waits_[t].error = std::move(error);
   ++version_;
 }
 
-void Batch::WaitThrottled(uint32_t t) {
+void Batch::WaitThrottled(uint32_t t, std::string error) {
   TaskSlot& s = slots_[t];
   ++s.throttles;
   s.state = TaskState::kRetryWait;
+  retry_waits_[t].error = std::move(error);
   ++version_;
+}
+
+const std::string* Batch::limit_wait_reason(uint32_t t) const {
+  if (!slots_[t].limit_wait || t >= waiting_key_.size() || waiting_key_[t] == nullptr) {
+    return nullptr;
+  }
+  const auto it = limit_waits_.find(*waiting_key_[t]);
+  return it == limit_waits_.end() ? nullptr : &it->second.second;
 }
 
 void Batch::WaitForLimits(uint32_t t, const std::string& key, absl::string_view why) {
@@ -653,6 +663,7 @@ void Batch::OnRetryDue(uint32_t t, SteadyTime now) {
   s.timer = kNoTimer;  // it fired
   s.state = TaskState::kPending;
   s.ready_at = now;
+  retry_waits_.erase(t);
   PushReady(t);
 }
 
@@ -730,6 +741,7 @@ void Batch::RestoreResult(JournalEvent& e) {
 bool Batch::AppendResult(uint32_t t, TaskState state, bool ran,
                          absl::FunctionRef<void(TaskResult&)> fill) {
   slots_[t].state = state;
+  if (!retry_waits_.empty()) retry_waits_.erase(t);
   // Built in place: a TaskResult moved into the log would cost a JSON value and three strings
   // moved and destroyed per task (+9 % instructions per no-op task in scheduler_bench).
   TaskResult& r = results_.emplace_back();

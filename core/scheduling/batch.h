@@ -113,6 +113,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
 
   const std::string& id() const { return identity_.id; }
   const std::string& request_id() const { return request_id_; }
+  const std::map<std::string, std::string>& labels() const { return labels_; }
   WallTime created_wall() const { return identity_.created_wall; }
   uint64_t seq() const { return identity_.seq; }
   SteadyTime created_steady() const { return identity_.created_steady; }
@@ -271,8 +272,9 @@ class Batch : public std::enable_shared_from_this<Batch> {
   uint8_t CountLostWorker(uint32_t t) { return ++slots_[t].workers_lost; }
   // RUNNING -> PENDING (its attempt was lost with its worker): ready again.
   void Requeue(uint32_t t, SteadyTime now);
-  // RUNNING -> RETRY_WAIT: the retry counted, it waits for its delay.
-  void WaitForRetry(uint32_t t);
+  // RUNNING -> RETRY_WAIT: the retry counted, it waits for its delay; `error` is the failed
+  // attempt's (kept while it waits, for ListTasks).
+  void WaitForRetry(uint32_t t, std::string error = {});
   // RETRY_WAIT -> PENDING: its retry timer fired; ready again.
   void OnRetryDue(uint32_t t, SteadyTime now);
   // PENDING, held back (or no longer) because its executor has no free capacity. Unpark
@@ -292,7 +294,23 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Returns whether it held them.
   bool DropLimits(uint32_t t) { return std::exchange(slots_[t].limits_held, false); }
   // RUNNING -> RETRY_WAIT after a throttled attempt: not counted as a retry.
-  void WaitThrottled(uint32_t t);
+  void WaitThrottled(uint32_t t, std::string error = {});
+  // RETRY_WAIT: its retry timer is due at `due` (live or resumed after a restart).
+  void SetRetryDue(uint32_t t, SteadyTime due) { retry_waits_[t].due = due; }
+  // What a task in RETRY_WAIT waits for: when its retry is due (zero: not known) and the error
+  // of the attempt that failed (empty: not known, e.g. after a restart); nullptr otherwise.
+  struct RetryWait {
+    SteadyTime due{};
+    std::string error;
+  };
+  const RetryWait* retry_wait(uint32_t t) const {
+    if (retry_waits_.empty()) return nullptr;
+    const auto it = retry_waits_.find(t);
+    return it == retry_waits_.end() ? nullptr : &it->second;
+  }
+  // A task waiting for its limits (limit_wait): the limit table's reason for its key (e.g.
+  // "waiting for limit 'openai' (rate)"), nullptr when it does not wait.
+  const std::string* limit_wait_reason(uint32_t t) const;
   uint32_t throttled_waiting() const { return limit_waiting_; }
   // The task's one timer (timeout, retry delay, no-worker or limit-queue deadline): TakeTimer
   // disarms the slot and returns what was armed (for the caller to cancel), kNoTimer when nothing.
@@ -448,6 +466,8 @@ class Batch : public std::enable_shared_from_this<Batch> {
   // Tasks waiting for limits by key, with why the last one waits: for progress.
   std::map<std::string, std::pair<uint32_t, std::string>, std::less<>> limit_waits_;
   std::vector<const std::string*> waiting_key_;  // by task, into limit_waits_ (sized on demand)
+  // Tasks in RETRY_WAIT (few at a time): kept beside the slots, not in them (TaskSlot stays small).
+  absl::flat_hash_map<uint32_t, RetryWait> retry_waits_;
 
   // What compiling added tasks needs of the batch's options.
   uint16_t default_cache_ = 0;  // 1 when cache_specs_[0] is the options' default_cache

@@ -1,5 +1,6 @@
 #include "core/scheduling/batch_table.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace batchd::core {
@@ -40,6 +41,32 @@ std::vector<BatchProgress> BatchTable::List(size_t limit) const {
     out.push_back(it->second->Progress());
   }
   return out;
+}
+
+BatchPage BatchTable::List(const BatchListQuery& query) const {
+  BatchPage page;
+  const bool paged = query.page_size > 0;
+  const size_t room = paged ? query.page_size : query.limit;  // 0 = unbounded (unpaged only)
+  bool more = false;
+  uint64_t last_seq = 0;
+  for (auto it = by_seq_.rbegin(); it != by_seq_.rend(); ++it) {
+    const Batch& batch = *it->second;
+    if (!query.states.empty() &&
+        std::find(query.states.begin(), query.states.end(), batch.state()) == query.states.end()) {
+      continue;
+    }
+    if (!query.selector.Matches(batch.labels())) continue;
+    ++page.total_size;
+    if (query.before_seq.has_value() && it->first >= *query.before_seq) continue;
+    if (room == 0 || page.batches.size() < room) {
+      page.batches.push_back(batch.Progress());
+      last_seq = it->first;
+    } else {
+      more = true;
+    }
+  }
+  if (paged && more) page.next_before_seq = last_seq;
+  return page;
 }
 
 std::vector<BatchTable::BatchPtr> BatchTable::Unfinished() const {

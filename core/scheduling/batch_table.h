@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/executors/executor.h"
+#include "core/model/batch_listing.h"
 #include "core/model/task_result.h"
 #include "core/scheduling/batch.h"
 
@@ -36,6 +37,11 @@ class BatchTable {
 
   // Progress of the newest `limit` batches (0 = all), newest first.
   std::vector<BatchProgress> List(size_t limit) const;
+  // The batches `query` selects, newest first: each is matched by state and labels without
+  // copying anything, and only those on the page are snapshot (BatchProgress). Paging by
+  // creation sequence keeps pages exact while batches are added (newer: never on a later
+  // page) or retired (simply gone) between them.
+  BatchPage List(const BatchListQuery& query) const;
   // Batches not finished yet, oldest first.
   std::vector<BatchPtr> Unfinished() const;
   // Every batch, oldest first.

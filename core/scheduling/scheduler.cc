@@ -338,10 +338,10 @@ void Scheduler::HandleOutcome(const AttemptToken& token, ExecutionOutcome outcom
     FinishTask(batch, token.task, TaskState::kSucceeded, std::move(outcome.output), {},
                std::move(outcome.worker_id));
   } else if (outcome.throttled && batch->slot(token.task).throttles < kMaxThrottledRetries) {
-    ScheduleThrottledRetry(batch, token.task, outcome.retry_after_ms);
+    ScheduleThrottledRetry(batch, token.task, outcome.retry_after_ms, std::move(outcome.error));
   } else if (!outcome.non_retryable &&
              batch->slot(token.task).retries < batch->retry_policy(token.task).max_retries) {
-    ScheduleRetry(batch, token.task, outcome.retry_after_ms);
+    ScheduleRetry(batch, token.task, outcome.retry_after_ms, std::move(outcome.error));
   } else {
     FinishTask(batch, token.task, TaskState::kFailed, std::move(outcome.output),
                std::move(outcome.error), std::move(outcome.worker_id));
@@ -379,7 +379,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
   observer_.OnTimeout(batch->executor_name(token.task));
   const RetryPolicy& policy = batch->retry_policy(token.task);
   if (policy.retry_on_timeout && batch->slot(token.task).retries < policy.max_retries) {
-    ScheduleRetry(batch, token.task, std::nullopt);
+    ScheduleRetry(batch, token.task, std::nullopt, error);
   } else {
     FinishTask(batch, token.task, TaskState::kTimedOut, {}, error);
   }
@@ -388,7 +388,7 @@ void Scheduler::OnTimeout(const AttemptToken& token) {
 }
 
 void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
-                              std::optional<uint32_t> retry_after_ms) {
+                              std::optional<uint32_t> retry_after_ms, std::string error) {
   const RetryPolicy& policy = batch->retry_policy(task);
   uint64_t delay_ms = 0;
   if (retry_after_ms.has_value()) {
@@ -398,7 +398,7 @@ void Scheduler::ScheduleRetry(const BatchPtr& batch, uint32_t task,
     delay_ms = ApplyJitter(policy.jitter, BaseRetryDelayMs(policy, batch->slot(task).retries),
                            unit(jitter_rng_));
   }
-  batch->WaitForRetry(task);
+  batch->WaitForRetry(task, std::move(error));
   observer_.OnRetryScheduled(batch->executor_name(task));
   const auto delay = std::chrono::milliseconds(delay_ms);
   if (std::string* events = journal_.Events(batch)) {
@@ -413,10 +413,10 @@ uint32_t ThrottledRetryDelayMs(uint32_t throttles) {
 }
 
 void Scheduler::ScheduleThrottledRetry(const BatchPtr& batch, uint32_t task,
-                                       std::optional<uint32_t> retry_after_ms) {
+                                       std::optional<uint32_t> retry_after_ms, std::string error) {
   const uint32_t delay_ms =
       retry_after_ms.value_or(ThrottledRetryDelayMs(batch->slot(task).throttles));
-  batch->WaitThrottled(task);
+  batch->WaitThrottled(task, std::move(error));
   observer_.OnRetryScheduled(batch->executor_name(task));
   const auto delay = std::chrono::milliseconds(delay_ms);
   if (std::string* events = journal_.Events(batch)) {
@@ -429,6 +429,7 @@ void Scheduler::ScheduleThrottledRetry(const BatchPtr& batch, uint32_t task,
 
 void Scheduler::ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at) {
   const AttemptToken token = batch->attempt(task);
+  batch->SetRetryDue(task, at);
   batch->SetTimer(task, timers_.ScheduleAt(at, [this, token] {
     const BatchPtr due = batches_.Current(token, TaskState::kRetryWait);
     if (due == nullptr) return;
@@ -911,6 +912,21 @@ void Scheduler::ListBatches(size_t limit,
                             absl::AnyInvocable<void(std::vector<BatchProgress>)> done) {
   boost::asio::post(
       strand_, [this, limit, done = std::move(done)]() mutable { done(batches_.List(limit)); });
+}
+
+void Scheduler::ListBatches(BatchListQuery query, absl::AnyInvocable<void(BatchPage)> done) {
+  boost::asio::post(strand_, [this, query = std::move(query), done = std::move(done)]() mutable {
+    done(batches_.List(query));
+  });
+}
+
+void Scheduler::ListTasks(std::string batch_id, TaskListQuery query, Callback<TaskPage> done) {
+  OnBatch(std::move(batch_id), std::move(done),
+          [this, query = std::move(query)](BatchPtr batch, Callback<TaskPage> reply) {
+            const TaskListingContext context{clock_.SteadyNow(), options_.max_running,
+                                             running_total_ >= options_.max_running};
+            reply(core::ListTasks(*batch, query, context));
+          });
 }
 
 void Scheduler::Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done) {

@@ -20,8 +20,10 @@
 #include "core/journal/journal.h"
 #include "core/journal/journal_events.h"
 #include "core/limits/limit_table.h"
+#include "core/model/batch_listing.h"
 #include "core/model/batch_spec.h"
 #include "core/model/task_result.h"
+#include "core/model/task_status.h"
 #include "core/scheduling/batch.h"
 #include "core/scheduling/batch_admitter.h"
 #include "core/scheduling/batch_readers.h"
@@ -33,6 +35,7 @@
 #include "core/scheduling/parking_lot.h"
 #include "core/scheduling/runnable_ring.h"
 #include "core/scheduling/scheduler_observer.h"
+#include "core/scheduling/task_listing.h"
 #include "core/scheduling/turn_journal.h"
 #include "core/time/clock.h"
 #include "core/time/timer_service.h"
@@ -117,6 +120,10 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   void ReadResults(std::string batch_id, uint64_t after_sequence, Callback<ResultChunk> done);
   // Newest first; limit 0 = all.
   void ListBatches(size_t limit, absl::AnyInvocable<void(std::vector<BatchProgress>)> done);
+  // The batches `query` selects (state, labels), newest first, one page (BatchTable::List).
+  void ListBatches(BatchListQuery query, absl::AnyInvocable<void(BatchPage)> done);
+  // One page of the batch's tasks as they are now (core/scheduling/task_listing.h).
+  void ListTasks(std::string batch_id, TaskListQuery query, Callback<TaskPage> done);
   // FAILED_PRECONDITION when the batch already finished.
   void Cancel(std::string batch_id, std::string reason, Callback<BatchProgress> done);
   // AddTasks: appends `tasks` to the batch (see Batch::Extend) when it is not finished, closed or
@@ -247,11 +254,13 @@ class Scheduler final : private CompletionSink, public CapacityListener {
   // Answers `done` with `task`'s state once everything recorded of `batch` so far is durable.
   void AnswerWhenDurable(const BatchPtr& batch, uint32_t task, Callback<TaskUpdate> done);
   void OnTimeout(const AttemptToken& token);
-  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms);
+  // `error`: the failed attempt's, shown by ListTasks while the task waits.
+  void ScheduleRetry(const BatchPtr& batch, uint32_t task, std::optional<uint32_t> retry_after_ms,
+                     std::string error);
   void ArmRetryTimer(const BatchPtr& batch, uint32_t task, SteadyTime at);
   void CancelTimer(Batch& batch, uint32_t task);
   void ScheduleThrottledRetry(const BatchPtr& batch, uint32_t task,
-                              std::optional<uint32_t> retry_after_ms);
+                              std::optional<uint32_t> retry_after_ms, std::string error);
 
   // Shared limits.
   // The task's limits: true when it holds them (start it); false when it waits for them or

@@ -23,7 +23,9 @@ class WorkerExecutor;
 // removes it from them. It holds the executors it serves, so each lives while a worker serves it.
 struct ConnectedWorker {
   std::string id;
+  uint64_t seq = 0;  // registration order
   std::string name;
+  std::string peer;
   std::shared_ptr<WorkerConnection> connection;
   std::vector<std::shared_ptr<WorkerExecutor>> executors;
   std::map<std::string, std::string> labels;
@@ -31,6 +33,8 @@ struct ConnectedWorker {
   double weight = 1;
   uint32_t in_flight = 0;  // assignments holding a slot: running, or cancelled and not yet acked
   SteadyTime last_seen{};
+  WallTime connected_at{};
+  uint64_t completed_tasks = 0;  // outcomes that ended one of its assignments
 };
 
 // What a WorkerExecutor needs from the hub that owns its workers. Strand only.

@@ -23,6 +23,7 @@ struct WorkerRegistrationSpec {
   uint32_t slots = 0;  // 1 to WorkerHubOptions::max_slots; 0 is refused
   double weight = 0;   // 0 = 1
   std::map<std::string, std::string> labels;
+  std::string peer;  // the stream's address as the transport sees it ("ipv4:127.0.0.1:53122")
 };
 
 struct WorkerOutcome {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 
@@ -84,6 +85,36 @@ void WorkerHub::CloseAll(absl::Status status) {
   });
 }
 
+void WorkerHub::ListWorkers(absl::AnyInvocable<void(std::vector<WorkerSnapshot>)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)]() mutable { done(Snapshot()); });
+}
+
+std::vector<WorkerSnapshot> WorkerHub::Snapshot() const {
+  assert(strand_.running_in_this_thread());
+  std::vector<const ConnectedWorker*> ordered;
+  ordered.reserve(workers_.size());
+  for (const auto& [connection, worker] : workers_) ordered.push_back(worker.get());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const ConnectedWorker* a, const ConnectedWorker* b) { return a->seq < b->seq; });
+  std::vector<WorkerSnapshot> out;
+  out.reserve(ordered.size());
+  for (const ConnectedWorker* w : ordered) {
+    WorkerSnapshot& s = out.emplace_back();
+    s.id = w->id;
+    s.name = w->name;
+    s.executors.reserve(w->executors.size());
+    for (const std::shared_ptr<WorkerExecutor>& e : w->executors) s.executors.push_back(e->name());
+    s.slots = w->slots;
+    s.slots_in_use = w->in_flight;
+    s.weight = w->weight;
+    s.labels = w->labels;
+    s.connected_at = w->connected_at;
+    s.peer = w->peer;
+    s.completed_tasks = w->completed_tasks;
+  }
+  return out;
+}
+
 absl::Status WorkerHub::Validate(WorkerRegistrationSpec& spec,
                                  std::vector<std::shared_ptr<WorkerExecutor>>& executors) {
   if (spec.name.size() > kMaxNameBytes) {
@@ -133,13 +164,16 @@ void WorkerHub::RegisterOnStrand(std::shared_ptr<WorkerConnection> connection,
   }
   auto worker = std::make_unique<ConnectedWorker>();
   worker->name = spec.name.empty() ? std::string("worker") : spec.name;
-  worker->id = absl::StrCat(worker->name, "#", next_worker_seq_++);
+  worker->seq = next_worker_seq_++;
+  worker->id = absl::StrCat(worker->name, "#", worker->seq);
+  worker->peer = std::move(spec.peer);
   worker->connection = connection;
   worker->executors = std::move(executors);
   worker->labels = std::move(spec.labels);
   worker->slots = spec.slots;
   worker->weight = spec.weight == 0 ? 1.0 : spec.weight;
   worker->last_seen = clock_.SteadyNow();
+  worker->connected_at = clock_.WallNow();
   ConnectedWorker* w = worker.get();
   workers_[connection.get()] = std::move(worker);
   Deliveries out;
@@ -185,6 +219,7 @@ void WorkerHub::HandleOutcome(ConnectedWorker& worker, WorkerOutcome outcome, De
   }
   CompletionSink* sink = it->second.sink;
   Release(it, out);
+  ++worker.completed_tasks;
   outcome.outcome.worker_id = worker.id;
   outcome.outcome.worker_lost = false;
   out.outcomes.push_back({sink, {*token, std::move(outcome.outcome)}});

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "core/executors/executor.h"
 #include "core/executors/executor_registry.h"
 #include "core/time/clock.h"
@@ -22,6 +23,7 @@
 #include "core/workers/connected_worker.h"
 #include "core/workers/worker_connection.h"
 #include "core/workers/worker_executor.h"
+#include "core/workers/worker_snapshot.h"
 
 namespace batchd::core {
 
@@ -62,6 +64,12 @@ class WorkerHub final : private WorkerDispatcher {
 
   // Thread-safe. Ends every worker's stream with `status` (daemon shutdown).
   void CloseAll(absl::Status status);
+
+  // Thread-safe. Calls `done` on the strand with the workers connected now, in the order they
+  // registered.
+  void ListWorkers(absl::AnyInvocable<void(std::vector<WorkerSnapshot>)> done);
+  // Strand only: what ListWorkers hands over.
+  std::vector<WorkerSnapshot> Snapshot() const;
 
   // For tests, on the strand.
   size_t worker_count() const { return workers_.size(); }

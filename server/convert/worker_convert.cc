@@ -53,4 +53,17 @@ void AssignmentToProto(const core::WorkerAssignment& assignment, v1::TaskAssignm
   for (const auto& [id, output] : assignment.dependency_outputs) JsonToValue(output, &outputs[id]);
 }
 
+void WorkerSnapshotToProto(const core::WorkerSnapshot& worker, v1::WorkerInfo* out) {
+  out->set_worker_id(worker.id);
+  out->set_name(worker.name);
+  for (const std::string& e : worker.executors) out->add_executors(e);
+  out->set_slots(worker.slots);
+  out->set_slots_in_use(worker.slots_in_use);
+  out->set_weight(worker.weight);
+  out->mutable_labels()->insert(worker.labels.begin(), worker.labels.end());
+  WallToProto(worker.connected_at, out->mutable_connected_at());
+  out->set_peer(worker.peer);
+  out->set_completed_tasks(worker.completed_tasks);
+}
+
 }  // namespace batchd::server

@@ -4,6 +4,7 @@
 
 #include "batchd/v1/worker_service.pb.h"
 #include "core/workers/worker_connection.h"
+#include "core/workers/worker_snapshot.h"
 
 namespace batchd::server {
 
@@ -12,5 +13,6 @@ core::WorkerRegistrationSpec RegistrationFromProto(const v1::WorkerRegistration&
 // retry_after_ms of 0 means "no advice".
 core::WorkerMessage WorkerMessageFromProto(const v1::ConnectRequest& request);
 void AssignmentToProto(const core::WorkerAssignment& assignment, v1::TaskAssignment* out);
+void WorkerSnapshotToProto(const core::WorkerSnapshot& worker, v1::WorkerInfo* out);
 
 }  // namespace batchd::server

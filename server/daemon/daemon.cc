@@ -1,5 +1,6 @@
 #include "server/daemon/daemon.h"
 
+#include <grpcpp/support/channel_arguments.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,16 +20,12 @@
 #include "core/base/status_macros.h"
 #include "core/limits/limit_records.h"
 #include "server/journal/journal_recovery.h"
+#include "server/observability/address_announcement.h"
 #include "server/observability/rpc_metrics_interceptor.h"
 #include "server/rpc/request_limits.h"
 
 namespace batchd::server {
 namespace {
-
-int Fail(const absl::Status& status, int exit_code) {
-  std::cerr << "batchd: " << status.message() << std::endl;
-  return exit_code;
-}
 
 // Reads the journal back for recovery: checks SQLite's structure and every record's checksum,
 // logging what is damaged (damaged batches are not replayed, see RecoverBatches).
@@ -115,11 +112,14 @@ int Daemon::Run(const sigset_t& shutdown_signals) {
   ServerTuning tuning;
   tuning.max_request_bytes = options.max_request_bytes;
   tuning.keepalive_time = options.keepalive_time;
-  if (absl::Status s = StartMetrics(tuning); !s.ok()) return Fail(s, kExitCannotServe);
+  if (absl::Status s = BindHttp(tuning); !s.ok()) return Fail(s, kExitCannotServe);
   if (absl::Status s = Listen(std::move(tuning)); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return Fail(s, kExitCannotServe);
   }
+  ServeHttp();
+  // Once every listener serves.
+  if (absl::Status s = WriteAddresses(); !s.ok()) return Fail(s, kExitCannotServe);
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   spdlog::info("received {}, shutting down (grace {})", strsignal(signal_number),
@@ -162,15 +162,30 @@ void Daemon::BuildServices() {
   workers_ = std::make_unique<WorkerService>(runtime_->worker_hub(), streams_, auth_, conversions_);
 }
 
-absl::Status Daemon::StartMetrics(ServerTuning& tuning) {
-  const std::string& listen = config_.daemon.metrics_listen;
-  if (listen.empty()) return absl::OkStatus();
+absl::Status Daemon::BindHttp(ServerTuning& tuning) {
+  const HttpApiOptions& options = config_.http_api;
+  if (options.listen.empty()) return absl::OkStatus();
   tuning.interceptors.push_back(
       std::make_unique<RpcMetricsInterceptorFactory>(runtime_->metrics()));
-  ASSIGN_OR_RETURN(metrics_server_,
-                   MetricsHttpServer::Start(listen, [this] { return runtime_->RenderMetrics(); }));
-  spdlog::info("metrics on http://{}/metrics", metrics_server_->address());
+  http_api::HttpListenerConfig http;
+  http.options = options;
+  http.token_required = auth_.required();
+  http.metrics = [this] { return runtime_->RenderMetrics(); };
+  http.ready = [this] {
+    return health_.StatusOf("batchd.v1.BatchService") ==
+           grpc::health::v1::HealthCheckResponse::SERVING;
+  };
+  ASSIGN_OR_RETURN(http_, http_api::HttpListener::Bind(std::move(http)));
   return absl::OkStatus();
+}
+
+void Daemon::ServeHttp() {
+  if (http_ == nullptr) return;
+  http_->Serve(running_->server->InProcessChannel(grpc::ChannelArguments()));
+  spdlog::info("metrics on http://{}/metrics", http_->address());
+  spdlog::info("http api on http://{}/v1/, dashboard on http://{}/", http_->address(),
+               http_->address());
+  AnnounceListener(config_.daemon.log_format, kHttpListener, http_->address());
 }
 
 absl::Status Daemon::Listen(ServerTuning tuning) {
@@ -180,14 +195,22 @@ absl::Status Daemon::Listen(ServerTuning tuning) {
                                              config_.security));
   health_.SetServing(true);
   spdlog::info("batchd listening on {}", running_->address);
-  // Tests and scripts read this line to learn the port; it is the only thing on stdout.
-  std::cout << "batchd listening on " << running_->address << std::endl;
+  // Tests and scripts read this line (or the address file) to learn the port.
+  AnnounceListener(config_.daemon.log_format, kGrpcListener, running_->address);
   return absl::OkStatus();
+}
+
+absl::Status Daemon::WriteAddresses() const {
+  std::vector<BoundListener> bound = {{kGrpcListener, running_->address}};
+  if (http_ != nullptr) bound.emplace_back(kHttpListener, http_->address());
+  return WriteAddressFile(config_.daemon.address_file, bound);
 }
 
 void Daemon::Shutdown() {
   const absl::Duration grace = config_.daemon.shutdown_grace;
+  RemoveAddressFile(config_.daemon.address_file);  // it names addresses that stop serving now
   health_.Shutdown();
+  if (http_ != nullptr) http_->StopAccepting();
   // In-flight calls get the grace period; after it, unfinished batches are cancelled so calls
   // waiting on them (ProcessBatch, result and progress streams) complete and the drain ends.
   // Worker streams stay open while batches may still need them, and are closed once none is
@@ -219,9 +242,15 @@ void Daemon::Shutdown() {
   running_->server->Wait();
   drained.Notify();
   canceller.join();
+  http_.reset();  // its calls have ended with the server's
   // Every call has ended, so no job is posted any more; what is queued finds its call gone.
   conversions_.Join();
   runtime_->StopJournal();
+}
+
+int Daemon::Fail(const absl::Status& status, int exit_code) const {
+  LogFatal(config_.daemon.log_format, status.message());
+  return exit_code;
 }
 
 }  // namespace batchd::server

@@ -16,8 +16,8 @@
 #include "core/journal/journal_store.h"
 #include "server/daemon/daemon_config.h"
 #include "server/daemon/scheduler_runtime.h"
+#include "server/http/http_listener.h"
 #include "server/observability/malloc_trimmer.h"
-#include "server/observability/metrics_http_server.h"
 #include "server/rpc/auth_check.h"
 #include "server/rpc/batch_service.h"
 #include "server/rpc/cache_service.h"
@@ -59,13 +59,23 @@ class Daemon {
 
   absl::StatusOr<OpenedJournal> OpenJournal();
   void BuildServices();
-  // Starts the metrics endpoint (with --metrics-listen) and its RPC interceptor in `tuning`.
-  absl::Status StartMetrics(ServerTuning& tuning);
-  // Serves gRPC on --listen and prints the one stdout line, "batchd listening on <address>".
+  // With --http-listen: binds the HTTP listener and adds the RPC metrics interceptor to
+  // `tuning`.
+  absl::Status BindHttp(ServerTuning& tuning);
+  // Once gRPC serves: the HTTP listener serves too, through an in-process channel, and prints
+  // "batchd http listening on http://<address>" on stdout.
+  void ServeHttp();
+  // --address-file: {"grpc": ..., "http": ...} once every listener serves.
+  absl::Status WriteAddresses() const;
+  // Serves gRPC on --listen, announces it on stdout ("batchd listening on <address>", or its
+  // JSON form) and writes the --address-file.
   absl::Status Listen(ServerTuning tuning);
   // After a shutdown signal: drains in-flight calls for up to --shutdown-grace, stopping
   // batches shortly before the end of it.
   void Shutdown();
+  // Says why the daemon cannot go on ("batchd: <why>" on stderr, or a JSON log record) and
+  // returns `exit_code`.
+  int Fail(const absl::Status& status, int exit_code) const;
 
   const DaemonConfig config_;
   const MallocTrimmer trimmer_;  // its thread inherits main's blocked signal mask
@@ -80,7 +90,7 @@ class Daemon {
   std::unique_ptr<LimitService> limits_;
   std::unique_ptr<CacheService> caches_;
   std::unique_ptr<WorkerService> workers_;
-  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  std::unique_ptr<http_api::HttpListener> http_;
   std::optional<RunningServer> running_;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "server/flags/cache_flags.h"
 #include "server/flags/daemon_flags.h"
+#include "server/flags/http_api_flags.h"
 #include "server/flags/http_flags.h"
 #include "server/flags/limits_flags.h"
 #include "server/flags/plugin_flags.h"
@@ -24,6 +25,7 @@ namespace batchd::server {
 
 struct DaemonConfig {
   DaemonOptions daemon;
+  HttpApiOptions http_api;  // listen empty: no HTTP listener
   SecurityOptions security;
   // What is worth a warning about how the address is secured (e.g. a token in clear text).
   std::vector<std::string> security_warnings;

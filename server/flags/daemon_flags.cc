@@ -12,9 +12,14 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve on: host:port (port 0 picks a free port) or unix:/path");
+ABSL_FLAG(std::string, address_file, "",
+          "Once every listener is bound, write their addresses here as JSON, "
+          "{\"grpc\":\"127.0.0.1:50051\",\"http\":\"127.0.0.1:8080\"} (http only with "
+          "--http-listen), through a temporary file and a rename; removed at shutdown");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn or error");
 ABSL_FLAG(std::string, log_format, "text",
-          "Log lines on stderr: text, or json (one object per line)");
+          "Log lines on stderr: text, or json (one object per line, and the listening "
+          "lines on stdout as JSON too)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are "
           "cancelled");
@@ -101,6 +106,7 @@ absl::StatusOr<DaemonOptions> DaemonOptionsFromFlags() {
   DaemonOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   if (options.listen.empty()) return absl::InvalidArgumentError("--listen must not be empty");
+  options.address_file = absl::GetFlag(FLAGS_address_file);
   ASSIGN_OR_RETURN(options.log_level, ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
   ASSIGN_OR_RETURN(options.log_format, ParseLogFormat(absl::GetFlag(FLAGS_log_format)));
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);

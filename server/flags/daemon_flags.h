@@ -19,6 +19,8 @@ namespace batchd::server {
 
 struct DaemonOptions {
   std::string listen;  // host:port (port 0 = any free port) or unix:/path
+  // --address-file: where the bound addresses are written once serving; empty = nowhere.
+  std::string address_file;
   spdlog::level::level_enum log_level = spdlog::level::info;
   LogFormat log_format = LogFormat::kText;
   absl::Duration shutdown_grace;
@@ -27,7 +29,9 @@ struct DaemonOptions {
   uint32_t max_finished_batches = 10000;
   uint32_t scheduler_threads = 1;
   int max_request_bytes = 64 << 20;
-  std::string metrics_listen;  // empty = no metrics endpoint
+  // Where /metrics is served: the HTTP listener's address (--http-listen, or its alias
+  // --metrics-listen), set by DaemonConfigFromFlags; empty = no metrics endpoint.
+  std::string metrics_listen;
   // Limits that keep one client from taking the daemon down.
   uint32_t max_batch_tasks = 1000000;
   uint32_t max_task_input_bytes = 1 << 20;

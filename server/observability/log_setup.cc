@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <iostream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -107,7 +108,8 @@ void AppendJsonString(absl::string_view text, std::string& out) {
   out.push_back('"');
 }
 
-void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
+std::string JsonLogRecord(const spdlog::details::log_msg& msg,
+                          absl::Span<const std::pair<absl::string_view, absl::string_view>> extra) {
   const auto since_epoch = msg.time.time_since_epoch();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
   const auto micros =
@@ -123,7 +125,19 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memor
   AppendJsonString(absl::string_view(msg.logger_name.data(), msg.logger_name.size()), line);
   absl::StrAppend(&line, ",\"thread\":", msg.thread_id, ",\"msg\":");
   AppendJsonString(absl::string_view(msg.payload.data(), msg.payload.size()), line);
-  line += "}\n";
+  for (const auto& [key, value] : extra) {
+    line.push_back(',');
+    AppendJsonString(key, line);
+    line.push_back(':');
+    AppendJsonString(value, line);
+  }
+  line += "}";
+  return line;
+}
+
+void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
+  std::string line = JsonLogRecord(msg);
+  line += "\n";
   dest.append(line.data(), line.data() + line.size());
 }
 
@@ -141,6 +155,15 @@ void ConfigureLogging(LogFormat format, spdlog::level::level_enum level) {
   gpr_set_log_function(GprLogToSpdlog);
   gpr_set_log_verbosity(level <= spdlog::level::debug ? GPR_LOG_SEVERITY_DEBUG
                                                       : GPR_LOG_SEVERITY_INFO);
+}
+
+void LogFatal(LogFormat format, absl::string_view why) {
+  if (format == LogFormat::kJson) {
+    spdlog::critical("{}", std::string(why));
+    spdlog::default_logger()->flush();
+    return;
+  }
+  std::cerr << "batchd: " << why << std::endl;
 }
 
 }  // namespace batchd::server

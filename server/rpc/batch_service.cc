@@ -12,6 +12,7 @@
 #include "core/graph/task_graph.h"
 #include "core/model/batch_spec.h"
 #include "core/model/field_violation.h"
+#include "server/convert/listing_convert.h"
 #include "server/convert/proto_convert.h"
 #include "server/convert/result_convert.h"
 #include "server/convert/status_convert.h"
@@ -253,19 +254,37 @@ grpc::ServerUnaryReactor* BatchService::ListBatches(grpc::CallbackServerContext*
                                                     const v1::ListBatchesRequest* request,
                                                     v1::ListBatchesResponse* response) {
   if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  absl::StatusOr<core::BatchListQuery> query = BatchListQueryFromProto(*request);
+  if (!query.ok()) return FinishUnary(context, ToGrpcStatus(query.status()));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_.ListBatches(
-      request->limit(), [this, reactor, response](std::vector<core::BatchProgress> batches) {
-        ConvertAndFinish(conversions_, reactor,
-                         absl::StatusOr<std::vector<core::BatchProgress>>(std::move(batches)),
-                         [response](const std::vector<core::BatchProgress>& list) {
-                           response->mutable_batches()->Reserve(static_cast<int>(list.size()));
-                           for (const core::BatchProgress& p : list) {
-                             BatchProgressToProto(p, response->add_batches());
-                           }
-                           return grpc::Status::OK;
-                         });
-      });
+  scheduler_.ListBatches(*std::move(query), [this, reactor, response](core::BatchPage page) {
+    ConvertAndFinish(conversions_, reactor, absl::StatusOr<core::BatchPage>(std::move(page)),
+                     [response](const core::BatchPage& p) {
+                       BatchPageToProto(p, response);
+                       return grpc::Status::OK;
+                     });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BatchService::ListTasks(grpc::CallbackServerContext* context,
+                                                  const v1::ListTasksRequest* request,
+                                                  v1::ListTasksResponse* response) {
+  if (auto* rejected = auth_.RejectUnary(context)) return rejected;
+  if (absl::Status s = CheckBatchId(request->batch_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  absl::StatusOr<core::TaskListQuery> query = TaskListQueryFromProto(*request);
+  if (!query.ok()) return FinishUnary(context, ToGrpcStatus(query.status()));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_.ListTasks(request->batch_id(), *std::move(query),
+                       [this, reactor, response](absl::StatusOr<core::TaskPage> page) {
+                         ConvertAndFinish(conversions_, reactor, std::move(page),
+                                          [response](const core::TaskPage& p) {
+                                            TaskPageToProto(p, response);
+                                            return grpc::Status::OK;
+                                          });
+                       });
   return reactor;
 }
 

@@ -46,6 +46,9 @@ class BatchService final : public v1::BatchService::CallbackService {
   grpc::ServerUnaryReactor* ListBatches(grpc::CallbackServerContext* context,
                                         const v1::ListBatchesRequest* request,
                                         v1::ListBatchesResponse* response) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* context,
+                                      const v1::ListTasksRequest* request,
+                                      v1::ListTasksResponse* response) override;
   grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* context,
                                         const v1::CancelBatchRequest* request,
                                         v1::CancelBatchResponse* response) override;

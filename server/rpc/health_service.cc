@@ -141,6 +141,11 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
   return watcher;
 }
 
+HealthService::ServingStatus HealthService::StatusOf(absl::string_view service) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return StatusOfLocked(service);
+}
+
 HealthService::ServingStatus HealthService::StatusOfLocked(absl::string_view service) const {
   if (!service.empty() && !services_.contains(service)) return HealthCheckResponse::SERVICE_UNKNOWN;
   const bool up = serving_ && (service.empty() ? down_.empty() : !down_.contains(service));

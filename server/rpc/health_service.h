@@ -36,6 +36,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   // NOT_SERVING for good; each Watch stream gets that last update and is then finished (OK), so
   // open watches do not hold up the server's drain. Later Watch calls get the same treatment.
   void Shutdown();
+  // What Check answers for `service` ("" = the whole server); SERVICE_UNKNOWN for other names.
+  ServingStatus StatusOf(absl::string_view service) const;
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
                                   const grpc::health::v1::HealthCheckRequest* request,

@@ -1,5 +1,6 @@
 // batchd.v1.WorkerService: the endpoint callback workers connect to. Each Connect stream is a
-// WorkerStream feeding the WorkerHub. Thread-safe.
+// WorkerStream feeding the WorkerHub; ListWorkers reports the hub's snapshot, converted on the
+// conversion pool. Thread-safe.
 #pragma once
 
 #include <grpcpp/support/server_callback.h>
@@ -14,7 +15,7 @@ namespace batchd::server {
 
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  // `auth` is checked first on every Connect; it, `streams` and `conversions` must outlive the
+  // `auth` is checked first on every call; it, `streams` and `conversions` must outlive the
   // service (`conversions` runs its streams' jobs, so it is joined after the server's Wait).
   WorkerService(core::WorkerHub& hub, StreamLimiter& streams, const AuthCheck& auth,
                 ConversionPool& conversions)
@@ -22,6 +23,9 @@ class WorkerService final : public v1::WorkerService::CallbackService {
 
   grpc::ServerBidiReactor<v1::ConnectRequest, v1::ConnectResponse>* Connect(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
 
  private:
   core::WorkerHub& hub_;

@@ -182,7 +182,9 @@ void WorkerStream::HandleFirstMessage() {
     return;
   }
   registered_ = true;
-  hub_.Register(connection_, RegistrationFromProto(request_.registration()));
+  core::WorkerRegistrationSpec spec = RegistrationFromProto(request_.registration());
+  spec.peer = context_->peer();
+  hub_.Register(connection_, std::move(spec));
   // Outcomes cannot exist yet; a heartbeat in the first message needs no handling.
 }
 

@@ -5,6 +5,7 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,16 +40,24 @@ class RawWorker {
  public:
   // Heartbeats every 100 ms unless `heartbeats` is false.
   RawWorker(v1::WorkerService::Stub& stub, const std::string& name,
-            std::vector<std::string> executors, uint32_t slots = 4, bool heartbeats = true) {
+            std::vector<std::string> executors, uint32_t slots = 4, bool heartbeats = true)
+      : RawWorker(stub, Registration(name, std::move(executors), slots), heartbeats) {}
+  RawWorker(v1::WorkerService::Stub& stub, const v1::WorkerRegistration& registration,
+            bool heartbeats = true) {
     context_.set_deadline(std::chrono::system_clock::now() + kStreamTimeout);
     stream_ = stub.Connect(&context_);
     v1::ConnectRequest request;
-    v1::WorkerRegistration* r = request.mutable_registration();
-    r->set_name(name);
-    for (std::string& e : executors) r->add_executors(std::move(e));
-    r->set_slots(slots);
+    *request.mutable_registration() = registration;
     Write(request);
     if (heartbeats) StartHeartbeats(absl::Milliseconds(100));
+  }
+  static v1::WorkerRegistration Registration(const std::string& name,
+                                             std::vector<std::string> executors, uint32_t slots) {
+    v1::WorkerRegistration r;
+    r.set_name(name);
+    for (std::string& e : executors) r.add_executors(std::move(e));
+    r.set_slots(slots);
+    return r;
   }
   ~RawWorker() { StopHeartbeats(); }
 
@@ -208,6 +217,27 @@ class WorkerProtocolTest : public testing::DaemonTestBase {
       absl::SleepFor(absl::Milliseconds(10));
     }
     return false;
+  }
+
+  v1::ListWorkersResponse ListWorkers() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kStreamTimeout);
+    v1::ListWorkersResponse response;
+    const grpc::Status status = workers_->ListWorkers(&context, {}, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+  // What the daemon learns from a worker's stream arrives on its own time: polls (bounded)
+  // until `done` holds for ListWorkers' answer, which is returned either way.
+  template <typename Done>
+  v1::ListWorkersResponse WaitForWorkers(Done done) {
+    const absl::Time deadline = absl::Now() + kPollTimeout;
+    v1::ListWorkersResponse response = ListWorkers();
+    while (!done(response) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      response = ListWorkers();
+    }
+    return response;
   }
 
   std::unique_ptr<v1::WorkerService::Stub> workers_;
@@ -557,6 +587,119 @@ TEST_F(WorkerProtocolTest, ListExecutorsCountsWorkersAndSlots) {
   EXPECT_EQ(by_name["other"].workers(), 1u);
   EXPECT_EQ(by_name["other"].capacity(), 3u);
   EXPECT_EQ(by_name["echo"].kind(), "builtin");
+}
+
+TEST_F(WorkerProtocolTest, ListWorkersReportsEachWorkerAndForgetsOneThatLeft) {
+  EXPECT_EQ(ListWorkers().workers_size(), 0);
+  const auto before = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  RawWorker alpha(*workers_, "alpha", {"tool"}, 2);
+  const std::string alpha_id = alpha.ReadRegistered();
+  ASSERT_THAT(alpha_id, StartsWith("alpha#"));
+  v1::WorkerRegistration registration = RawWorker::Registration("beta", {"other", "tool"}, 3);
+  registration.set_weight(2.5);
+  (*registration.mutable_labels())["zone"] = "eu-1";
+  RawWorker beta(*workers_, registration);
+  const std::string beta_id = beta.ReadRegistered();
+  ASSERT_THAT(beta_id, StartsWith("beta#"));
+  const auto after = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+
+  // alpha fills its 2 slots with "tool" tasks; beta, the only "other" worker, takes "o".
+  v1::SubmitBatchRequest request;
+  AddTask(&request, "o", "other");
+  const std::string batch_id = Submit(request);
+  std::vector<v1::TaskAssignment> on_beta = beta.ReadAssignments(1);
+  ASSERT_EQ(on_beta.size(), 1u);
+  v1::SubmitBatchRequest tools;
+  for (const char* id : {"t1", "t2"}) AddTask(&tools, id, "tool");
+  const std::string tools_id = Submit(tools);
+  // Least-loaded or round robin, the 2 tool tasks may land on either worker; count per worker.
+  v1::ListWorkersResponse listed = WaitForWorkers([](const v1::ListWorkersResponse& r) {
+    uint32_t in_use = 0;
+    for (const v1::WorkerInfo& w : r.workers()) in_use += w.slots_in_use();
+    return in_use == 3;
+  });
+  ASSERT_EQ(listed.workers_size(), 2);
+  const v1::WorkerInfo& a = listed.workers(0);
+  const v1::WorkerInfo& b = listed.workers(1);
+  EXPECT_EQ(a.worker_id(), alpha_id);
+  EXPECT_EQ(a.name(), "alpha");
+  EXPECT_THAT(a.executors(), ElementsAre("tool"));
+  EXPECT_EQ(a.slots(), 2u);
+  EXPECT_EQ(a.weight(), 1.0);
+  EXPECT_TRUE(a.labels().empty());
+  EXPECT_THAT(a.peer(), StartsWith("ipv4:127.0.0.1:"));
+  EXPECT_EQ(b.worker_id(), beta_id);
+  EXPECT_EQ(b.name(), "beta");
+  EXPECT_THAT(b.executors(), ElementsAre("other", "tool"));
+  EXPECT_EQ(b.slots(), 3u);
+  EXPECT_EQ(b.weight(), 2.5);
+  ASSERT_EQ(b.labels().size(), 1u);
+  EXPECT_EQ(b.labels().at("zone"), "eu-1");
+  EXPECT_THAT(b.peer(), StartsWith("ipv4:127.0.0.1:"));
+  for (const v1::WorkerInfo& w : listed.workers()) {
+    EXPECT_GE(w.connected_at(), before) << w.worker_id();
+    EXPECT_LE(w.connected_at(), after) << w.worker_id();
+    EXPECT_EQ(w.completed_tasks(), 0u) << w.worker_id();
+    EXPECT_LE(w.slots_in_use(), w.slots()) << w.worker_id();
+  }
+  EXPECT_GE(b.slots_in_use(), 1u);  // "o" at least
+
+  // Every worker completes what it holds; each one's count is the outcomes it reported.
+  const uint32_t on_alpha = a.slots_in_use();
+  std::vector<v1::TaskAssignment> alpha_tasks = alpha.ReadAssignments(on_alpha);
+  std::vector<v1::TaskAssignment> beta_tools = beta.ReadAssignments(b.slots_in_use() - 1);
+  ASSERT_EQ(alpha_tasks.size() + beta_tools.size(), 2u);
+  for (const v1::TaskAssignment& t : alpha_tasks) EXPECT_TRUE(alpha.Succeed(t.assignment_id(), {}));
+  for (const v1::TaskAssignment& t : beta_tools) EXPECT_TRUE(beta.Succeed(t.assignment_id(), {}));
+  EXPECT_TRUE(beta.Succeed(on_beta[0].assignment_id(), {}));
+  EXPECT_EQ(WaitFinished(batch_id).state(), v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(WaitFinished(tools_id).state(), v1::BATCH_STATE_SUCCEEDED);
+  listed = ListWorkers();
+  ASSERT_EQ(listed.workers_size(), 2);
+  EXPECT_EQ(listed.workers(0).completed_tasks(), on_alpha);
+  EXPECT_EQ(listed.workers(1).completed_tasks(), 3u - on_alpha);
+  for (const v1::WorkerInfo& w : listed.workers()) EXPECT_EQ(w.slots_in_use(), 0u);
+
+  EXPECT_TRUE(alpha.Finish().ok());
+  listed = WaitForWorkers([](const v1::ListWorkersResponse& r) { return r.workers_size() == 1; });
+  ASSERT_EQ(listed.workers_size(), 1);
+  EXPECT_EQ(listed.workers(0).worker_id(), beta_id);
+  EXPECT_TRUE(beta.Finish().ok());
+  EXPECT_EQ(WaitForWorkers([](const v1::ListWorkersResponse& r) {
+              return r.workers_size() == 0;
+            }).workers_size(),
+            0);
+}
+
+TEST(WorkerServiceAuthTest, ListWorkersNeedsTheBearerToken) {
+  absl::StatusOr<std::string> dir = testing::MakeTempDir("list-workers-auth");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string token_file = *dir + "/token";
+  {
+    std::ofstream out(token_file);
+    out << "list-workers-token-0123456789\n";
+  }
+  absl::StatusOr<std::unique_ptr<testing::DaemonProcess>> daemon =
+      testing::DaemonProcess::Start({"--auth-token-file=" + token_file});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::unique_ptr<v1::WorkerService::Stub> stub = (*daemon)->NewWorkerStub();
+  for (const std::string& authorization : {std::string(), std::string("Bearer wrong"),
+                                           std::string("Bearer list-workers-token-0123456789")}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kStreamTimeout);
+    if (!authorization.empty()) context.AddMetadata("authorization", authorization);
+    v1::ListWorkersResponse response;
+    const grpc::Status status = stub->ListWorkers(&context, {}, &response);
+    if (authorization == "Bearer list-workers-token-0123456789") {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(response.workers_size(), 0);
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << authorization;
+      EXPECT_EQ(status.error_message(), "missing or invalid bearer token") << authorization;
+    }
+  }
+  daemon->reset();
+  testing::RemoveTree(*dir);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 The daemon binary comes from $BATCHD_BINARY (ctest sets it). Every wait is bounded.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,21 @@ LISTENING_PREFIX = "batchd listening on "
 START_TIMEOUT_S = 30.0
 # Short worker intervals make heartbeat or cancel-ack mistakes show up within a test.
 DAEMON_FLAGS = ["--worker-heartbeat-interval=1s", "--worker-cancel-grace=2s"]
+
+
+def _listening_address(line: str) -> Optional[str]:
+    """The gRPC address a stdout line announces, as text or (--log-format=json) as JSON."""
+    if line.startswith(LISTENING_PREFIX):
+        return line[len(LISTENING_PREFIX):]
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and record.get("listener") == "grpc":
+            address = record.get("address")
+            return address if isinstance(address, str) else None
+    return None
 
 
 class Daemon:
@@ -41,8 +57,9 @@ class Daemon:
             assert self.process.stdout is not None
             for raw in self.process.stdout:
                 line = raw.decode(errors="replace").strip()
-                if line.startswith(LISTENING_PREFIX) and not found:
-                    found.append(line[len(LISTENING_PREFIX):])
+                address = _listening_address(line)
+                if address is not None and not found:
+                    found.append(address)
                     done.set()
             done.set()
 

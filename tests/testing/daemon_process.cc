@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +30,27 @@ namespace {
 
 constexpr absl::Duration kPollInterval = absl::Milliseconds(5);
 constexpr char kListeningPrefix[] = "batchd listening on ";
+
+// The gRPC address a stdout line announces: "batchd listening on <address>", or with
+// --log-format=json an object whose "listener" is "grpc" and whose "address" is it.
+std::optional<std::string> ListeningAddress(absl::string_view line) {
+  if (absl::StartsWith(line, kListeningPrefix)) {
+    return std::string(line.substr(std::strlen(kListeningPrefix)));
+  }
+  if (!absl::StartsWith(line, "{")) return std::nullopt;
+  boost::system::error_code ec;
+  const boost::json::value value =
+      boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
+  const boost::json::object* object = ec ? nullptr : value.if_object();
+  if (object == nullptr) return std::nullopt;
+  const boost::json::value* listener = object->if_contains("listener");
+  const boost::json::value* address = object->if_contains("address");
+  if (listener == nullptr || address == nullptr || !listener->is_string() ||
+      !address->is_string() || listener->get_string() != "grpc") {
+    return std::nullopt;
+  }
+  return std::string(address->get_string());
+}
 
 absl::Status ErrnoError(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -232,13 +254,21 @@ absl::StatusOr<int> ChildProcess::WaitForExit(absl::Duration timeout) {
 
 absl::StatusOr<std::string> ChildProcess::WaitForStdoutLine(absl::string_view prefix,
                                                             absl::Duration timeout) {
-  const auto find_line = [this, prefix]() -> std::optional<std::string> {
+  return WaitForStdoutLine(
+      [prefix](absl::string_view line) { return absl::StartsWith(line, prefix); },
+      absl::StrCat("starting with '", prefix, "'"), timeout);
+}
+
+absl::StatusOr<std::string> ChildProcess::WaitForStdoutLine(
+    absl::FunctionRef<bool(absl::string_view)> matches, absl::string_view description,
+    absl::Duration timeout) {
+  const auto find_line = [this, matches]() -> std::optional<std::string> {
     mu_.AssertReaderHeld();
     size_t start = 0;
     for (size_t end = stdout_.find('\n'); end != std::string::npos;
          start = end + 1, end = stdout_.find('\n', start)) {
       absl::string_view line(stdout_.data() + start, end - start);
-      if (absl::StartsWith(line, prefix)) return std::string(line);
+      if (matches(line)) return std::string(line);
     }
     return std::nullopt;
   };
@@ -250,12 +280,12 @@ absl::StatusOr<std::string> ChildProcess::WaitForStdoutLine(absl::string_view pr
   mu_.AwaitWithTimeout(absl::Condition(&found_or_ended), timeout);
   if (std::optional<std::string> line = find_line()) return *std::move(line);
   if (stdout_eof_) {
-    return absl::NotFoundError(absl::StrCat("stdout ended without a line starting with '", prefix,
-                                            "'; stderr:\n", stderr_));
+    return absl::NotFoundError(
+        absl::StrCat("stdout ended without a line ", description, "; stderr:\n", stderr_));
   }
-  return absl::DeadlineExceededError(absl::StrCat("no stdout line starting with '", prefix,
-                                                  "' within ", absl::FormatDuration(timeout),
-                                                  "; stderr:\n", stderr_));
+  return absl::DeadlineExceededError(absl::StrCat("no stdout line ", description, " within ",
+                                                  absl::FormatDuration(timeout), "; stderr:\n",
+                                                  stderr_));
 }
 
 std::string ChildProcess::Stdout() const {
@@ -302,12 +332,14 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     RemoveTree(owned_data_dir);
     return child.status();
   }
-  absl::StatusOr<std::string> line = (*child)->WaitForStdoutLine(kListeningPrefix, ready_timeout);
+  absl::StatusOr<std::string> line = (*child)->WaitForStdoutLine(
+      [](absl::string_view l) { return ListeningAddress(l).has_value(); },
+      absl::StrCat("starting with '", kListeningPrefix, "' (or its JSON form)"), ready_timeout);
   if (!line.ok()) {
     return absl::Status(line.status().code(),
                         absl::StrCat("batchd did not start: ", line.status().message()));
   }
-  std::string address = line->substr(std::strlen(kListeningPrefix));
+  std::string address = *ListeningAddress(*line);
   return std::unique_ptr<DaemonProcess>(
       new DaemonProcess(*std::move(child), std::move(address), std::move(owned_data_dir)));
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -44,6 +45,11 @@ class ChildProcess {
   // The first complete stdout line starting with `prefix` (without the newline). NOT_FOUND when
   // stdout ends without one, DEADLINE_EXCEEDED when `timeout` passes first.
   absl::StatusOr<std::string> WaitForStdoutLine(absl::string_view prefix, absl::Duration timeout);
+  // The first complete stdout line `matches` accepts; `description` ("starting with 'x'") names
+  // it in the errors.
+  absl::StatusOr<std::string> WaitForStdoutLine(absl::FunctionRef<bool(absl::string_view)> matches,
+                                                absl::string_view description,
+                                                absl::Duration timeout);
 
   std::string Stdout() const ABSL_LOCKS_EXCLUDED(mu_);
   std::string Stderr() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -87,7 +93,8 @@ absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
 void RemoveTree(const std::string& path);
 
 // The real batchd binary, started on --listen=127.0.0.1:0 (unless `flags` choose another
-// address) and ready once it has printed "batchd listening on <address>". Unless `flags` set
+// address) and ready once it has printed "batchd listening on <address>" (with
+// --log-format=json: the JSON line whose "listener" is "grpc"). Unless `flags` set
 // --data-dir or --durability, it journals into a fresh temporary directory removed with it.
 // `extra_env` as for ChildProcess::Spawn (e.g. {"HTTPS_PROXY=http://127.0.0.1:3128"}).
 class DaemonProcess {
@@ -111,6 +118,7 @@ class DaemonProcess {
 
   absl::Status SendSignal(int signal_number) { return process_->Signal(signal_number); }
   absl::StatusOr<int> WaitForExit(absl::Duration timeout) { return process_->WaitForExit(timeout); }
+  std::string Stdout() const { return process_->Stdout(); }
   std::string Stderr() const { return process_->Stderr(); }
 
  private:

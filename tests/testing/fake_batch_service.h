@@ -38,6 +38,7 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
     batchd::v1::GetProgressResponse progress;
     batchd::v1::GetBatchResponse batch;
     batchd::v1::ListBatchesResponse list;
+    batchd::v1::ListTasksResponse tasks;
     batchd::v1::CancelBatchResponse cancel;
     batchd::v1::AddTasksResponse add;
     batchd::v1::ResolveExecutionOrderResponse resolve;
@@ -83,6 +84,11 @@ class FakeBatchService final : public batchd::v1::BatchService::CallbackService 
                                         const batchd::v1::ListBatchesRequest* request,
                                         batchd::v1::ListBatchesResponse* response) override {
     return Answer(c, "ListBatches", *request, &Script::list, response);
+  }
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* c,
+                                      const batchd::v1::ListTasksRequest* request,
+                                      batchd::v1::ListTasksResponse* response) override {
+    return Answer(c, "ListTasks", *request, &Script::tasks, response);
   }
   grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* c,
                                         const batchd::v1::CancelBatchRequest* request,

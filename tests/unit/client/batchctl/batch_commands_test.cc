@@ -212,6 +212,35 @@ TEST_F(BatchCommandsTest, ListPrintsTheBatchList) {
   EXPECT_THAT(calls(), ElementsAre("ListBatches "));
 }
 
+TEST_F(BatchCommandsTest, ListSendsFiltersAndPagingAndSaysHowToGetTheNextPage) {
+  server_.batch.script()->list.add_batches()->CopyFrom(Progress(2));
+  server_.batch.script()->list.set_next_page_token("TOKEN");
+  server_.batch.script()->list.set_total_size(7);
+  EXPECT_EQ(Run(ListCommand, {"list", "--state", "running", "--selector", "env=prod", "--page-size",
+                              "1", "--page-token", "T0"}),
+            kExitOk);
+  EXPECT_EQ(out_.str(), FormatBatchList(server_.batch.script()->list) +
+                            "(1 of 7; next page: --page-token TOKEN)\n");
+  EXPECT_THAT(calls(), ElementsAre("ListBatches states: BATCH_STATE_RUNNING label_selector: "
+                                   "\"env=prod\" page_size: 1 page_token: \"T0\""));
+}
+
+TEST_F(BatchCommandsTest, ListRefusesAnUnknownStateWithoutCallingTheDaemon) {
+  EXPECT_EQ(Run(ListCommand, {"list", "--state", "done"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("unknown batch state 'done' for --state"));
+  EXPECT_THAT(calls(), ElementsAre());
+}
+
+TEST_F(BatchCommandsTest, TasksListsTheBatchsTasks) {
+  v1::TaskStatus* t = server_.batch.script()->tasks.add_tasks();
+  t->set_task_id("parse");
+  t->set_state(v1::TASK_STATE_PENDING);
+  t->set_waiting_reason("waiting for 1 dependency: fetch");
+  EXPECT_EQ(Run(TasksCommand, {"tasks", "b-1", "--state", "pending"}), kExitOk);
+  EXPECT_EQ(out_.str(), FormatTaskList(server_.batch.script()->tasks));
+  EXPECT_THAT(calls(), ElementsAre("ListTasks batch_id: \"b-1\" states: TASK_STATE_PENDING"));
+}
+
 TEST_F(BatchCommandsTest, AnUnauthenticatedCallHintsAtTheToken) {
   server_.batch.script()->status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token");
   EXPECT_EQ(Run(ListCommand, {"list"}), kExitFailure);

@@ -87,6 +87,25 @@ TEST(ParseCommandLineTest, RejectsBadWorkerFlags) {
   EXPECT_EQ(message({"worker", "--executor="}), "--executor must not be empty");
 }
 
+TEST(ParseCommandLineTest, ListingFlags) {
+  const CommandLine command_line =
+      Parse({"list", "--state", "running", "--state=failed", "--selector", "env=prod,!legacy",
+             "--page-size", "50", "--page-token=abc"});
+  EXPECT_THAT(command_line.states, ElementsAre("running", "failed"));
+  EXPECT_EQ(command_line.selector, "env=prod,!legacy");
+  EXPECT_EQ(command_line.page_size, 50u);
+  EXPECT_EQ(command_line.page_token, "abc");
+  EXPECT_THAT(command_line.command_flags,
+              ElementsAre("page-size", "page-token", "selector", "state"));
+  const auto message = [](const std::vector<std::string>& args) {
+    absl::StatusOr<CommandLine> parsed = ParseCommandLine(args, kDefault);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(parsed.status().message());
+  };
+  EXPECT_EQ(message({"list", "--page-size", "0"}), "invalid --page-size '0' (a positive integer)");
+  EXPECT_EQ(message({"tasks", "b", "--state="}), "--state names a state");
+}
+
 TEST(ParseTimeoutTest, AcceptsDurationsAndSeconds) {
   EXPECT_EQ(ParseTimeout("500ms").value(), absl::Milliseconds(500));
   EXPECT_EQ(ParseTimeout("1m30s").value(), absl::Seconds(90));

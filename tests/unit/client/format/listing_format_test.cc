@@ -58,6 +58,31 @@ TEST(FormatBatchListTest, ShowsDoneAndCreated) {
             "b1  SUCCEEDED  12/12  -\n");
 }
 
+TEST(FormatTaskListTest, ShowsWhyTasksWaitOrTheirError) {
+  v1::ListTasksResponse response;
+  v1::TaskStatus* a = response.add_tasks();
+  a->set_task_id("a");
+  a->set_state(v1::TASK_STATE_RETRY_WAIT);
+  a->set_retry_count(1);
+  a->set_error("HTTP 502");
+  a->set_waiting_reason("retrying in 1.2 s");
+  v1::TaskStatus* b = response.add_tasks();
+  b->set_task_id("b");
+  b->set_state(v1::TASK_STATE_FAILED);
+  b->set_layer(1);
+  b->set_worker_id("w-1");
+  b->set_error("boom");
+  EXPECT_EQ(FormatTaskList(response),
+            "TASK  STATE       LAYER  RETRIES  WORKER  DETAIL\n"
+            "a     RETRY_WAIT      0        1          retrying in 1.2 s\n"
+            "b     FAILED          1        0  w-1     boom\n");
+}
+
+TEST(FormatNextPageTest, SaysHowToGetTheNextPage) {
+  EXPECT_EQ(FormatNextPage(2, 5, ""), "");
+  EXPECT_EQ(FormatNextPage(2, 5, "QUJD"), "(2 of 5; next page: --page-token QUJD)\n");
+}
+
 TEST(FormatExecutionOrderTest, PrintsLayersAndCriticalPath) {
   v1::ResolveExecutionOrderResponse response;
   response.add_layers()->add_task_ids("a");

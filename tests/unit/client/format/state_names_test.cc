@@ -15,5 +15,15 @@ TEST(StateNamesTest, StripsPrefixesAndNamesUnknownValues) {
   EXPECT_FALSE(IsFinal(v1::BATCH_STATE_RUNNING));
 }
 
+TEST(StateNamesTest, ParsesNamesAsUsersTypeThem) {
+  EXPECT_EQ(ParseBatchStateName("running"), v1::BATCH_STATE_RUNNING);
+  EXPECT_EQ(ParseBatchStateName("SUCCEEDED"), v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(ParseBatchStateName("batch_state_failed"), v1::BATCH_STATE_FAILED);
+  EXPECT_EQ(ParseTaskStateName("retry_wait"), v1::TASK_STATE_RETRY_WAIT);
+  EXPECT_EQ(ParseTaskStateName("unspecified"), std::nullopt);
+  EXPECT_EQ(ParseTaskStateName("runing"), std::nullopt);
+  EXPECT_EQ(ParseBatchStateName("retry_wait"), std::nullopt);  // a task state
+}
+
 }  // namespace
 }  // namespace batchd::client

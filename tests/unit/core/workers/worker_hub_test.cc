@@ -117,16 +117,31 @@ class WorkerHubTest : public ::testing::Test {
 
   Connection Connect(std::string name, std::vector<std::string> executors, uint32_t slots = 1,
                      double weight = 0) {
-    if (!hub_) Start();
-    auto connection = std::make_shared<FakeWorkerConnection>();
     WorkerRegistrationSpec spec;
     spec.name = std::move(name);
     spec.executors = std::move(executors);
     spec.slots = slots;
     spec.weight = weight;
+    return Connect(std::move(spec));
+  }
+  Connection Connect(WorkerRegistrationSpec spec) {
+    if (!hub_) Start();
+    auto connection = std::make_shared<FakeWorkerConnection>();
     hub_->Register(connection, std::move(spec));
     timers_.Poll();
     return connection;
+  }
+  std::vector<WorkerSnapshot> ListWorkers() {
+    std::optional<std::vector<WorkerSnapshot>> out;
+    hub_->ListWorkers([&out](std::vector<WorkerSnapshot> workers) { out = std::move(workers); });
+    timers_.Poll();
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(std::vector<WorkerSnapshot>{});
+  }
+  static std::vector<std::string> Ids(const std::vector<WorkerSnapshot>& workers) {
+    std::vector<std::string> ids;
+    for (const WorkerSnapshot& w : workers) ids.push_back(w.id);
+    return ids;
   }
   void Send(const Connection& connection, WorkerMessage message) {
     hub_->Receive(connection.get(), std::move(message));
@@ -525,6 +540,21 @@ TEST_F(WorkerTimeoutTest, SlotIsHeldUntilTheCancelGracePasses) {
   Succeed(worker_, slow_);
   EXPECT_EQ(hub_->assignment_count(), 1u);
   EXPECT_EQ(Progress(id_).running_tasks, 1u);
+}
+
+TEST_F(WorkerTimeoutTest, CancelledAssignmentHoldsItsSlotInTheListUntilAcknowledged) {
+  std::vector<WorkerSnapshot> workers = ListWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].slots_in_use, 1u);
+  Send(worker_, CancelAck(slow_));  // frees the slot; "next" takes it
+  workers = ListWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].slots_in_use, 1u);
+  EXPECT_EQ(workers[0].completed_tasks, 0u);  // an ack is not an outcome
+  Succeed(worker_, worker_->last_assignment().assignment_id);
+  workers = ListWorkers();
+  EXPECT_EQ(workers[0].slots_in_use, 0u);
+  EXPECT_EQ(workers[0].completed_tasks, 1u);
 }
 
 TEST_F(WorkerHubTest, BatchCancelSendsCancelForEveryRunningAssignment) {
@@ -980,6 +1010,68 @@ TEST_F(WorkerHubTest, WaitingForWorkerGaugeCountsOnlyTasksStillWaiting) {
   EXPECT_EQ(Summary(timed_out).state, BatchState::kFailed);
   EXPECT_EQ(waiting(), 0u);
   EXPECT_FALSE(Describe("work").has_value());
+}
+
+// --- ListWorkers -----------------------------------------------------------------------------
+
+TEST_F(WorkerHubTest, ListWorkersReportsRegistrationLoadAndOutcomesInConnectOrder) {
+  Start();
+  const WallTime alpha_at = clock_.WallNow();
+  WorkerRegistrationSpec alpha;
+  alpha.name = "alpha";
+  alpha.executors = {"work", "other", "work"};
+  alpha.slots = 3;
+  alpha.weight = 2.5;
+  alpha.labels = {{"zone", "a"}, {"gpu", "no"}};
+  alpha.peer = "ipv4:10.0.0.7:4711";
+  Connection a = Connect(std::move(alpha));
+  Advance(1500);
+  const WallTime beta_at = clock_.WallNow();
+  Connection b = Connect("", {"solo"}, 1);
+
+  BatchSpec spec = ManyTasks(2, "work");
+  spec.tasks.push_back(MakeTask("s", "solo"));
+  Submit(std::move(spec));
+  ASSERT_EQ(a->assignment_count(), 2u);
+  ASSERT_EQ(b->assignment_count(), 1u);
+  const std::string first = a->assignments()[0].assignment_id;
+  Succeed(a, first);
+  Succeed(a, first);  // a duplicate is not counted again
+  Send(a, Outcome("9-9-9", ExecutionOutcome::Success(nullptr)));  // nor an unknown one
+
+  const std::vector<WorkerSnapshot> workers = ListWorkers();
+  ASSERT_THAT(Ids(workers), ElementsAre("alpha#1", "worker#2"));
+  const WorkerSnapshot& w = workers[0];
+  EXPECT_EQ(w.name, "alpha");
+  EXPECT_THAT(w.executors, ElementsAre("work", "other"));
+  EXPECT_EQ(w.slots, 3u);
+  EXPECT_EQ(w.slots_in_use, 1u);
+  EXPECT_EQ(w.weight, 2.5);
+  EXPECT_THAT(w.labels, ElementsAre(Pair("gpu", "no"), Pair("zone", "a")));
+  EXPECT_EQ(w.connected_at, alpha_at);
+  EXPECT_EQ(w.peer, "ipv4:10.0.0.7:4711");
+  EXPECT_EQ(w.completed_tasks, 1u);
+  const WorkerSnapshot& u = workers[1];
+  EXPECT_EQ(u.name, "worker");
+  EXPECT_THAT(u.executors, ElementsAre("solo"));
+  EXPECT_EQ(u.slots, 1u);
+  EXPECT_EQ(u.slots_in_use, 1u);
+  EXPECT_EQ(u.weight, 1.0);  // 0 registers as 1
+  EXPECT_THAT(u.labels, IsEmpty());
+  EXPECT_EQ(u.connected_at, beta_at);
+  EXPECT_EQ(u.completed_tasks, 0u);
+}
+
+TEST_F(WorkerHubTest, WorkerThatLeftOrWasRejectedIsNotListed) {
+  Connection a = Connect("a", {"work"});
+  Connection b = Connect("b", {"work"});
+  Connection rejected = Connect("c", {"echo"});
+  Connection d = Connect("d", {"work"});
+  EXPECT_THAT(Ids(ListWorkers()), ElementsAre("a#1", "b#2", "d#3"));
+  Disconnect(b, "closed its stream", /*closed_by_worker=*/true);
+  EXPECT_THAT(Ids(ListWorkers()), ElementsAre("a#1", "d#3"));
+  Advance(15000);  // a and d never sent a heartbeat: dropped
+  EXPECT_THAT(ListWorkers(), IsEmpty());
 }
 
 }  // namespace
