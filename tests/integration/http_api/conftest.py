@@ -6,67 +6,14 @@ $BATCHD_BINARY is the daemon (ctest sets it). Every wait is bounded.
 import json
 import os
 import subprocess
+import sys
 import tempfile
-import threading
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-START_TIMEOUT_S = 30.0
-
-
-class Daemon:
-    """A batchd child process: `grpc` and `http` are its host:port addresses."""
-
-    def __init__(self, flags: List[str], workdir: str) -> None:
-        binary = os.environ.get("BATCHD_BINARY", "")
-        if not binary or not os.access(binary, os.X_OK):
-            pytest.fail(f"set BATCHD_BINARY to the batchd executable (got {binary!r})")
-        self._log_path = os.path.join(workdir, "batchd.log")
-        self._log = open(self._log_path, "wb")
-        self.process = subprocess.Popen(
-            [binary, "--listen=127.0.0.1:0", "--http-listen=127.0.0.1:0",
-             f"--data-dir={os.path.join(workdir, 'data')}", *flags],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
-            start_new_session=True)
-        self.grpc, self.http = self._wait_for_addresses()
-        self.base = f"http://{self.http}"
-
-    def _wait_for_addresses(self) -> Tuple[str, str]:
-        found: Dict[str, str] = {}
-        done = threading.Event()
-
-        def read() -> None:
-            assert self.process.stdout is not None
-            for raw in self.process.stdout:
-                line = raw.decode(errors="replace").strip()
-                if line.startswith("batchd listening on "):
-                    found["grpc"] = line[len("batchd listening on "):]
-                elif line.startswith("batchd http listening on http://"):
-                    found["http"] = line[len("batchd http listening on http://"):]
-                    done.set()
-            done.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not done.wait(START_TIMEOUT_S) or "http" not in found:
-            self.stop()
-            raise RuntimeError(f"batchd did not print its addresses; stderr:\n{self.log()}")
-        return found["grpc"], found["http"]
-
-    def log(self) -> str:
-        with open(self._log_path, "rb") as f:
-            return f.read().decode(errors="replace")[-20000:]
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
-        return self.process.returncode
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "testing"))
+from http_daemon import HttpDaemon  # noqa: E402
 
 
 class Curl:
@@ -116,10 +63,13 @@ def workdir() -> Iterator[str]:
 
 @pytest.fixture
 def start_daemon(workdir: str):
-    started: List[Daemon] = []
+    started: List[HttpDaemon] = []
 
-    def start(*flags: str) -> Daemon:
-        daemon = Daemon(list(flags), tempfile.mkdtemp(dir=workdir))
+    def start(*flags: str) -> HttpDaemon:
+        binary = os.environ.get("BATCHD_BINARY", "")
+        if not binary or not os.access(binary, os.X_OK):
+            pytest.fail(f"set BATCHD_BINARY to the batchd executable (got {binary!r})")
+        daemon = HttpDaemon(binary, list(flags), tempfile.mkdtemp(dir=workdir))
         started.append(daemon)
         return daemon
 
@@ -129,10 +79,10 @@ def start_daemon(workdir: str):
 
 
 @pytest.fixture
-def daemon(start_daemon) -> Daemon:
+def daemon(start_daemon) -> HttpDaemon:
     return start_daemon()
 
 
 @pytest.fixture
-def curl(daemon: Daemon) -> Curl:
+def curl(daemon: HttpDaemon) -> Curl:
     return Curl(daemon.base)

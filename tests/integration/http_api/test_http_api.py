@@ -339,3 +339,13 @@ def test_metrics_listen_is_an_alias(start_daemon, workdir):
                           capture_output=True, timeout=30)
     assert done.returncode == 2
     assert b"--metrics-listen is an alias of --http-listen" in done.stderr
+
+
+def test_json_logs_announce_the_http_listener_as_json(start_daemon):
+    daemon = start_daemon("--log-format=json")
+    assert Curl(daemon.base).json("GET", "/healthz") == {"status": "SERVING"}
+    daemon.stop()
+    with open(daemon._log_path, "rb") as f:
+        stderr_lines = [line for line in f.read().decode().splitlines() if line.strip()]
+    assert stderr_lines and all(json.loads(line)["msg"] for line in stderr_lines)
+    assert any("dashboard on http://" in json.loads(line)["msg"] for line in stderr_lines)
