@@ -35,6 +35,11 @@ def test_submit_stream_results_watch_and_get(address):
             progress = await client.progress(batch_id)
             assert (progress.total_tasks, progress.progress_percentage) == (3, 100.0)
             assert batch_id in [p.batch_id for p in await client.list(limit=5)]
+            assert [p.batch_id for p in await client.list(selector="team=aio")] == [batch_id]
+            assert await client.list(states=["running"], selector="team=aio") == []
+            tasks = await client.list_tasks(batch_id)
+            assert [(t.task_id, t.layer, t.state) for t in tasks] == [
+                ("a", 0, "succeeded"), ("b", 1, "succeeded"), ("c", 2, "succeeded")]
 
     run(main)
 

@@ -51,6 +51,33 @@ def test_progress_watch_get_list(client):
     assert len(client.list(limit=1)) == 1
 
 
+def test_list_filters_and_list_tasks(client):
+    ml = client.submit([BatchTask("a", 1)], executor="echo", labels={"team": "ml"})
+    web = client.submit(sleeps(20000), labels={"team": "web"})
+    client.get(ml)  # the echo batch is quick; wait for it through its summary
+    for _ in client.stream_results(ml):
+        pass
+    assert [p.batch_id for p in client.list(selector="team=ml")] == [ml]
+    assert [p.batch_id for p in client.list(states=["running"], selector="team")] == [web]
+    assert web not in [p.batch_id for p in client.list(states=["SUCCEEDED", "batch_state_failed"])]
+    with pytest.raises(ValueError, match="Unknown state 'finished'"):
+        client.list(states=["finished"])
+    with pytest.raises(TypeError, match="list of state names"):
+        client.list(states="running")
+    with pytest.raises(batchd.InvalidArgumentError, match="Malformed label selector requirement .=x."):
+        client.list(selector="=x")
+    batch_id = client.submit([BatchTask("root", {"ms": 20000}, executor="sleep"),
+                              BatchTask("leaf", 1, dependencies=["root"])])
+    tasks = client.list_tasks(batch_id)
+    assert [(t.task_id, t.layer, t.dependencies) for t in tasks] == [
+        ("root", 0, []), ("leaf", 1, ["root"])]
+    leaf = tasks[1]
+    assert leaf.state == "pending" and leaf.waiting_reason == "waiting for 1 dependency: root"
+    assert [t.task_id for t in client.list_tasks(batch_id, states=["pending"])] == ["leaf"]
+    client.cancel(web)
+    client.cancel(batch_id)
+
+
 def test_cancel(client):
     batch_id = client.submit(sleeps(20000, 20000), max_concurrent=2)
     progress = client.cancel(batch_id, reason="changed my mind")

@@ -38,7 +38,8 @@ from batchd.errors import (AbortedError, AlreadyExistsError, BatchdError,  # noq
                            UnknownError)
 from batchd.limits import Limit, LimitStatus, Rate  # noqa: E402
 from batchd.models import (AwaitingCompletion, BatchProcessSummary, BatchProgress,  # noqa: E402
-                           BatchResult, BatchTask, ExecutionPlan, ExecutorInfo, LimitWait)
+                           BatchResult, BatchTask, ExecutionPlan, ExecutorInfo, LimitWait,
+                           TaskStatus)
 from batchd.processor import BatchProcessor  # noqa: E402
 from batchd.worker import Worker  # noqa: E402
 
@@ -60,6 +61,7 @@ __all__ = [
     "ResultStream",
     "Worker",
     "ExecutorInfo",
+    "TaskStatus",
     "ExecutionPlan",
     "cancelled",
     "spawn",

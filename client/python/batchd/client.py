@@ -19,7 +19,7 @@ from batchd.convert import (LocalResults, progress_from_proto, result_from_proto
 from batchd.errors import from_rpc_error
 from batchd.limits import LimitStatus, Rate
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
-                           ExecutionPlan, ExecutorInfo, LimitUses)
+                           ExecutionPlan, ExecutorInfo, LimitUses, TaskStatus)
 from batchd import rpcs
 
 T = TypeVar("T")
@@ -229,9 +229,26 @@ class Client:
         """The batch's summary so far, with the results that are final."""
         return self._run(rpcs.get(batch_id))
 
-    def list(self, limit: int = 0) -> List[BatchProgress]:
-        """Batches the daemon knows, newest first (at most `limit`; 0 = all)."""
-        return self._run(rpcs.list_batches(limit))
+    def list(self, limit: int = 0, *, states: Optional[Sequence[str]] = None,
+             selector: str = "") -> List[BatchProgress]:
+        """Batches the daemon knows, newest first (at most `limit`; 0 = all); only those in
+        one of `states` ("running", "succeeded", ...) and whose labels match `selector`
+        ("team=ml,env!=prod,tier,!draft"), when given."""
+        return self._run(rpcs.list_batches(limit, states, selector))
+
+    def list_tasks(self, batch_id: str, *,
+                   states: Optional[Sequence[str]] = None) -> List[TaskStatus]:
+        """Every task of a batch in task order with its state now, its dependencies and layer,
+        and why one that is not final does not run (``waiting_reason``); only those in one of
+        `states` ("pending", "running", ...) when given."""
+        tasks: List[TaskStatus] = []
+        token = ""
+        while True:
+            page = self._run(rpcs.list_tasks_page(batch_id, states, token))
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+            if not token:
+                return tasks
 
     def cancel_task(self, batch_id: str, task_id: str, reason: str = "", *,
                     timeout: Optional[float] = None) -> BatchResult:

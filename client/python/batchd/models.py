@@ -232,6 +232,25 @@ class BatchProgress:
 
 
 @dataclass
+class TaskStatus:
+    """One task of a batch as it is now (``Client.list_tasks``): its state ("pending",
+    "running", "succeeded", ...), its place in the graph, and for a task that does not run yet
+    why (``waiting_reason``, e.g. "waiting for 2 dependencies: a, b")."""
+
+    task_id: str
+    state: str = ""
+    executor: str = ""
+    retry_count: int = 0
+    dependencies: List[str] = field(default_factory=list)
+    layer: int = 0
+    priority: float = 0.0
+    duration_ms: float = 0.0
+    worker_id: str = ""
+    error: str = ""
+    waiting_reason: str = ""
+
+
+@dataclass
 class ExecutorInfo:
     """An executor the daemon knows: kind "builtin", "plugin" or "worker"."""
 

@@ -12,8 +12,9 @@ from batchd._proto import (batch_pb2, batch_service_pb2, cache_service_pb2, limi
 from batchd.convert import progress_from_proto, result_from_proto, summary_from_proto
 from batchd.limits import Limit, LimitStatus, Rate, limit_message, status_from_proto
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
-                           ExecutionPlan, ExecutorInfo)
-from batchd.options import (LOAD_BALANCERS, TASK_STATES, batch_options, canonical_name,
+                           ExecutionPlan, ExecutorInfo, TaskStatus)
+from batchd.options import (BATCH_STATES, LOAD_BALANCERS, TASK_STATES, batch_options,
+                            canonical_name,
                             check_tasks, graph_messages, labels_map, task_message)
 from batchd.values import to_value
 
@@ -107,9 +108,51 @@ def get(batch_id: str) -> Rpc[BatchProcessSummary]:
                lambda response: summary_from_proto(response.summary))
 
 
-def list_batches(limit: int = 0) -> Rpc[List[BatchProgress]]:
-    return Rpc(BATCH, "ListBatches", batch_service_pb2.ListBatchesRequest(limit=limit),
+def _state_numbers(states: Optional[Sequence[str]], names: Dict[int, str],
+                   prefix: str) -> List[Any]:
+    """The enum numbers of state names: "running", "RUNNING" or `prefix` + "RUNNING" (typed
+    Any: the stubs type them as the generated enum's values)."""
+    if states is None:
+        return []
+    if isinstance(states, str):
+        raise TypeError(f"states must be a list of state names, not the string {states!r}")
+    numbers = {name: number for number, name in names.items()}
+    return [numbers[canonical_name("state", state.lower().removeprefix(prefix)
+                                   if isinstance(state, str) else state, numbers)]
+            for state in states]
+
+
+def list_batches(limit: int = 0, states: Optional[Sequence[str]] = None,
+                 selector: str = "") -> Rpc[List[BatchProgress]]:
+    request = batch_service_pb2.ListBatchesRequest(
+        limit=limit, states=_state_numbers(states, BATCH_STATES, "batch_state_"),
+        label_selector=selector)
+    return Rpc(BATCH, "ListBatches", request,
                lambda response: [progress_from_proto(p) for p in response.batches])
+
+
+class TaskPage(NamedTuple):
+    tasks: List[TaskStatus]
+    next_page_token: str
+
+
+def list_tasks_page(batch_id: str, states: Optional[Sequence[str]] = None,
+                    page_token: str = "", page_size: int = 10000) -> Rpc[TaskPage]:
+    """One page of ListTasks; the clients follow next_page_token to the last page."""
+    request = batch_service_pb2.ListTasksRequest(
+        batch_id=batch_id, states=_state_numbers(states, TASK_STATES, "task_state_"),
+        page_size=page_size, page_token=page_token)
+
+    def convert(response: Any) -> TaskPage:
+        return TaskPage([TaskStatus(task_id=t.task_id, state=TASK_STATES.get(t.state, ""),
+                                    executor=t.executor, retry_count=t.retry_count,
+                                    dependencies=list(t.dependencies), layer=t.layer,
+                                    priority=t.priority, duration_ms=t.duration_ms,
+                                    worker_id=t.worker_id, error=t.error,
+                                    waiting_reason=t.waiting_reason)
+                         for t in response.tasks], response.next_page_token)
+
+    return Rpc(BATCH, "ListTasks", request, convert)
 
 
 def cancel(batch_id: str, reason: str = "",

@@ -22,7 +22,7 @@ from batchd.convert import LocalResults, progress_from_proto, result_from_proto,
 from batchd.errors import from_rpc_error
 from batchd.limits import LimitStatus, Rate
 from batchd.models import (BatchProcessSummary, BatchProgress, BatchResult, BatchTask,
-                           ExecutionPlan, ExecutorInfo, LimitUses)
+                           ExecutionPlan, ExecutorInfo, LimitUses, TaskStatus)
 
 T = TypeVar("T")
 
@@ -215,9 +215,22 @@ class AsyncClient:
         """The batch's summary so far, with the results that are final."""
         return await self._run(rpcs.get(batch_id))
 
-    async def list(self, limit: int = 0) -> List[BatchProgress]:
-        """Batches the daemon knows, newest first (at most `limit`; 0 = all)."""
-        return await self._run(rpcs.list_batches(limit))
+    async def list(self, limit: int = 0, *, states: Optional[Sequence[str]] = None,
+                   selector: str = "") -> List[BatchProgress]:
+        """As ``Client.list``: newest first, filtered by `states` and the label `selector`."""
+        return await self._run(rpcs.list_batches(limit, states, selector))
+
+    async def list_tasks(self, batch_id: str, *,
+                         states: Optional[Sequence[str]] = None) -> List[TaskStatus]:
+        """As ``Client.list_tasks``: every task with its state now, all pages."""
+        tasks: List[TaskStatus] = []
+        token = ""
+        while True:
+            page = await self._run(rpcs.list_tasks_page(batch_id, states, token))
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+            if not token:
+                return tasks
 
     async def cancel(self, batch_id: str, reason: str = "", *,
                      timeout: Optional[float] = None) -> BatchProgress:
