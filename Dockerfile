@@ -39,12 +39,16 @@ WORKDIR /var/lib/batchd
 # daemon accepts only on loopback or a unix socket. BATCHD_ADDR is batchctl's (HEALTHCHECK):
 # set it to unix:/run/batchd/batchd.sock too when listening there.
 # The journal (accepted batches survive restarts) lives in BATCHD_DATA_DIR: mount a volume there.
+# The HTTP/JSON API and the dashboard are on 8080 (the same token; no TLS: put a TLS proxy in
+# front of it beyond a private network); BATCHD_HTTP_LISTEN="" turns them off, which a daemon
+# without a token needs.
 ENV BATCHD_LISTEN=0.0.0.0:50051 \
+    BATCHD_HTTP_LISTEN=0.0.0.0:8080 \
     BATCHD_DATA_DIR=/var/lib/batchd/data \
     BATCHD_AUTH_TOKEN_FILE=/run/secrets/batchd_token \
     BATCHD_ADDR=127.0.0.1:50051
 VOLUME /var/lib/batchd/data
-EXPOSE 50051
+EXPOSE 50051 8080
 STOPSIGNAL SIGTERM
 # Health needs no token, so the check works whatever token the daemon requires.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
