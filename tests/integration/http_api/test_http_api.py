@@ -349,3 +349,35 @@ def test_json_logs_announce_the_http_listener_as_json(start_daemon):
         stderr_lines = [line for line in f.read().decode().splitlines() if line.strip()]
     assert stderr_lines and all(json.loads(line)["msg"] for line in stderr_lines)
     assert any("dashboard on http://" in json.loads(line)["msg"] for line in stderr_lines)
+
+
+def test_connections_beyond_the_cap_get_503(start_daemon):
+    daemon = start_daemon("--http-api-max-connections=2")
+    host, port = daemon.http.rsplit(":", 1)
+    held = [socket.create_connection((host, int(port)), timeout=30) for _ in range(2)]
+    try:
+        curl = Curl(daemon.base)
+
+        def refused():
+            status, _, body = curl("GET", "/healthz")
+            return status == 503 and b"--http-api-max-connections 2" in body
+        wait_until(refused)
+    finally:
+        for s in held:
+            s.close()
+    wait_until(lambda: Curl(daemon.base)("GET", "/healthz")[0] == 200)
+
+
+def test_keep_alive_and_head(daemon):
+    import http.client
+    host, port = daemon.http.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    for path in ("/healthz", "/v1/executors", "/v1/batches"):
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        assert answer.status == 200 and json.loads(answer.read()) is not None
+    connection.request("HEAD", "/")
+    answer = connection.getresponse()
+    assert answer.status == 200 and int(answer.getheader("Content-Length")) > 1000
+    assert answer.read() == b""
+    connection.close()
