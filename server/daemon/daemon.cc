@@ -181,7 +181,11 @@ absl::Status Daemon::BindHttp(ServerTuning& tuning) {
 
 void Daemon::ServeHttp() {
   if (http_ == nullptr) return;
-  http_->Serve(running_->server->InProcessChannel(grpc::ChannelArguments()));
+  // No receive limit of its own (gRPC's default is 4 MiB): a GetBatch or ProcessBatch summary
+  // over it is one HTTP answer, and the request side is bounded by --http-api-max-body-bytes.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  http_->Serve(running_->server->InProcessChannel(args));
   spdlog::info("metrics on http://{}/metrics", http_->address());
   spdlog::info("http api on http://{}/v1/, dashboard on http://{}/", http_->address(),
                http_->address());

@@ -381,3 +381,19 @@ def test_keep_alive_and_head(daemon):
     assert answer.status == 200 and int(answer.getheader("Content-Length")) > 1000
     assert answer.read() == b""
     connection.close()
+
+
+def test_answers_beyond_grpcs_default_4_mib_receive_limit(curl):
+    # 5 MiB of outputs in one GetBatch summary: one HTTP answer (the in-process channel has no
+    # 4 MiB receive limit of its own).
+    blob = "x" * 1024
+    tasks = [{"id": f"t{i}", "input": blob} for i in range(5 * 1024)]
+    status, _, body = curl("POST", "/v1/batches", raw=json.dumps(
+        {"tasks": tasks, "options": {"maxConcurrent": 1000}}).encode(),
+        headers={"Content-Type": "application/json"})
+    assert status == 200, body
+    batch_id = json.loads(body)["batchId"]
+    wait_until(lambda: finished(curl, batch_id), timeout=120)
+    summary = curl.json("GET", f"/v1/batches/{batch_id}")["summary"]
+    assert summary["successfulCount"] == 5 * 1024
+    assert {r["output"] for r in summary["results"]} == {blob}
