@@ -144,6 +144,22 @@ class Session : public std::enable_shared_from_this<Session>, public StreamReade
   void OnHeader(beast::error_code header_error) {
     if (header_error) return OnReadError(header_error);
     stream_.expires_after(Chrono(options().read_timeout));
+    // curl sends "Expect: 100-continue" before a body over 1 MiB and waits a second for this.
+    const auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() &&
+        absl::EqualsIgnoreCase(View(expect->value()), "100-continue")) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->OnReadError(ec);

@@ -277,6 +277,10 @@
         view.filter.labelSelector = $('#label-selector', root).value.trim();
         view.tokens = [''];
         view.page = 0;
+        // The filter goes into the address (a history entry per Apply), so a reload, a shared
+        // link and back/forward keep it; the hashchange of back/forward rebuilds the view from it.
+        const hash = `#/${query({ state: view.filter.states, labels: view.filter.labelSelector })}`;
+        if (hash !== (location.hash || '#/')) history.pushState(null, '', hash);
         refresh();
       });
       $('#next-page', root).addEventListener('click', () => { view.page += 1; refresh(); });
@@ -1179,7 +1183,7 @@
   const routes = [
     [/^#?\/?$/, () => ['batches', 'tpl-batches', batchesView(), 'nav-batches']],
     [/^#\/\?/, () => ['batches', 'tpl-batches', batchesView(), 'nav-batches']],
-    [/^#\/batches\/(.+)$/, (m) => ['batch', 'tpl-batch', batchView(decodeURIComponent(m[1])), 'nav-batches']],
+    [/^#\/batches\/([^?]+)(?:\?(.*))?$/, (m) => ['batch', 'tpl-batch', batchView(decodeURIComponent(m[1]), new URLSearchParams(m[2] || '')), 'nav-batches']],
     [/^#\/workers$/, () => ['workers', 'tpl-workers', workersView(), 'nav-workers']],
     [/^#\/limits$/, () => ['limits', 'tpl-limits', limitsView(), 'nav-limits']],
     [/^#\/throughput$/, () => ['throughput', 'tpl-throughput', throughputView(), 'nav-throughput']],
@@ -1187,6 +1191,13 @@
   let current = null;
 
   function route() {
+    // The same batch with other parameters (back/forward, an edited address, a task link opened
+    // here): the view applies them in place instead of reloading its tasks.
+    const same = (location.hash || '').match(/^#\/batches\/([^?]+)(?:\?(.*))?$/);
+    if (same && current?.batchId === decodeURIComponent(same[1]) && current.update) {
+      current.update(new URLSearchParams(same[2] || ''));
+      return;
+    }
     if (current) current.stop();
     current = null;
     errorBanner.clear();
@@ -1208,7 +1219,7 @@
     hooks.route = name;
     main.replaceChildren(document.getElementById(tpl).content.cloneNode(true));
     document.getElementById(nav).setAttribute('aria-current', 'page');
-    document.title = name === 'batch' ? `Batch ${decodeURIComponent(hash.slice('#/batches/'.length))} · batchd` : 'batchd dashboard';
+    document.title = name === 'batch' ? `Batch ${view.batchId} · batchd` : 'batchd dashboard';
     current = view;
     view.start(main);
   }

@@ -38,7 +38,10 @@ class Curl:
         args.append(self.base + path)
         done = subprocess.run(args, input=raw, capture_output=True, timeout=timeout + 10)
         assert done.returncode == 0, done.stderr.decode()
-        head, _, content = done.stdout.partition(b"\r\n\r\n")
+        out = done.stdout
+        while out.startswith(b"HTTP/1.1 100"):  # the interim answer to Expect: 100-continue
+            out = out.partition(b"\r\n\r\n")[2]
+        head, _, content = out.partition(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         status = int(lines[0].split()[1])
         found = {}

@@ -397,3 +397,16 @@ def test_answers_beyond_grpcs_default_4_mib_receive_limit(curl):
     summary = curl.json("GET", f"/v1/batches/{batch_id}")["summary"]
     assert summary["successfulCount"] == 5 * 1024
     assert {r["output"] for r in summary["results"]} == {blob}
+
+
+def test_expect_100_continue_is_answered(curl):
+    # curl asks before a body over 1 MiB; told to wait 30 s for the interim answer instead of
+    # its default 1 s, it would hang that long if batchd did not send "100 Continue".
+    body = json.dumps({"tasks": [{"id": f"t{i}", "input": "y" * 1024} for i in range(2048)]})
+    started = time.monotonic()
+    done = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                           "--expect100-timeout", "30", "-H", "Content-Type: application/json",
+                           "--data-binary", "@-", curl.base + "/v1/batches"],
+                          input=body.encode(), capture_output=True, timeout=60)
+    assert done.stdout == b"200", done.stderr
+    assert time.monotonic() - started < 20
