@@ -122,6 +122,19 @@ def api(daemon: HttpDaemon) -> Api:
     return Api(daemon.base)
 
 
+# The shell executor (off by default) for the task panel's live output; a small partial-output
+# buffer so that a task's early output is dropped and the panel must say so.
+SHELL_OUTPUT_KEPT = 2048
+
+
+@pytest.fixture(scope="session")
+def shell_daemon(tmp_path_factory) -> Iterator[HttpDaemon]:
+    process = _start_daemon(tmp_path_factory, "batchd-shell",
+                            ["--enable-shell", f"--max-task-output-bytes={SHELL_OUTPUT_KEPT}"])
+    yield process
+    process.stop()
+
+
 TOKEN = "browser-test-token-7f3a"
 
 
@@ -177,7 +190,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if not report.failed:
         return
-    for name in ("daemon", "token_daemon"):
+    for name in ("daemon", "token_daemon", "shell_daemon"):
         process = item.funcargs.get(name)
         if isinstance(process, HttpDaemon):
             report.sections.append((f"{name} log (tail)", process.log()[-4000:]))

@@ -89,3 +89,32 @@ class DashboardPage:
 
     def rendered_task_rows(self) -> int:
         return self.driver.execute_script("return document.querySelectorAll('#task-rows tr[data-task-id]').length;")
+
+    # -- the task panel
+    def panel_task(self) -> Optional[str]:
+        """The task id the open task panel shows, None when it is closed."""
+        return self.driver.execute_script(
+            "const p = document.getElementById('task-detail');"
+            "return p && !p.hidden ? p.dataset.taskId || null : null;")
+
+    def open_task_panel(self, task_id: str) -> None:
+        """Clicks the task's id link in the table and waits for its panel."""
+        self.click(self.row_button(task_id, "select"), f"no id link on {task_id}'s row")
+        self.wait(lambda d: self.panel_task() == task_id, f"the panel did not open on {task_id}")
+
+    def panel_field(self, name: str) -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, f'#task-detail-fields dd[data-field="{name}"]').text
+
+    def panel_links(self, list_id: str) -> list:
+        """The task ids linked in the panel's #task-deps or #task-dependents list."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(`#${arguments[0]} a[data-task-link]`)]"
+            ".map((a) => a.dataset.taskLink);", list_id)
+
+    def focused(self) -> dict:
+        """The focused element: its id, tag, and the task id of its table row if it is in one."""
+        return self.driver.execute_script(
+            "const e = document.activeElement; const tr = e && e.closest('tr[data-task-id]');"
+            "return {id: e ? e.id : '', tag: e ? e.tagName.toLowerCase() : '',"
+            " row: tr ? tr.dataset.taskId : null, action: e && e.dataset ? e.dataset.action || null : null,"
+            " inPanel: !!(e && e.closest('#task-detail'))};")

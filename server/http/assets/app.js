@@ -29,6 +29,10 @@
   const METRICS_SAMPLE_MS = 2000;
   const THROUGHPUT_WINDOW_MS = 5 * 60 * 1000;
   const TOKEN_KEY = 'batchd.token';
+  const OUTPUT_SHOW_CHARS = 64 * 1024;        // a final output's JSON shown in the task panel
+  const LIVE_OUTPUT_MAX_CHARS = 256 * 1024;   // the newest live output kept in the task panel
+  const LIVE_FLUSH_MS = 100;                  // live output chunks are drawn at most this often
+  const PANEL_LINKS_MAX = 100;                // dependencies / dependents listed in the panel
 
   // ---------------------------------------------------------------- test and debug hooks
   const hooks = {
@@ -45,6 +49,7 @@
     transitions: [],       // the last 2,000 state changes the page drew: {id, state, at}
     criticalPath: [],
     streamError: null,     // why the results stream is not used, if it is not
+    outputStreams: 0,      // task output fetches open (the task panel's), over every view
     taskState: (id) => null,
     throughput: () => throughput.samples.slice(),
   };
@@ -346,13 +351,42 @@
   // every second ListTasks for RUNNING/RETRY_WAIT (every 5th tick PENDING too), the results
   // stream for final states, and a full paged ListTasks when something does not add up (an
   // unknown task, a task that left the live list without its result) or every 10th tick.
-  function batchView(batchId) {
-    const view = { stopped: false, timer: null, abort: new AbortController(), tick: 0 };
+  // The table's filters and the open task panel are in the address (#/batches/ID?state=…&q=…
+  // &task=…, replaced in place, no history entry each), so a reload or back/forward keeps them.
+  function batchView(batchId, params = new URLSearchParams()) {
+    const view = { stopped: false, timer: null, abort: new AbortController(), tick: 0, batchId };
     const model = {
       tasks: [], byId: new Map(), progress: null, batchState: null, awaiting: new Map(),
       resultSeq: '0', missing: new Map(), critical: new Set(), criticalPath: [], version: 0, seq: 0,
+      outputs: new Map(),  // task id -> its final output (from the results stream or its output stream)
+      dependents: new Map(), dependentsFrom: null,
     };
     const table = { sortKey: null, sortDir: 1, stateFilter: '', text: '', rows: [], rowKeys: [], selected: null };
+    // The task panel: one task at a time; `stream` aborts its output fetch.
+    const panel = { taskId: null, opener: null, initial: params.get('task') || null, stream: null, ...panelOutputState() };
+    const STATE_FILTERS = new Set(['', 'live', ...TASK_STATES]);
+    function readFilters(p) {
+      const state = p.get('state') || '';
+      table.stateFilter = STATE_FILTERS.has(state) ? state : '';
+      table.text = (p.get('q') || '').trim();
+    }
+    readFilters(params);
+    function writeHash() {
+      if (view.stopped) return;
+      const hash = `#/batches/${encodeURIComponent(batchId)}${query({ state: table.stateFilter, q: table.text, task: panel.taskId })}`;
+      if (hash !== location.hash) history.replaceState(history.state, '', hash);
+    }
+    view.update = (p) => {
+      const before = `${table.stateFilter}\u0001${table.text}`;
+      readFilters(p);
+      $('#task-state-filter').value = table.stateFilter;
+      $('#task-text-filter').value = table.text;
+      if (before !== `${table.stateFilter}\u0001${table.text}`) { refilter(); $('#task-scroll').scrollTop = 0; renderRows(true); }
+      const task = p.get('task') || null;
+      if (!hooks.ready) panel.initial = task;
+      else if (task && task !== panel.taskId && model.byId.has(task)) openPanel(task, null);
+      else if (!task && panel.taskId) closePanel(false);
+    };
     const graph = { layout: null, hover: null };
     const collator = new Intl.Collator('en', { numeric: true });
 
@@ -386,8 +420,11 @@
       $('#legend', root).innerHTML = TASK_STATES.map((s) =>
         `<li><span class="swatch" data-state="${s}"></span>${stateLabel(s)}</li>`).join('') +
         '<li><span class="swatch critical"></span>Critical path</li>';
+      $('#task-state-filter', root).value = table.stateFilter;
+      $('#task-text-filter', root).value = table.text;
       wireTable(root);
       wireGraph(root);
+      wirePanel(root);
       wireActions(root);
       load();
     };
@@ -396,6 +433,8 @@
       clearTimeout(view.timer);
       clearTimeout(renderTimer);
       view.abort.abort();
+      stopPanelOutput();
+      document.removeEventListener('keydown', view.onKeydown);
     };
 
     async function load() {
@@ -407,6 +446,11 @@
         errorBanner.clear();
         hooks.firstRenderAt = performance.now();
         hooks.ready = true;
+        if (panel.initial) {  // #/batches/ID?task=X: open its panel once the tasks are known
+          const id = panel.initial;
+          panel.initial = null;
+          if (model.byId.has(id)) openPanel(id, null);
+        }
         if (!isFinal()) {
           followResults();
           view.timer = setTimeout(poll, TASKS_POLL_MS);
@@ -543,6 +587,7 @@
           const m = msg.result && !msg.results && (msg.result.results || msg.result.sequence || msg.result.summary) ? msg.result : msg;
           for (const r of m.results || []) {
             applyTask(r.taskId, r);
+            model.outputs.set(r.taskId, r.output ?? null);  // for the task panel
             model.missing.delete(r.taskId);
           }
           if ((m.results || []).length) scheduleRender();
@@ -775,7 +820,7 @@
         tip.dataset.taskId = id;
       });
       canvas.addEventListener('mouseleave', () => { tip.hidden = true; graph.hover = null; drawGraph(); });
-      canvas.addEventListener('click', (ev) => { const id = taskAt(ev.clientX, ev.clientY); if (id) selectTask(id, true); });
+      canvas.addEventListener('click', (ev) => { const id = taskAt(ev.clientX, ev.clientY); if (id) selectTask(id, true, { element: canvas }); });
       let resizeTimer = null;
       view.onResize = () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { graph.layout = null; drawGraph(); }, 150); };
       window.addEventListener('resize', view.onResize);
@@ -783,32 +828,341 @@
       view.stop = () => { window.removeEventListener('resize', view.onResize); stop(); };
     }
 
-    function selectTask(id, scroll) {
+    // Activated from the graph (scroll: the table is brought to its row) or a row's id link.
+    function selectTask(id, scroll, opener) {
+      if (scroll && !table.rows.some((t) => t.taskId === id)) {
+        table.stateFilter = ''; table.text = ''; $('#task-state-filter').value = ''; $('#task-text-filter').value = ''; refilter();
+      }
+      openPanel(id, opener);
+      if (scroll) {
+        const i = table.rows.findIndex((t) => t.taskId === id);
+        if (i >= 0) { $('#task-scroll').scrollTop = i * rowHeight() - 2 * rowHeight(); renderRows(true); }
+      }
+    }
+
+    // ------------------------------------------------------------ the task panel
+    // A region beside the page (not modal): the task's fields, its dependencies and dependents
+    // as links that open their own panel, its final output, and while it runs its live output
+    // (StreamTaskOutput as NDJSON). Focus goes to its heading and, on close (button, Escape),
+    // back to what opened it: a row's id link (found again by task id: rows are re-rendered) or
+    // the graph.
+    function panelOutputState() {
+      return { pending: '', shown: 0, trimmed: 0, dropped: 0, resumeAt: 0, received: false, gotResult: false, gaveUp: false,
+        retries: 0, retryTimer: null, flushTimer: null, outputFor: null, fieldsKey: null, depsHtml: null, dependentsHtml: null };
+    }
+
+    function wirePanel(root) {
+      const el = $('#task-detail', root);
+      el.addEventListener('click', (ev) => {
+        if (ev.target.closest('#task-detail-close')) { closePanel(true); return; }
+        const a = ev.target.closest('a[data-task-link]');
+        if (!a || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();  // the href (…?task=ID) still serves a new tab
+        openPanel(a.dataset.taskLink, null);
+      });
+      view.onKeydown = (ev) => {
+        if (ev.key !== 'Escape' || !panel.taskId || ev.defaultPrevented || document.querySelector('dialog[open]')) return;
+        // Escape in the table's filter inputs is theirs (a search field clears itself).
+        if (ev.target.closest?.('input, select, textarea') && !el.contains(ev.target)) return;
+        ev.preventDefault();
+        closePanel(true);
+      };
+      document.addEventListener('keydown', view.onKeydown);
+    }
+
+    // opener: {row: id} or {element}, for focus on close; null keeps the current one (a link
+    // inside the panel, the address).
+    function openPanel(id, opener) {
+      if (!model.byId.has(id)) return;
+      const el = $('#task-detail');
+      if (panel.taskId !== id) {
+        stopPanelOutput();
+        resetPanelOutput();
+        panel.taskId = id;
+      }
+      if (opener) panel.opener = opener; else if (el.hidden) panel.opener = null;
+      el.hidden = false;
+      el.dataset.taskId = id;
       table.selected = id;
       drawGraph();
       renderDetail();
-      if (scroll) {
-        let i = table.rows.findIndex((t) => t.taskId === id);
-        if (i < 0) { table.stateFilter = ''; table.text = ''; $('#task-state-filter').value = ''; $('#task-text-filter').value = ''; refilter(); i = table.rows.findIndex((t) => t.taskId === id); }
-        if (i >= 0) $('#task-scroll').scrollTop = i * rowHeight() - 2 * rowHeight();
-      }
       renderRows(true);
+      writeHash();
+      $('#task-detail-title').focus();
     }
 
-    function renderDetail() {
+    function closePanel(restoreFocus) {
+      stopPanelOutput();
+      resetPanelOutput();
+      panel.taskId = null;
       const el = $('#task-detail');
-      const t = table.selected && model.byId.get(table.selected);
-      if (!t) { el.hidden = true; return; }
-      el.hidden = false;
-      el.dataset.taskId = t.taskId;
-      const deps = t.dependencies.length ? t.dependencies.slice(0, 50).map(escapeHtml).join(', ') + (t.dependencies.length > 50 ? ', …' : '') : 'none';
-      el.innerHTML = `<h3>Task <code>${escapeHtml(t.taskId)}</code></h3><dl>
-        <dt>State</dt><dd>${stateBadge(t.state)}</dd><dt>Executor</dt><dd>${escapeHtml(t.executor)}</dd>
-        <dt>Layer</dt><dd>${t.layer}</dd><dt>Dependencies</dt><dd>${deps}</dd>
-        <dt>Retries</dt><dd>${t.retryCount}</dd><dt>Duration</dt><dd>${escapeHtml(formatDuration(t.durationMs))}</dd>
-        <dt>Worker</dt><dd>${escapeHtml(t.workerId || '')}</dd><dt>Error</dt><dd>${escapeHtml(t.error || '')}</dd>
-        <dt>Waiting reason</dt><dd>${escapeHtml(t.waitingReason || '')}</dd>
-        <dt>On critical path</dt><dd>${model.critical.has(t.taskId) ? 'yes' : 'no'}</dd></dl>`;
+      el.hidden = true;
+      delete el.dataset.taskId;
+      table.selected = null;
+      drawGraph();
+      renderRows(true);
+      writeHash();
+      const opener = panel.opener;
+      panel.opener = null;
+      if (restoreFocus) focusOpener(opener);
+    }
+
+    const rowLink = (id) => $(`#task-rows tr[data-task-id="${CSS.escape(id)}"] button[data-action="select"]`);
+    function focusOpener(opener) {
+      if (opener?.row) {
+        let link = rowLink(opener.row);
+        const i = link ? 0 : table.rows.findIndex((t) => t.taskId === opener.row);
+        if (!link && i >= 0) {  // scrolled out of the rendered rows meanwhile
+          $('#task-scroll').scrollTop = Math.max(0, i * rowHeight() - 2 * rowHeight());
+          renderRows(false);
+          link = rowLink(opener.row);
+        }
+        if (link) { link.focus(); return; }
+      } else if (opener?.element?.isConnected) {
+        opener.element.focus();
+        return;
+      }
+      $('#task-scroll').focus();
+    }
+
+    function stopPanelOutput() {
+      if (panel.stream) { panel.stream.abort(); panel.stream = null; }
+      clearTimeout(panel.retryTimer);
+      clearTimeout(panel.flushTimer);
+    }
+
+    function resetPanelOutput() {
+      Object.assign(panel, panelOutputState());
+      $('#task-live').hidden = true;
+      $('#task-live-status').textContent = '';
+      $('#task-live-dropped').hidden = true;
+      $('#task-live-trimmed').hidden = true;
+      $('#task-live-output').textContent = '';
+      $('#task-output-section').hidden = true;
+      $('#task-output-note').hidden = true;
+      $('#task-output').textContent = '';
+    }
+
+    function dependentsOf(id) {
+      if (model.dependentsFrom !== model.tasks) {  // the task list was replaced (a full refresh)
+        const m = new Map();
+        for (const t of model.tasks) {
+          for (const d of t.dependencies) {
+            const list = m.get(d);
+            if (list) list.push(t.taskId); else m.set(d, [t.taskId]);
+          }
+        }
+        model.dependents = m;
+        model.dependentsFrom = model.tasks;
+      }
+      return model.dependents.get(id) || [];
+    }
+
+    function taskLinksHtml(ids) {
+      if (!ids.length) return '<li class="muted">none</li>';
+      const items = ids.slice(0, PANEL_LINKS_MAX).map((id) => {
+        const d = model.byId.get(id);
+        return `<li><a href="#/batches/${encodeURIComponent(batchId)}${query({ task: id })}" class="mono" ` +
+          `data-task-link="${escapeHtml(id)}">${escapeHtml(id)}</a> ${d ? stateBadge(d.state) : ''}</li>`;
+      });
+      if (ids.length > PANEL_LINKS_MAX) items.push(`<li class="muted">and ${formatNumber(ids.length - PANEL_LINKS_MAX)} more</li>`);
+      return items.join('');
+    }
+
+    // Rewritten only when it changed; a focused link keeps the focus.
+    function setLinks(listId, headingId, label, ids, key) {
+      const html = taskLinksHtml(ids);
+      if (panel[key] === html) return;
+      panel[key] = html;
+      $(`#${headingId}`).textContent = `${label} (${formatNumber(ids.length)})`;
+      const ul = $(`#${listId}`);
+      const focused = ul.contains(document.activeElement) ? document.activeElement.dataset.taskLink : null;
+      ul.innerHTML = html;
+      if (focused) ul.querySelector(`a[data-task-link="${CSS.escape(focused)}"]`)?.focus();
+    }
+
+    const timeHtml = (ts) => {
+      const ms = parseTime(ts);
+      return ms ? `<time datetime="${escapeHtml(ts)}">${escapeHtml(new Date(ms).toLocaleString())}</time>` : '';
+    };
+
+    function renderDetail() {
+      const t = panel.taskId && model.byId.get(panel.taskId);
+      if (!t) return;
+      const critical = model.critical.has(t.taskId);
+      const key = `${t.taskId}\u0001${t.v}\u0001${critical}`;
+      if (key !== panel.fieldsKey) {
+        panel.fieldsKey = key;
+        $('#task-detail-id').textContent = t.taskId;
+        const running = t.state === 'TASK_STATE_RUNNING';
+        const fields = [
+          ['state', 'State', stateBadge(t.state)], ['executor', 'Executor', escapeHtml(t.executor)],
+          ['layer', 'Layer', String(t.layer)], ['retries', 'Retries', String(t.retryCount)],
+          ['duration', 'Duration', t.durationMs ? escapeHtml(formatDuration(t.durationMs) + (running ? ' so far' : '')) : ''],
+          ['worker', 'Worker', escapeHtml(t.workerId || '')], ['started', 'Started', timeHtml(t.startedAt)],
+          ['finished', 'Finished', timeHtml(t.finishedAt)], ['error', 'Error', escapeHtml(t.error || '')],
+          ['waiting', 'Waiting reason', escapeHtml(t.waitingReason || '')],
+          ['critical', 'On critical path', critical ? 'yes' : 'no'],
+        ];
+        $('#task-detail-fields').innerHTML = fields.map(([name, label, html]) =>
+          `<dt>${label}</dt><dd data-field="${name}">${html}</dd>`).join('');
+      }
+      setLinks('task-deps', 'task-deps-heading', 'Dependencies', t.dependencies, 'depsHtml');
+      setLinks('task-dependents', 'task-dependents-heading', 'Dependents', dependentsOf(t.taskId), 'dependentsHtml');
+      // Output: a final task's from the results stream when it came there, else the last line
+      // of its output stream; a task not final yet streams its live output, then its result.
+      if (panel.stream || panel.retryTimer || panel.outputFor === t.taskId) return;
+      if (FINAL_TASK_STATES.has(t.state)) {
+        if (model.outputs.has(t.taskId)) showOutput(t.taskId, 'results'); else if (!panel.gaveUp) followOutput(t.taskId);
+      } else if (!panel.gotResult && !panel.gaveUp) {
+        followOutput(t.taskId);
+      }
+    }
+
+    function showOutput(id, source) {
+      panel.outputFor = id;
+      const output = model.outputs.get(id);
+      const section = $('#task-output-section');
+      const pre = $('#task-output');
+      const note = $('#task-output-note');
+      section.hidden = false;
+      section.dataset.source = source;
+      const t = model.byId.get(id);
+      if (output === null && t && t.state !== 'TASK_STATE_SUCCEEDED') {
+        pre.textContent = '(none)';
+        note.hidden = true;
+        return;
+      }
+      let text = JSON.stringify(output ?? null, null, 2);
+      if (text.length > OUTPUT_SHOW_CHARS) {
+        note.textContent = `Truncated: the first ${formatNumber(OUTPUT_SHOW_CHARS)} of ${formatNumber(text.length)} characters are shown.`;
+        note.hidden = false;
+        text = `${text.slice(0, OUTPUT_SHOW_CHARS)}\n…`;
+      } else {
+        note.hidden = true;
+      }
+      pre.textContent = text;
+    }
+
+    const liveStatus = (text) => { $('#task-live-status').textContent = text; };
+    function utf8Length(s) {
+      let n = 0;
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 0x80) n += 1; else if (c < 0x800) n += 2;
+        else if (c >= 0xd800 && c < 0xdc00) { n += 4; i += 1; } else n += 3;
+      }
+      return n;
+    }
+
+    // GET …/tasks/{id}/output as NDJSON: {offset, data, droppedBytes} messages, the last with
+    // the result. A final task's is read from past its end (only the result comes); a live
+    // one's from where this panel stopped, again after an interruption (5 tries in a row).
+    async function followOutput(id) {
+      const t = model.byId.get(id);
+      const live = !FINAL_TASK_STATES.has(t.state);
+      const abort = new AbortController();
+      panel.stream = abort;
+      hooks.outputStreams += 1;
+      if (live) {
+        $('#task-live').hidden = false;
+        liveStatus(t.state === 'TASK_STATE_RUNNING' ? 'Following its output…' : `Waiting for it to run (${stateLabel(t.state)})…`);
+      }
+      let result = null;
+      let failure = null;
+      try {
+        const after = live ? panel.resumeAt : Number.MAX_SAFE_INTEGER;
+        await readNdjson(`${batchPath}/tasks/${encodeURIComponent(id)}/output${query({ afterOffset: after })}`, abort.signal, (msg) => {
+          // A gateway may wrap stream messages as {"result": <message>} (cf. followResults).
+          const m = msg.result && msg.offset === undefined && (msg.result.offset !== undefined || msg.result.data !== undefined) ? msg.result : msg;
+          if (live) onOutputMessage(m);
+          if (m.result) result = m.result;
+        });
+      } catch (e) {
+        failure = e;
+      } finally {
+        hooks.outputStreams -= 1;
+      }
+      if (abort.signal.aborted || view.stopped || panel.taskId !== id) return;
+      panel.stream = null;
+      flushLiveOutput();
+      if (result) {
+        panel.gotResult = true;
+        model.outputs.set(id, result.output ?? null);
+        if (applyTask(id, result)) { model.missing.delete(id); scheduleRender(); }
+        if (live) liveStatus(`Finished: ${stateLabel(result.state)}.`);
+        showOutput(id, 'stream');
+        return;
+      }
+      const why = failure ? failure.message : 'the stream ended without the result';
+      if (failure?.httpStatus === 404 || panel.retries >= 5) {
+        panel.gaveUp = true;
+        if (live) liveStatus(`Output unavailable: ${why}`);
+        else {
+          panel.outputFor = id;
+          $('#task-output-section').hidden = false;
+          $('#task-output-note').textContent = `Could not read the output: ${why}`;
+          $('#task-output-note').hidden = false;
+        }
+        return;
+      }
+      panel.retries += 1;
+      if (live) liveStatus(`Interrupted (${why}); reconnecting…`);
+      panel.retryTimer = setTimeout(() => {
+        panel.retryTimer = null;
+        if (!view.stopped && panel.taskId === id) followOutput(id);
+      }, 2000);
+    }
+
+    function onOutputMessage(m) {
+      panel.retries = 0;
+      const dropped = num(m.droppedBytes);
+      if (dropped) {
+        panel.dropped += dropped;
+        if (!panel.received) {
+          const note = $('#task-live-dropped');
+          note.textContent = `${formatNumber(dropped)} bytes dropped before this (the daemon keeps the newest --max-task-output-bytes of a task).`;
+          note.hidden = false;
+        } else {
+          panel.pending += `\n[${formatNumber(dropped)} bytes dropped here]\n`;
+        }
+      }
+      panel.received = true;
+      if (m.data) {
+        panel.pending += m.data;
+        panel.resumeAt = num(m.offset) + utf8Length(m.data);
+        if (!panel.flushTimer) panel.flushTimer = setTimeout(flushLiveOutput, LIVE_FLUSH_MS);
+      }
+      if (!m.result && $('#task-live-status').textContent.startsWith('Waiting')) liveStatus('Following its output…');
+    }
+
+    // Appends what came since the last flush; past LIVE_OUTPUT_MAX_CHARS keeps the newest 3/4
+    // of that (from a line start), so trimming is rare.
+    function flushLiveOutput() {
+      clearTimeout(panel.flushTimer);
+      panel.flushTimer = null;
+      if (!panel.pending) return;
+      const pre = $('#task-live-output');
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      const add = panel.pending;
+      panel.pending = '';
+      if (panel.shown + add.length <= LIVE_OUTPUT_MAX_CHARS) {
+        pre.append(add);
+        panel.shown += add.length;
+      } else {
+        let text = pre.textContent + add;
+        let cut = text.length - Math.floor(LIVE_OUTPUT_MAX_CHARS * 0.75);
+        const nl = text.indexOf('\n', cut);
+        if (nl >= 0 && nl - cut < 4096) cut = nl + 1;
+        panel.trimmed += cut;
+        text = text.slice(cut);
+        pre.textContent = text;
+        panel.shown = text.length;
+        const note = $('#task-live-trimmed');
+        note.textContent = `Only the newest ${formatNumber(text.length)} characters are shown; ${formatNumber(panel.trimmed)} earlier ones are not.`;
+        note.hidden = false;
+      }
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
     }
 
     // ------------------------------------------------------------ the virtualised task table
@@ -925,18 +1279,21 @@
         });
       }
       $('#task-state-filter', root).addEventListener('change', (ev) => {
-        table.stateFilter = ev.target.value; refilter(); scroller.scrollTop = 0; renderRows(true);
+        table.stateFilter = ev.target.value; refilter(); scroller.scrollTop = 0; renderRows(true); writeHash();
       });
       let textTimer = null;
       $('#task-text-filter', root).addEventListener('input', (ev) => {
         clearTimeout(textTimer);
-        textTimer = setTimeout(() => { table.text = ev.target.value.trim(); refilter(); scroller.scrollTop = 0; renderRows(true); }, 120);
+        textTimer = setTimeout(() => {
+          if (view.stopped) return;
+          table.text = ev.target.value.trim(); refilter(); scroller.scrollTop = 0; renderRows(true); writeHash();
+        }, 120);
       });
       $('#task-rows', root).addEventListener('click', (ev) => {
         const button = ev.target.closest('button[data-action]');
         if (!button) return;
         const id = button.closest('tr').dataset.taskId;
-        if (button.dataset.action === 'select') selectTask(id, false);
+        if (button.dataset.action === 'select') selectTask(id, false, { row: id });
         else if (button.dataset.action === 'cancel') cancelTask(id, button);
         else if (button.dataset.action === 'complete') openComplete(id);
       });
